@@ -1,0 +1,132 @@
+// CDCMTK shim: reads DICOM headers with DCMTK behind a C interface (see vf_dcmtk.h).
+#include "vf_dcmtk.h"
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dctk.h>
+#include <dcmtk/oflog/oflog.h>
+
+#include <mutex>
+
+namespace {
+
+void setErr(char *err, size_t errlen, const char *msg) {
+    if (err != nullptr && errlen > 0) {
+        std::snprintf(err, errlen, "%s", msg);
+    }
+}
+
+void copyString(DcmItem &item, const DcmTagKey &key, char *dst, size_t cap) {
+    OFString value;
+    dst[0] = 0;
+    if (item.findAndGetOFString(key, value).good()) {
+        std::snprintf(dst, cap, "%s", value.c_str());
+    }
+}
+
+int getFloats(DcmItem &item, const DcmTagKey &key, double *dst, int count) {
+    for (int i = 0; i < count; i++) {
+        Float64 v = 0;
+        if (item.findAndGetFloat64(key, v, static_cast<unsigned long>(i)).bad()) {
+            return 0;
+        }
+        dst[i] = v;
+    }
+    return 1;
+}
+
+int getInt(DcmItem &item, const DcmTagKey &key, int32_t *dst) {
+    Sint32 v = 0;
+    if (item.findAndGetSint32(key, v).bad()) {
+        // Integer strings (IS) are read through the string getter when the numeric one refuses.
+        OFString s;
+        if (item.findAndGetOFString(key, s).bad() || s.empty()) {
+            return 0;
+        }
+        long parsed = 0;
+        if (std::sscanf(s.c_str(), "%ld", &parsed) != 1) {
+            return 0;
+        }
+        v = static_cast<Sint32>(parsed);
+    }
+    *dst = v;
+    return 1;
+}
+
+// DCMTK logs warnings to the console by default; VoxelFlow reports problems itself.
+void quietLogging() {
+    static std::once_flag once;
+    std::call_once(once, [] { OFLog::configure(OFLogger::FATAL_LOG_LEVEL); });
+}
+
+}  // namespace
+
+extern "C" int vf_dicom_read_summary(const char *path, vf_dicom_summary *out, char *err, size_t errlen) {
+    std::memset(out, 0, sizeof(*out));
+    try {
+        quietLogging();
+        DcmFileFormat file;
+        OFCondition status = file.loadFileUntilTag(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
+                                                   ERM_autoDetect, DCM_PixelData);
+        if (status.bad()) {
+            setErr(err, errlen, status.text());
+            return 1;
+        }
+        DcmDataset *ds = file.getDataset();
+        DcmMetaInfo *meta = file.getMetaInfo();
+        if (ds == nullptr) {
+            setErr(err, errlen, "no dataset");
+            return 1;
+        }
+        OFString tsuid;
+        if (meta != nullptr && meta->findAndGetOFString(DCM_TransferSyntaxUID, tsuid).good()) {
+            std::snprintf(out->transfer_syntax_uid, sizeof(out->transfer_syntax_uid), "%s", tsuid.c_str());
+        }
+        DcmXfer xfer(ds->getOriginalXfer());
+        std::snprintf(out->transfer_syntax_name, sizeof(out->transfer_syntax_name), "%s", xfer.getXferName());
+        if (out->transfer_syntax_uid[0] == 0) {
+            std::snprintf(out->transfer_syntax_uid, sizeof(out->transfer_syntax_uid), "%s", xfer.getXferID());
+        }
+        copyString(*ds, DCM_SOPClassUID, out->sop_class_uid, sizeof(out->sop_class_uid));
+        copyString(*ds, DCM_SOPInstanceUID, out->sop_instance_uid, sizeof(out->sop_instance_uid));
+        copyString(*ds, DCM_StudyInstanceUID, out->study_instance_uid, sizeof(out->study_instance_uid));
+        copyString(*ds, DCM_SeriesInstanceUID, out->series_instance_uid, sizeof(out->series_instance_uid));
+        copyString(*ds, DCM_Modality, out->modality, sizeof(out->modality));
+        copyString(*ds, DCM_SeriesDescription, out->series_description, sizeof(out->series_description));
+        copyString(*ds, DCM_PhotometricInterpretation, out->photometric_interpretation,
+                   sizeof(out->photometric_interpretation));
+        out->has_series_number = getInt(*ds, DCM_SeriesNumber, &out->series_number);
+        out->has_instance_number = getInt(*ds, DCM_InstanceNumber, &out->instance_number);
+        ds->findAndGetUint16(DCM_Rows, out->rows);
+        ds->findAndGetUint16(DCM_Columns, out->columns);
+        out->number_of_frames = 1;
+        int32_t frames = 0;
+        if (getInt(*ds, DCM_NumberOfFrames, &frames) && frames > 0) {
+            out->number_of_frames = frames;
+        }
+        ds->findAndGetUint16(DCM_BitsAllocated, out->bits_allocated);
+        ds->findAndGetUint16(DCM_BitsStored, out->bits_stored);
+        ds->findAndGetUint16(DCM_HighBit, out->high_bit);
+        ds->findAndGetUint16(DCM_PixelRepresentation, out->pixel_representation);
+        out->samples_per_pixel = 1;
+        ds->findAndGetUint16(DCM_SamplesPerPixel, out->samples_per_pixel);
+        out->has_image_position = getFloats(*ds, DCM_ImagePositionPatient, out->image_position, 3);
+        out->has_image_orientation = getFloats(*ds, DCM_ImageOrientationPatient, out->image_orientation, 6);
+        out->has_pixel_spacing = getFloats(*ds, DCM_PixelSpacing, out->pixel_spacing, 2);
+        out->has_slice_thickness = getFloats(*ds, DCM_SliceThickness, &out->slice_thickness, 1);
+        out->has_rescale_slope = getFloats(*ds, DCM_RescaleSlope, &out->rescale_slope, 1);
+        out->has_rescale_intercept = getFloats(*ds, DCM_RescaleIntercept, &out->rescale_intercept, 1);
+        if (!out->has_rescale_slope) out->rescale_slope = 1.0;
+        if (!out->has_rescale_intercept) out->rescale_intercept = 0.0;
+        return 0;
+    } catch (const std::exception &e) {
+        setErr(err, errlen, e.what());
+        return 2;
+    } catch (...) {
+        setErr(err, errlen, "unknown C++ exception in DCMTK");
+        return 2;
+    }
+}

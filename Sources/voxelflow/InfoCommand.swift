@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import VoxelCore
+import VoxelIO
+
+struct InfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info",
+        abstract: "Show dimensions, spacing, orientation, affine, datatype and value range of an image.",
+        discussion: """
+        FILE is a NIfTI file (.nii, .nii.gz, .hdr/.img) or a single DICOM file. For NIfTI the whole
+        volume is read to report the value range. Affines map voxel indices (i, j, k) to millimetres,
+        shown in NIfTI's RAS+ frame (as nibabel prints them) and in DICOM's LPS+ frame.
+
+        \(ExitCodes.help)
+        """
+    )
+
+    @Argument(help: "The image file to describe.")
+    var file: String
+
+    @Flag(name: .long, help: "Print JSON instead of text.")
+    var json = false
+
+    func run() throws {
+        do {
+            switch ImageFormat.detect(file) {
+            case .nifti:
+                let image = try NIfTI.read(file)
+                let summary = image.summary(path: file)
+                if json {
+                    try printJSON(summary)
+                } else {
+                    print(InfoText.render(summary))
+                }
+            case .dicom:
+                let header = try DICOMHeader.read(file)
+                if json {
+                    try printJSON(header)
+                } else {
+                    print(InfoText.render(header, path: file))
+                }
+            case .unknown:
+                throw InputError(description: "\(file): not a NIfTI or DICOM file (unknown extension and no DICM marker)")
+            }
+        } catch {
+            throw ExitCodes.fail(error)
+        }
+    }
+
+    private func printJSON<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(value)
+        print(String(decoding: data, as: UTF8.self))
+    }
+}

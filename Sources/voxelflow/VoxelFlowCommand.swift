@@ -1,0 +1,17 @@
+import ArgumentParser
+
+@main
+struct VoxelFlowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "voxelflow",
+        abstract: "Turn archives of medical scans into segmentations and reports.",
+        discussion: ExitCodes.help,
+        version: VoxelFlowVersion.string,
+        subcommands: [InfoCommand.self, ConvertCommand.self]
+    )
+}
+
+/// The tool's version, reported by `--version` and in provenance records.
+enum VoxelFlowVersion {
+    static let string = "0.1.0"
+}
