@@ -31,6 +31,38 @@ static void vf_copy_dmat(double dst[4][4], const nifti_dmat44 *src) {
             dst[r][c] = src->m[r][c];
 }
 
+/* Explains why libnifti2 refused a header: finds the first bad dim[] in a host-order copy.
+   Returns 2 (dimension problem) with a message, or 1 with a generic one. */
+static int vf_explain_rejection(const void *bytes, int version, char *err, size_t errlen) {
+    int64_t dim[8];
+    if (version == 2) {
+        nifti_2_header h2;
+        memcpy(&h2, bytes, sizeof(h2));
+        if (h2.sizeof_hdr != 540) swap_nifti_header(&h2, 2);
+        for (int i = 0; i < 8; i++) dim[i] = h2.dim[i];
+    } else {
+        nifti_1_header h1;
+        memcpy(&h1, bytes, sizeof(h1));
+        if (h1.sizeof_hdr != 348) swap_nifti_header(&h1, 1);
+        for (int i = 0; i < 8; i++) dim[i] = h1.dim[i];
+    }
+    char msg[160];
+    if (dim[0] < 1 || dim[0] > 7) {
+        snprintf(msg, sizeof(msg), "dim[0] = %lld, must be 1 to 7", (long long)dim[0]);
+        vf_set_err(err, errlen, msg);
+        return 2;
+    }
+    for (int i = 1; i <= dim[0]; i++) {
+        if (dim[i] < 1) {
+            snprintf(msg, sizeof(msg), "dim[%d] = %lld, must be at least 1", i, (long long)dim[i]);
+            vf_set_err(err, errlen, msg);
+            return 2;
+        }
+    }
+    vf_set_err(err, errlen, "libnifti2 rejected the header");
+    return 1;
+}
+
 int vf_nifti_parse_header(const void *bytes, size_t nbytes, vf_nifti_header *out, char *err, size_t errlen) {
     pthread_once(&vf_quiet_once, vf_make_quiet);
     memset(out, 0, sizeof(*out));
@@ -57,17 +89,17 @@ int vf_nifti_parse_header(const void *bytes, size_t nbytes, vf_nifti_header *out
         return 1;
     }
     if (nim == NULL) {
-        vf_set_err(err, errlen, "libnifti2 rejected the header (invalid dim[0] or dimensions)");
-        return 1;
+        return vf_explain_rejection(bytes, version, err, errlen);
     }
 
-    switch (nim->nifti_type) {
-    case NIFTI_FTYPE_ANALYZE: out->version = 0; break;
-    case NIFTI_FTYPE_NIFTI1_1: out->version = 1; break;
-    case NIFTI_FTYPE_NIFTI1_2: out->version = 1; out->is_pair = 1; break;
-    case NIFTI_FTYPE_NIFTI2_1: out->version = 2; break;
-    case NIFTI_FTYPE_NIFTI2_2: out->version = 2; out->is_pair = 1; break;
-    default: out->version = -1; break;
+    /* libnifti2 records NIfTI-2 files with NIfTI-1 file types, so the version comes from the header
+       layout and the single-file/pair distinction from the magic string itself. */
+    const char *magic = (version == 2) ? (const char *)bytes + 4 : (const char *)bytes + 344;
+    if (nim->nifti_type == NIFTI_FTYPE_ANALYZE) {
+        out->version = 0;
+    } else {
+        out->version = (version == 2) ? 2 : 1;
+        out->is_pair = (magic[1] == 'i') ? 1 : 0;
     }
     out->swapped = (nim->byteorder != nifti_short_order());
     for (int i = 0; i < 8; i++) {

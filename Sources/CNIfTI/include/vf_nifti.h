@@ -38,7 +38,8 @@ typedef struct {
 } vf_nifti_header;
 
 /** Parses an on-disk header (NIfTI-1: 348 bytes, NIfTI-2: 540 bytes, either byte order).
- *  Returns 0 on success; otherwise non-zero with a message in `err` (NUL-terminated, at most errlen bytes). */
+ *  Returns 0 on success; 2 when a dimension is invalid; 1 for any other refusal. On failure `err` holds a
+ *  NUL-terminated message of at most errlen bytes. */
 int vf_nifti_parse_header(const void *bytes, size_t nbytes, vf_nifti_header *out, char *err, size_t errlen);
 
 /** Encodes `in` as a little-endian on-disk header. `in->sform` is written as the sform, and the qform

@@ -24,11 +24,15 @@ public enum NIfTI {
         var raw = vf_nifti_header()
         var err = [CChar](repeating: 0, count: 256)
         let status = headerBytes.withUnsafeBytes { vf_nifti_parse_header($0.baseAddress, $0.count, &raw, &err, err.count) }
-        guard status == 0 else { throw NIfTIError(path: layout.headerPath, kind: .notNIfTI(cString(err))) }
+        guard status == 0 else { throw parseFailure(status, err, path: layout.headerPath) }
         var header = try makeHeader(raw, path: layout.headerPath)
         let type = try voxelType(header, path: layout.headerPath)
         let shape = try validatedShape(header, path: layout.headerPath)
-        let (voxelCount, overflow) = shape.reduce(1, *).multipliedReportingOverflow(by: 1)
+        var voxelCount = 1
+        var overflow = false
+        for d in shape where !overflow {
+            (voxelCount, overflow) = voxelCount.multipliedReportingOverflow(by: d)
+        }
         let (byteCount, overflow2) = voxelCount.multipliedReportingOverflow(by: type.byteSize)
         guard !overflow, !overflow2 else {
             throw NIfTIError(path: layout.headerPath, kind: .invalidDimensions("the voxel count \(shape) overflows"))
@@ -79,7 +83,7 @@ public enum NIfTI {
         var raw = vf_nifti_header()
         var err = [CChar](repeating: 0, count: 256)
         let status = headerBytes.withUnsafeBytes { vf_nifti_parse_header($0.baseAddress, $0.count, &raw, &err, err.count) }
-        guard status == 0 else { throw NIfTIError(path: layout.headerPath, kind: .notNIfTI(cString(err))) }
+        guard status == 0 else { throw parseFailure(status, err, path: layout.headerPath) }
         var header = try makeHeader(raw, path: layout.headerPath)
         _ = try validatedShape(header, path: layout.headerPath)
         header.transformSource = bestAffine(header).1
@@ -87,6 +91,10 @@ public enum NIfTI {
     }
 
     // MARK: - Steps
+
+    static func parseFailure(_ status: Int32, _ err: [CChar], path: String) -> NIfTIError {
+        NIfTIError(path: path, kind: status == 2 ? .invalidDimensions(cString(err)) : .notNIfTI(cString(err)))
+    }
 
     static func isGzipFile(_ path: String) -> Bool {
         (try? FileIO.read(path, offset: 0, count: 2, allowShort: true)) == [0x1f, 0x8b]
