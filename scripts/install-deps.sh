@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages VoxelFlow builds against.
 # Runs apt-get only for what is missing; without root it prints the exact command instead.
+# Usage: scripts/install-deps.sh [--test]   (--test adds what the test oracles need: python3-venv)
 set -euo pipefail
 
 PACKAGES=(
@@ -13,6 +14,10 @@ PACKAGES=(
   libopenjp2-7-dev  # JPEG 2000 decoding
   libpng-dev        # report pictures
 )
+
+if [ "${1:-}" = "--test" ]; then
+  PACKAGES+=(python3 python3-venv)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Creates .venv-oracles with the independent reference tools the tests and benchmarks compare against.
-# Usage: scripts/setup-oracles.sh [--full]   (--full adds the heavy benchmark-only oracles)
+# Creates .venv-oracles with the independent reference tools tests and benchmarks compare against.
+# Usage: scripts/setup-oracles.sh [--bench]   (--bench adds scipy for the benchmark data generator)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$root/.venv-oracles"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-want=(numpy nibabel)
-[ "${1:-}" = "--full" ] && want+=(SimpleITK pydicom)
+modules=(numpy nibabel)
+packages=(numpy nibabel)
+if [ "${1:-}" = "--bench" ]; then
+  modules+=(scipy)
+  packages+=(scipy)
+fi
 missing=()
-for p in "${want[@]}"; do
-  "$venv/bin/python" -c "import importlib,sys; importlib.import_module(sys.argv[1])" "$(echo "$p" | sed 's/SimpleITK/SimpleITK/')" 2>/dev/null || missing+=("$p")
+for i in "${!modules[@]}"; do
+  "$venv/bin/python" -c "import ${modules[$i]}" 2>/dev/null || missing+=("${packages[$i]}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "voxelflow: installing oracles into .venv-oracles: ${missing[*]}" >&2

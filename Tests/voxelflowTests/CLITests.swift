@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+import TestSupport
+import VoxelCore
+import VoxelIO
+
+/// The `voxelflow` executable, run as a user would.
+@Suite("voxelflow command line")
+struct CLITests {
+    /// The built executable, beside the test bundle.
+    static var executable: String {
+        let bundle = Bundle.main.bundlePath
+        var dir = bundle
+        if !dir.hasSuffix(".xctest") { dir = CommandLine.arguments[0] }
+        let parent = String(dir[..<(dir.lastIndex(of: "/") ?? dir.endIndex)])
+        return parent + "/voxelflow"
+    }
+
+    static func run(_ args: String...) -> Subprocess.Result {
+        Subprocess.run([executable] + args)
+    }
+
+    @Test("info --json reports nibabel's affine and shape for the demo CT")
+    func infoJSON() throws {
+        let path = TestPaths.sampleData + "/nifti/ct_head_hu.nii.gz"
+        let r = Self.run("info", path, "--json")
+        #expect(r.status == 0, "\(r.stderr)")
+        let summary = try JSONDecoder().decode(NIfTISummary.self, from: Data(r.stdout.utf8))
+        let ref = try #require(NibabelReference.committed().first { $0.path == "sample-data/nifti/ct_head_hu.nii.gz" })
+        #expect(summary.dimensions == ref.shape)
+        #expect(Affine(rows: summary.affineRAS).maxAbsDifference(toRows: ref.affine) < 1e-4)
+        #expect(summary.orientation == "LPS")
+        #expect(summary.min == ref.min && summary.max == ref.max)
+        #expect(summary.datatype == "int16")
+    }
+
+    @Test("info shows the qform/sform disagreement as a warning")
+    func infoWarnsOnDisagreement() {
+        let r = Self.run("info", TestPaths.sampleData + "/nifti/format/colin3mm_qform_ne_sform.nii.gz")
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("warning") && r.stdout.contains("qform and sform disagree"))
+    }
+
+    @Test("info reads a DICOM header")
+    func infoDICOM() {
+        let r = Self.run("info", TestPaths.sampleData + "/dicom/CT_small.dcm")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("modality") && r.stdout.contains("CT"))
+        #expect(r.stderr.isEmpty, "DCMTK's own log lines must not leak: \(r.stderr)")
+    }
+
+    @Test("convert round-trips through every output layout", arguments: ["out.nii", "out.nii.gz", "out.hdr"])
+    func convert(_ name: String) throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        let input = TestPaths.sampleData + "/nifti/format/colin3mm_scl_slope0.5_inter-10.nii.gz"
+        let r = Self.run("convert", input, dir + "/" + name)
+        #expect(r.status == 0, "\(r.stderr)")
+        let a = try NIfTI.read(input)
+        let b = try NIfTI.read(dir + "/" + name)
+        #expect(a.volume.voxels == b.volume.voxels)
+        #expect(a.volume.scaling == b.volume.scaling)
+        #expect(b.header.sformCode == a.header.sformCode)
+    }
+
+    @Test("a bad input exits 2 and names the file", arguments: ["missing.nii.gz", "bad.nii"])
+    func badInput(_ name: String) throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        let path = dir + "/" + name
+        if name == "bad.nii" { try Data("not nifti".utf8).write(to: URL(fileURLWithPath: path)) }
+        for args in [["info", path], ["convert", path, dir + "/out.nii"]] {
+            let r = Subprocess.run([Self.executable] + args)
+            #expect(r.status == 2, "\(args): \(r.stderr)")
+            #expect(r.stderr.contains(path))
+            #expect(!TestPaths.exists(dir + "/out.nii"))
+        }
+    }
+
+    @Test("an unwritable output exits 3")
+    func unwritableOutput() {
+        let r = Self.run("convert", TestPaths.sampleData + "/nifti/format/nibabel_standard.nii.gz", "/nonexistent-dir/out.nii")
+        #expect(r.status == 3, "\(r.stderr)")
+        #expect(r.stderr.contains("/nonexistent-dir/out.nii"))
+    }
+
+    @Test("wrong usage exits 64 and help lists the exit codes")
+    func usage() {
+        #expect(Self.run("convert", "only-one-argument").status == 64)
+        #expect(Self.run("convert", "a.nii", "b.nii", "--level", "99").status == 64)
+        let help = Self.run("--help")
+        #expect(help.stdout.contains("EXIT CODES") && help.stdout.contains("info") && help.stdout.contains("convert"))
+    }
+
+    @Test("converted files read in nibabel with the same affine and voxels",
+          .enabled(if: TestPaths.oraclePython != nil, Comment(rawValue: TestPaths.oracleMissing)),
+          arguments: ["nifti/ct_head_hu.nii.gz", "nifti/format/colin3mm_qform_ne_sform.nii.gz", "nifti/format/nibabel_reoriented_anat_moved.nii",
+                      "nifti/format/colin3mm_scl_slope0.5_inter-10.nii.gz", "nifti/format/nibabel_example4d.nii.gz"])
+    func nibabelReadsOurOutput(_ source: String) throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        let ref = try #require(NibabelReference.committed().first { $0.path == "sample-data/" + source })
+        let outputs = ["a.nii", "b.nii.gz", "c.hdr"].map { dir + "/" + $0 }
+        for (n, out) in outputs.enumerated() {
+            var args = ["convert", TestPaths.sampleData + "/" + source, out]
+            if n == 1 { args += ["--nifti-version", "2", "--big-endian"] }
+            let r = Subprocess.run([Self.executable] + args)
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let live = try #require(NibabelReference.live(outputs))
+        #expect(live.count == outputs.count)
+        for got in live {
+            #expect(Affine(rows: got.affine).maxAbsDifference(toRows: ref.affine) < 1e-4, "\(got.path)")
+            #expect(got.shape == ref.shape)
+            #expect(got.stored_sha256 == ref.stored_sha256, "\(got.path): stored voxels")
+            #expect(got.scaled_sha256 == ref.scaled_sha256, "\(got.path): scaled voxels")
+        }
+    }
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds VoxelFlow and runs the demo on sample-data/: inspect a real head CT, convert it between NIfTI
+# layouts, and inspect the result. Outputs go to demo-output/.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+bash scripts/install-deps.sh
+swift build -c release --product voxelflow
+bin="$(swift build -c release --show-bin-path)/voxelflow"
+out="$root/demo-output"
+mkdir -p "$out"
+
+ct="sample-data/nifti/ct_head_hu.nii.gz"
+echo "== voxelflow info $ct"
+"$bin" info "$ct"
+echo
+echo "== voxelflow convert $ct -> demo-output/ct_head_hu.nii (uncompressed) and .hdr/.img pair"
+"$bin" convert "$ct" "$out/ct_head_hu.nii"
+"$bin" convert "$out/ct_head_hu.nii" "$out/ct_head_hu_pair.hdr"
+echo
+echo "== voxelflow convert sample-data/nifti/ct_head_mask_bone.nii.gz -> demo-output/ct_head_mask_bone_nifti2.nii.gz (NIfTI-2)"
+"$bin" convert sample-data/nifti/ct_head_mask_bone.nii.gz "$out/ct_head_mask_bone_nifti2.nii.gz" --nifti-version 2
+echo
+echo "== voxelflow info --json demo-output/ct_head_mask_bone_nifti2.nii.gz"
+"$bin" info --json "$out/ct_head_mask_bone_nifti2.nii.gz"
+echo
+echo "== voxelflow info sample-data/dicom/CT_small.dcm (DICOM header)"
+"$bin" info sample-data/dicom/CT_small.dcm
+echo
+echo "demo finished: outputs in demo-output/"
