@@ -12,7 +12,7 @@ struct GzipTests {
     @Test("multi-member output decodes identically with the parallel index and with zlib", arguments: [0, 1, 1000, Gzip.memberSize, 3 * Gzip.memberSize + 17])
     func membersDecodeBothWays(size: Int) throws {
         let data = Self.sample(size)
-        let compressed = data.withUnsafeBytes { Gzip.compress([$0], level: 6, threads: 2) }.flatMap { $0 }
+        let compressed = data.withUnsafeBytes { Gzip.compress([$0], level: 6, threads: 2) }.bytes
         try compressed.withUnsafeBytes { input in
             let members = try #require(Gzip.indexedMembers(input))
             #expect(members.count == max(1, (size + Gzip.memberSize - 1) / Gzip.memberSize))
@@ -30,7 +30,7 @@ struct GzipTests {
     func rangeAcrossMembers() throws {
         let data = Self.sample(2 * Gzip.memberSize + 100)
         let header = [UInt8](repeating: 9, count: 352)
-        let compressed = header.withUnsafeBytes { h in data.withUnsafeBytes { d in Gzip.compress([h, d]) } }.flatMap { $0 }
+        let compressed = header.withUnsafeBytes { h in data.withUnsafeBytes { d in Gzip.compress([h, d]) } }.bytes
         try compressed.withUnsafeBytes { input in
             let members = try #require(Gzip.indexedMembers(input))
             for range in [352..<(352 + data.count), 100..<500, (Gzip.memberSize - 5)..<(Gzip.memberSize + 400)] {
@@ -45,7 +45,7 @@ struct GzipTests {
     @Test("a member with a wrong CRC is refused")
     func badCRC() throws {
         let data = Self.sample(5000)
-        var compressed = data.withUnsafeBytes { Gzip.compress([$0]) }.flatMap { $0 }
+        var compressed = data.withUnsafeBytes { Gzip.compress([$0]) }.bytes
         compressed[compressed.count - 6] ^= 0xff  // inside the CRC32 field
         compressed.withUnsafeBytes { input in
             var out = [UInt8](repeating: 0, count: data.count)
@@ -59,7 +59,7 @@ struct GzipTests {
         defer { TestPaths.removeTree(dir) }
         let data = Self.sample(2 * Gzip.memberSize + 3)
         let members = data.withUnsafeBytes { Gzip.compress([$0]) }
-        try withBuffers(members) { try FileIO.writeAtomically(dir + "/x.gz", chunks: $0) }
+        try members.withBuffers { try FileIO.writeAtomically(dir + "/x.gz", chunks: $0) }
         let r = Subprocess.run(["/bin/gzip", "-d", "-f", dir + "/x.gz"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(try FileIO.readAll(dir + "/x") == data)

@@ -1,1 +1,68 @@
-// Placeholder replaced below.
+// voxelflow-bench: times VoxelFlow operations for the side-by-side benchmark scripts in Benchmarks/.
+// Prints one JSON object per run on standard output. Not a test: never asserts on time.
+//
+//   voxelflow-bench nifti-read FILE [--repeat N] [--dump RAW]
+//   voxelflow-bench nifti-write FILE OUT [--repeat N] [--level L]
+import Foundation
+import VoxelCore
+import VoxelIO
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+func option(_ name: String, in args: [String]) -> String? {
+    guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
+    return args[i + 1]
+}
+
+func emit(_ object: [String: Any]) {
+    if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
+        print(String(decoding: data, as: UTF8.self))
+    }
+}
+
+let args = Array(CommandLine.arguments.dropFirst())
+guard let command = args.first else {
+    FileHandle.standardError.write(Data("usage: voxelflow-bench nifti-read FILE | nifti-write FILE OUT\n".utf8))
+    exit(64)
+}
+let repeats = Int(option("--repeat", in: args) ?? "3") ?? 3
+
+do {
+    switch command {
+    case "nifti-read":
+        let file = args[1]
+        var times: [Double] = []
+        var last: NIfTIImage?
+        for _ in 0..<repeats {
+            times.append(try seconds { last = try NIfTI.read(file) })
+        }
+        if let dump = option("--dump", in: args), let image = last {
+            try image.volume.voxels.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: dump)) }
+        }
+        emit(["tool": "voxelflow", "op": "read", "file": file, "times": times, "best": times.min() ?? 0,
+              "threads": System.coreCount])
+    case "nifti-write":
+        let file = args[1], out = args[2]
+        let level = Int(option("--level", in: args) ?? "\(Gzip.defaultLevel)") ?? Gzip.defaultLevel
+        let image = try NIfTI.read(file)
+        var times: [Double] = []
+        for _ in 0..<repeats {
+            times.append(try seconds {
+                try NIfTI.write(image.volume, to: out, options: NIfTIWriteOptions(compressionLevel: level))
+            })
+        }
+        let size = (try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int) ?? 0
+        emit(["tool": "voxelflow", "op": "write", "file": out, "times": times, "best": times.min() ?? 0,
+              "level": level, "bytes": size ?? 0, "threads": System.coreCount])
+    default:
+        FileHandle.standardError.write(Data("unknown benchmark \(command)\n".utf8))
+        exit(64)
+    }
+} catch {
+    FileHandle.standardError.write(Data("voxelflow-bench: \(error)\n".utf8))
+    exit(2)
+}

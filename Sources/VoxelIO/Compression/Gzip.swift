@@ -21,8 +21,9 @@ public enum Gzip {
     /// a compressed file could possibly hold before allocating for it.
     public static let maxExpansion = 1032
 
-    /// Default libdeflate compression level (1 fastest … 12 smallest).
-    public static let defaultLevel = 6
+    /// Default libdeflate compression level (1 fastest … 12 smallest). Level 1 matches nibabel's default
+    /// and, with libdeflate, already compresses CT slightly smaller than zlib level 1.
+    public static let defaultLevel = 1
 
     /// True when `bytes` starts with the gzip magic number.
     public static func isGzip(_ bytes: UnsafeRawBufferPointer) -> Bool {
@@ -232,10 +233,10 @@ public enum Gzip {
     static let headerSize = 24
 
     /// Compresses `parts` (concatenated, in order) into a multi-member gzip stream. Each part starts a new
-    /// member, and parts longer than `memberSize` are split. Members are compressed in parallel.
-    /// - Returns: the members' bytes in order (write them one after another).
+    /// member, and parts longer than `memberSize` are split. Members are compressed in parallel into one
+    /// output allocation (no per-member buffers, no zero-filling).
     public static func compress(_ parts: [UnsafeRawBufferPointer], level: Int = defaultLevel,
-                                threads: Int = defaultThreads) -> [[UInt8]] {
+                                threads: Int = defaultThreads) -> GzipMembers {
         var sliceList: [UnsafeRawBufferPointer] = []
         for part in parts {
             var start = 0
@@ -245,50 +246,59 @@ public enum Gzip {
                 start = end
             } while start < part.count
         }
+        let clamped = min(max(level, 1), 12)
+        // Each member gets a slot big enough for its worst case.
+        var slotOffsets: [Int] = []
+        var total = 0
+        let probe = libdeflate_alloc_compressor(Int32(clamped))
+        for slice in sliceList {
+            slotOffsets.append(total)
+            let bound = probe.map { libdeflate_deflate_compress_bound($0, slice.count) } ?? 0
+            total += headerSize + max(bound, storedSize(slice.count)) + 8
+        }
+        if let probe { libdeflate_free_compressor(probe) }
+        let output = GzipMembers(capacity: total, count: sliceList.count)
+        MemoryAdvice.preferHugePages(UnsafeMutableRawBufferPointer(start: output.base, count: total))
         let slices = Shared(sliceList)
-        let results = UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: sliceList.count)
-        results.initialize(repeating: [])
-        defer { results.deinitialize(); results.deallocate() }
+        let slots = Shared(slotOffsets + [total])
         let workers = min(max(1, threads), sliceList.count)
-        let out = Shared(results)
-        let clamped = min(max(level, 0), 12)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             let c = libdeflate_alloc_compressor(Int32(clamped))
             defer { if let c { libdeflate_free_compressor(c) } }
             var s = worker
             while s < slices.value.count {
-                out.value[s] = member(for: slices.value[s], compressor: c)
+                let start = slots.value[s]
+                let end = slots.value[s + 1]
+                let slot = UnsafeMutableRawBufferPointer(start: output.base + start, count: end - start)
+                let length = writeMember(slices.value[s], compressor: c, into: slot)
+                output.setMember(s, start..<(start + length))
                 s += workers
             }
         }
-        return Array(results)
+        return output
     }
 
-    /// One gzip member with the `VF` subfield. Falls back to a stored (uncompressed) block if the
-    /// compressor is unavailable or the data does not compress.
-    static func member(for data: UnsafeRawBufferPointer, compressor: OpaquePointer?) -> [UInt8] {
-        let bound = compressor.map { libdeflate_deflate_compress_bound($0, data.count) } ?? 0
-        var out = [UInt8](repeating: 0, count: headerSize + max(bound, storedSize(data.count)) + 8)
+    /// Writes one gzip member with the `VF` subfield into `slot`; returns its length. Falls back to stored
+    /// (uncompressed) blocks if the compressor is unavailable or the data does not compress.
+    static func writeMember(_ data: UnsafeRawBufferPointer, compressor: OpaquePointer?, into slot: UnsafeMutableRawBufferPointer) -> Int {
+        guard let base = slot.baseAddress else { return 0 }
+        let room = slot.count - headerSize - 8
         var deflated = 0
-        out.withUnsafeMutableBytes { dst in
-            guard let base = dst.baseAddress else { return }
-            if let c = compressor, let src = data.baseAddress, data.count > 0 {
-                deflated = libdeflate_deflate_compress(c, src, data.count, base + headerSize, bound)
-            }
-            if deflated == 0 {
-                deflated = writeStored(data, to: UnsafeMutableRawBufferPointer(rebasing: dst[headerSize...]))
-            }
+        if let c = compressor, let src = data.baseAddress, data.count > 0 {
+            deflated = libdeflate_deflate_compress(c, src, data.count, base + headerSize, room)
+        }
+        if deflated == 0 {
+            deflated = writeStored(data, to: UnsafeMutableRawBufferPointer(rebasing: slot[headerSize..<(headerSize + room)]))
         }
         let total = headerSize + deflated + 8
-        out.removeSubrange(total...)
         let fixed: [UInt8] = [0x1f, 0x8b, 8, 0x04, 0, 0, 0, 0, 0, 255, 12, 0, UInt8(ascii: "V"), UInt8(ascii: "F"), 8, 0]
-        out.replaceSubrange(0..<16, with: fixed)
-        putLE32(&out, 16, UInt32(total))
-        putLE32(&out, 20, UInt32(truncatingIfNeeded: data.count))
+        for (n, byte) in fixed.enumerated() { slot[n] = byte }
+        putLE32(slot, 16, UInt32(total))
+        putLE32(slot, 20, UInt32(truncatingIfNeeded: data.count))
         let crc = data.baseAddress.map { libdeflate_crc32(0, $0, data.count) } ?? 0
-        putLE32(&out, total - 8, crc)
-        putLE32(&out, total - 4, UInt32(truncatingIfNeeded: data.count))
-        return out
+        putLE32(slot, total - 8, UInt32(crc))
+        putLE32(slot, total - 4, UInt32(truncatingIfNeeded: data.count))
+        return total
     }
 
     /// Size of `n` bytes as stored (type 0) DEFLATE blocks.
@@ -320,7 +330,7 @@ public enum Gzip {
     static func readLE32(_ b: UnsafeRawBufferPointer, _ at: Int) -> UInt32 {
         UInt32(b[at]) | UInt32(b[at + 1]) << 8 | UInt32(b[at + 2]) << 16 | UInt32(b[at + 3]) << 24
     }
-    static func putLE32(_ b: inout [UInt8], _ at: Int, _ v: UInt32) {
+    static func putLE32(_ b: UnsafeMutableRawBufferPointer, _ at: Int, _ v: UInt32) {
         b[at] = UInt8(v & 0xff); b[at + 1] = UInt8((v >> 8) & 0xff)
         b[at + 2] = UInt8((v >> 16) & 0xff); b[at + 3] = UInt8(v >> 24)
     }

@@ -30,35 +30,51 @@ enum FileIO {
 
     /// Reads `count` bytes starting at `offset`. With `allowShort`, returns fewer bytes at end of file.
     static func read(_ path: String, offset: Int, count: Int, allowShort: Bool) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw FileIOError(path: path, operation: .open, reason: errnoString()) }
-        defer { close(fd) }
-        var failure: FileIOError?
-        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            var done = 0
-            while done < count, let base = buffer.baseAddress {
-                let n = pread(fd, base + done, count - done, off_t(offset + done))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failure = FileIOError(path: path, operation: .read, reason: errnoString())
-                    break
-                }
-                if n == 0 { break }
-                done += n
-            }
-            initialized = done
+        var got = 0
+        let bytes = try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            MemoryAdvice.preferHugePages(raw)
+            got = try readUpTo(path, offset: offset, into: raw)
+            initialized = got
         }
-        if let failure { throw failure }
-        if bytes.count < count && !allowShort {
-            throw FileIOError(path: path, operation: .read, reason: "file ended after \(offset + bytes.count) bytes, expected \(offset + count)")
+        if got < count && !allowShort {
+            throw FileIOError(path: path, operation: .read, reason: "file ended after \(offset + got) bytes, expected \(offset + count)")
         }
         return bytes
     }
 
+    /// Fills `buffer` from the file starting at `offset`; throws when the file ends first.
+    static func read(_ path: String, offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws {
+        let got = try readUpTo(path, offset: offset, into: buffer)
+        guard got == buffer.count else {
+            throw FileIOError(path: path, operation: .read, reason: "file ended after \(offset + got) bytes, expected \(offset + buffer.count)")
+        }
+    }
+
+    /// Reads as many bytes as fit in `buffer` (fewer at end of file); returns the count read.
+    static func readUpTo(_ path: String, offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileIOError(path: path, operation: .open, reason: errnoString()) }
+        defer { close(fd) }
+        guard let base = buffer.baseAddress else { return 0 }
+        var done = 0
+        while done < buffer.count {
+            let n = pread(fd, base + done, buffer.count - done, off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileIOError(path: path, operation: .read, reason: errnoString())
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
     /// Writes the given byte chunks, in order, to `path` atomically: they go to a temporary file in the
-    /// same directory, which is flushed and then renamed over `path`. A crash leaves either the old file
-    /// or the new one, never a half-written file under `path`.
-    static func writeAtomically(_ path: String, chunks: [UnsafeRawBufferPointer]) throws {
+    /// same directory, which is renamed over `path` once complete. A killed process leaves either the old
+    /// file or the new one, never a half-written file under `path`. With `durable`, the data is also
+    /// flushed to disk (fsync) before the rename, so the same holds after a power loss.
+    static func writeAtomically(_ path: String, chunks: [UnsafeRawBufferPointer], durable: Bool = false) throws {
         let tmp = temporaryName(for: path)
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileIOError(path: path, operation: .write, reason: errnoString()) }
@@ -75,7 +91,7 @@ enum FileIO {
                 done += n
             }
         }
-        if failure == nil && fsync(fd) != 0 {
+        if failure == nil && durable && fsync(fd) != 0 {
             failure = FileIOError(path: path, operation: .write, reason: errnoString())
         }
         close(fd)

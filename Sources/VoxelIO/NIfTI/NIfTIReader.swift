@@ -185,13 +185,14 @@ public enum NIfTI {
         return (1...4).map { $0 <= ndim ? header.dim[$0] : 1 }
     }
 
+    /// Reads the voxel bytes `range` of the data file straight into the final voxel storage: one
+    /// allocation, no zero-filling, no intermediate copy. Sizes are checked against the file first.
     static func readVoxels(dataPath: String, preloaded: [UInt8]?, range: Range<Int>, type: VoxelType, count: Int,
                            swapped: Bool, warnings: inout [String]) throws -> VoxelArray {
         var compressed = preloaded
         if compressed == nil {
             do {
-                let magic = try FileIO.read(dataPath, offset: 0, count: 2, allowShort: true)
-                if magic == [0x1f, 0x8b] { compressed = try FileIO.readAll(dataPath) }
+                if isGzipFile(dataPath) { compressed = try FileIO.readAll(dataPath) }
             } catch {
                 throw NIfTIError(path: dataPath, kind: .io(FileIOError.reason(error)))
             }
@@ -204,8 +205,10 @@ public enum NIfTI {
                 throw NIfTIError(path: dataPath, kind: .truncated("the header needs \(range.count) bytes of voxels at offset \(range.lowerBound), but the file has \(fileSize) bytes"))
             }
             do {
-                let bytes = try FileIO.read(dataPath, offset: range.lowerBound, count: range.count, allowShort: false)
-                return bytes.withUnsafeBytes { VoxelArray(type: type, count: count, bytes: $0, byteSwapped: swapped) }
+                return try VoxelArray(type: type, count: count, byteSwapped: swapped) { buffer in
+                    MemoryAdvice.preferHugePages(buffer)
+                    try FileIO.read(dataPath, offset: range.lowerBound, into: buffer)
+                }
             } catch {
                 throw NIfTIError(path: dataPath, kind: .io(FileIOError.reason(error)))
             }
@@ -218,22 +221,22 @@ public enum NIfTI {
         }
         do {
             var extra = false
-            let voxels = try compressed.withUnsafeBytes { (input) throws -> VoxelArray in
-                var decoded = [UInt8]()
-                if let members = Gzip.indexedMembers(input), members.reduce(0, { $0 + $1.uncompressedSize }) >= range.upperBound {
-                    decoded = [UInt8](repeating: 0, count: range.count)
-                    try decoded.withUnsafeMutableBytes { (out) throws in
-                        try Gzip.decompressRange(input, members: members, range: range, into: out)
+            let voxels = try compressed.withUnsafeBytes { input -> VoxelArray in
+                if let members = Gzip.indexedMembers(input) {
+                    let total = members.reduce(0) { $0 + $1.uncompressedSize }
+                    if total >= range.upperBound {
+                        extra = total > range.upperBound
+                        // Members written by VoxelFlow: inflate in parallel, voxels only.
+                        return try VoxelArray(type: type, count: count, byteSwapped: swapped) { buffer in
+                            MemoryAdvice.preferHugePages(buffer)
+                            try Gzip.decompressRange(input, members: members, range: range, into: buffer)
+                        }
                     }
-                    extra = members.reduce(0, { $0 + $1.uncompressedSize }) > range.upperBound
-                    return decoded.withUnsafeBytes { VoxelArray(type: type, count: count, bytes: $0, byteSwapped: swapped) }
                 }
-                decoded = [UInt8](repeating: 0, count: range.upperBound)
-                extra = try decoded.withUnsafeMutableBytes { (out) throws -> Bool in
-                    try Gzip.decompress(input, into: out)
-                }
-                return decoded.withUnsafeBytes {
-                    VoxelArray(type: type, count: count, bytes: UnsafeRawBufferPointer(rebasing: $0[range]), byteSwapped: swapped)
+                // Any other gzip: inflate header and voxels together; the header bytes are dropped in place.
+                return try VoxelArray(type: type, count: count, leadingBytes: range.lowerBound, byteSwapped: swapped) { buffer in
+                    MemoryAdvice.preferHugePages(buffer)
+                    extra = try Gzip.decompress(input, into: buffer)
                 }
             }
             if extra { warnings.append("the file holds data after the last voxel; it was ignored") }
