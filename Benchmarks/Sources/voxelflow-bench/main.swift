@@ -57,7 +57,7 @@ do {
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int) ?? 0
         emit(["tool": "voxelflow", "op": "write", "file": out, "times": times, "best": times.min() ?? 0,
-              "level": level, "bytes": size ?? 0, "threads": System.coreCount])
+              "level": level, "bytes": size, "threads": System.coreCount])
     default:
         FileHandle.standardError.write(Data("unknown benchmark \(command)\n".utf8))
         exit(64)

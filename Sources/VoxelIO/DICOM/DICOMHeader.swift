@@ -4,32 +4,53 @@ import CDCMTK
 ///
 /// Identifiers (UIDs) are not PHI by themselves but patient names and IDs are never read here.
 public struct DICOMHeader: Sendable, Equatable, Codable {
+    /// TransferSyntaxUID (0002,0010), or the syntax DCMTK detected when the file has no meta header.
     public var transferSyntaxUID: String
+    /// DCMTK's name for the transfer syntax ("Little Endian Explicit", "JPEG 2000 (Lossless only)", …).
     public var transferSyntaxName: String
+    /// SOPClassUID (0008,0016).
     public var sopClassUID: String
+    /// SOPInstanceUID (0008,0018).
     public var sopInstanceUID: String
+    /// StudyInstanceUID (0020,000D).
     public var studyInstanceUID: String
+    /// SeriesInstanceUID (0020,000E).
     public var seriesInstanceUID: String
+    /// Modality (0008,0060): "CT", "MR", "PT", …
     public var modality: String
+    /// SeriesDescription (0008,103E).
     public var seriesDescription: String
+    /// SeriesNumber (0020,0011), nil when absent.
     public var seriesNumber: Int?
+    /// InstanceNumber (0020,0013), nil when absent. Never used to order slices.
     public var instanceNumber: Int?
-    /// Rows × Columns of one frame.
+    /// Rows (0028,0010): pixels per column of one frame.
     public var rows: Int
+    /// Columns (0028,0011): pixels per row of one frame.
     public var columns: Int
+    /// NumberOfFrames (0028,0008); 1 when absent.
     public var numberOfFrames: Int
+    /// BitsAllocated (0028,0100).
     public var bitsAllocated: Int
+    /// BitsStored (0028,0101).
     public var bitsStored: Int
+    /// PixelRepresentation (0028,0103): 0 unsigned, 1 two's complement.
     public var pixelRepresentation: Int
+    /// SamplesPerPixel (0028,0002); 1 when absent.
     public var samplesPerPixel: Int
+    /// PhotometricInterpretation (0028,0004): "MONOCHROME2", "RGB", …
     public var photometricInterpretation: String
-    /// ImagePositionPatient (LPS mm), ImageOrientationPatient (row then column cosines), PixelSpacing (row, column mm).
+    /// ImagePositionPatient (0020,0032): LPS mm of the first transmitted pixel's centre; nil when absent.
     public var imagePosition: [Double]?
+    /// ImageOrientationPatient (0020,0037): row direction cosines then column direction cosines; nil when absent.
     public var imageOrientation: [Double]?
+    /// PixelSpacing (0028,0030): distance between rows, then between columns, in mm; nil when absent.
     public var pixelSpacing: [Double]?
+    /// SliceThickness (0018,0050) in mm; nil when absent or empty.
     public var sliceThickness: Double?
-    /// RescaleSlope/Intercept; nil when the tag is absent (which means 1 and 0).
+    /// RescaleSlope (0028,1053); nil when absent, which means 1.
     public var rescaleSlope: Double?
+    /// RescaleIntercept (0028,1052); nil when absent, which means 0.
     public var rescaleIntercept: Double?
 
     /// Reads the header of the DICOM file at `path`.
@@ -69,8 +90,11 @@ public struct DICOMHeader: Sendable, Equatable, Codable {
 
 /// A DICOM file that could not be read, with DCMTK's reason.
 public struct DICOMError: Error, Equatable, CustomStringConvertible {
+    /// The file concerned.
     public let path: String
+    /// DCMTK's message.
     public let reason: String
+    /// Creates an error for `path`.
     public init(path: String, reason: String) {
         self.path = path
         self.reason = reason

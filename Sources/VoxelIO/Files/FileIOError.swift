@@ -9,6 +9,7 @@ public struct FileIOError: Error, Equatable, CustomStringConvertible {
     /// The operating system's message (strerror) or a short explanation.
     public let reason: String
 
+    /// Creates an error for `path`.
     public init(path: String, operation: Operation, reason: String) {
         self.path = path
         self.operation = operation

@@ -27,6 +27,7 @@ public struct NIfTIError: Error, Equatable, CustomStringConvertible {
     /// What went wrong.
     public let kind: Kind
 
+    /// Creates an error for `path`.
     public init(path: String, kind: Kind) {
         self.path = path
         self.kind = kind

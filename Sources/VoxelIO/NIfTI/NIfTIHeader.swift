@@ -24,11 +24,13 @@ public struct NIfTIHeader: Sendable, Equatable {
     public var pixdim: [Double]
     /// The datatype code.
     public var datatypeCode: Int
-    /// scl_slope and scl_inter as stored (slope 0 means unscaled).
+    /// scl_slope as stored (0 means unscaled).
     public var sclSlope: Double
+    /// scl_inter as stored.
     public var sclInter: Double
-    /// qform_code and sform_code.
+    /// qform_code (0 unknown, 1 scanner, 2 aligned, 3 Talairach, 4 MNI-152, 5 template).
     public var qformCode: Int
+    /// sform_code (same codes as `qformCode`).
     public var sformCode: Int
     /// The qform matrix (meaningful when `qformCode > 0`).
     public var qform: Affine
@@ -36,11 +38,13 @@ public struct NIfTIHeader: Sendable, Equatable {
     public var sform: Affine
     /// Byte offset of the voxels in the data file.
     public var voxOffset: Int
-    /// xyzt_units split in two.
+    /// Spatial unit code from xyzt_units (2 = mm).
     public var xyzUnits: Int
+    /// Temporal unit code from xyzt_units (8 = s, 16 = ms, 24 = µs).
     public var timeUnits: Int
-    /// Intent code and the `descrip` text.
+    /// intent_code.
     public var intentCode: Int
+    /// The `descrip` text, trailing spaces removed.
     public var descrip: String
     /// Where the geometry came from.
     public var transformSource: TransformSource

@@ -9,8 +9,9 @@ public struct NIfTIWriteOptions: Sendable, Equatable {
     public var compressionLevel: Int
     /// Write big-endian instead of little-endian.
     public var bigEndian: Bool
-    /// qform_code / sform_code to store (1 = scanner, 2 = aligned, 3 = Talairach, 4 = MNI-152).
+    /// qform_code to store (1 = scanner, 2 = aligned, 3 = Talairach, 4 = MNI-152).
     public var qformCode: Int
+    /// sform_code to store (same codes).
     public var sformCode: Int
     /// Threads compressing gzip members.
     public var threads: Int
@@ -18,6 +19,8 @@ public struct NIfTIWriteOptions: Sendable, Equatable {
     /// atomic against a killed process either way; this adds safety against power loss at a cost in speed.
     public var durable: Bool = false
 
+    /// Options with every field settable; the defaults write little-endian NIfTI-1 (NIfTI-2 when needed)
+    /// with scanner-space codes and gzip level `Gzip.defaultLevel`.
     public init(version: Int? = nil, compressionLevel: Int = Gzip.defaultLevel, bigEndian: Bool = false,
                 qformCode: Int = 1, sformCode: Int = 1, threads: Int = Gzip.defaultThreads) {
         self.version = version
