@@ -41,6 +41,36 @@ typedef struct {
  *  Returns 0 on success; otherwise non-zero with DCMTK's message in `err`. */
 int vf_dicom_read_summary(const char *path, vf_dicom_summary *out, char *err, size_t errlen);
 
+/** Pixel-data layout of a loaded DICOM file, as stored (before any decoding). */
+typedef struct {
+    uint32_t frames, rows, columns, samples_per_pixel;
+    uint32_t bits_allocated, bits_stored, high_bit, pixel_representation, planar_configuration;
+    uint64_t frame_bytes;           /**< bytes of one decoded frame (rows * columns * samples * bits_allocated / 8;
+                                         1-bit data is delivered unpacked, one byte per sample) */
+    int encapsulated;               /**< 1 when the pixel data is compressed (fragments) */
+    int jpeg2000;                   /**< 1 when the transfer syntax is JPEG 2000 (decoded with OpenJPEG) */
+    char photometric_interpretation[17];
+    char transfer_syntax_uid[65];
+} vf_pixel_info;
+
+/** A DICOM file loaded into memory (dataset and pixel data). Owned by the caller; release with vf_dicom_close. */
+typedef struct vf_dicom_file vf_dicom_file;
+
+/** Loads the whole file. Returns NULL with a message in `err` on failure. */
+vf_dicom_file *vf_dicom_open(const char *path, char *err, size_t errlen);
+
+/** Releases a file returned by vf_dicom_open (NULL is allowed). */
+void vf_dicom_close(vf_dicom_file *file);
+
+/** Describes the pixel data. Returns 0 on success, non-zero with `err` when there is none or it is inconsistent. */
+int vf_dicom_pixel_info(vf_dicom_file *file, vf_pixel_info *out, char *err, size_t errlen);
+
+/** Decodes every frame into `dst` (frames * frame_bytes bytes), frame after frame, each in host byte order
+ *  with samples as the codec produced them. `color_model` receives the photometric interpretation of the
+ *  decoded pixels (a JPEG decoder may turn YBR into RGB). Returns 0 on success, non-zero with `err`. */
+int vf_dicom_decode(vf_dicom_file *file, void *dst, size_t dstlen, char *color_model, size_t color_len,
+                    char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

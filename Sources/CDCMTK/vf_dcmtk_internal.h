@@ -1,0 +1,17 @@
+// Internal declarations shared by the CDCMTK shim's C++ files. Not part of the C interface.
+#ifndef VF_DCMTK_INTERNAL_H
+#define VF_DCMTK_INTERNAL_H
+
+#include <cstddef>
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcpixel.h>
+
+#include "vf_dcmtk.h"
+
+/// Decodes every JPEG 2000 frame of `pixels` with OpenJPEG into `dst` (frames * frame_bytes bytes),
+/// samples interleaved, values in the DICOM pixel representation. Returns 0 or non-zero with `err`.
+int vf_j2k_decode_frames(DcmPixelData *pixels, const vf_pixel_info &info, unsigned char *dst,
+                         char *color_model, size_t color_len, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,228 @@
+// CDCMTK shim: loads DICOM files and decodes their pixel data (see vf_dcmtk.h).
+// DCMTK's codecs decode native, RLE, JPEG (8/12/16-bit) and JPEG-LS data frame by frame; DCMTK 3.6.7 has no
+// JPEG 2000 decoder, so those frames go to OpenJPEG (vf_dcmtk_j2k.cpp).
+#include "vf_dcmtk.h"
+#include "vf_dcmtk_internal.h"
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <new>
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcrledrg.h>
+#include <dcmtk/dcmdata/dctk.h>
+#include <dcmtk/dcmjpeg/djdecode.h>
+#include <dcmtk/dcmjpls/djdecode.h>
+#include <dcmtk/oflog/oflog.h>
+
+struct vf_dicom_file {
+    DcmFileFormat format;
+};
+
+namespace {
+
+void setErr(char *err, size_t errlen, const char *msg) {
+    if (err != nullptr && errlen > 0) std::snprintf(err, errlen, "%s", msg);
+}
+
+// Codec registration is global in DCMTK; do it once. The JPEG decoder converts YBR to RGB as the
+// photometric interpretation says, like every viewer.
+void registerCodecs() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
+        DcmRLEDecoderRegistration::registerCodecs();
+        DJDecoderRegistration::registerCodecs();
+        DJLSDecoderRegistration::registerCodecs();
+    });
+}
+
+bool isJPEG2000(const char *uid) {
+    return std::strcmp(uid, "1.2.840.10008.1.2.4.90") == 0 || std::strcmp(uid, "1.2.840.10008.1.2.4.91") == 0 ||
+           std::strcmp(uid, "1.2.840.10008.1.2.4.92") == 0 || std::strcmp(uid, "1.2.840.10008.1.2.4.93") == 0 ||
+           std::strncmp(uid, "1.2.840.10008.1.2.4.20", 22) == 0;  // HTJ2K 201-203
+}
+
+/// 1-bit data (e.g. binary segmentations): frames are packed back to back, least significant bit first;
+/// each bit becomes one byte, 0 or 1.
+int unpackBits(DcmElement *element, const vf_pixel_info &info, unsigned char *dst, char *color_model, size_t color_len,
+               char *err, size_t errlen) {
+    if (info.encapsulated) {
+        setErr(err, errlen, "compressed 1-bit pixel data is not supported");
+        return 1;
+    }
+    uint64_t bits = static_cast<uint64_t>(info.rows) * info.columns * info.samples_per_pixel * info.frames;
+    const unsigned char *bytes = nullptr;
+    Uint8 *b8 = nullptr;
+    Uint16 *b16 = nullptr;
+    if (element->getVR() == EVR_OW) {
+        if (element->getUint16Array(b16).good()) bytes = reinterpret_cast<const unsigned char *>(b16);
+    } else if (element->getUint8Array(b8).good()) {
+        bytes = b8;
+    }
+    if (bytes == nullptr || static_cast<uint64_t>(element->getLength()) * 8 < bits) {
+        setErr(err, errlen, "1-bit pixel data is shorter than Rows x Columns x NumberOfFrames");
+        return 1;
+    }
+    for (uint64_t i = 0; i < bits; i++) dst[i] = (bytes[i >> 3] >> (i & 7)) & 1;
+    std::snprintf(color_model, color_len, "%s", info.photometric_interpretation);
+    return 0;
+}
+
+}  // namespace
+
+extern "C" vf_dicom_file *vf_dicom_open(const char *path, char *err, size_t errlen) {
+    try {
+        registerCodecs();
+        auto *file = new (std::nothrow) vf_dicom_file();
+        if (file == nullptr) {
+            setErr(err, errlen, "out of memory");
+            return nullptr;
+        }
+        OFCondition status = file->format.loadFile(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
+        if (status.bad()) {
+            setErr(err, errlen, status.text());
+            delete file;
+            return nullptr;
+        }
+        return file;
+    } catch (const std::exception &e) {
+        setErr(err, errlen, e.what());
+    } catch (...) {
+        setErr(err, errlen, "unknown C++ exception in DCMTK");
+    }
+    return nullptr;
+}
+
+extern "C" void vf_dicom_close(vf_dicom_file *file) { delete file; }
+
+extern "C" int vf_dicom_pixel_info(vf_dicom_file *file, vf_pixel_info *out, char *err, size_t errlen) {
+    std::memset(out, 0, sizeof(*out));
+    try {
+        DcmDataset *ds = file->format.getDataset();
+        DcmElement *element = nullptr;
+        if (ds == nullptr || ds->findAndGetElement(DCM_PixelData, element).bad() || element == nullptr) {
+            setErr(err, errlen, "the file has no pixel data");
+            return 1;
+        }
+        Uint16 v = 0;
+        if (ds->findAndGetUint16(DCM_Rows, v).bad() || v == 0) { setErr(err, errlen, "Rows is missing or 0"); return 1; }
+        out->rows = v;
+        if (ds->findAndGetUint16(DCM_Columns, v).bad() || v == 0) { setErr(err, errlen, "Columns is missing or 0"); return 1; }
+        out->columns = v;
+        if (ds->findAndGetUint16(DCM_BitsAllocated, v).bad()) { setErr(err, errlen, "BitsAllocated is missing"); return 1; }
+        out->bits_allocated = v;
+        out->bits_stored = ds->findAndGetUint16(DCM_BitsStored, v).good() ? v : out->bits_allocated;
+        out->high_bit = ds->findAndGetUint16(DCM_HighBit, v).good() ? v : out->bits_stored - 1;
+        out->pixel_representation = ds->findAndGetUint16(DCM_PixelRepresentation, v).good() ? v : 0;
+        out->samples_per_pixel = ds->findAndGetUint16(DCM_SamplesPerPixel, v).good() && v > 0 ? v : 1;
+        out->planar_configuration = ds->findAndGetUint16(DCM_PlanarConfiguration, v).good() ? v : 0;
+        Sint32 frames = 1;
+        if (ds->findAndGetSint32(DCM_NumberOfFrames, frames).bad() || frames < 1) {
+            OFString s;
+            long parsed = 0;
+            if (ds->findAndGetOFString(DCM_NumberOfFrames, s).good() && std::sscanf(s.c_str(), "%ld", &parsed) == 1 && parsed > 0) {
+                frames = static_cast<Sint32>(parsed);
+            } else {
+                frames = 1;
+            }
+        }
+        out->frames = static_cast<uint32_t>(frames);
+        OFString pi;
+        if (ds->findAndGetOFString(DCM_PhotometricInterpretation, pi).good()) {
+            std::snprintf(out->photometric_interpretation, sizeof(out->photometric_interpretation), "%s", pi.c_str());
+        }
+        DcmXfer xfer(ds->getOriginalXfer());
+        std::snprintf(out->transfer_syntax_uid, sizeof(out->transfer_syntax_uid), "%s", xfer.getXferID());
+        out->encapsulated = xfer.isEncapsulated() ? 1 : 0;
+        out->jpeg2000 = isJPEG2000(out->transfer_syntax_uid) ? 1 : 0;
+        if (out->bits_allocated != 1 && out->bits_allocated % 8 != 0) {
+            setErr(err, errlen, "BitsAllocated is not 1 or a multiple of 8");
+            return 1;
+        }
+        uint64_t samples = static_cast<uint64_t>(out->rows) * out->columns * out->samples_per_pixel;
+        // 1-bit data is delivered unpacked, one byte per sample.
+        out->frame_bytes = out->bits_allocated == 1 ? samples : samples * (out->bits_allocated / 8);
+        return 0;
+    } catch (const std::exception &e) {
+        setErr(err, errlen, e.what());
+    } catch (...) {
+        setErr(err, errlen, "unknown C++ exception in DCMTK");
+    }
+    return 2;
+}
+
+extern "C" int vf_dicom_decode(vf_dicom_file *file, void *dst, size_t dstlen, char *color_model, size_t color_len,
+                               char *err, size_t errlen) {
+    try {
+        vf_pixel_info info;
+        if (vf_dicom_pixel_info(file, &info, err, errlen) != 0) return 1;
+        if (dstlen < info.frame_bytes * info.frames) {
+            setErr(err, errlen, "destination buffer too small");
+            return 1;
+        }
+        DcmDataset *ds = file->format.getDataset();
+        DcmElement *element = nullptr;
+        ds->findAndGetElement(DCM_PixelData, element);
+        auto *pixels = OFstatic_cast(DcmPixelData *, element);
+        if (info.jpeg2000) {
+            return vf_j2k_decode_frames(pixels, info, static_cast<unsigned char *>(dst), color_model, color_len, err, errlen);
+        }
+        if (info.bits_allocated == 1) {
+            return unpackBits(element, info, static_cast<unsigned char *>(dst), color_model, color_len, err, errlen);
+        }
+        if (!info.encapsulated && std::strncmp(info.photometric_interpretation, "YBR_FULL_422", 12) == 0) {
+            setErr(err, errlen, "uncompressed YBR_FULL_422 (chroma-subsampled) pixel data is not supported");
+            return 1;
+        }
+        if (!info.encapsulated) {
+            // Native data: check the stored length before DCMTK reads it, so a short file is an error, not garbage.
+            Uint32 length = element->getLength();
+            if (static_cast<uint64_t>(length) + 1 < info.frame_bytes * info.frames) {
+                char msg[160];
+                std::snprintf(msg, sizeof(msg), "pixel data holds %u bytes, the header needs %llu", length,
+                              static_cast<unsigned long long>(info.frame_bytes * info.frames));
+                setErr(err, errlen, msg);
+                return 1;
+            }
+        }
+        // getUncompressedFrame wants an even buffer size; decode odd-sized frames through a scratch buffer.
+        uint64_t even = info.frame_bytes + (info.frame_bytes & 1);
+        unsigned char *scratch = nullptr;
+        if (even != info.frame_bytes) {
+            scratch = new (std::nothrow) unsigned char[even];
+            if (scratch == nullptr) { setErr(err, errlen, "out of memory"); return 1; }
+        }
+        Uint32 startFragment = 0;
+        OFString model;
+        for (uint32_t f = 0; f < info.frames; f++) {
+            unsigned char *target = static_cast<unsigned char *>(dst) + static_cast<uint64_t>(f) * info.frame_bytes;
+            OFCondition status = pixels->getUncompressedFrame(ds, f, startFragment, scratch ? scratch : target,
+                                                              static_cast<Uint32>(even), model);
+            if (status.bad()) {
+                char msg[256];
+                std::snprintf(msg, sizeof(msg), "frame %u: %s", f + 1, status.text());
+                setErr(err, errlen, msg);
+                delete[] scratch;
+                return 1;
+            }
+            if (scratch) std::memcpy(target, scratch, info.frame_bytes);
+        }
+        delete[] scratch;
+        // DCMTK swaps native big-endian data as 16-bit words; 32-bit samples then need their halves exchanged.
+        if (!info.encapsulated && info.bits_allocated == 32 && DcmXfer(info.transfer_syntax_uid).getByteOrder() == EBO_BigEndian) {
+            auto *words = static_cast<uint32_t *>(dst);
+            uint64_t n = info.frame_bytes * info.frames / 4;
+            for (uint64_t i = 0; i < n; i++) words[i] = (words[i] << 16) | (words[i] >> 16);
+        }
+        std::snprintf(color_model, color_len, "%s", model.empty() ? info.photometric_interpretation : model.c_str());
+        return 0;
+    } catch (const std::exception &e) {
+        setErr(err, errlen, e.what());
+    } catch (...) {
+        setErr(err, errlen, "unknown C++ exception in DCMTK");
+    }
+    return 2;
+}
