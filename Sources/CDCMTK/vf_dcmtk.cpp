@@ -1,5 +1,6 @@
 // CDCMTK shim: reads DICOM headers with DCMTK behind a C interface (see vf_dcmtk.h).
 #include "vf_dcmtk.h"
+#include "vf_dcmtk_internal.h"
 
 #include <cstdio>
 #include <cstring>
@@ -75,6 +76,19 @@ extern "C" int vf_dicom_read_summary(const char *path, vf_dicom_summary *out, ch
             setErr(err, errlen, status.text());
             return 1;
         }
+        return vf_fill_summary(file, out, err, errlen);
+    } catch (const std::exception &e) {
+        setErr(err, errlen, e.what());
+        return 2;
+    } catch (...) {
+        setErr(err, errlen, "unknown C++ exception in DCMTK");
+        return 2;
+    }
+}
+
+int vf_fill_summary(DcmFileFormat &file, vf_dicom_summary *out, char *err, size_t errlen) {
+    std::memset(out, 0, sizeof(*out));
+    try {
         DcmDataset *ds = file.getDataset();
         DcmMetaInfo *meta = file.getMetaInfo();
         if (ds == nullptr) {
@@ -117,6 +131,23 @@ extern "C" int vf_dicom_read_summary(const char *path, vf_dicom_summary *out, ch
         out->has_image_orientation = getFloats(*ds, DCM_ImageOrientationPatient, out->image_orientation, 6);
         out->has_pixel_spacing = getFloats(*ds, DCM_PixelSpacing, out->pixel_spacing, 2);
         out->has_slice_thickness = getFloats(*ds, DCM_SliceThickness, &out->slice_thickness, 1);
+        copyString(*ds, DCM_PatientID, out->patient_id, sizeof(out->patient_id));
+        copyString(*ds, DCM_StudyDate, out->study_date, sizeof(out->study_date));
+        copyString(*ds, DCM_StudyDescription, out->study_description, sizeof(out->study_description));
+        copyString(*ds, DCM_RescaleType, out->rescale_type, sizeof(out->rescale_type));
+        {
+            OFString all;
+            if (ds->findAndGetOFStringArray(DCM_ImageType, all).good()) {
+                std::snprintf(out->image_type, sizeof(out->image_type), "%s", all.c_str());
+            }
+        }
+        out->has_echo_number = getInt(*ds, DCM_EchoNumbers, &out->echo_number);
+        out->has_temporal_position = getInt(*ds, DCM_TemporalPositionIdentifier, &out->temporal_position);
+        out->has_acquisition_number = getInt(*ds, DCM_AcquisitionNumber, &out->acquisition_number);
+        out->has_spacing_between_slices = getFloats(*ds, DCM_SpacingBetweenSlices, &out->spacing_between_slices, 1);
+        out->has_gantry_tilt = getFloats(*ds, DCM_GantryDetectorTilt, &out->gantry_tilt, 1);
+        out->has_meta_header = (meta != nullptr && meta->tagExists(DCM_TransferSyntaxUID)) ? 1 : 0;
+        out->has_pixel_attributes = (ds->tagExists(DCM_Rows) && ds->tagExists(DCM_Columns) && ds->tagExists(DCM_BitsAllocated)) ? 1 : 0;
         out->has_rescale_slope = getFloats(*ds, DCM_RescaleSlope, &out->rescale_slope, 1);
         out->has_rescale_intercept = getFloats(*ds, DCM_RescaleIntercept, &out->rescale_intercept, 1);
         if (!out->has_rescale_slope) out->rescale_slope = 1.0;
@@ -128,5 +159,58 @@ extern "C" int vf_dicom_read_summary(const char *path, vf_dicom_summary *out, ch
     } catch (...) {
         setErr(err, errlen, "unknown C++ exception in DCMTK");
         return 2;
+    }
+}
+
+extern "C" int vf_dicom_file_summary(vf_dicom_file *file, vf_dicom_summary *out, char *err, size_t errlen) {
+    return vf_fill_summary(file->format, out, err, errlen);
+}
+
+namespace {
+
+/// Finds the first item of `sequence` inside `group` (an item of a functional groups sequence).
+DcmItem *firstItem(DcmItem *group, const DcmTagKey &sequence) {
+    DcmItem *item = nullptr;
+    if (group == nullptr || group->findAndGetSequenceItem(sequence, item, 0).bad()) return nullptr;
+    return item;
+}
+
+/// Fills what `group` has; fields already set are kept (per-frame groups are read before shared ones).
+void readGroup(DcmItem *group, vf_frame_geometry *out) {
+    if (group == nullptr) return;
+    DcmItem *pos = firstItem(group, DCM_PlanePositionSequence);
+    if (!out->has_image_position && pos) out->has_image_position = getFloats(*pos, DCM_ImagePositionPatient, out->image_position, 3);
+    DcmItem *orient = firstItem(group, DCM_PlaneOrientationSequence);
+    if (!out->has_image_orientation && orient)
+        out->has_image_orientation = getFloats(*orient, DCM_ImageOrientationPatient, out->image_orientation, 6);
+    DcmItem *measures = firstItem(group, DCM_PixelMeasuresSequence);
+    if (measures) {
+        if (!out->has_pixel_spacing) out->has_pixel_spacing = getFloats(*measures, DCM_PixelSpacing, out->pixel_spacing, 2);
+        if (!out->has_slice_thickness) out->has_slice_thickness = getFloats(*measures, DCM_SliceThickness, &out->slice_thickness, 1);
+    }
+    DcmItem *rescale = firstItem(group, DCM_PixelValueTransformationSequence);
+    if (rescale) {
+        if (!out->has_rescale_slope) out->has_rescale_slope = getFloats(*rescale, DCM_RescaleSlope, &out->rescale_slope, 1);
+        if (!out->has_rescale_intercept) out->has_rescale_intercept = getFloats(*rescale, DCM_RescaleIntercept, &out->rescale_intercept, 1);
+    }
+}
+
+}  // namespace
+
+extern "C" int vf_dicom_frame_geometry(vf_dicom_file *file, uint32_t frame, vf_frame_geometry *out) {
+    std::memset(out, 0, sizeof(*out));
+    try {
+        DcmDataset *ds = file->format.getDataset();
+        if (ds == nullptr) return 1;
+        DcmItem *perFrame = nullptr;
+        DcmItem *shared = nullptr;
+        ds->findAndGetSequenceItem(DCM_PerFrameFunctionalGroupsSequence, perFrame, static_cast<int>(frame));
+        ds->findAndGetSequenceItem(DCM_SharedFunctionalGroupsSequence, shared, 0);
+        if (perFrame == nullptr && shared == nullptr) return 1;
+        readGroup(perFrame, out);
+        readGroup(shared, out);
+        return 0;
+    } catch (...) {
+        return 1;
     }
 }

@@ -9,6 +9,16 @@
 
 #include "vf_dcmtk.h"
 
+#include <dcmtk/dcmdata/dcfilefo.h>
+
+/// A loaded DICOM file (the opaque handle of the C interface).
+struct vf_dicom_file {
+    DcmFileFormat format;
+};
+
+/// Fills a summary from a loaded file (shared by the header-only and the full readers).
+int vf_fill_summary(DcmFileFormat &file, vf_dicom_summary *out, char *err, size_t errlen);
+
 /// Decodes every JPEG 2000 frame of `pixels` with OpenJPEG into `dst` (frames * frame_bytes bytes),
 /// samples interleaved, values in the DICOM pixel representation. Returns 0 or non-zero with `err`.
 int vf_j2k_decode_frames(DcmPixelData *pixels, const vf_pixel_info &info, unsigned char *dst,

@@ -17,10 +17,6 @@
 #include <dcmtk/dcmjpls/djdecode.h>
 #include <dcmtk/oflog/oflog.h>
 
-struct vf_dicom_file {
-    DcmFileFormat format;
-};
-
 namespace {
 
 void setErr(char *err, size_t errlen, const char *msg) {
@@ -73,7 +69,7 @@ int unpackBits(DcmElement *element, const vf_pixel_info &info, unsigned char *ds
 
 }  // namespace
 
-extern "C" vf_dicom_file *vf_dicom_open(const char *path, char *err, size_t errlen) {
+extern "C" vf_dicom_file *vf_dicom_open(const char *path, int header_only, char *err, size_t errlen) {
     try {
         registerCodecs();
         auto *file = new (std::nothrow) vf_dicom_file();
@@ -81,7 +77,9 @@ extern "C" vf_dicom_file *vf_dicom_open(const char *path, char *err, size_t errl
             setErr(err, errlen, "out of memory");
             return nullptr;
         }
-        OFCondition status = file->format.loadFile(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
+        OFCondition status = header_only
+            ? file->format.loadFileUntilTag(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData)
+            : file->format.loadFile(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
         if (status.bad()) {
             setErr(err, errlen, status.text());
             delete file;

@@ -1,16 +1,22 @@
 import ArgumentParser
+import VoxelCore
 import VoxelIO
 
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Convert an image to NIfTI; the output extension picks the layout.",
+        abstract: "Convert a DICOM series or a NIfTI file to NIfTI; the output extension picks the layout.",
         discussion: """
-        INPUT is a NIfTI file (.nii, .nii.gz, .hdr/.img). OUTPUT ends in .nii, .nii.gz or .hdr (writes
-        a .hdr/.img pair). Voxels are kept in their stored type with their scaling (scl_slope/scl_inter),
-        and the world affine is written as both sform and qform, with the input's codes kept. The output
-        appears atomically: it is written under a temporary name and renamed when complete.
-        DICOM input arrives with series assembly.
+        INPUT is a NIfTI file (.nii, .nii.gz, .hdr/.img), a folder of DICOM files (or a DICOMDIR's
+        folder), or one DICOM file (its series is gathered from the files beside it). OUTPUT ends in .nii,
+        .nii.gz or .hdr (writes a .hdr/.img pair). When a folder holds several series, --series picks one
+        (the number shown by `voxelflow scan`, or a SeriesInstanceUID); without it the choices are listed.
+
+        NIfTI input keeps its stored type and scaling. DICOM input: slices are ordered by position along
+        the slice normal; CT becomes int16 HU (as dcm2niix writes it) when that is exact, other data keeps
+        its stored type with RescaleSlope/Intercept as scl_slope/scl_inter, or float32 when the rescale
+        differs per slice. Irregular stacks (missing slices, uneven spacing, gantry tilt) are refused with the
+        reason. The world affine is written as sform and qform. The output appears atomically.
 
         \(ExitCodes.help)
         """
@@ -31,6 +37,9 @@ struct ConvertCommand: ParsableCommand {
     @Flag(name: .long, help: "Write big-endian instead of little-endian.")
     var bigEndian = false
 
+    @Option(name: .long, help: "For DICOM folders with several series: the stack number from `scan`, or a SeriesInstanceUID.")
+    var series: String?
+
     @Flag(name: .shortAndLong, help: "Print nothing on success.")
     var quiet = false
 
@@ -41,31 +50,77 @@ struct ConvertCommand: ParsableCommand {
 
     func run() throws {
         do {
-            guard ImageFormat.detect(input) == .nifti else {
-                if ImageFormat.detect(input) == .dicom {
-                    throw InputError(description: "\(input): DICOM input is not supported by convert yet (use `voxelflow info` to inspect it)")
-                }
-                throw InputError(description: "\(input): not a NIfTI file")
-            }
-            let image = try NIfTI.read(input)
-            for w in image.warnings { printError("voxelflow: warning: \(input): \(w)") }
-            var options = NIfTIWriteOptions.preserving(image.header)
-            if let v = niftiVersion { options.version = v }
-            let size = image.volume.geometry.size
-            if niftiVersion == nil && [size.x, size.y, size.z, image.volume.timePoints].contains(where: { $0 > Int(Int16.max) }) {
-                options.version = 2
-            }
-            options.compressionLevel = level
-            options.bigEndian = bigEndian
-            try NIfTI.write(image.volume, to: output, options: options)
-            if !quiet {
-                let s = image.volume.shape.map(String.init).joined(separator: "x")
-                print("wrote \(output) (\(s) \(image.volume.voxelType), NIfTI-\(options.version ?? 1))")
+            switch ImageFormat.detect(input) {
+            case .nifti:
+                try convertNIfTI()
+            case .dicom, .folder:
+                try convertDICOM()
+            case .unknown:
+                throw InputError(description: "\(input): not a NIfTI file, a DICOM file or a folder")
             }
         } catch let error as ExitCode {
             throw error
         } catch {
             throw ExitCodes.fail(error)
         }
+    }
+
+    private func writeOptions(for volume: Volume, base: NIfTIWriteOptions) -> NIfTIWriteOptions {
+        var options = base
+        if let v = niftiVersion { options.version = v }
+        let size = volume.geometry.size
+        if niftiVersion == nil && [size.x, size.y, size.z, volume.timePoints].contains(where: { $0 > Int(Int16.max) }) {
+            options.version = 2
+        }
+        options.compressionLevel = level
+        options.bigEndian = bigEndian
+        return options
+    }
+
+    private func report(_ volume: Volume, _ options: NIfTIWriteOptions, from: String) {
+        if !quiet {
+            let s = volume.shape.map(String.init).joined(separator: "x")
+            print("wrote \(output) (\(s) \(volume.voxelType), NIfTI-\(options.version ?? 1)) from \(from)")
+        }
+    }
+
+    private func convertNIfTI() throws {
+        let image = try NIfTI.read(input)
+        for w in image.warnings { printError("voxelflow: warning: \(input): \(w)") }
+        let options = writeOptions(for: image.volume, base: .preserving(image.header))
+        try NIfTI.write(image.volume, to: output, options: options)
+        report(image.volume, options, from: input)
+    }
+
+    private func convertDICOM() throws {
+        var folder = input
+        var onlyFile: String?
+        if ImageFormat.detect(input) == .dicom {
+            folder = input.contains("/") ? String(input[..<(input.lastIndex(of: "/") ?? input.endIndex)]) : "."
+            onlyFile = input
+        }
+        let scan = try DICOMScanner.scan(folder)
+        var candidates = Array(scan.stacks.enumerated())
+        if let onlyFile {
+            let uid = try DICOMHeader.read(onlyFile).seriesInstanceUID
+            candidates = candidates.filter { $0.element.header.seriesInstanceUID == uid }
+        }
+        if let series {
+            candidates = candidates.filter { "\($0.offset + 1)" == series || $0.element.header.seriesInstanceUID == series }
+        }
+        guard let chosen = candidates.first else {
+            throw InputError(description: "\(input): no image series\(series.map { " matching --series \($0)" } ?? "") found (\(scan.filesScanned) files scanned, \(scan.unreadable.count) unreadable)")
+        }
+        if candidates.count > 1 {
+            var lines = ["\(input): \(candidates.count) series found; choose one with --series:"]
+            for (n, s) in candidates { lines.append("  --series \(n + 1)    \(s.label)  [\(s.header.seriesInstanceUID)]") }
+            throw InputError(description: lines.joined(separator: "\n"))
+        }
+        let stack = chosen.element
+        for p in stack.problems { printError("voxelflow: warning: \(input): \(p)") }
+        let volume = try stack.volume()
+        let options = writeOptions(for: volume, base: NIfTIWriteOptions())
+        try NIfTI.write(volume, to: output, options: options)
+        report(volume, options, from: "DICOM series \(stack.label)")
     }
 }

@@ -26,7 +26,7 @@ enum ExitCodes {
             default: return ExitCode(badInput)
             }
         }
-        if error is InputError { return ExitCode(badInput) }
+        if error is InputError || error is DICOMError || error is DICOMSeriesError { return ExitCode(badInput) }
         return ExitCode(1)
     }
 

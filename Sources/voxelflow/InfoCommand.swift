@@ -40,6 +40,8 @@ struct InfoCommand: ParsableCommand {
                 } else {
                     print(InfoText.render(header, path: file))
                 }
+            case .folder:
+                throw InputError(description: "\(file): is a folder (use `voxelflow scan` to list its series)")
             case .unknown:
                 throw InputError(description: "\(file): not a NIfTI or DICOM file (unknown extension and no DICM marker)")
             }

@@ -35,7 +35,30 @@ typedef struct {
     double slice_thickness;       int has_slice_thickness;
     double rescale_slope;         int has_rescale_slope;
     double rescale_intercept;     int has_rescale_intercept;
+    char patient_id[65];
+    char study_date[17];
+    char study_description[65];
+    char image_type[129];
+    char rescale_type[17];
+    int32_t echo_number;          int has_echo_number;
+    int32_t temporal_position;    int has_temporal_position;
+    int32_t acquisition_number;   int has_acquisition_number;
+    double spacing_between_slices; int has_spacing_between_slices;
+    double gantry_tilt;           int has_gantry_tilt;
+    int has_meta_header;          /**< 1 when the file has the DICM preamble and meta header */
+    int has_pixel_attributes;     /**< 1 when Rows, Columns and BitsAllocated are present */
 } vf_dicom_summary;
+
+/** Geometry and rescale of one frame of a multi-frame (enhanced) image, from the per-frame functional group
+ *  of that frame or, failing that, the shared functional groups. */
+typedef struct {
+    double image_position[3];     int has_image_position;
+    double image_orientation[6];  int has_image_orientation;
+    double pixel_spacing[2];      int has_pixel_spacing;
+    double slice_thickness;       int has_slice_thickness;
+    double rescale_slope;         int has_rescale_slope;
+    double rescale_intercept;     int has_rescale_intercept;
+} vf_frame_geometry;
 
 /** Reads the header of `path` up to (not including) the pixel data.
  *  Returns 0 on success; otherwise non-zero with DCMTK's message in `err`. */
@@ -56,11 +79,19 @@ typedef struct {
 /** A DICOM file loaded into memory (dataset and pixel data). Owned by the caller; release with vf_dicom_close. */
 typedef struct vf_dicom_file vf_dicom_file;
 
-/** Loads the whole file. Returns NULL with a message in `err` on failure. */
-vf_dicom_file *vf_dicom_open(const char *path, char *err, size_t errlen);
+/** Loads the file — only up to the pixel data when `header_only` is non-zero (then vf_dicom_decode is not
+ *  available). Returns NULL with a message in `err` on failure. */
+vf_dicom_file *vf_dicom_open(const char *path, int header_only, char *err, size_t errlen);
 
 /** Releases a file returned by vf_dicom_open (NULL is allowed). */
 void vf_dicom_close(vf_dicom_file *file);
+
+/** Reads the functional-group geometry of frame `frame` (0-based) of a loaded multi-frame file.
+ *  Returns 0 when the file has functional groups (fields absent from both groups stay unset), 1 otherwise. */
+int vf_dicom_frame_geometry(vf_dicom_file *file, uint32_t frame, vf_frame_geometry *out);
+
+/** Fills `out` from a loaded file (same fields as vf_dicom_read_summary). Returns 0 on success. */
+int vf_dicom_file_summary(vf_dicom_file *file, vf_dicom_summary *out, char *err, size_t errlen);
 
 /** Describes the pixel data. Returns 0 on success, non-zero with `err` when there is none or it is inconsistent. */
 int vf_dicom_pixel_info(vf_dicom_file *file, vf_pixel_info *out, char *err, size_t errlen);

@@ -5,10 +5,10 @@ final class DICOMFile {
     let handle: OpaquePointer
     let path: String
 
-    /// Loads the whole file.
-    init(path: String) throws {
+    /// Loads the whole file, or only its header (up to the pixel data) when `headerOnly`.
+    init(path: String, headerOnly: Bool = false) throws {
         var err = [CChar](repeating: 0, count: 512)
-        guard let h = vf_dicom_open(path, &err, err.count) else {
+        guard let h = vf_dicom_open(path, headerOnly ? 1 : 0, &err, err.count) else {
             throw DICOMError(path: path, reason: DICOMFile.message(err))
         }
         handle = h
@@ -16,6 +16,12 @@ final class DICOMFile {
     }
 
     deinit { vf_dicom_close(handle) }
+
+    /// Geometry and rescale of frame `frame` from the functional groups; nil for files without them.
+    func frameGeometry(_ frame: Int) -> vf_frame_geometry? {
+        var g = vf_frame_geometry()
+        return vf_dicom_frame_geometry(handle, UInt32(frame), &g) == 0 ? g : nil
+    }
 
     static func message(_ chars: [CChar]) -> String {
         String(decoding: chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -52,23 +52,62 @@ public struct DICOMHeader: Sendable, Equatable, Codable {
     public var rescaleSlope: Double?
     /// RescaleIntercept (0028,1052); nil when absent, which means 0.
     public var rescaleIntercept: Double?
+    /// PatientID (0010,0020). Protected health information: never logged unless the user asks.
+    public var patientID: String
+    /// StudyDate (0008,0020), YYYYMMDD.
+    public var studyDate: String
+    /// StudyDescription (0008,1030).
+    public var studyDescription: String
+    /// ImageType (0008,0008), values joined by backslashes ("ORIGINAL\\PRIMARY\\AXIAL").
+    public var imageType: String
+    /// RescaleType (0028,1054), e.g. "HU"; empty when absent.
+    public var rescaleType: String
+    /// EchoNumbers (0018,0086); nil when absent.
+    public var echoNumber: Int?
+    /// TemporalPositionIdentifier (0020,0100); nil when absent.
+    public var temporalPosition: Int?
+    /// AcquisitionNumber (0020,0012); nil when absent.
+    public var acquisitionNumber: Int?
+    /// SpacingBetweenSlices (0018,0088) in mm; nil when absent.
+    public var spacingBetweenSlices: Double?
+    /// GantryDetectorTilt (0018,1120) in degrees; nil when absent.
+    public var gantryTilt: Double?
+    /// True when the file has the DICM preamble and a file meta header.
+    public var hasMetaHeader: Bool
+    /// True when Rows, Columns and BitsAllocated are present (the file holds an image).
+    public var hasPixelAttributes: Bool
 
-    /// Reads the header of the DICOM file at `path`.
+    /// Reads the header of the DICOM file at `path`, stopping before the pixel data.
     /// - Throws: `DICOMError` naming the file and DCMTK's reason.
     public static func read(_ path: String) throws -> DICOMHeader {
         var s = vf_dicom_summary()
         var err = [CChar](repeating: 0, count: 512)
-        let status = vf_dicom_read_summary(path, &s, &err, err.count)
-        guard status == 0 else {
-            throw DICOMError(path: path, reason: String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        guard vf_dicom_read_summary(path, &s, &err, err.count) == 0 else {
+            throw DICOMError(path: path, reason: DICOMFile.message(err))
         }
+        return DICOMHeader(s)
+    }
+
+    /// The header of a file already loaded.
+    static func read(_ file: DICOMFile) throws -> DICOMHeader {
+        var s = vf_dicom_summary()
+        var err = [CChar](repeating: 0, count: 512)
+        guard vf_dicom_file_summary(file.handle, &s, &err, err.count) == 0 else {
+            throw DICOMError(path: file.path, reason: DICOMFile.message(err))
+        }
+        return DICOMHeader(s)
+    }
+}
+
+extension DICOMHeader {
+    init(_ s: vf_dicom_summary) {
         func str<T>(_ value: T) -> String {
             withUnsafeBytes(of: value) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         }
         func doubles<T>(_ value: T, _ n: Int) -> [Double] {
             withUnsafeBytes(of: value) { Array($0.bindMemory(to: Double.self).prefix(n)) }
         }
-        return DICOMHeader(
+        self.init(
             transferSyntaxUID: str(s.transfer_syntax_uid), transferSyntaxName: str(s.transfer_syntax_name),
             sopClassUID: str(s.sop_class_uid), sopInstanceUID: str(s.sop_instance_uid),
             studyInstanceUID: str(s.study_instance_uid), seriesInstanceUID: str(s.series_instance_uid),
@@ -84,7 +123,15 @@ public struct DICOMHeader: Sendable, Equatable, Codable {
             pixelSpacing: s.has_pixel_spacing != 0 ? doubles(s.pixel_spacing, 2) : nil,
             sliceThickness: s.has_slice_thickness != 0 ? s.slice_thickness : nil,
             rescaleSlope: s.has_rescale_slope != 0 ? s.rescale_slope : nil,
-            rescaleIntercept: s.has_rescale_intercept != 0 ? s.rescale_intercept : nil)
+            rescaleIntercept: s.has_rescale_intercept != 0 ? s.rescale_intercept : nil,
+            patientID: str(s.patient_id), studyDate: str(s.study_date), studyDescription: str(s.study_description),
+            imageType: str(s.image_type), rescaleType: str(s.rescale_type),
+            echoNumber: s.has_echo_number != 0 ? Int(s.echo_number) : nil,
+            temporalPosition: s.has_temporal_position != 0 ? Int(s.temporal_position) : nil,
+            acquisitionNumber: s.has_acquisition_number != 0 ? Int(s.acquisition_number) : nil,
+            spacingBetweenSlices: s.has_spacing_between_slices != 0 ? s.spacing_between_slices : nil,
+            gantryTilt: s.has_gantry_tilt != 0 ? s.gantry_tilt : nil,
+            hasMetaHeader: s.has_meta_header != 0, hasPixelAttributes: s.has_pixel_attributes != 0)
     }
 }
 

@@ -1,0 +1,102 @@
+import Dispatch
+import Foundation
+import VoxelCore
+
+/// The result of scanning a folder tree for DICOM files.
+public struct DICOMScan: Sendable {
+    /// A file that could not be used, with the reason.
+    public struct Rejected: Sendable, Codable, Equatable {
+        public var path: String
+        public var reason: String
+    }
+    /// Image stacks, grouped by patient, study and series (in that order of sorting).
+    public var stacks: [DICOMStack]
+    /// DICOM objects without pixel data or not images (structured reports, RT structures, DICOMDIR…).
+    public var nonImages: [Rejected]
+    /// Files that are not DICOM or could not be parsed.
+    public var unreadable: [Rejected]
+    /// Number of files looked at.
+    public var filesScanned: Int
+}
+
+/// Walks a folder tree, reads every file's header (never the pixel data) in parallel, and assembles
+/// series. A file that is not DICOM or cannot be parsed is listed with its reason and never stops the scan.
+public enum DICOMScanner {
+    /// Scans `root` (a folder, or a single file). `threads` defaults to one per core.
+    public static func scan(_ root: String, threads: Int = System.coreCount) throws -> DICOMScan {
+        let files = try listFiles(root)
+        let results = UnsafeMutableBufferPointer<Result<[DICOMSlice], DICOMError>?>.allocate(capacity: max(1, files.count))
+        results.initialize(repeating: nil)
+        defer { results.deinitialize(); results.deallocate() }
+        let shared = Gzip.Shared(results)
+        let workers = max(1, min(threads, files.count))
+        DispatchQueue.concurrentPerform(iterations: files.isEmpty ? 0 : workers) { w in
+            var n = w
+            while n < files.count {
+                shared.value[n] = readSlices(files[n])
+                n += workers
+            }
+        }
+        var slices: [DICOMSlice] = []
+        var nonImages: [DICOMScan.Rejected] = []
+        var unreadable: [DICOMScan.Rejected] = []
+        for (n, path) in files.enumerated() {
+            switch results[n] {
+            case .success(let s)?:
+                if s.isEmpty { nonImages.append(.init(path: path, reason: "no image pixel data")) }
+                slices += s
+            case .failure(let e)?:
+                unreadable.append(.init(path: path, reason: e.reason))
+            case nil:
+                unreadable.append(.init(path: path, reason: "not read"))
+            }
+        }
+        var stacks = DICOMSeriesAssembler.stacks(from: slices)
+        stacks.sort { a, b in
+            let ha = a.header, hb = b.header
+            return (ha.patientID, ha.studyDate, ha.studyInstanceUID, ha.seriesNumber ?? 0, ha.seriesInstanceUID, a.slices[0].path)
+                < (hb.patientID, hb.studyDate, hb.studyInstanceUID, hb.seriesNumber ?? 0, hb.seriesInstanceUID, b.slices[0].path)
+        }
+        return DICOMScan(stacks: stacks, nonImages: nonImages, unreadable: unreadable, filesScanned: files.count)
+    }
+
+    /// Header-only read of one file into its slices ([] for DICOM objects that are not images).
+    static func readSlices(_ path: String) -> Result<[DICOMSlice], DICOMError> {
+        do {
+            let file = try DICOMFile(path: path, headerOnly: true)
+            let header = try DICOMHeader.read(file)
+            // Without a meta header DCMTK guesses the encoding; demand real DICOM content before trusting it.
+            if !header.hasMetaHeader && header.sopClassUID.isEmpty && !header.hasPixelAttributes {
+                return .failure(DICOMError(path: path, reason: "not a DICOM file (no DICM preamble and no DICOM attributes)"))
+            }
+            guard header.hasPixelAttributes, header.rows > 0, header.columns > 0 else { return .success([]) }
+            if header.sopClassUID == "1.2.840.10008.5.1.4.1.1.66.4" { return .success([]) }  // segmentations are not scans
+            return .success(DICOMSlice.slices(of: file, header: header))
+        } catch let e as DICOMError {
+            return .failure(e)
+        } catch {
+            return .failure(DICOMError(path: path, reason: String(describing: error)))
+        }
+    }
+
+    /// Regular files under `root` (or `root` itself), sorted, hidden files and folders skipped.
+    static func listFiles(_ root: String) throws -> [String] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) else {
+            throw DICOMError(path: root, reason: "no such file or folder")
+        }
+        guard isDirectory.boolValue else { return [root] }
+        guard let walker = FileManager.default.enumerator(at: URL(fileURLWithPath: root),
+                                                          includingPropertiesForKeys: [.isRegularFileKey],
+                                                          options: [.skipsHiddenFiles]) else {
+            throw DICOMError(path: root, reason: "cannot list the folder")
+        }
+        var files: [String] = []
+        for case let url as URL in walker {
+            if (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
+                files.append(url.path)
+            }
+        }
+        return files.sorted()
+    }
+}

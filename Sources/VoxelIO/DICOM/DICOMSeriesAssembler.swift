@@ -1,0 +1,122 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import VoxelCore
+
+/// Groups slices into series and stacks, sorts them in space and checks their spacing — the rules of
+/// dcm2niix and highdicom: order comes from projecting ImagePositionPatient on the slice normal (the cross
+/// product of the ImageOrientationPatient rows), never from file names or InstanceNumber.
+public enum DICOMSeriesAssembler {
+    /// Tolerances used when checking stacks.
+    public struct Tolerances: Sendable {
+        /// Direction cosines closer than this are the same orientation.
+        public var orientation: Double = 1e-3
+        /// Relative deviation from the median slice spacing still called even (and at least `spacingMM`).
+        public var spacingFraction: Double = 0.01
+        /// Absolute spacing tolerance in mm.
+        public var spacingMM: Double = 0.01
+        /// 1 − |cos(angle)| between the slice direction and the normal above which a stack counts as tilted.
+        public var tilt: Double = 1e-4
+        /// Default tolerances.
+        public init() {}
+    }
+
+    /// Splits `slices` into stacks and sorts and checks each one.
+    public static func stacks(from slices: [DICOMSlice], tolerances: Tolerances = Tolerances()) -> [DICOMStack] {
+        var groups: [String: [DICOMSlice]] = [:]
+        var order: [String] = []
+        for slice in slices {
+            let key = groupKey(slice, tolerances)
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(slice)
+        }
+        return order.compactMap { groups[$0] }.map { check($0, tolerances) }
+    }
+
+    /// Slices of one stack share series, size, pixel format, orientation, spacing, echo and temporal position.
+    static func groupKey(_ s: DICOMSlice, _ t: Tolerances) -> String {
+        let h = s.header
+        func q(_ v: Double, _ step: Double) -> String { String(Int((v / step).rounded())) }
+        let o = s.orientation.map { $0.map { q($0, t.orientation * 10) }.joined(separator: ",") } ?? "none"
+        let ps = s.pixelSpacing.map { $0.map { q($0, 1e-4) }.joined(separator: ",") } ?? "none"
+        // Images without geometry cannot be stacked with others: one stack per file.
+        let lone = s.position == nil || s.orientation == nil ? s.path : ""
+        return [h.seriesInstanceUID, "\(h.rows)x\(h.columns)", "\(h.samplesPerPixel)/\(h.bitsAllocated)/\(h.pixelRepresentation)",
+                o, ps, "e\(h.echoNumber ?? 0)", "t\(h.temporalPosition ?? 0)", lone].joined(separator: "|")
+    }
+
+    static func check(_ input: [DICOMSlice], _ t: Tolerances) -> DICOMStack {
+        guard let normal = input[0].normal, input.allSatisfy({ $0.position != nil }) else {
+            return DICOMStack(slices: input, problems: [], sliceSpacing: nil, isRegular: true, irregularity: nil)
+        }
+        func key(_ s: DICOMSlice) -> Double { s.position.map { ($0 * normal).sum() } ?? 0 }
+        let sorted = input.enumerated().sorted { a, b in
+            let ka = key(a.element), kb = key(b.element)
+            return ka != kb ? ka < kb : a.offset < b.offset
+        }.map(\.element)
+        var problems: [String] = []
+        // Duplicates: same position. The same SOP instance twice is silently one; different instances are reported.
+        var slices: [DICOMSlice] = []
+        for s in sorted {
+            if let last = slices.last, abs(key(s) - key(last)) < 1e-3 {
+                let sameInstance = s.header.sopInstanceUID == last.header.sopInstanceUID && s.frame == last.frame
+                if !sameInstance {
+                    problems.append("duplicate slice at \(fmt(key(s))) mm along the normal: \(s.path) has the position of \(last.path); kept the first")
+                }
+                continue
+            }
+            slices.append(s)
+        }
+        guard slices.count > 1 else {
+            return DICOMStack(slices: slices, problems: problems, sliceSpacing: nil, isRegular: true, irregularity: nil)
+        }
+        let keys = slices.map(key)
+        let gaps = zip(keys.dropFirst(), keys).map { $0 - $1 }
+        let median = gaps.sorted()[gaps.count / 2]
+        let tolerance = max(t.spacingMM, t.spacingFraction * median)
+        var irregular: [String] = []
+        var missing = 0
+        for (n, g) in gaps.enumerated() where abs(g - median) > tolerance {
+            let ratio = g / median
+            if ratio > 1.5 && abs(ratio - ratio.rounded()) * median <= tolerance {
+                let count = Int(ratio.rounded()) - 1
+                missing += count
+                problems.append("\(count) missing slice\(count == 1 ? "" : "s") between \(fmt(keys[n])) and \(fmt(keys[n + 1])) mm (after \(slices[n].path))")
+            } else {
+                irregular.append(fmt(g))
+            }
+        }
+        if !irregular.isEmpty {
+            problems.append("uneven slice spacing: median \(fmt(median)) mm, but gaps of \(irregular.prefix(5).joined(separator: ", ")) mm")
+        }
+        // Tilt: the line through the slice positions must follow the normal.
+        let first = slices[0].position ?? .zero, last = slices[slices.count - 1].position ?? .zero
+        let direction = last - first
+        let length = (direction * direction).sum().squareRoot()
+        var tilt: String?
+        if length > 0 {
+            let cosine = abs((direction * normal).sum()) / length
+            if 1 - cosine > t.tilt {
+                let degrees = acosDegrees(min(1, cosine))
+                tilt = "the slices are sheared by \(fmt(degrees))° (gantry tilt\(slices[0].header.gantryTilt.map { " \(fmt($0))° in the header" } ?? ""))"
+                problems.append(tilt ?? "")
+            }
+        }
+        let spacing = (keys[keys.count - 1] - keys[0]) / Double(keys.count - 1 + missing)
+        var reason: String?
+        if missing > 0 { reason = "\(missing) slice(s) are missing" }
+        if !irregular.isEmpty { reason = "slice spacing is uneven" }
+        if let tilt { reason = tilt }
+        return DICOMStack(slices: slices, problems: problems, sliceSpacing: missing > 0 ? median : spacing,
+                          isRegular: reason == nil, irregularity: reason)
+    }
+
+    static func fmt(_ v: Double) -> String {
+        let r = (v * 1000).rounded() / 1000
+        return r == r.rounded() ? String(Int(r)) : "\(r)"
+    }
+
+    static func acosDegrees(_ c: Double) -> Double { acos(c) * 180 / .pi }
+}

@@ -1,0 +1,145 @@
+import Dispatch
+import VoxelCore
+
+/// How `DICOMStack.volume` stores values.
+public struct DICOMVolumeOptions: Sendable {
+    /// When every slice has slope 1 and the same integral intercept and the results fit, store physical
+    /// values (HU for CT) as int16 with no scaling, as dcm2niix does. Otherwise stored values keep their
+    /// type with the (uniform) rescale as scaling, or become float32 physical values when the rescale
+    /// differs between slices.
+    public var integerPhysicalValues = true
+    /// Threads decoding files.
+    public var threads = System.coreCount
+    /// Default options.
+    public init() {}
+}
+
+extension DICOMStack {
+    /// Decodes the stack into a volume: x along the rows (column index), y down the columns (row index),
+    /// z along the slice normal in the stack's sorted order; world coordinates LPS from the DICOM geometry.
+    /// - Throws: `DICOMSeriesError` for irregular stacks (missing slices, uneven spacing, tilt), colour or
+    ///   mismatched frames; `DICOMError` when a file cannot be decoded.
+    public func volume(options: DICOMVolumeOptions = DICOMVolumeOptions()) throws -> Volume {
+        let first = slices[0]
+        if !isRegular {
+            throw DICOMSeriesError(path: first.path, reason: "cannot build a regular volume: \(irregularity ?? "irregular stack"); resampling and reslicing are not supported yet")
+        }
+        let h = first.header
+        guard h.samplesPerPixel == 1 else {
+            throw DICOMSeriesError(path: first.path, reason: "colour images (\(h.samplesPerPixel) samples per pixel) cannot become a scalar volume")
+        }
+        // Decode each file once, in parallel.
+        var fileIndex: [String: Int] = [:]
+        var files: [String] = []
+        for s in slices where fileIndex[s.path] == nil {
+            fileIndex[s.path] = files.count
+            files.append(s.path)
+        }
+        let decoded = try decodeAll(files, threads: options.threads)
+        let nx = h.columns, ny = h.rows, nz = slices.count
+        let frameCount = nx * ny
+        for (n, d) in decoded.enumerated() where d.rows != ny || d.columns != nx || d.samplesPerPixel != 1 {
+            throw DICOMSeriesError(path: files[n], reason: "frame size \(d.columns)x\(d.rows) differs from the series' \(nx)x\(ny)")
+        }
+        func source(_ s: DICOMSlice) -> (VoxelArray, Int) {
+            (decoded[fileIndex[s.path] ?? 0].samples, s.frame * frameCount)
+        }
+
+        let rescales = slices.map(\.rescale)
+        let uniform = rescales.allSatisfy { $0 == rescales[0] }
+        let storedType = decoded[0].samples.type
+        var voxels: VoxelArray
+        var scaling = IntensityScaling.identity
+        if uniform, options.integerPhysicalValues, let intercept = integralIntercept(rescales[0]),
+           storedType.isInteger, fitsInt16(decoded.map(\.samples), intercept: intercept) {
+            voxels = .int16(fill(nz, frameCount) { k, out in
+                let (src, offset) = source(slices[k])
+                for i in 0..<frameCount { out[i] = Int16(Int(src.value(at: offset + i)) + intercept) }
+            })
+        } else if uniform {
+            scaling = rescales[0]
+            voxels = try VoxelArray(type: storedType, count: nx * ny * nz) { buffer in
+                let size = storedType.byteSize * frameCount
+                for (k, s) in slices.enumerated() {
+                    let (src, offset) = source(s)
+                    try src.withUnsafeBytes { bytes in
+                        guard let base = buffer.baseAddress, let from = bytes.baseAddress else { return }
+                        guard (offset + frameCount) * storedType.byteSize <= bytes.count else {
+                            throw DICOMSeriesError(path: s.path, reason: "frame \(s.frame + 1) is missing from the pixel data")
+                        }
+                        (base + k * size).copyMemory(from: from + offset * storedType.byteSize, byteCount: size)
+                    }
+                }
+            }
+        } else {
+            voxels = .float32(fill(nz, frameCount) { k, out in
+                let (src, offset) = source(slices[k])
+                let r = slices[k].rescale
+                for i in 0..<frameCount { out[i] = Float(r.apply(src.value(at: offset + i))) }
+            })
+        }
+        let metadata = Metadata(modality: h.modality.isEmpty ? nil : h.modality, patientID: h.patientID.isEmpty ? nil : h.patientID,
+                                studyInstanceUID: h.studyInstanceUID, seriesInstanceUID: h.seriesInstanceUID,
+                                seriesDescription: h.seriesDescription.isEmpty ? nil : h.seriesDescription,
+                                description: h.seriesDescription.isEmpty ? nil : h.seriesDescription,
+                                intensityUnit: h.modality == "CT" ? "HU" : (h.rescaleType.isEmpty ? nil : h.rescaleType))
+        return try Volume(geometry: geometry(), voxels: voxels, scaling: scaling, metadata: metadata)
+    }
+
+    /// The grid of the stack (LPS). Without ImageOrientationPatient/ImagePositionPatient the grid is
+    /// axis-aligned at the origin, spaced by PixelSpacing and SpacingBetweenSlices or SliceThickness (or 1 mm).
+    public func geometry() -> Geometry {
+        let first = slices[0]
+        let h = first.header
+        let ps = first.pixelSpacing ?? [1, 1]
+        let dz = sliceSpacing ?? h.spacingBetweenSlices ?? h.sliceThickness ?? 1
+        let size = SIMD3(h.columns, h.rows, slices.count)
+        let spacing = SIMD3(ps[1], ps[0], dz > 0 ? dz : 1)
+        guard let o = first.orientation, o.count == 6, let n = first.normal, let origin = first.position else {
+            return Geometry(size: size, spacing: spacing)
+        }
+        let row = SIMD3(o[0], o[1], o[2]), column = SIMD3(o[3], o[4], o[5])
+        return Geometry(size: size, spacing: spacing, origin: origin, direction: Matrix3(columns: row, column, n))
+    }
+
+    func decodeAll(_ files: [String], threads: Int) throws -> [DICOMPixelData] {
+        let results = UnsafeMutableBufferPointer<Result<DICOMPixelData, any Error>?>.allocate(capacity: files.count)
+        results.initialize(repeating: nil)
+        defer { results.deinitialize(); results.deallocate() }
+        let shared = Gzip.Shared(results)
+        let paths = files
+        let workers = max(1, min(threads, files.count))
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            var n = w
+            while n < paths.count {
+                shared.value[n] = Result { try DICOMPixels.decode(paths[n]) }
+                n += workers
+            }
+        }
+        return try results.map { r in
+            guard let r else { throw DICOMSeriesError(path: files[0], reason: "internal: a file was not decoded") }
+            return try r.get()
+        }
+    }
+
+    func integralIntercept(_ r: IntensityScaling) -> Int? {
+        guard r.slope == 1, r.intercept == r.intercept.rounded(), abs(r.intercept) < 1e6 else { return nil }
+        return Int(r.intercept)
+    }
+
+    func fitsInt16(_ arrays: [VoxelArray], intercept: Int) -> Bool {
+        for a in arrays {
+            guard let r = a.storedRange() else { continue }
+            if Int(r.lowerBound) + intercept < Int(Int16.min) || Int(r.upperBound) + intercept > Int(Int16.max) { return false }
+        }
+        return true
+    }
+
+    func fill<T: Numeric>(_ nz: Int, _ frame: Int, _ body: (Int, UnsafeMutableBufferPointer<T>) -> Void) -> [T] {
+        [T](unsafeUninitializedCapacity: nz * frame) { buffer, initialized in
+            guard let base = buffer.baseAddress else { return }
+            for k in 0..<nz { body(k, UnsafeMutableBufferPointer(start: base + k * frame, count: frame)) }
+            initialized = nz * frame
+        }
+    }
+}

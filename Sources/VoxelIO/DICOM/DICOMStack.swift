@@ -1,0 +1,37 @@
+import VoxelCore
+
+/// Slices of one series that form one volume: same orientation, size, echo and temporal position,
+/// sorted by position along the slice normal.
+public struct DICOMStack: Sendable {
+    /// Slices in spatial order (ascending projection of ImagePositionPatient on the normal).
+    public var slices: [DICOMSlice]
+    /// Problems found while assembling (duplicates dropped, missing slices, uneven spacing, tilt).
+    public var problems: [String]
+    /// Distance between slices along the normal (mm), nil for a single slice or no geometry.
+    public var sliceSpacing: Double?
+    /// True when the stack can become a volume with a regular grid.
+    public var isRegular: Bool
+    /// Why the stack cannot become a regular volume, when it cannot.
+    public var irregularity: String?
+
+    /// The first slice's header, which describes the series.
+    public var header: DICOMHeader { slices[0].header }
+
+    /// Series-level identifiers and a short label, e.g. "3 CT HEAD (108 slices)".
+    public var label: String {
+        let h = header
+        let number = h.seriesNumber.map { "\($0) " } ?? ""
+        var s = "\(number)\(h.modality) \(h.seriesDescription)".trimmingCharacters(in: [" "])
+        if let e = h.echoNumber, e > 1 { s += " echo \(e)" }
+        return s + " (\(slices.count) slice\(slices.count == 1 ? "" : "s"))"
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: Set<Character>) -> String {
+        var s = Substring(self)
+        while let f = s.first, set.contains(f) { s.removeFirst() }
+        while let l = s.last, set.contains(l) { s.removeLast() }
+        return String(s)
+    }
+}

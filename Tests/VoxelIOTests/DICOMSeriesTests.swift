@@ -1,0 +1,177 @@
+import Foundation
+import Testing
+import TestSupport
+import VoxelCore
+@testable import VoxelIO
+
+/// DICOM series become the same grid and values as dcm2niix's conversion of the same head CT.
+@Suite("DICOM series assembly agrees with dcm2niix",
+       .enabled(if: TestPaths.sharedDataAvailable, Comment(rawValue: TestPaths.sharedDataMissing)))
+struct DICOMSeriesTests {
+    static var seriesRoot: String { TestPaths.sharedData + "/dicom/series" }
+
+    /// dcm2niix's NIfTI of ct_head_evrle, read by VoxelIO (itself checked against nibabel).
+    static func reference(_ name: String = "ct_head_evrle") throws -> Volume {
+        try NIfTI.read(TestPaths.sharedData + "/refs/dcm2niix/\(name)/\(name).nii.gz").volume
+    }
+
+    /// The only stack found under `path`.
+    static func onlyStack(_ path: String) throws -> DICOMStack {
+        let scan = try DICOMScanner.scan(path)
+        #expect(scan.unreadable.isEmpty, "\(scan.unreadable)")
+        #expect(scan.stacks.count == 1)
+        return try #require(scan.stacks.first)
+    }
+
+    struct Variant: Sendable, CustomTestStringConvertible {
+        var name: String
+        /// Largest allowed |HU difference| (0 = lossless).
+        var maxError: Double
+        /// The dcm2niix output compared against (its own decode of this variant where it kept one).
+        var reference = "ct_head_evrle"
+        var testDescription: String { name }
+    }
+
+    static let variants: [Variant] = [
+        Variant(name: "ct_head_evrle", maxError: 0), Variant(name: "ct_head_implicit", maxError: 0),
+        Variant(name: "ct_head_bigendian", maxError: 0), Variant(name: "ct_head_deflate", maxError: 0),
+        Variant(name: "ct_head_rle", maxError: 0), Variant(name: "ct_head_jpeg_lossless_sv1", maxError: 0),
+        Variant(name: "ct_head_jpegls_lossless", maxError: 0), Variant(name: "ct_head_j2k_lossless", maxError: 0),
+        Variant(name: "ct_head_jpegls_near2", maxError: 2), Variant(name: "ct_head_j2k_lossy", maxError: 0, reference: "ct_head_j2k_lossy"),
+        Variant(name: "ct_head_jpeg_ext12_lossy", maxError: 100),
+    ]
+
+    @Test("every transfer-syntax variant lands on dcm2niix's grid with its HU", arguments: variants)
+    func variantMatchesDcm2niix(_ variant: Variant) throws {
+        let stack = try Self.onlyStack(Self.seriesRoot + "/" + variant.name)
+        #expect(stack.isRegular, "\(stack.problems)")
+        let volume = try stack.volume()
+        let comparison = try GridComparison(volume, against: Self.reference(variant.reference))
+        #expect(comparison.affineError <= 1e-3, "world coordinates differ by \(comparison.affineError) mm")
+        #expect(comparison.maxAbsDifference <= variant.maxError, "max |HU difference| \(comparison.maxAbsDifference)")
+        if variant.maxError == 0 && variant.reference == "ct_head_evrle" {
+            #expect(volume.voxelType == .int16 && volume.scaling.isIdentity, "lossless CT is stored as int16 HU")
+        } else {
+            // Lossy codecs: small errors on average. An ignored RescaleIntercept would be off by ~1000 HU.
+            #expect(comparison.meanAbsDifference < 3, "mean |HU difference| \(comparison.meanAbsDifference)")
+        }
+    }
+
+    @Test("the legacy-converted enhanced multi-frame CT matches dcm2niix exactly")
+    func enhancedMultiFrame() throws {
+        let stack = try Self.onlyStack(TestPaths.sharedData + "/dicom/multiframe")
+        #expect(stack.slices.count == 108)
+        let comparison = try GridComparison(try stack.volume(), against: Self.reference())
+        #expect(comparison.affineError <= 1e-3)
+        #expect(comparison.maxAbsDifference == 0)
+    }
+
+    @Test("slice order comes from positions, not file names")
+    func shuffledNames() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.seriesRoot + "/ct_head_evrle").sorted()
+        var rng = SystemRandomNumberGenerator()
+        for (n, name) in files.shuffled(using: &rng).enumerated() {
+            try FileManager.default.copyItem(atPath: Self.seriesRoot + "/ct_head_evrle/" + name, toPath: dir + "/x\(n).dcm")
+        }
+        let comparison = try GridComparison(try Self.onlyStack(dir).volume(), against: Self.reference())
+        #expect(comparison.affineError <= 1e-3)
+        #expect(comparison.maxAbsDifference == 0)
+    }
+
+    @Test("a missing slice is reported and the stack is refused with the reason")
+    func missingSlice() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        for n in 1...20 where n != 10 {
+            let name = String(format: "IM%04d.dcm", n)
+            try FileManager.default.copyItem(atPath: Self.seriesRoot + "/ct_head_evrle/" + name, toPath: dir + "/" + name)
+        }
+        let stack = try Self.onlyStack(dir)
+        #expect(!stack.isRegular)
+        #expect(stack.problems.contains { $0.contains("1 missing slice") })
+        let error = #expect(throws: DICOMSeriesError.self) { try stack.volume() }
+        #expect(error?.reason.contains("missing") == true)
+    }
+
+    @Test("a messy folder still yields the good series and names every bad file")
+    func messyFolder() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        for n in 1...20 {
+            let name = String(format: "IM%04d.dcm", n)
+            try FileManager.default.copyItem(atPath: Self.seriesRoot + "/ct_head_evrle/" + name, toPath: dir + "/" + name)
+        }
+        let slice = try Data(contentsOf: URL(fileURLWithPath: dir + "/IM0005.dcm"))
+        try slice.prefix(300).write(to: URL(fileURLWithPath: dir + "/truncated.dcm"))
+        try Data().write(to: URL(fileURLWithPath: dir + "/empty.dcm"))
+        try Data("this is a text file, not DICOM\n".utf8).write(to: URL(fileURLWithPath: dir + "/notes.dcm"))
+        try slice.write(to: URL(fileURLWithPath: dir + "/copy-of-IM0005.dcm"))  // duplicate slice
+        try FileManager.default.copyItem(atPath: TestPaths.sampleData + "/dicom/CT_small.dcm", toPath: dir + "/stray.dcm")
+
+        let scan = try DICOMScanner.scan(dir)
+        let badNames = Set(scan.unreadable.map { ($0.path as NSString).lastPathComponent })
+        #expect(badNames == ["truncated.dcm", "empty.dcm", "notes.dcm"], "\(scan.unreadable)")
+        #expect(scan.unreadable.allSatisfy { !$0.reason.isEmpty })
+        #expect(scan.stacks.count == 2)  // the head CT and the stray image
+        let head = try #require(scan.stacks.first { $0.slices.count > 1 })
+        #expect(head.slices.count == 20)
+        #expect(head.isRegular)
+        let reference = try Self.reference()
+        let comparison = try GridComparison(try head.volume(), against: reference)
+        #expect(comparison.affineError <= 1e-3)
+        #expect(comparison.maxAbsDifference == 0)
+        #expect(comparison.comparedVoxels == 256 * 256 * 20)
+    }
+
+    @Test("1-bit DICOM SEG is not mistaken for a scan; other objects are listed")
+    func nonImages() throws {
+        let scan = try DICOMScanner.scan(TestPaths.sharedData + "/dicom/seg")
+        #expect(scan.stacks.isEmpty)
+        #expect(!scan.nonImages.isEmpty)
+    }
+}
+
+/// Compares two volumes voxel by voxel in world space: every voxel centre of `reference` must be a voxel
+/// centre of `volume` (up to axis permutation and flips), and values are compared there.
+struct GridComparison {
+    var affineError: Double
+    var maxAbsDifference: Double
+    var meanAbsDifference: Double
+    var comparedVoxels: Int
+
+    init(_ volume: Volume, against reference: Volume) throws {
+        let toVolume = try #require(volume.geometry.affine.inverse) * reference.geometry.affine
+        // toVolume maps reference indices to volume indices; it must be a signed permutation + integer shift.
+        var perm = [Int](repeating: 0, count: 3), sign = [Double](repeating: 1, count: 3)
+        var error = 0.0
+        for c in 0..<3 {
+            let col = toVolume.linear.column(c)
+            let r = [abs(col.x), abs(col.y), abs(col.z)].enumerated().max { $0.element < $1.element }?.offset ?? 0
+            perm[c] = r
+            sign[c] = col[r] < 0 ? -1 : 1
+            for k in 0..<3 where k != r { error = max(error, abs(col[k])) }
+            error = max(error, abs(abs(col[r]) - 1))
+        }
+        let shift = toVolume.translation
+        let s = volume.geometry.size, rs = reference.geometry.size
+        // Express index error in mm via the smallest spacing.
+        let t = SIMD3(shift.x.rounded(), shift.y.rounded(), shift.z.rounded())
+        error = max(error, abs(shift.x - t.x), abs(shift.y - t.y), abs(shift.z - t.z))
+        affineError = error * volume.geometry.spacing.max()
+        var maxDiff = 0.0, sum = 0.0, count = 0
+        for k in 0..<rs.z { for j in 0..<rs.y { for i in 0..<rs.x {
+            let ref = [Double(i), Double(j), Double(k)]
+            var idx = [t.x, t.y, t.z]
+            for c in 0..<3 { idx[perm[c]] += sign[c] * ref[c] }
+            let (a, b, cc) = (Int(idx[0]), Int(idx[1]), Int(idx[2]))
+            guard a >= 0, b >= 0, cc >= 0, a < s.x, b < s.y, cc < s.z else { continue }
+            let d = abs(volume.value(a, b, cc) - reference.value(i, j, k))
+            maxDiff = max(maxDiff, d); sum += d; count += 1
+        } } }
+        maxAbsDifference = maxDiff
+        meanAbsDifference = count > 0 ? sum / Double(count) : .infinity
+        comparedVoxels = count
+    }
+}
