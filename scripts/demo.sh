@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds VoxelFlow and runs the demo on sample-data/: inspect a real head CT, convert it between NIfTI
-# layouts, and inspect the result. Outputs go to demo-output/.
+# layouts, list the DICOM series of a folder and convert a real CT series to NIfTI. Outputs go to demo-output/.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -24,7 +24,14 @@ echo
 echo "== voxelflow info --json demo-output/ct_head_mask_bone_nifti2.nii.gz"
 "$bin" info --json "$out/ct_head_mask_bone_nifti2.nii.gz"
 echo
-echo "== voxelflow info sample-data/dicom/CT_small.dcm (DICOM header)"
+echo "== voxelflow scan sample-data/dicom (series in a folder, headers only)"
+"$bin" scan sample-data/dicom
+echo
+echo "== voxelflow convert sample-data/dicom/ct_head_implicit -> demo-output/ct_head_from_dicom.nii.gz"
+"$bin" convert sample-data/dicom/ct_head_implicit "$out/ct_head_from_dicom.nii.gz"
+"$bin" info "$out/ct_head_from_dicom.nii.gz"
+echo
+echo "== voxelflow info sample-data/dicom/CT_small.dcm (one DICOM header)"
 "$bin" info sample-data/dicom/CT_small.dcm
 echo
 echo "demo finished: outputs in demo-output/"
