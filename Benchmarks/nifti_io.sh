@@ -4,7 +4,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --bench
 bash scripts/setup-oracles.sh --bench
 swift build -c release --product voxelflow-bench >&2
 bench="$(swift build -c release --show-bin-path)/voxelflow-bench"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages VoxelFlow builds against.
 # Runs apt-get only for what is missing; without root it prints the exact command instead.
-# Usage: scripts/install-deps.sh [--test]   (--test adds what the test oracles need: python3-venv)
+# Usage: scripts/install-deps.sh [--test|--bench]
+#   --test  adds what the test oracles need (python3-venv)
+#   --bench adds the peer tools the benchmarks compare against (python3-venv, dcm2niix)
 set -euo pipefail
 
 PACKAGES=(
@@ -17,6 +19,8 @@ PACKAGES=(
 
 if [ "${1:-}" = "--test" ]; then
   PACKAGES+=(python3 python3-venv)
+elif [ "${1:-}" = "--bench" ]; then
+  PACKAGES+=(python3 python3-venv dcm2niix)
 fi
 
 missing=()

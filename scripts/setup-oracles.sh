@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates .venv-oracles with the independent reference tools tests and benchmarks compare against.
-# Usage: scripts/setup-oracles.sh [--bench]   (--bench adds scipy for the benchmark data generator)
+# Usage: scripts/setup-oracles.sh [--bench]   (--bench adds scipy, pydicom and SimpleITK for the benchmarks)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$root/.venv-oracles"
@@ -10,8 +10,8 @@ fi
 modules=(numpy nibabel)
 packages=(numpy nibabel)
 if [ "${1:-}" = "--bench" ]; then
-  modules+=(scipy)
-  packages+=(scipy)
+  modules+=(scipy pydicom SimpleITK)
+  packages+=(scipy pydicom SimpleITK)
 fi
 missing=()
 for i in "${!modules[@]}"; do

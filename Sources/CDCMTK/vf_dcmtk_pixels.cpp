@@ -79,7 +79,8 @@ extern "C" vf_dicom_file *vf_dicom_open(const char *path, int header_only, char 
         }
         OFCondition status = header_only
             ? file->format.loadFileUntilTag(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData)
-            : file->format.loadFile(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
+            // Values over 64 KiB (the pixel data) stay on disk until decoded, then go straight into the caller's buffer.
+            : file->format.loadFile(path, EXS_Unknown, EGL_noChange, 65536, ERM_autoDetect);
         if (status.bad()) {
             setErr(err, errlen, status.text());
             delete file;

@@ -3,6 +3,8 @@
 //
 //   voxelflow-bench nifti-read FILE [--repeat N] [--dump RAW]
 //   voxelflow-bench nifti-write FILE OUT [--repeat N] [--level L]
+//   voxelflow-bench dicom-load DIR [--repeat N] [--dump RAW]     (scan + assemble + decode one series)
+//   voxelflow-bench dicom-scan DIR [--repeat N]                  (headers only)
 import Foundation
 import VoxelCore
 import VoxelIO
@@ -58,6 +60,35 @@ do {
         let size = (try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int) ?? 0
         emit(["tool": "voxelflow", "op": "write", "file": out, "times": times, "best": times.min() ?? 0,
               "level": level, "bytes": size, "threads": System.coreCount])
+    case "dicom-load":
+        let dir = args[1]
+        var times: [Double] = []
+        var last: Volume?
+        for _ in 0..<repeats {
+            times.append(try seconds {
+                let scan = try DICOMScanner.scan(dir)
+                guard let stack = scan.stacks.first else { throw DICOMError(path: dir, reason: "no series") }
+                last = try stack.volume()
+            })
+        }
+        if let dump = option("--dump", in: args), let v = last {
+            try v.voxels.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: dump)) }
+        }
+        emit(["tool": "voxelflow", "op": "dicom-load", "dir": dir, "times": times, "best": times.min() ?? 0,
+              "shape": last?.shape ?? [], "dtype": last?.voxelType.rawValue ?? "", "threads": System.coreCount])
+    case "dicom-scan":
+        let dir = args[1]
+        var times: [Double] = []
+        var files = 0, stacks = 0
+        for _ in 0..<repeats {
+            times.append(try seconds {
+                let scan = try DICOMScanner.scan(dir)
+                files = scan.filesScanned
+                stacks = scan.stacks.count
+            })
+        }
+        emit(["tool": "voxelflow", "op": "dicom-scan", "dir": dir, "times": times, "best": times.min() ?? 0,
+              "files": files, "stacks": stacks, "threads": System.coreCount])
     default:
         FileHandle.standardError.write(Data("unknown benchmark \(command)\n".utf8))
         exit(64)

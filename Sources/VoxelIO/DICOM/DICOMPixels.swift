@@ -83,6 +83,38 @@ public enum DICOMPixels {
             samples: masked)
     }
 
+    /// Decodes a single-frame 16-bit grayscale file straight into `destination` (rows × columns Int16/UInt16
+    /// samples), then adds `intercept` in place, producing Int16 physical values. Used by series loading
+    /// when every value provably fits (see `DICOMStack.volume`). Returns false when the file is not of that
+    /// kind (the caller then takes the general path).
+    static func decodeSliceAddingIntercept(_ path: String, rows: Int, columns: Int, intercept: Int,
+                                           into destination: UnsafeMutableBufferPointer<Int16>) throws -> Bool {
+        let file = try DICOMFile(path: path)
+        var info = vf_pixel_info()
+        var err = [CChar](repeating: 0, count: 512)
+        guard vf_dicom_pixel_info(file.handle, &info, &err, err.count) == 0 else {
+            throw DICOMError(path: path, reason: DICOMFile.message(err))
+        }
+        guard info.frames == 1, info.bits_allocated == 16, info.samples_per_pixel == 1,
+              Int(info.rows) == rows, Int(info.columns) == columns, destination.count == rows * columns else { return false }
+        var color = [CChar](repeating: 0, count: 32)
+        guard vf_dicom_decode(file.handle, destination.baseAddress, destination.count * 2, &color, color.count, &err, err.count) == 0 else {
+            throw DICOMError(path: path, reason: DICOMFile.message(err))
+        }
+        let stored = Int(info.bits_stored)
+        let signed = info.pixel_representation == 1
+        let raw = UnsafeMutableRawBufferPointer(destination)
+        let words = raw.bindMemory(to: UInt16.self)
+        defer { _ = raw.bindMemory(to: Int16.self) }
+        let shift = UInt16(16 - min(16, max(1, stored)))
+        for i in 0..<words.count {
+            let w = words[i]
+            let value: Int = signed ? Int(Int16(bitPattern: w << shift) >> Int16(shift)) : Int((w << shift) >> shift)
+            words[i] = UInt16(bitPattern: Int16(truncatingIfNeeded: value + intercept))
+        }
+        return true
+    }
+
     /// Clears the bits above BitsStored (unsigned) or sign-extends from BitsStored (signed).
     static func maskToBitsStored(_ a: VoxelArray, bitsStored: Int) -> VoxelArray {
         func unsigned<T: FixedWidthInteger & UnsignedInteger>(_ v: [T]) -> [T] {

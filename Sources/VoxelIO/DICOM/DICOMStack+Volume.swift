@@ -28,6 +28,9 @@ extension DICOMStack {
         guard h.samplesPerPixel == 1 else {
             throw DICOMSeriesError(path: first.path, reason: "colour images (\(h.samplesPerPixel) samples per pixel) cannot become a scalar volume")
         }
+        if options.integerPhysicalValues, let fast = try decodeSingleFrameInt16(options: options) {
+            return try Volume(geometry: geometry(), voxels: .int16(fast), metadata: metadata())
+        }
         // Decode each file once, in parallel.
         var fileIndex: [String: Int] = [:]
         var files: [String] = []
@@ -54,7 +57,7 @@ extension DICOMStack {
            storedType.isInteger, fitsInt16(decoded.map(\.samples), intercept: intercept) {
             voxels = .int16(fill(nz, frameCount) { k, out in
                 let (src, offset) = source(slices[k])
-                for i in 0..<frameCount { out[i] = Int16(Int(src.value(at: offset + i)) + intercept) }
+                Self.addIntercept(src, offset: offset, count: frameCount, intercept: intercept, into: out)
             })
         } else if uniform {
             scaling = rescales[0]
@@ -78,12 +81,67 @@ extension DICOMStack {
                 for i in 0..<frameCount { out[i] = Float(r.apply(src.value(at: offset + i))) }
             })
         }
-        let metadata = Metadata(modality: h.modality.isEmpty ? nil : h.modality, patientID: h.patientID.isEmpty ? nil : h.patientID,
-                                studyInstanceUID: h.studyInstanceUID, seriesInstanceUID: h.seriesInstanceUID,
-                                seriesDescription: h.seriesDescription.isEmpty ? nil : h.seriesDescription,
-                                description: h.seriesDescription.isEmpty ? nil : h.seriesDescription,
-                                intensityUnit: h.modality == "CT" ? "HU" : (h.rescaleType.isEmpty ? nil : h.rescaleType))
-        return try Volume(geometry: geometry(), voxels: voxels, scaling: scaling, metadata: metadata)
+        return try Volume(geometry: geometry(), voxels: voxels, scaling: scaling, metadata: metadata())
+    }
+
+    /// Series-level metadata from the first slice.
+    func metadata() -> Metadata {
+        let h = slices[0].header
+        return Metadata(modality: h.modality.isEmpty ? nil : h.modality, patientID: h.patientID.isEmpty ? nil : h.patientID,
+                        studyInstanceUID: h.studyInstanceUID, seriesInstanceUID: h.seriesInstanceUID,
+                        seriesDescription: h.seriesDescription.isEmpty ? nil : h.seriesDescription,
+                        description: h.seriesDescription.isEmpty ? nil : h.seriesDescription,
+                        intensityUnit: h.modality == "CT" ? "HU" : (h.rescaleType.isEmpty ? nil : h.rescaleType))
+    }
+
+    /// The common case, done without intermediate copies: single-frame 16-bit grayscale files with one
+    /// integral intercept and slope 1, whose every possible value (given BitsStored) fits in Int16. Each
+    /// worker decodes its files straight into their slice of the final array. nil when not applicable.
+    func decodeSingleFrameInt16(options: DICOMVolumeOptions) throws -> [Int16]? {
+        let h = slices[0].header
+        guard h.bitsAllocated == 16, h.samplesPerPixel == 1, slices.allSatisfy({ $0.frame == 0 && $0.header.numberOfFrames <= 1 }),
+              Set(slices.map(\.path)).count == slices.count,
+              slices.allSatisfy({ $0.rescale == slices[0].rescale }), let intercept = integralIntercept(slices[0].rescale) else { return nil }
+        let bits = max(1, min(16, h.bitsStored))
+        let lowest = h.pixelRepresentation == 1 ? -(1 << (bits - 1)) : 0
+        let highest = h.pixelRepresentation == 1 ? (1 << (bits - 1)) - 1 : (1 << bits) - 1
+        guard lowest + intercept >= Int(Int16.min), highest + intercept <= Int(Int16.max) else { return nil }
+        let frame = h.rows * h.columns
+        let paths = slices.map(\.path)
+        var failure: (any Error)?
+        var notApplicable = false
+        let voxels = [Int16](unsafeUninitializedCapacity: frame * paths.count) { buffer, initialized in
+            guard let base = buffer.baseAddress else { return }
+            MemoryAdvice.preferHugePages(UnsafeMutableRawBufferPointer(buffer))
+            let shared = Gzip.Shared(base)
+            let errors = UnsafeMutableBufferPointer<(any Error)?>.allocate(capacity: paths.count)
+            errors.initialize(repeating: nil)
+            let skipped = UnsafeMutableBufferPointer<Bool>.allocate(capacity: paths.count)
+            skipped.initialize(repeating: false)
+            defer { errors.deallocate(); skipped.deallocate() }
+            let errs = Gzip.Shared(errors), skips = Gzip.Shared(skipped)
+            let workers = max(1, min(options.threads, paths.count))
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                var k = w
+                while k < paths.count {
+                    let slice = UnsafeMutableBufferPointer(start: shared.value + k * frame, count: frame)
+                    do {
+                        if try !DICOMPixels.decodeSliceAddingIntercept(paths[k], rows: h.rows, columns: h.columns,
+                                                                       intercept: intercept, into: slice) {
+                            skips.value[k] = true
+                        }
+                    } catch {
+                        errs.value[k] = error
+                    }
+                    k += workers
+                }
+            }
+            failure = errors.compactMap { $0 }.first
+            notApplicable = skipped.contains(true)
+            initialized = frame * paths.count
+        }
+        if let failure { throw failure }
+        return notApplicable ? nil : voxels
     }
 
     /// The grid of the stack (LPS). Without ImageOrientationPatient/ImagePositionPatient the grid is
@@ -119,6 +177,24 @@ extension DICOMStack {
         return try results.map { r in
             guard let r else { throw DICOMSeriesError(path: files[0], reason: "internal: a file was not decoded") }
             return try r.get()
+        }
+    }
+
+    /// `out[i] = src[offset + i] + intercept` for integer sources (range checked by the caller).
+    static func addIntercept(_ src: VoxelArray, offset: Int, count: Int, intercept: Int, into out: UnsafeMutableBufferPointer<Int16>) {
+        func run<T: BinaryInteger>(_ a: [T]) {
+            a.withUnsafeBufferPointer { p in
+                for i in 0..<count { out[i] = Int16(truncatingIfNeeded: Int(p[offset + i]) + intercept) }
+            }
+        }
+        switch src {
+        case .uint8(let a): run(a)
+        case .int8(let a): run(a)
+        case .uint16(let a): run(a)
+        case .int16(let a): run(a)
+        case .uint32(let a): run(a)
+        case .int32(let a): run(a)
+        default: for i in 0..<count { out[i] = Int16(truncatingIfNeeded: Int(src.value(at: offset + i)) + intercept) }
         }
     }
 
