@@ -7,11 +7,11 @@ venv="$root/.venv-oracles"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-modules=(numpy nibabel)
-packages=(numpy nibabel)
+modules=(numpy nibabel pydicom)
+packages=(numpy nibabel pydicom)
 if [ "${1:-}" = "--bench" ]; then
-  modules+=(scipy pydicom SimpleITK)
-  packages+=(scipy pydicom SimpleITK)
+  modules+=(scipy SimpleITK)
+  packages+=(scipy SimpleITK)
 fi
 missing=()
 for i in "${!modules[@]}"; do

@@ -67,16 +67,28 @@ public enum DICOMScanner {
             let header = try DICOMHeader.read(file)
             // Without a meta header DCMTK guesses the encoding; demand real DICOM content before trusting it.
             if !header.hasMetaHeader && header.sopClassUID.isEmpty && !header.hasPixelAttributes {
-                return .failure(DICOMError(path: path, reason: "not a DICOM file (no DICM preamble and no DICOM attributes)"))
+                return .failure(DICOMError(path: path, reason: explain(path, "no DICOM attributes found")))
             }
             guard header.hasPixelAttributes, header.rows > 0, header.columns > 0 else { return .success([]) }
             if header.sopClassUID == "1.2.840.10008.5.1.4.1.1.66.4" { return .success([]) }  // segmentations are not scans
             return .success(DICOMSlice.slices(of: file, header: header))
         } catch let e as DICOMError {
-            return .failure(e)
+            return .failure(DICOMError(path: path, reason: explain(path, e.reason)))
         } catch {
             return .failure(DICOMError(path: path, reason: String(describing: error)))
         }
+    }
+
+    /// A clearer reason for files DCMTK could not parse: empty, gzip-compressed, or no DICM marker.
+    static func explain(_ path: String, _ reason: String) -> String {
+        guard let size = try? FileIO.size(of: path) else { return reason }
+        if size == 0 { return "empty file" }
+        let head = (try? FileIO.read(path, offset: 0, count: 132, allowShort: true)) ?? []
+        if head.count >= 2 && head[0] == 0x1f && head[1] == 0x8b { return "gzip-compressed file: decompress it first (gunzip)" }
+        if head.count < 132 || Array(head[128..<132]) != Array("DICM".utf8) {
+            return "not a DICOM file (no DICM marker; DCMTK: \(reason))"
+        }
+        return reason
     }
 
     /// Regular files under `root` (or `root` itself), sorted, hidden files and folders skipped.

@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+import TestSupport
+import VoxelCore
+@testable import VoxelIO
+
+/// Oblique and gantry-tilted series built from the real sample series by pydicom, with the expected
+/// geometry computed in numpy (scripts/oracles/make_geometry_cases.py), independently of VoxelFlow.
+@Suite("DICOM oblique and tilted series",
+       .enabled(if: TestPaths.oraclePython != nil, Comment(rawValue: TestPaths.oracleMissing)))
+struct DICOMGeometryCaseTests {
+    static let source = TestPaths.sampleData + "/dicom/ct_head_implicit"
+
+    /// Runs the case generator; returns its JSON output.
+    static func make(_ kind: String, in dir: String) throws -> [String: Any] {
+        let python = try #require(TestPaths.oraclePython)
+        let r = Subprocess.run([python, TestPaths.repositoryRoot + "/scripts/oracles/make_geometry_cases.py", source, dir, kind])
+        try #require(r.status == 0, "\(r.stderr)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+    }
+
+    @Test("an oblique series gets the rotated affine and the original voxels")
+    func oblique() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        let expected = try #require(try Self.make("oblique", in: dir)["affine"] as? [[Double]])
+        let stack = try #require(try DICOMScanner.scan(dir).stacks.first)
+        #expect(stack.isRegular, "\(stack.problems)")
+        let volume = try stack.volume()
+        #expect(volume.geometry.affine.maxAbsDifference(toRows: expected) < 1e-3, "\(volume.geometry.affine.rows) vs \(expected)")
+        #expect(volume.geometry.isOblique())
+        let original = try #require(try DICOMScanner.scan(Self.source).stacks.first).volume()
+        #expect(volume.voxels == original.voxels, "rotation must not reorder voxels")
+    }
+
+    @Test("a gantry-tilted series is detected and refused with the angle")
+    func tilted() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        _ = try Self.make("tilt", in: dir)
+        let stack = try #require(try DICOMScanner.scan(dir).stacks.first)
+        #expect(!stack.isRegular)
+        let problem = try #require(stack.problems.first { $0.contains("sheared") })
+        #expect(problem.contains("15°") && problem.contains("gantry tilt"), "\(problem)")
+        let error = #expect(throws: DICOMSeriesError.self) { try stack.volume() }
+        #expect(error?.reason.contains("sheared") == true)
+    }
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Builds DICOM geometry test cases from a real axial series, with the expected geometry computed here,
+independently of VoxelFlow.
+
+  oblique: every slice rotated rigidly about the world origin (20 degrees about x, then 10 about z):
+           ImageOrientationPatient and ImagePositionPatient both rotated. Prints the expected voxel->LPS
+           affine of the assembled volume as JSON (4 rows).
+  tilt:    ImagePositionPatient shifted along y by k * spacing * tan(15 degrees) for slice k, orientation
+           unchanged, GantryDetectorTilt 15: a gantry-tilted (sheared) stack. Prints {"tilt_degrees": 15}.
+
+Usage: make_geometry_cases.py SRC_DIR OUT_DIR oblique|tilt
+"""
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import pydicom
+
+
+def ds_text(v):
+    return f"{v:.8f}"
+
+
+def rotation():
+    a, b = math.radians(20), math.radians(10)
+    rx = np.array([[1, 0, 0], [0, math.cos(a), -math.sin(a)], [0, math.sin(a), math.cos(a)]])
+    rz = np.array([[math.cos(b), -math.sin(b), 0], [math.sin(b), math.cos(b), 0], [0, 0, 1]])
+    return rz @ rx
+
+
+def main():
+    src, out, case = sys.argv[1:4]
+    os.makedirs(out, exist_ok=True)
+    files = sorted(f for f in os.listdir(src) if f.endswith(".dcm"))
+    slices = [pydicom.dcmread(os.path.join(src, f)) for f in files]
+    slices.sort(key=lambda d: float(d.ImagePositionPatient[2]))
+    row = np.array(slices[0].ImageOrientationPatient[:3], float)
+    col = np.array(slices[0].ImageOrientationPatient[3:], float)
+    normal = np.cross(row, col)
+    dz = float(slices[1].ImagePositionPatient[2]) - float(slices[0].ImagePositionPatient[2])
+    row_spacing, col_spacing = (float(v) for v in slices[0].PixelSpacing)
+    r = rotation()
+    for k, ds in enumerate(slices):
+        ipp = np.array(ds.ImagePositionPatient, float)
+        if case == "oblique":
+            ds.ImageOrientationPatient = [ds_text(v) for v in np.concatenate([r @ row, r @ col])]
+            ds.ImagePositionPatient = [ds_text(v) for v in r @ ipp]
+        else:
+            ipp = ipp + np.array([0, k * dz * math.tan(math.radians(15)), 0])
+            ds.ImagePositionPatient = [ds_text(v) for v in ipp]
+            ds.GantryDetectorTilt = "15"
+        ds.save_as(os.path.join(out, f"S{(len(slices) - k) * 7 % 101:03d}.dcm"))  # scrambled names
+    if case == "oblique":
+        ipp0 = min((np.array(pydicom.dcmread(os.path.join(src, f)).ImagePositionPatient, float) for f in files), key=lambda p: p[2])
+        affine = np.eye(4)
+        affine[:3, 0] = r @ row * col_spacing
+        affine[:3, 1] = r @ col * row_spacing
+        affine[:3, 2] = r @ normal * dz
+        affine[:3, 3] = r @ ipp0
+        print(json.dumps({"affine": affine.tolist()}))
+    else:
+        print(json.dumps({"tilt_degrees": 15}))
+
+
+if __name__ == "__main__":
+    main()
