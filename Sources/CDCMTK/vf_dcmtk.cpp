@@ -146,6 +146,20 @@ int vf_fill_summary(DcmFileFormat &file, vf_dicom_summary *out, char *err, size_
         out->has_acquisition_number = getInt(*ds, DCM_AcquisitionNumber, &out->acquisition_number);
         out->has_spacing_between_slices = getFloats(*ds, DCM_SpacingBetweenSlices, &out->spacing_between_slices, 1);
         out->has_gantry_tilt = getFloats(*ds, DCM_GantryDetectorTilt, &out->gantry_tilt, 1);
+        copyString(*ds, DCM_Units, out->units, sizeof(out->units));
+        out->has_patient_weight = getFloats(*ds, DCM_PatientWeight, &out->patient_weight, 1);
+        copyString(*ds, DCM_SeriesDate, out->series_date, sizeof(out->series_date));
+        copyString(*ds, DCM_SeriesTime, out->series_time, sizeof(out->series_time));
+        copyString(*ds, DCM_DecayCorrection, out->decay_correction, sizeof(out->decay_correction));
+        DcmItem *rp = nullptr;
+        if (ds->findAndGetSequenceItem(DCM_RadiopharmaceuticalInformationSequence, rp, 0).good() && rp != nullptr) {
+            out->has_radionuclide_total_dose = getFloats(*rp, DCM_RadionuclideTotalDose, &out->radionuclide_total_dose, 1);
+            out->has_radionuclide_half_life = getFloats(*rp, DCM_RadionuclideHalfLife, &out->radionuclide_half_life, 1);
+            copyString(*rp, DCM_RadiopharmaceuticalStartTime, out->radiopharmaceutical_start_time,
+                       sizeof(out->radiopharmaceutical_start_time));
+            copyString(*rp, DCM_RadiopharmaceuticalStartDateTime, out->radiopharmaceutical_start_datetime,
+                       sizeof(out->radiopharmaceutical_start_datetime));
+        }
         out->has_meta_header = (meta != nullptr && meta->tagExists(DCM_TransferSyntaxUID)) ? 1 : 0;
         out->has_pixel_attributes = (ds->tagExists(DCM_Rows) && ds->tagExists(DCM_Columns) && ds->tagExists(DCM_BitsAllocated)) ? 1 : 0;
         out->has_rescale_slope = getFloats(*ds, DCM_RescaleSlope, &out->rescale_slope, 1);

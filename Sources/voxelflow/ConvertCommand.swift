@@ -40,6 +40,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .long, help: "For DICOM folders with several series: the stack number from `scan`, or a SeriesInstanceUID.")
     var series: String?
 
+    @Flag(name: .long, help: "PET: write body-weight SUV (float32), decay-corrected to the series time.")
+    var suv = false
+
     @Flag(name: .shortAndLong, help: "Print nothing on success.")
     var quiet = false
 
@@ -78,6 +81,9 @@ struct ConvertCommand: ParsableCommand {
     }
 
     private func report(_ volume: Volume, _ options: NIfTIWriteOptions, from: String) {
+        if suv && ImageFormat.detect(input) == .nifti {
+            printError("voxelflow: warning: --suv applies to DICOM PET input only; ignored")
+        }
         if !quiet {
             let s = volume.shape.map(String.init).joined(separator: "x")
             print("wrote \(output) (\(s) \(volume.voxelType), NIfTI-\(options.version ?? 1)) from \(from)")
@@ -118,7 +124,9 @@ struct ConvertCommand: ParsableCommand {
         }
         let stack = chosen.element
         for p in stack.problems { printError("voxelflow: warning: \(input): \(p)") }
-        let volume = try stack.volume()
+        var volumeOptions = DICOMVolumeOptions()
+        volumeOptions.suvBodyWeight = suv
+        let volume = try stack.volume(options: volumeOptions)
         let options = writeOptions(for: volume, base: NIfTIWriteOptions())
         try NIfTI.write(volume, to: output, options: options)
         report(volume, options, from: "DICOM series \(stack.label)")

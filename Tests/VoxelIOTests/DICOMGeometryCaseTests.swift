@@ -46,3 +46,51 @@ struct DICOMGeometryCaseTests {
         #expect(error?.reason.contains("sheared") == true)
     }
 }
+
+/// PET series built by pydicom from the sample slices; SUV expected values computed in numpy.
+@Suite("PET SUV conversion", .enabled(if: TestPaths.oraclePython != nil, Comment(rawValue: TestPaths.oracleMissing)))
+struct PETSUVTests {
+    @Test("body-weight SUV with decay correction to the series time matches the independent computation")
+    func suvMatches() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        _ = try DICOMGeometryCaseTests.make("pet", in: dir)
+        let expectedData = try Data(contentsOf: URL(fileURLWithPath: dir + "/expected_suv.f32"))
+        try FileManager.default.removeItem(atPath: dir + "/expected_suv.f32")
+        let expected = expectedData.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        let stack = try #require(try DICOMScanner.scan(dir).stacks.first)
+        var options = DICOMVolumeOptions()
+        options.suvBodyWeight = true
+        let volume = try stack.volume(options: options)
+        #expect(volume.metadata.intensityUnit == "SUVbw")
+        guard case .float32(let ours) = volume.voxels else { Issue.record("SUV must be float32"); return }
+        #expect(ours.count == expected.count)
+        var worst: Float = 0
+        for (a, b) in zip(ours, expected) { worst = max(worst, abs(a - b) / max(1, abs(b))) }
+        #expect(worst < 1e-5, "largest relative SUV difference \(worst)")
+        // Without --suv the same series keeps Bq/mL (per-slice slopes: float32 physical values).
+        let plain = try stack.volume()
+        #expect(plain.metadata.intensityUnit == "Bq/mL")
+    }
+
+    @Test("a PET series without PatientWeight is refused naming the attribute")
+    func missingWeight() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        _ = try DICOMGeometryCaseTests.make("pet-noweight", in: dir)
+        try? FileManager.default.removeItem(atPath: dir + "/expected_suv.f32")
+        let stack = try #require(try DICOMScanner.scan(dir).stacks.first)
+        var options = DICOMVolumeOptions()
+        options.suvBodyWeight = true
+        let error = #expect(throws: DICOMSeriesError.self) { try stack.volume(options: options) }
+        #expect(error?.reason.contains("PatientWeight") == true)
+    }
+
+    @Test("SUV of a CT series is refused")
+    func notPET() throws {
+        let stack = try #require(try DICOMScanner.scan(TestPaths.sampleData + "/dicom/ct_head_implicit").stacks.first)
+        var options = DICOMVolumeOptions()
+        options.suvBodyWeight = true
+        #expect(throws: DICOMSeriesError.self) { try stack.volume(options: options) }
+    }
+}

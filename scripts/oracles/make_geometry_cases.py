@@ -5,10 +5,14 @@ independently of VoxelFlow.
   oblique: every slice rotated rigidly about the world origin (20 degrees about x, then 10 about z):
            ImageOrientationPatient and ImagePositionPatient both rotated. Prints the expected voxel->LPS
            affine of the assembled volume as JSON (4 rows).
+  pet:     the slices relabelled as a PET series (Units BQML, per-slice RescaleSlope, F-18 injection 65 minutes
+           before SeriesTime, DecayCorrection START, PatientWeight 72.5 kg). Writes expected_suv.f32 (float32,
+           x fastest, slices in position order) with SUVbw computed here. "pet-noweight": same without
+           PatientWeight.
   tilt:    ImagePositionPatient shifted along y by k * spacing * tan(15 degrees) for slice k, orientation
            unchanged, GantryDetectorTilt 15: a gantry-tilted (sheared) stack. Prints {"tilt_degrees": 15}.
 
-Usage: make_geometry_cases.py SRC_DIR OUT_DIR oblique|tilt
+Usage: make_geometry_cases.py SRC_DIR OUT_DIR oblique|tilt|pet|pet-noweight
 """
 import json
 import math
@@ -42,6 +46,8 @@ def main():
     dz = float(slices[1].ImagePositionPatient[2]) - float(slices[0].ImagePositionPatient[2])
     row_spacing, col_spacing = (float(v) for v in slices[0].PixelSpacing)
     r = rotation()
+    if case.startswith("pet"):
+        return make_pet(slices, out, with_weight=(case == "pet"))
     for k, ds in enumerate(slices):
         ipp = np.array(ds.ImagePositionPatient, float)
         if case == "oblique":
@@ -62,6 +68,42 @@ def main():
         print(json.dumps({"affine": affine.tolist()}))
     else:
         print(json.dumps({"tilt_degrees": 15}))
+
+
+def make_pet(slices, out, with_weight):
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+    weight, dose, half_life = 72.5, 3.7e8, 6586.2
+    elapsed = 65 * 60.0  # 09:10:00 injection, 10:15:00 series
+    factor = weight * 1000 / (dose * 2 ** (-elapsed / half_life))
+    expected = []
+    for k, ds in enumerate(slices):
+        ds.Modality = "PT"
+        ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.128"
+        ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+        ds.Units = "BQML"
+        if "RescaleType" in ds:
+            del ds.RescaleType
+        ds.DecayCorrection = "START"
+        ds.SeriesDate = "20240101"
+        ds.SeriesTime = "101500"
+        if with_weight:
+            ds.PatientWeight = str(weight)
+        elif "PatientWeight" in ds:
+            del ds.PatientWeight
+        item = Dataset()
+        item.RadionuclideTotalDose = str(dose)
+        item.RadionuclideHalfLife = str(half_life)
+        item.RadiopharmaceuticalStartTime = "091000.00"
+        ds.RadiopharmaceuticalInformationSequence = Sequence([item])
+        slope = 0.25 + 0.01 * k
+        ds.RescaleSlope = f"{slope:.4f}"
+        ds.RescaleIntercept = "0"
+        stored = ds.pixel_array.astype(np.float64)  # rows x columns
+        expected.append((stored * float(ds.RescaleSlope) * factor).astype(np.float32))
+        ds.save_as(os.path.join(out, f"P{k:03d}.dcm"))
+    np.stack(expected).tofile(os.path.join(out, "expected_suv.f32"))  # slice, row, column = x fastest
+    print(json.dumps({"factor": factor}))
 
 
 if __name__ == "__main__":

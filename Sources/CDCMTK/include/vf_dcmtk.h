@@ -45,6 +45,17 @@ typedef struct {
     int32_t acquisition_number;   int has_acquisition_number;
     double spacing_between_slices; int has_spacing_between_slices;
     double gantry_tilt;           int has_gantry_tilt;
+    /* PET quantitation (SUV): Units, PatientWeight, SeriesDate/Time, DecayCorrection and the first item of
+       RadiopharmaceuticalInformationSequence. */
+    char units[17];
+    double patient_weight;        int has_patient_weight;
+    char series_date[17];
+    char series_time[17];
+    char decay_correction[17];
+    double radionuclide_total_dose; int has_radionuclide_total_dose;
+    double radionuclide_half_life;  int has_radionuclide_half_life;
+    char radiopharmaceutical_start_time[17];
+    char radiopharmaceutical_start_datetime[27];
     int has_meta_header;          /**< 1 when the file has the DICM preamble and meta header */
     int has_pixel_attributes;     /**< 1 when Rows, Columns and BitsAllocated are present */
 } vf_dicom_summary;

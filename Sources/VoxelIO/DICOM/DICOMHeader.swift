@@ -72,6 +72,8 @@ public struct DICOMHeader: Sendable, Equatable, Codable {
     public var spacingBetweenSlices: Double?
     /// GantryDetectorTilt (0018,1120) in degrees; nil when absent.
     public var gantryTilt: Double?
+    /// PET quantitation attributes (see `PETQuantitation`).
+    public var pet: PETAttributes
     /// True when the file has the DICM preamble and a file meta header.
     public var hasMetaHeader: Bool
     /// True when Rows, Columns and BitsAllocated are present (the file holds an image).
@@ -131,6 +133,13 @@ extension DICOMHeader {
             acquisitionNumber: s.has_acquisition_number != 0 ? Int(s.acquisition_number) : nil,
             spacingBetweenSlices: s.has_spacing_between_slices != 0 ? s.spacing_between_slices : nil,
             gantryTilt: s.has_gantry_tilt != 0 ? s.gantry_tilt : nil,
+            pet: PETAttributes(
+                units: str(s.units), patientWeight: s.has_patient_weight != 0 ? s.patient_weight : nil,
+                seriesDate: str(s.series_date), seriesTime: str(s.series_time), decayCorrection: str(s.decay_correction),
+                radionuclideTotalDose: s.has_radionuclide_total_dose != 0 ? s.radionuclide_total_dose : nil,
+                radionuclideHalfLife: s.has_radionuclide_half_life != 0 ? s.radionuclide_half_life : nil,
+                radiopharmaceuticalStartTime: str(s.radiopharmaceutical_start_time),
+                radiopharmaceuticalStartDateTime: str(s.radiopharmaceutical_start_datetime)),
             hasMetaHeader: s.has_meta_header != 0, hasPixelAttributes: s.has_pixel_attributes != 0)
     }
 }

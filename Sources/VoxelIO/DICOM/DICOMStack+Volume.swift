@@ -10,6 +10,9 @@ public struct DICOMVolumeOptions: Sendable {
     public var integerPhysicalValues = true
     /// Threads decoding files.
     public var threads = System.coreCount
+    /// Convert PET activity concentration (Bq/mL) to body-weight SUV (float32), with decay correction to
+    /// the series time; refused with the missing attribute named when the header lacks what SUV needs.
+    public var suvBodyWeight = false
     /// Default options.
     public init() {}
 }
@@ -28,7 +31,8 @@ extension DICOMStack {
         guard h.samplesPerPixel == 1 else {
             throw DICOMSeriesError(path: first.path, reason: "colour images (\(h.samplesPerPixel) samples per pixel) cannot become a scalar volume")
         }
-        if options.integerPhysicalValues, let fast = try decodeSingleFrameInt16(options: options) {
+        let suvFactor = options.suvBodyWeight ? try PETQuantitation.suvBodyWeightFactor(h, path: first.path) : nil
+        if suvFactor == nil, options.integerPhysicalValues, let fast = try decodeSingleFrameInt16(options: options) {
             return try Volume(geometry: geometry(), voxels: .int16(fast), metadata: metadata())
         }
         // Decode each file once, in parallel.
@@ -53,13 +57,13 @@ extension DICOMStack {
         let storedType = decoded[0].samples.type
         var voxels: VoxelArray
         var scaling = IntensityScaling.identity
-        if uniform, options.integerPhysicalValues, let intercept = integralIntercept(rescales[0]),
+        if suvFactor == nil, uniform, options.integerPhysicalValues, let intercept = integralIntercept(rescales[0]),
            storedType.isInteger, fitsInt16(decoded.map(\.samples), intercept: intercept) {
             voxels = .int16(fill(nz, frameCount) { k, out in
                 let (src, offset) = source(slices[k])
                 Self.addIntercept(src, offset: offset, count: frameCount, intercept: intercept, into: out)
             })
-        } else if uniform {
+        } else if suvFactor == nil, uniform {
             scaling = rescales[0]
             voxels = try VoxelArray(type: storedType, count: nx * ny * nz) { buffer in
                 let size = storedType.byteSize * frameCount
@@ -78,10 +82,13 @@ extension DICOMStack {
             voxels = .float32(fill(nz, frameCount) { k, out in
                 let (src, offset) = source(slices[k])
                 let r = slices[k].rescale
-                for i in 0..<frameCount { out[i] = Float(r.apply(src.value(at: offset + i))) }
+                let factor = suvFactor ?? 1
+                for i in 0..<frameCount { out[i] = Float(r.apply(src.value(at: offset + i)) * factor) }
             })
         }
-        return try Volume(geometry: geometry(), voxels: voxels, scaling: scaling, metadata: metadata())
+        var meta = metadata()
+        if suvFactor != nil { meta.intensityUnit = "SUVbw" }
+        return try Volume(geometry: geometry(), voxels: voxels, scaling: scaling, metadata: meta)
     }
 
     /// Series-level metadata from the first slice.
@@ -91,7 +98,14 @@ extension DICOMStack {
                         studyInstanceUID: h.studyInstanceUID, seriesInstanceUID: h.seriesInstanceUID,
                         seriesDescription: h.seriesDescription.isEmpty ? nil : h.seriesDescription,
                         description: h.seriesDescription.isEmpty ? nil : h.seriesDescription,
-                        intensityUnit: h.modality == "CT" ? "HU" : (h.rescaleType.isEmpty ? nil : h.rescaleType))
+                        intensityUnit: Self.intensityUnit(h))
+    }
+
+    /// Unit of the physical values: HU for CT, Bq/mL for PET in BQML, else RescaleType when given.
+    static func intensityUnit(_ h: DICOMHeader) -> String? {
+        if h.modality == "CT" { return "HU" }
+        if h.modality == "PT" && h.pet.units.uppercased() == "BQML" { return "Bq/mL" }
+        return h.rescaleType.isEmpty ? nil : h.rescaleType
     }
 
     /// The common case, done without intermediate copies: single-frame 16-bit grayscale files with one
