@@ -18,21 +18,13 @@ import shutil
 import statistics
 import subprocess
 import sys
-import time
 
 import nibabel as nib
 import numpy as np
+
+from benchlib import best_of
 import pydicom
 from pydicom.uid import generate_uid
-
-
-def best_of(n, fn):
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times), times
 
 
 def write_series(hu, spacing, origin, template, out_dir, series_uid, description):

@@ -14,19 +14,11 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 
 import nibabel as nib
 import numpy as np
 
-
-def best_of(n, fn):
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times), times
+from benchlib import best_of
 
 
 def make_input(source, path):

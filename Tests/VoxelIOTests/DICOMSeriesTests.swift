@@ -15,6 +15,14 @@ struct DICOMSeriesTests {
         try NIfTI.read(TestPaths.sharedData + "/refs/dcm2niix/\(name)/\(name).nii.gz").volume
     }
 
+    /// Copies slices IM0001… of the evrle series (those in `numbers`) into `dir`.
+    static func copySlices(_ numbers: some Sequence<Int>, to dir: String) throws {
+        for n in numbers {
+            let name = String(format: "IM%04d.dcm", n)
+            try FileManager.default.copyItem(atPath: seriesRoot + "/ct_head_evrle/" + name, toPath: dir + "/" + name)
+        }
+    }
+
     /// The only stack found under `path`.
     static func onlyStack(_ path: String) throws -> DICOMStack {
         let scan = try DICOMScanner.scan(path)
@@ -84,10 +92,7 @@ struct DICOMSeriesTests {
     func missingSlice() throws {
         let dir = TestPaths.temporaryDirectory()
         defer { TestPaths.removeTree(dir) }
-        for n in 1...20 where n != 10 {
-            let name = String(format: "IM%04d.dcm", n)
-            try FileManager.default.copyItem(atPath: Self.seriesRoot + "/ct_head_evrle/" + name, toPath: dir + "/" + name)
-        }
+        try Self.copySlices((1...20).filter { $0 != 10 }, to: dir)
         let stack = try Self.onlyStack(dir)
         #expect(!stack.isRegular)
         #expect(stack.problems.contains { $0.contains("1 missing slice") })
@@ -99,10 +104,7 @@ struct DICOMSeriesTests {
     func messyFolder() throws {
         let dir = TestPaths.temporaryDirectory()
         defer { TestPaths.removeTree(dir) }
-        for n in 1...20 {
-            let name = String(format: "IM%04d.dcm", n)
-            try FileManager.default.copyItem(atPath: Self.seriesRoot + "/ct_head_evrle/" + name, toPath: dir + "/" + name)
-        }
+        try Self.copySlices(1...20, to: dir)
         let slice = try Data(contentsOf: URL(fileURLWithPath: dir + "/IM0005.dcm"))
         try slice.prefix(300).write(to: URL(fileURLWithPath: dir + "/truncated.dcm"))
         try Data().write(to: URL(fileURLWithPath: dir + "/empty.dcm"))
