@@ -43,6 +43,9 @@ struct ConvertCommand: ParsableCommand {
     @Flag(name: .long, help: "PET: write body-weight SUV (float32), decay-corrected to the series time.")
     var suv = false
 
+    @Flag(name: .long, help: "DICOM: resample stacks with missing slices or uneven spacing to uniform slices (linear, float32).")
+    var resampleSlices = false
+
     @Flag(name: .shortAndLong, help: "Print nothing on success.")
     var quiet = false
 
@@ -126,6 +129,7 @@ struct ConvertCommand: ParsableCommand {
         for p in stack.problems { printError("voxelflow: warning: \(input): \(p)") }
         var volumeOptions = DICOMVolumeOptions()
         volumeOptions.suvBodyWeight = suv
+        volumeOptions.resampleToUniformSpacing = resampleSlices
         let volume = try stack.volume(options: volumeOptions)
         let options = writeOptions(for: volume, base: NIfTIWriteOptions())
         try NIfTI.write(volume, to: output, options: options)

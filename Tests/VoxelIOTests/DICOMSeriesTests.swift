@@ -135,3 +135,34 @@ struct DICOMSeriesTests {
     }
 }
 
+
+/// Resampling irregular stacks onto uniform slices, when asked.
+@Suite("DICOM resampling of irregular stacks",
+       .enabled(if: TestPaths.sharedDataAvailable, Comment(rawValue: TestPaths.sharedDataMissing)))
+struct DICOMResamplingTests {
+    @Test("a missing slice is filled by linear interpolation of its neighbours; other slices stay exact")
+    func fillsMissingSlice() throws {
+        let dir = TestPaths.temporaryDirectory(), full = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir); TestPaths.removeTree(full) }
+        try DICOMSeriesTests.copySlices((1...20).filter { $0 != 10 }, to: dir)
+        try DICOMSeriesTests.copySlices(1...20, to: full)
+        let original = try DICOMSeriesTests.onlyStack(full).volume()
+        var options = DICOMVolumeOptions()
+        options.resampleToUniformSpacing = true
+        let resampled = try DICOMSeriesTests.onlyStack(dir).volume(options: options)
+        #expect(resampled.geometry.size == original.geometry.size)
+        #expect(resampled.geometry.affine.maxAbsDifference(to: original.geometry.affine) < 1e-6)
+        var exact = true, interpolated = true
+        for k in [0, 8, 10, 19] {
+            for j in stride(from: 0, to: 256, by: 7) { for i in stride(from: 0, to: 256, by: 5) where resampled.value(i, j, k) != original.value(i, j, k) { exact = false } }
+        }
+        for j in stride(from: 0, to: 256, by: 3) {
+            for i in stride(from: 0, to: 256, by: 3) {
+                let expected = (original.value(i, j, 8) + original.value(i, j, 10)) / 2
+                if abs(resampled.value(i, j, 9) - expected) > 1e-3 { interpolated = false }
+            }
+        }
+        #expect(exact, "slices that exist must keep their values")
+        #expect(interpolated, "the missing slice must be the mean of its neighbours")
+    }
+}

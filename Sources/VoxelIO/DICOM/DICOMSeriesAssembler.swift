@@ -110,7 +110,7 @@ public enum DICOMSeriesAssembler {
         if !irregular.isEmpty { reason = "slice spacing is uneven" }
         if let tilt { reason = tilt }
         return DICOMStack(slices: slices, problems: problems, sliceSpacing: missing > 0 ? median : spacing,
-                          isRegular: reason == nil, irregularity: reason)
+                          isRegular: reason == nil, irregularity: reason, isTilted: tilt != nil)
     }
 
     static func fmt(_ v: Double) -> String {

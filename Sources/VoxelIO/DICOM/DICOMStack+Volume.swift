@@ -13,6 +13,10 @@ public struct DICOMVolumeOptions: Sendable {
     /// Convert PET activity concentration (Bq/mL) to body-weight SUV (float32), with decay correction to
     /// the series time; refused with the missing attribute named when the header lacks what SUV needs.
     public var suvBodyWeight = false
+    /// Resample stacks with missing slices or uneven spacing onto a uniform grid along the slice normal
+    /// (spacing = the median gap; linear interpolation between the two nearest slices; float32 output).
+    /// Sheared (gantry-tilted) stacks are still refused.
+    public var resampleToUniformSpacing = false
     /// Default options.
     public init() {}
 }
@@ -25,7 +29,11 @@ extension DICOMStack {
     public func volume(options: DICOMVolumeOptions = DICOMVolumeOptions()) throws -> Volume {
         let first = slices[0]
         if !isRegular {
-            throw DICOMSeriesError(path: first.path, reason: "cannot build a regular volume: \(irregularity ?? "irregular stack"); resampling and reslicing are not supported yet")
+            if options.resampleToUniformSpacing && !isTilted && slices.count > 1 {
+                return try resampledToUniformSpacing(options: options)
+            }
+            let hint = isTilted ? "reslicing tilted stacks is not supported yet" : "ask for resampling to uniform spacing (convert --resample-slices)"
+            throw DICOMSeriesError(path: first.path, reason: "cannot build a regular volume: \(irregularity ?? "irregular stack"); \(hint)")
         }
         let h = first.header
         guard h.samplesPerPixel == 1 else {
@@ -89,6 +97,44 @@ extension DICOMStack {
         var meta = metadata()
         if suvFactor != nil { meta.intensityUnit = "SUVbw" }
         return try Volume(geometry: geometry(), voxels: voxels, scaling: scaling, metadata: meta)
+    }
+
+    /// The stack resampled along the normal onto slices spaced by the median gap, starting at the first slice.
+    func resampledToUniformSpacing(options: DICOMVolumeOptions) throws -> Volume {
+        guard let normal = slices[0].normal, let spacing = sliceSpacing, spacing > 0 else {
+            throw DICOMSeriesError(path: slices[0].path, reason: "cannot resample: the slices have no position or orientation")
+        }
+        var asIs = self
+        asIs.isRegular = true
+        asIs.irregularity = nil
+        var inner = options
+        inner.resampleToUniformSpacing = false
+        let source = try asIs.volume(options: inner)
+        let keys = slices.map { ($0.position.map { ($0 * normal).sum() }) ?? 0 }
+        let count = Int(((keys[keys.count - 1] - keys[0]) / spacing).rounded()) + 1
+        let frame = source.geometry.size.x * source.geometry.size.y
+        var lower = 0
+        let values: [Float] = [Float](unsafeUninitializedCapacity: frame * count) { out, initialized in
+            for k in 0..<count {
+                let z = keys[0] + Double(k) * spacing
+                while lower + 1 < keys.count - 1 && keys[lower + 1] <= z { lower += 1 }
+                let upper = min(lower + 1, keys.count - 1)
+                let span = keys[upper] - keys[lower]
+                let w = span > 0 ? min(1, max(0, (z - keys[lower]) / span)) : 0
+                for i in 0..<frame {
+                    let a = source.scaling.apply(source.voxels.value(at: lower * frame + i))
+                    let b = source.scaling.apply(source.voxels.value(at: upper * frame + i))
+                    out[k * frame + i] = Float(a + (b - a) * w)
+                }
+            }
+            initialized = frame * count
+        }
+        var g = source.geometry
+        g.size.z = count
+        g.spacing.z = spacing
+        var meta = source.metadata
+        meta.description = (meta.description.map { $0 + "; " } ?? "") + "resampled to \(DICOMSeriesAssembler.fmt(spacing)) mm slices"
+        return try Volume(geometry: g, voxels: .float32(values), metadata: meta)
     }
 
     /// Series-level metadata from the first slice.

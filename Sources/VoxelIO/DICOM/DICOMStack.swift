@@ -13,6 +13,8 @@ public struct DICOMStack: Sendable {
     public var isRegular: Bool
     /// Why the stack cannot become a regular volume, when it cannot.
     public var irregularity: String?
+    /// True when the slices are sheared (gantry tilt): resampling along the normal cannot fix that.
+    public var isTilted: Bool = false
 
     /// The first slice's header, which describes the series.
     public var header: DICOMHeader { slices[0].header }
