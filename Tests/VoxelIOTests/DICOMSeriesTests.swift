@@ -166,3 +166,19 @@ struct DICOMResamplingTests {
         #expect(interpolated, "the missing slice must be the mean of its neighbours")
     }
 }
+
+/// Colour DICOM images become RGB volumes with pydicom's samples.
+@Suite("DICOM colour volumes", .enabled(if: TestPaths.sharedDataAvailable, Comment(rawValue: TestPaths.sharedDataMissing)))
+struct DICOMColourTests {
+    @Test("RGB files (native, RLE, JPEG-decoded YBR) become rgb24 volumes with pydicom's samples",
+          arguments: ["SC_rgb_2frame.dcm", "SC_rgb_rle_2frame.dcm", "SC_rgb.dcm", "SC_rgb_dcmtk_+eb+cr.dcm"])
+    func rgbVolume(_ name: String) throws {
+        let path = TestPaths.sharedData + "/dicom/conformance/" + name
+        let ref = try #require(PixelReference.all().first { $0.path == "dicom/conformance/" + name })
+        let stack = try #require(try DICOMScanner.scan(path).stacks.first)
+        let volume = try stack.volume()
+        #expect(volume.voxelType == .rgb24)
+        #expect(volume.geometry.size.x == 100 && volume.geometry.size.y == 100)
+        #expect(volume.voxels.withUnsafeBytes { SHA256.hex($0) } == ref.sha256)
+    }
+}

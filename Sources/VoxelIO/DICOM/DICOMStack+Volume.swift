@@ -36,8 +36,11 @@ extension DICOMStack {
             throw DICOMSeriesError(path: first.path, reason: "cannot build a regular volume: \(irregularity ?? "irregular stack"); \(hint)")
         }
         let h = first.header
+        if h.samplesPerPixel == 3 {
+            return try colourVolume()
+        }
         guard h.samplesPerPixel == 1 else {
-            throw DICOMSeriesError(path: first.path, reason: "colour images (\(h.samplesPerPixel) samples per pixel) cannot become a scalar volume")
+            throw DICOMSeriesError(path: first.path, reason: "images with \(h.samplesPerPixel) samples per pixel are not supported")
         }
         let suvFactor = options.suvBodyWeight ? try PETQuantitation.suvBodyWeightFactor(h, path: first.path) : nil
         if suvFactor == nil, options.integerPhysicalValues, let fast = try decodeSingleFrameInt16(options: options) {
@@ -97,6 +100,37 @@ extension DICOMStack {
         var meta = metadata()
         if suvFactor != nil { meta.intensityUnit = "SUVbw" }
         return try Volume(geometry: geometry(), voxels: voxels, scaling: scaling, metadata: meta)
+    }
+
+    /// An RGB stack (8 bits per sample) as an `.rgb24` volume; the decoders turn YBR JPEG data into RGB.
+    func colourVolume() throws -> Volume {
+        let first = slices[0]
+        var fileIndex: [String: Int] = [:]
+        var files: [String] = []
+        for s in slices where fileIndex[s.path] == nil {
+            fileIndex[s.path] = files.count
+            files.append(s.path)
+        }
+        let decoded = try decodeAll(files, threads: System.coreCount)
+        let h = first.header
+        let frameBytes = h.rows * h.columns * 3
+        for (n, d) in decoded.enumerated() {
+            guard d.bitsAllocated == 8, d.samplesPerPixel == 3, d.rows == h.rows, d.columns == h.columns else {
+                throw DICOMSeriesError(path: files[n], reason: "colour volumes need 8-bit RGB frames of \(h.columns)x\(h.rows)")
+            }
+            guard d.photometricInterpretation.hasPrefix("RGB") else {
+                throw DICOMSeriesError(path: files[n], reason: "colour data in \(d.photometricInterpretation) is not converted to RGB yet")
+            }
+        }
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(frameBytes * slices.count)
+        for s in slices {
+            guard case .uint8(let samples) = decoded[fileIndex[s.path] ?? 0].samples, samples.count >= (s.frame + 1) * frameBytes else {
+                throw DICOMSeriesError(path: s.path, reason: "frame \(s.frame + 1) is missing from the pixel data")
+            }
+            bytes += samples[(s.frame * frameBytes)..<((s.frame + 1) * frameBytes)]
+        }
+        return try Volume(geometry: geometry(), voxels: .rgb24(bytes), metadata: metadata())
     }
 
     /// The stack resampled along the normal onto slices spaced by the median gap, starting at the first slice.
