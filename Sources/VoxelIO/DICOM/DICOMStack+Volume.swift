@@ -47,12 +47,7 @@ extension DICOMStack {
             return try Volume(geometry: geometry(), voxels: .int16(fast), metadata: metadata())
         }
         // Decode each file once, in parallel.
-        var fileIndex: [String: Int] = [:]
-        var files: [String] = []
-        for s in slices where fileIndex[s.path] == nil {
-            fileIndex[s.path] = files.count
-            files.append(s.path)
-        }
+        let (files, fileIndex) = distinctFiles()
         let decoded = try decodeAll(files, threads: options.threads)
         let nx = h.columns, ny = h.rows, nz = slices.count
         let frameCount = nx * ny
@@ -105,12 +100,7 @@ extension DICOMStack {
     /// An RGB stack (8 bits per sample) as an `.rgb24` volume; the decoders turn YBR JPEG data into RGB.
     func colourVolume() throws -> Volume {
         let first = slices[0]
-        var fileIndex: [String: Int] = [:]
-        var files: [String] = []
-        for s in slices where fileIndex[s.path] == nil {
-            fileIndex[s.path] = files.count
-            files.append(s.path)
-        }
+        let (files, fileIndex) = distinctFiles()
         let decoded = try decodeAll(files, threads: System.coreCount)
         let h = first.header
         let frameBytes = h.rows * h.columns * 3
@@ -252,6 +242,17 @@ extension DICOMStack {
         }
         let row = SIMD3(o[0], o[1], o[2]), column = SIMD3(o[3], o[4], o[5])
         return Geometry(size: size, spacing: spacing, origin: origin, direction: Matrix3(columns: row, column, n))
+    }
+
+    /// The stack's files in slice order, each once, and each file's position in that list.
+    func distinctFiles() -> ([String], [String: Int]) {
+        var index: [String: Int] = [:]
+        var files: [String] = []
+        for s in slices where index[s.path] == nil {
+            index[s.path] = files.count
+            files.append(s.path)
+        }
+        return (files, index)
     }
 
     func decodeAll(_ files: [String], threads: Int) throws -> [DICOMPixelData] {
