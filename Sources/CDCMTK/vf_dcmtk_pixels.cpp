@@ -67,6 +67,27 @@ int unpackBits(DcmElement *element, const vf_pixel_info &info, unsigned char *ds
     return 0;
 }
 
+/// Copies native pixel bytes as stored (8-bit data, so byte order does not matter).
+int copyNative(DcmElement *element, const vf_pixel_info &info, unsigned char *dst, char *color_model, size_t color_len,
+               char *err, size_t errlen) {
+    Uint8 *bytes = nullptr;
+    Uint16 *words = nullptr;
+    const unsigned char *src = nullptr;
+    if (element->getVR() == EVR_OW) {
+        if (element->getUint16Array(words).good()) src = reinterpret_cast<const unsigned char *>(words);
+    } else if (element->getUint8Array(bytes).good()) {
+        src = bytes;
+    }
+    uint64_t needed = info.frame_bytes * info.frames;
+    if (src == nullptr || static_cast<uint64_t>(element->getLength()) < needed) {
+        setErr(err, errlen, "pixel data is shorter than the image needs");
+        return 1;
+    }
+    std::memcpy(dst, src, needed);
+    std::snprintf(color_model, color_len, "%s", info.photometric_interpretation);
+    return 0;
+}
+
 }  // namespace
 
 extern "C" vf_dicom_file *vf_dicom_open(const char *path, int header_only, char *err, size_t errlen) {
@@ -142,8 +163,13 @@ extern "C" int vf_dicom_pixel_info(vf_dicom_file *file, vf_pixel_info *out, char
             return 1;
         }
         uint64_t samples = static_cast<uint64_t>(out->rows) * out->columns * out->samples_per_pixel;
-        // 1-bit data is delivered unpacked, one byte per sample.
+        // 1-bit data is delivered unpacked, one byte per sample. Native YBR_FULL_422 stores two chroma
+        // samples per two pixels (Y Y Cb Cr), so a frame holds 2 bytes per pixel; it is delivered as stored.
         out->frame_bytes = out->bits_allocated == 1 ? samples : samples * (out->bits_allocated / 8);
+        if (!out->encapsulated && out->samples_per_pixel == 3 && out->bits_allocated == 8 &&
+            std::strncmp(out->photometric_interpretation, "YBR_FULL_422", 12) == 0) {
+            out->frame_bytes = static_cast<uint64_t>(out->rows) * out->columns * 2;
+        }
         return 0;
     } catch (const std::exception &e) {
         setErr(err, errlen, e.what());
@@ -172,9 +198,10 @@ extern "C" int vf_dicom_decode(vf_dicom_file *file, void *dst, size_t dstlen, ch
         if (info.bits_allocated == 1) {
             return unpackBits(element, info, static_cast<unsigned char *>(dst), color_model, color_len, err, errlen);
         }
-        if (!info.encapsulated && std::strncmp(info.photometric_interpretation, "YBR_FULL_422", 12) == 0) {
-            setErr(err, errlen, "uncompressed YBR_FULL_422 (chroma-subsampled) pixel data is not supported");
-            return 1;
+        if (!info.encapsulated && info.samples_per_pixel == 3 && info.bits_allocated == 8 &&
+            std::strncmp(info.photometric_interpretation, "YBR_FULL_422", 12) == 0) {
+            // DCMTK's frame access expects 3 bytes per pixel; the subsampled layout is copied as stored.
+            return copyNative(element, info, static_cast<unsigned char *>(dst), color_model, color_len, err, errlen);
         }
         if (!info.encapsulated) {
             // Native data: check the stored length before DCMTK reads it, so a short file is an error, not garbage.

@@ -80,7 +80,8 @@ typedef struct {
     uint32_t frames, rows, columns, samples_per_pixel;
     uint32_t bits_allocated, bits_stored, high_bit, pixel_representation, planar_configuration;
     uint64_t frame_bytes;           /**< bytes of one decoded frame (rows * columns * samples * bits_allocated / 8;
-                                         1-bit data is delivered unpacked, one byte per sample) */
+                                         1-bit data is delivered unpacked, one byte per sample; native
+                                         YBR_FULL_422 as stored, 2 bytes per pixel) */
     int encapsulated;               /**< 1 when the pixel data is compressed (fragments) */
     int jpeg2000;                   /**< 1 when the transfer syntax is JPEG 2000 (decoded with OpenJPEG) */
     char photometric_interpretation[17];

@@ -60,6 +60,22 @@ public enum DICOMPixels {
         }
         var color = [CChar](repeating: 0, count: 32)
         var failure: String?
+        let photometric = cString(info.photometric_interpretation)
+        if info.encapsulated == 0 && info.samples_per_pixel == 3 && bits == 8 && photometric.hasPrefix("YBR_FULL") {
+            // Native YBR (full or 4:2:2 subsampled): converted to RGB the way pydicom does it.
+            var stored = [UInt8](repeating: 0, count: Int(info.frame_bytes) * Int(info.frames))
+            let status = stored.withUnsafeMutableBytes { vf_dicom_decode(file.handle, $0.baseAddress, $0.count, &color, color.count, &err, err.count) }
+            guard status == 0 else { throw DICOMError(path: file.path, reason: DICOMFile.message(err)) }
+            var ybr = photometric.hasPrefix("YBR_FULL_422") ? YBRConversion.expand422(stored) : stored
+            if info.planar_configuration == 1 {
+                if case .uint8(let v) = interleavePlanes(.uint8(ybr), frames: Int(info.frames), pixels: Int(info.rows) * Int(info.columns), samples: 3) { ybr = v }
+            }
+            return DICOMPixelData(
+                frames: Int(info.frames), rows: Int(info.rows), columns: Int(info.columns), samplesPerPixel: 3,
+                bitsAllocated: 8, bitsStored: Int(info.bits_stored), pixelRepresentation: Int(info.pixel_representation),
+                photometricInterpretation: "RGB", transferSyntaxUID: cString(info.transfer_syntax_uid),
+                samples: .uint8(YBRConversion.toRGB(ybr)))
+        }
         let samples = VoxelArray(type: type, count: count) { buffer in
             if vf_dicom_decode(file.handle, buffer.baseAddress, buffer.count, &color, color.count, &err, err.count) != 0 {
                 failure = DICOMFile.message(err)
