@@ -10,7 +10,9 @@
 #include <dcmtk/dcmdata/dctk.h>
 #include <dcmtk/oflog/oflog.h>
 
+#include <cstdlib>
 #include <mutex>
+#include <string>
 
 namespace {
 
@@ -55,6 +57,62 @@ int getInt(DcmItem &item, const DcmTagKey &key, int32_t *dst) {
     }
     *dst = v;
     return 1;
+}
+
+/// Reads one string element of a Siemens CSA header ("SV10" layout): returns the first item's text of the
+/// tag named `name`, or an empty string. Every offset is checked against the buffer.
+std::string csaItem(const Uint8 *data, Uint32 length, const char *name, int item) {
+    auto u32 = [&](size_t at) -> uint32_t {
+        uint32_t v = 0;
+        if (at + 4 <= length) std::memcpy(&v, data + at, 4);
+        return v;
+    };
+    if (length < 16 || std::memcmp(data, "SV10", 4) != 0) return "";
+    uint32_t tags = u32(8);
+    size_t pos = 16;
+    for (uint32_t t = 0; t < tags && t < 1000 && pos + 84 <= length; t++) {
+        char tagName[65];
+        std::memcpy(tagName, data + pos, 64);
+        tagName[64] = 0;
+        uint32_t items = u32(pos + 76);
+        pos += 84;
+        bool wanted = std::strcmp(tagName, name) == 0;
+        for (uint32_t i = 0; i < items && i < 10000; i++) {
+            if (pos + 16 > length) return "";
+            uint32_t itemLength = u32(pos + 4);
+            pos += 16;
+            if (itemLength > length - pos) return "";
+            if (wanted && static_cast<int>(i) == item) {
+                std::string value(reinterpret_cast<const char *>(data + pos), itemLength);
+                while (!value.empty() && (value.back() == '\0' || value.back() == ' ')) value.pop_back();
+                return value;
+            }
+            pos += (itemLength + 3) & ~3u;
+        }
+        if (wanted) return "";
+    }
+    return "";
+}
+
+/// Finds the CSA image header: element 0x10 of the private block whose creator is "SIEMENS CSA HEADER".
+void readMosaic(DcmItem &ds, vf_dicom_summary *out) {
+    for (Uint16 block = 0x10; block <= 0xff; block++) {
+        OFString creator;
+        if (ds.findAndGetOFString(DcmTagKey(0x0029, block), creator).bad()) continue;
+        if (creator != "SIEMENS CSA HEADER") continue;
+        const Uint8 *data = nullptr;
+        unsigned long length = 0;
+        if (ds.findAndGetUint8Array(DcmTagKey(0x0029, static_cast<Uint16>((block << 8) | 0x10)), data, &length).bad() || data == nullptr) return;
+        std::string n = csaItem(data, static_cast<Uint32>(length), "NumberOfImagesInMosaic", 0);
+        if (!n.empty()) out->mosaic_images = std::atoi(n.c_str());
+        int found = 0;
+        for (int c = 0; c < 3; c++) {
+            std::string v = csaItem(data, static_cast<Uint32>(length), "SliceNormalVector", c);
+            if (!v.empty()) { out->csa_slice_normal[c] = std::atof(v.c_str()); found++; }
+        }
+        out->has_csa_slice_normal = found == 3;
+        return;
+    }
 }
 
 // DCMTK logs warnings to the console by default; VoxelFlow reports problems itself.
@@ -146,6 +204,7 @@ int vf_fill_summary(DcmFileFormat &file, vf_dicom_summary *out, char *err, size_
         out->has_acquisition_number = getInt(*ds, DCM_AcquisitionNumber, &out->acquisition_number);
         out->has_spacing_between_slices = getFloats(*ds, DCM_SpacingBetweenSlices, &out->spacing_between_slices, 1);
         out->has_gantry_tilt = getFloats(*ds, DCM_GantryDetectorTilt, &out->gantry_tilt, 1);
+        readMosaic(*ds, out);
         copyString(*ds, DCM_Units, out->units, sizeof(out->units));
         out->has_patient_weight = getFloats(*ds, DCM_PatientWeight, &out->patient_weight, 1);
         copyString(*ds, DCM_SeriesDate, out->series_date, sizeof(out->series_date));

@@ -94,3 +94,24 @@ struct PETSUVTests {
         #expect(throws: DICOMSeriesError.self) { try stack.volume(options: options) }
     }
 }
+
+/// A Siemens MOSAIC built by pydicom from the 16 real sample slices must de-tile to those slices.
+@Suite("Siemens MOSAIC", .enabled(if: TestPaths.oraclePython != nil, Comment(rawValue: TestPaths.oracleMissing)))
+struct MosaicTests {
+    @Test("a 4x4 mosaic de-tiles to the original slices, voxels and affine")
+    func mosaicRoundTrip() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        _ = try DICOMGeometryCaseTests.make("mosaic", in: dir)
+        let header = try DICOMHeader.read(dir + "/mosaic.dcm")
+        #expect(header.isMosaic && header.mosaicImages == 16)
+        #expect(header.rows == 1024 && header.columns == 1024)
+        let stack = try #require(try DICOMScanner.scan(dir).stacks.first)
+        let volume = try stack.volume()
+        let original = try #require(try DICOMScanner.scan(DICOMGeometryCaseTests.source).stacks.first).volume()
+        #expect(volume.geometry.size == original.geometry.size)
+        #expect(volume.geometry.affine.maxAbsDifference(to: original.geometry.affine) < 1e-3,
+                "\(volume.geometry.affine.rows) vs \(original.geometry.affine.rows)")
+        #expect(volume.voxels == original.voxels)
+    }
+}

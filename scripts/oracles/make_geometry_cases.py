@@ -9,10 +9,13 @@ independently of VoxelFlow.
            before SeriesTime, DecayCorrection START, PatientWeight 72.5 kg). Writes expected_suv.f32 (float32,
            x fastest, slices in position order) with SUVbw computed here. "pet-noweight": same without
            PatientWeight.
+  mosaic:  the 16 slices tiled 4x4 into one Siemens MOSAIC image (ImageType MOSAIC, CSA image header with
+           NumberOfImagesInMosaic and SliceNormalVector, ImagePositionPatient of the whole mosaic grid).
+           De-tiled, it must give back the original slices and their affine.
   tilt:    ImagePositionPatient shifted along y by k * spacing * tan(15 degrees) for slice k, orientation
            unchanged, GantryDetectorTilt 15: a gantry-tilted (sheared) stack. Prints {"tilt_degrees": 15}.
 
-Usage: make_geometry_cases.py SRC_DIR OUT_DIR oblique|tilt|pet|pet-noweight
+Usage: make_geometry_cases.py SRC_DIR OUT_DIR oblique|tilt|pet|pet-noweight|mosaic
 """
 import json
 import math
@@ -48,6 +51,8 @@ def main():
     r = rotation()
     if case.startswith("pet"):
         return make_pet(slices, out, with_weight=(case == "pet"))
+    if case == "mosaic":
+        return make_mosaic(slices, out, row, col, normal, row_spacing, col_spacing, dz)
     for k, ds in enumerate(slices):
         ipp = np.array(ds.ImagePositionPatient, float)
         if case == "oblique":
@@ -68,6 +73,45 @@ def main():
         print(json.dumps({"affine": affine.tolist()}))
     else:
         print(json.dumps({"tilt_degrees": 15}))
+
+
+def csa_header(tags):
+    """A Siemens CSA header in the SV10 layout: (name, VR, [values as text])."""
+    import struct
+    out = b"SV10" + b"\x04\x03\x02\x01" + struct.pack("<II", len(tags), 77)
+    for name, vr, values in tags:
+        out += name.encode().ljust(64, b"\0") + struct.pack("<i", len(values)) + vr.encode().ljust(4, b"\0")
+        out += struct.pack("<iii", 0, len(values), 77)
+        for v in values:
+            data = v.encode() + b"\0"
+            out += struct.pack("<iiii", len(data), len(data), 77, len(data)) + data + b"\0" * ((4 - len(data) % 4) % 4)
+    return out
+
+
+def make_mosaic(slices, out, row, col, normal, row_spacing, col_spacing, dz):
+    n = len(slices)
+    side = math.ceil(math.sqrt(n))
+    tile_rows, tile_cols = int(slices[0].Rows), int(slices[0].Columns)
+    mosaic = np.zeros((tile_rows * side, tile_cols * side), dtype=np.uint16)
+    for k, ds in enumerate(slices):
+        r, c = divmod(k, side)
+        mosaic[r * tile_rows:(r + 1) * tile_rows, c * tile_cols:(c + 1) * tile_cols] = ds.pixel_array
+    ds = slices[0]
+    first = np.array(ds.ImagePositionPatient, float)
+    corner = first - row * col_spacing * (mosaic.shape[1] - tile_cols) / 2 - col * row_spacing * (mosaic.shape[0] - tile_rows) / 2
+    ds.ImagePositionPatient = [ds_text(v) for v in corner]
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "M", "ND", "MOSAIC"]
+    ds.Rows, ds.Columns = mosaic.shape
+    ds.SpacingBetweenSlices = ds_text(dz)
+    ds.PixelData = mosaic.tobytes()
+    ds.SOPInstanceUID = pydicom.uid.generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    block = ds.private_block(0x0029, "SIEMENS CSA HEADER", create=True)
+    block.add_new(0x10, "OB", csa_header([("NumberOfImagesInMosaic", "US", [str(n)]),
+                                           ("SliceNormalVector", "FD", [f"{v:.8f}" for v in normal])]))
+    ds.save_as(os.path.join(out, "mosaic.dcm"), enforce_file_format=True)
+    print(json.dumps({"tiles": n}))
 
 
 def make_pet(slices, out, with_weight):

@@ -56,6 +56,9 @@ typedef struct {
     double radionuclide_half_life;  int has_radionuclide_half_life;
     char radiopharmaceutical_start_time[17];
     char radiopharmaceutical_start_datetime[27];
+    /* Siemens MOSAIC: from the CSA image header (0029,xx10) of a "SIEMENS CSA HEADER" private block. */
+    int32_t mosaic_images;        /**< NumberOfImagesInMosaic; 0 when absent */
+    double csa_slice_normal[3];   int has_csa_slice_normal;
     int has_meta_header;          /**< 1 when the file has the DICM preamble and meta header */
     int has_pixel_attributes;     /**< 1 when Rows, Columns and BitsAllocated are present */
 } vf_dicom_summary;

@@ -72,6 +72,12 @@ public struct DICOMHeader: Sendable, Equatable, Codable {
     public var spacingBetweenSlices: Double?
     /// GantryDetectorTilt (0018,1120) in degrees; nil when absent.
     public var gantryTilt: Double?
+    /// Siemens MOSAIC: NumberOfImagesInMosaic from the CSA image header (0 when absent).
+    public var mosaicImages: Int
+    /// Siemens CSA SliceNormalVector (the direction tiles are stacked along), nil when absent.
+    public var csaSliceNormal: [Double]?
+    /// True when ImageType says MOSAIC and the CSA header gives more than one tile.
+    public var isMosaic: Bool { mosaicImages > 1 && imageType.uppercased().contains("MOSAIC") }
     /// PET quantitation attributes (see `PETQuantitation`).
     public var pet: PETAttributes
     /// True when the file has the DICM preamble and a file meta header.
@@ -133,6 +139,8 @@ extension DICOMHeader {
             acquisitionNumber: s.has_acquisition_number != 0 ? Int(s.acquisition_number) : nil,
             spacingBetweenSlices: s.has_spacing_between_slices != 0 ? s.spacing_between_slices : nil,
             gantryTilt: s.has_gantry_tilt != 0 ? s.gantry_tilt : nil,
+            mosaicImages: Int(s.mosaic_images),
+            csaSliceNormal: s.has_csa_slice_normal != 0 ? doubles(s.csa_slice_normal, 3) : nil,
             pet: PETAttributes(
                 units: str(s.units), patientWeight: s.has_patient_weight != 0 ? s.patient_weight : nil,
                 seriesDate: str(s.series_date), seriesTime: str(s.series_time), decayCorrection: str(s.decay_correction),

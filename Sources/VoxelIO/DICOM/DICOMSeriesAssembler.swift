@@ -42,7 +42,8 @@ public enum DICOMSeriesAssembler {
         let o = s.orientation.map { $0.map { q($0, t.orientation * 10) }.joined(separator: ",") } ?? "none"
         let ps = s.pixelSpacing.map { $0.map { q($0, 1e-4) }.joined(separator: ",") } ?? "none"
         // Images without geometry cannot be stacked with others: one stack per file.
-        let lone = s.position == nil || s.orientation == nil ? s.path : ""
+        // So do mosaics: each file is a whole volume.
+        let lone = s.position == nil || s.orientation == nil || h.isMosaic ? s.path : ""
         return [h.seriesInstanceUID, "\(h.rows)x\(h.columns)", "\(h.samplesPerPixel)/\(h.bitsAllocated)/\(h.pixelRepresentation)",
                 o, ps, "e\(h.echoNumber ?? 0)", "t\(h.temporalPosition ?? 0)", lone].joined(separator: "|")
     }

@@ -39,6 +39,9 @@ extension DICOMStack {
         if h.samplesPerPixel == 3 {
             return try colourVolume()
         }
+        if h.isMosaic && slices.count == 1 {
+            return try mosaicVolume(options: options)
+        }
         guard h.samplesPerPixel == 1 else {
             throw DICOMSeriesError(path: first.path, reason: "images with \(h.samplesPerPixel) samples per pixel are not supported")
         }
@@ -232,6 +235,7 @@ extension DICOMStack {
     /// axis-aligned at the origin, spaced by PixelSpacing and SpacingBetweenSlices or SliceThickness (or 1 mm).
     public func geometry() -> Geometry {
         let first = slices[0]
+        if first.header.isMosaic && slices.count == 1, let mosaic = try? mosaicGeometry() { return mosaic }
         let h = first.header
         let ps = first.pixelSpacing ?? [1, 1]
         let dz = sliceSpacing ?? h.spacingBetweenSlices ?? h.sliceThickness ?? 1
