@@ -115,3 +115,18 @@ struct MosaicTests {
         #expect(volume.voxels == original.voxels)
     }
 }
+
+/// Repeated acquisitions of one series become separate stacks.
+@Suite("DICOM repeated acquisitions", .enabled(if: TestPaths.oraclePython != nil, Comment(rawValue: TestPaths.oracleMissing)))
+struct RepeatedAcquisitionTests {
+    @Test("two acquisitions over the same positions give two stacks, not duplicates")
+    func splitsByAcquisition() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        _ = try DICOMGeometryCaseTests.make("repeat", in: dir)
+        let scan = try DICOMScanner.scan(dir)
+        #expect(scan.stacks.count == 2)
+        #expect(scan.stacks.allSatisfy { $0.slices.count == 16 && $0.problems.isEmpty && $0.isRegular })
+        #expect(Set(scan.stacks.map { $0.header.acquisitionNumber ?? 0 }) == [1, 2])
+    }
+}

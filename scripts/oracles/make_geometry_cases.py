@@ -12,10 +12,11 @@ independently of VoxelFlow.
   mosaic:  the 16 slices tiled 4x4 into one Siemens MOSAIC image (ImageType MOSAIC, CSA image header with
            NumberOfImagesInMosaic and SliceNormalVector, ImagePositionPatient of the whole mosaic grid).
            De-tiled, it must give back the original slices and their affine.
+  repeat:  the series written twice with the same positions, AcquisitionNumber 1 and 2 (new SOP instances).
   tilt:    ImagePositionPatient shifted along y by k * spacing * tan(15 degrees) for slice k, orientation
            unchanged, GantryDetectorTilt 15: a gantry-tilted (sheared) stack. Prints {"tilt_degrees": 15}.
 
-Usage: make_geometry_cases.py SRC_DIR OUT_DIR oblique|tilt|pet|pet-noweight|mosaic
+Usage: make_geometry_cases.py SRC_DIR OUT_DIR oblique|tilt|pet|pet-noweight|mosaic|repeat
 """
 import json
 import math
@@ -51,6 +52,15 @@ def main():
     r = rotation()
     if case.startswith("pet"):
         return make_pet(slices, out, with_weight=(case == "pet"))
+    if case == "repeat":
+        for acquisition in (1, 2):
+            for k, ds in enumerate(slices):
+                ds.AcquisitionNumber = str(acquisition)
+                ds.SOPInstanceUID = pydicom.uid.generate_uid()
+                ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+                ds.save_as(os.path.join(out, f"A{acquisition}_{k:03d}.dcm"))
+        print(json.dumps({"acquisitions": 2}))
+        return
     if case == "mosaic":
         return make_mosaic(slices, out, row, col, normal, row_spacing, col_spacing, dz)
     for k, ds in enumerate(slices):

@@ -5,7 +5,8 @@ import Darwin
 #endif
 import VoxelCore
 
-/// Groups slices into series and stacks, sorts them in space and checks their spacing — the rules of
+/// Groups slices into series and stacks (split by size, pixel format, orientation, pixel spacing, echo,
+/// temporal position, and acquisition when acquisitions repeat positions), sorts them in space and checks their spacing — the rules of
 /// dcm2niix and highdicom: order comes from projecting ImagePositionPatient on the slice normal (the cross
 /// product of the ImageOrientationPatient rows), never from file names or InstanceNumber.
 public enum DICOMSeriesAssembler {
@@ -32,7 +33,19 @@ public enum DICOMSeriesAssembler {
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(slice)
         }
-        return order.compactMap { groups[$0] }.map { check($0, tolerances) }
+        return order.compactMap { groups[$0] }.flatMap(splitRepeatedAcquisitions).map { check($0, tolerances) }
+    }
+
+    /// A series acquired more than once over the same positions (AcquisitionNumber differs, positions
+    /// repeat) becomes one stack per acquisition instead of one stack full of duplicates.
+    static func splitRepeatedAcquisitions(_ group: [DICOMSlice]) -> [[DICOMSlice]] {
+        let acquisitions = Set(group.map { $0.header.acquisitionNumber ?? 0 })
+        guard acquisitions.count > 1, let normal = group[0].normal else { return [group] }
+        let positions = group.compactMap { $0.position.map { (($0 * normal).sum() * 1000).rounded() } }
+        guard Set(positions).count < positions.count else { return [group] }
+        var byAcquisition: [Int: [DICOMSlice]] = [:]
+        for s in group { byAcquisition[s.header.acquisitionNumber ?? 0, default: []].append(s) }
+        return byAcquisition.keys.sorted().compactMap { byAcquisition[$0] }
     }
 
     /// Slices of one stack share series, size, pixel format, orientation, spacing, echo and temporal position.
