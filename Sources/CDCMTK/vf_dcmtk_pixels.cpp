@@ -252,3 +252,51 @@ extern "C" int vf_dicom_decode(vf_dicom_file *file, void *dst, size_t dstlen, ch
     }
     return 2;
 }
+
+extern "C" int vf_dicom_palette(vf_dicom_file *file, int channel, vf_palette_info *info, uint16_t *dst, size_t capacity,
+                                char *err, size_t errlen) {
+    std::memset(info, 0, sizeof(*info));
+    try {
+        static const DcmTagKey descriptors[3] = {DCM_RedPaletteColorLookupTableDescriptor,
+                                                 DCM_GreenPaletteColorLookupTableDescriptor,
+                                                 DCM_BluePaletteColorLookupTableDescriptor};
+        static const DcmTagKey tables[3] = {DCM_RedPaletteColorLookupTableData, DCM_GreenPaletteColorLookupTableData,
+                                            DCM_BluePaletteColorLookupTableData};
+        if (channel < 0 || channel > 2) { setErr(err, errlen, "no such palette channel"); return 1; }
+        DcmDataset *ds = file->format.getDataset();
+        Uint16 d[3] = {0, 0, 0};
+        for (unsigned long i = 0; i < 3; i++) {
+            if (ds->findAndGetUint16(descriptors[channel], d[i], i).bad()) {
+                setErr(err, errlen, "the palette colour lookup table descriptor is missing (segmented palettes are not supported)");
+                return 1;
+            }
+        }
+        info->entries = d[0] == 0 ? 65536 : d[0];
+        info->first_mapped = d[1];
+        info->bits = d[2];
+        DcmElement *element = nullptr;
+        if (ds->findAndGetElement(tables[channel], element).bad() || element == nullptr) {
+            setErr(err, errlen, "the palette colour lookup table data is missing");
+            return 1;
+        }
+        Uint32 length = element->getLength();
+        info->data_bytes = length;
+        Uint16 *words = nullptr;
+        Uint8 *bytes = nullptr;
+        size_t n = info->entries < capacity ? info->entries : capacity;
+        if (info->bits == 8 && length == info->entries && element->getUint8Array(bytes).good() && bytes != nullptr) {
+            for (size_t i = 0; i < n; i++) dst[i] = bytes[i];
+        } else if (element->getUint16Array(words).good() && words != nullptr && length / 2 >= n) {
+            for (size_t i = 0; i < n; i++) dst[i] = words[i];
+        } else if (element->getUint8Array(bytes).good() && bytes != nullptr && length >= n) {
+            for (size_t i = 0; i < n; i++) dst[i] = bytes[i];
+        } else {
+            setErr(err, errlen, "the palette colour lookup table data is shorter than its descriptor says");
+            return 1;
+        }
+        return 0;
+    } catch (...) {
+        setErr(err, errlen, "unknown C++ exception reading the palette");
+        return 2;
+    }
+}

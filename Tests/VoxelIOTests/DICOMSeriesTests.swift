@@ -182,3 +182,22 @@ struct DICOMColourTests {
         #expect(volume.voxels.withUnsafeBytes { SHA256.hex($0) } == ref.sha256)
     }
 }
+
+/// Palette colour images become RGB volumes through their lookup tables, as pydicom maps them.
+@Suite("DICOM palette colour",
+       .enabled(if: TestPaths.sharedDataAvailable && TestPaths.oraclePython != nil,
+                Comment(rawValue: TestPaths.sharedDataMissing + ", or " + TestPaths.oracleMissing)))
+struct DICOMPaletteTests {
+    @Test("palette images map to pydicom's apply_color_lut colours",
+          arguments: ["conformance/examples_palette.dcm", "vendor/octave_US-PAL-8-10x-echo.dcm"])
+    func paletteMatchesPydicom(_ name: String) throws {
+        let path = TestPaths.sharedData + "/dicom/" + name
+        let python = try #require(TestPaths.oraclePython)
+        let r = Subprocess.run([python, TestPaths.repositoryRoot + "/scripts/oracles/palette_reference.py", path])
+        try #require(r.status == 0, "\(r.stderr)")
+        let stack = try #require(try DICOMScanner.scan(path).stacks.first)
+        let volume = try stack.volume()
+        #expect(volume.voxelType == .rgb24)
+        #expect(volume.voxels.withUnsafeBytes { SHA256.hex($0) } == r.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}

@@ -117,6 +117,20 @@ int vf_dicom_pixel_info(vf_dicom_file *file, vf_pixel_info *out, char *err, size
 int vf_dicom_decode(vf_dicom_file *file, void *dst, size_t dstlen, char *color_model, size_t color_len,
                     char *err, size_t errlen);
 
+/** One channel of a palette colour lookup table (PALETTE COLOR images). */
+typedef struct {
+    uint32_t entries;        /**< number of entries (a descriptor value of 0 means 65536) */
+    int32_t first_mapped;    /**< pixel value mapped to entry 0 */
+    uint32_t bits;           /**< bits per entry, 8 or 16 */
+    uint32_t data_bytes;     /**< bytes of LUT data found */
+} vf_palette_info;
+
+/** Reads channel `channel` (0 red, 1 green, 2 blue) of the palette: descriptor into `info`, entries into `dst`
+ *  (room for `capacity` 16-bit values; 8-bit tables are returned one entry per value). Segmented palettes
+ *  are not supported. Returns 0 on success, non-zero with `err`. */
+int vf_dicom_palette(vf_dicom_file *file, int channel, vf_palette_info *info, uint16_t *dst, size_t capacity,
+                     char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

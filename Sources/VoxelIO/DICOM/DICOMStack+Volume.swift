@@ -36,7 +36,7 @@ extension DICOMStack {
             throw DICOMSeriesError(path: first.path, reason: "cannot build a regular volume: \(irregularity ?? "irregular stack"); \(hint)")
         }
         let h = first.header
-        if h.samplesPerPixel == 3 {
+        if h.samplesPerPixel == 3 || h.photometricInterpretation == "PALETTE COLOR" {
             return try colourVolume()
         }
         if h.isMosaic && slices.count == 1 {
@@ -100,13 +100,23 @@ extension DICOMStack {
         return try Volume(geometry: geometry(), voxels: voxels, scaling: scaling, metadata: meta)
     }
 
-    /// An RGB stack (8 bits per sample) as an `.rgb24` volume; the decoders turn YBR JPEG data into RGB.
+    /// An RGB stack (8 bits per sample) as an `.rgb24` volume; the decoders turn YBR data into RGB, and
+    /// palette colour images are mapped through their lookup tables.
     func colourVolume() throws -> Volume {
         let first = slices[0]
         let (files, fileIndex) = distinctFiles()
-        let decoded = try decodeAll(files, threads: System.coreCount)
         let h = first.header
         let frameBytes = h.rows * h.columns * 3
+        var decoded = try decodeAll(files, threads: System.coreCount)
+        if h.photometricInterpretation == "PALETTE COLOR" {
+            for (n, path) in files.enumerated() {
+                let palette = try DICOMPalette.read(DICOMFile(path: path, headerOnly: true))
+                decoded[n].samples = .uint8(DICOMPalette.apply(palette, to: decoded[n].samples))
+                decoded[n].samplesPerPixel = 3
+                decoded[n].bitsAllocated = 8
+                decoded[n].photometricInterpretation = "RGB"
+            }
+        }
         for (n, d) in decoded.enumerated() {
             guard d.bitsAllocated == 8, d.samplesPerPixel == 3, d.rows == h.rows, d.columns == h.columns else {
                 throw DICOMSeriesError(path: files[n], reason: "colour volumes need 8-bit RGB frames of \(h.columns)x\(h.rows)")
