@@ -3,15 +3,20 @@ import VoxelCore
 
 /// Decoded pixel data of one DICOM file.
 public struct DICOMPixelData: Sendable {
-    /// Frames × rows × columns × samples per pixel.
+    /// Number of frames.
     public var frames: Int
+    /// Rows (pixels down a column) of each frame.
     public var rows: Int
+    /// Columns (pixels along a row) of each frame.
     public var columns: Int
+    /// Samples per pixel: 1 for grayscale, 3 for colour.
     public var samplesPerPixel: Int
     /// BitsAllocated (8 for 1-bit data, which is delivered unpacked as 0/1 bytes), BitsStored and
     /// PixelRepresentation (0 unsigned, 1 signed).
     public var bitsAllocated: Int
+    /// BitsStored as found in the file (bits above it are cleared or sign-extended in `samples`).
     public var bitsStored: Int
+    /// PixelRepresentation: 0 unsigned, 1 two's complement.
     public var pixelRepresentation: Int
     /// Photometric interpretation of the decoded samples (a JPEG or JPEG 2000 decoder may have turned YBR into RGB).
     public var photometricInterpretation: String

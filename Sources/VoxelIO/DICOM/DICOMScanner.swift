@@ -6,7 +6,9 @@ import VoxelCore
 public struct DICOMScan: Sendable {
     /// A file that could not be used, with the reason.
     public struct Rejected: Sendable, Codable, Equatable {
+        /// The file.
         public var path: String
+        /// Why it was set aside.
         public var reason: String
     }
     /// Image stacks, grouped by patient, study and series (in that order of sorting).
