@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "VoxelCore", targets: ["VoxelCore"]),
         .library(name: "VoxelIO", targets: ["VoxelIO"]),
         .library(name: "VoxelNN", targets: ["VoxelNN"]),
+        .library(name: "VoxelTransforms", targets: ["VoxelTransforms"]),
         .executable(name: "voxelflow", targets: ["voxelflow"]),
     ],
     dependencies: [
@@ -38,6 +39,7 @@ let package = Package(
         .target(name: "VoxelCore"),
         .target(name: "VoxelIO", dependencies: ["VoxelCore", "CNIfTI", "CDCMTK", "CDeflate"]),
         .target(name: "VoxelNN", dependencies: ["VoxelCore", "CBLAS"]),
+        .target(name: "VoxelTransforms", dependencies: ["VoxelCore"]),
         .executableTarget(
             name: "voxelflow",
             dependencies: ["VoxelCore", "VoxelIO", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -55,6 +57,7 @@ let package = Package(
         .testTarget(name: "VoxelCoreTests", dependencies: ["VoxelCore", "TestSupport"]),
         .testTarget(name: "VoxelIOTests", dependencies: ["VoxelIO", "VoxelCore", "TestSupport"]),
         .testTarget(name: "VoxelNNTests", dependencies: ["VoxelNN", "VoxelCore"]),
+        .testTarget(name: "VoxelTransformsTests", dependencies: ["VoxelTransforms", "VoxelIO", "VoxelCore", "TestSupport"]),
         .testTarget(name: "voxelflowTests", dependencies: ["VoxelIO", "VoxelCore", "TestSupport"]),
     ]
 )

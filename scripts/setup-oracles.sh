@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # Creates .venv-oracles with the independent reference tools tests and benchmarks compare against.
-# Usage: scripts/setup-oracles.sh [--bench]   (--bench adds scipy, pydicom and SimpleITK for the benchmarks)
+# Usage: scripts/setup-oracles.sh [--bench]   (--bench adds SimpleITK for the benchmarks)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$root/.venv-oracles"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-modules=(numpy nibabel pydicom)
-packages=(numpy nibabel pydicom)
+modules=(numpy nibabel pydicom scipy)
+packages=(numpy nibabel pydicom scipy)
 if [ "${1:-}" = "--bench" ]; then
-  modules+=(scipy SimpleITK)
-  packages+=(scipy SimpleITK)
+  modules+=(SimpleITK)
+  packages+=(SimpleITK)
 fi
 missing=()
 for i in "${!modules[@]}"; do

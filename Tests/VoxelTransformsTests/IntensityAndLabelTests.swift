@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+import TestSupport
+import VoxelCore
+import VoxelIO
+@testable import VoxelTransforms
+
+@Suite("Intensity and label transforms against numpy/scipy",
+       .enabled(if: TransformOracle.available, Comment(rawValue: TestPaths.oracleMissing)))
+struct IntensityAndLabelTests {
+    static let ct = TestPaths.sampleData + "/nifti/ct_head_hu.nii.gz"
+    static let anatomical = TestPaths.sampleData + "/nifti/format/nibabel_anatomical.nii"
+
+    static func maxAbsDifference(_ v: Volume, _ expected: [Float]) -> Float {
+        guard case .float32(let a) = v.voxels, a.count == expected.count else { return .infinity }
+        return zip(a, expected).reduce(0) { max($0, abs($1.0 - $1.1)) }
+    }
+
+    @Test("CT window equals MONAI's ScaleIntensityRange formula")
+    func ctWindow() throws {
+        let v = try NIfTI.read(Self.ct).volume
+        let ours = try ScaleIntensityRange.ctWindow(level: 40, width: 400).apply(v)
+        let oracle = try TransformOracle.run(["window", Self.ct, "40", "400"])
+        #expect(Self.maxAbsDifference(ours, TransformOracle.array(oracle.bytes, as: Float.self)) <= 1e-6)
+    }
+
+    @Test("z-score equals MONAI's NormalizeIntensity formula", arguments: [false, true])
+    func zscore(nonzero: Bool) throws {
+        let v = try NIfTI.read(Self.anatomical).volume
+        let ours = try NormalizeIntensity(nonzero: nonzero).apply(v)
+        let oracle = try TransformOracle.run(["zscore", Self.anatomical, nonzero ? "1" : "0"])
+        #expect(Self.maxAbsDifference(ours, TransformOracle.array(oracle.bytes, as: Float.self)) <= 1e-5)
+    }
+
+    static func mask(_ path: String, above threshold: Double) throws -> LabelMap {
+        let v = try NIfTI.read(path).volume
+        let bits = (0..<v.voxels.count).map { UInt8(v.scaling.apply(v.voxels.value(at: $0)) > threshold ? 1 : 0) }
+        return try LabelMap(Volume(geometry: v.geometry, voxels: .uint8(bits)))
+    }
+
+    @Test("connected components give scipy.ndimage.label's partition", arguments: Connectivity.allCases)
+    func components(_ connectivity: Connectivity) throws {
+        let (labels, count) = try ConnectedComponents(connectivity: connectivity).apply(Self.mask(Self.ct, above: 300))
+        let oracle = try TransformOracle.run(["components", Self.ct, "300", "\(connectivity.rawValue)"])
+        #expect(count == oracle.json["count"] as? Int)
+        guard case .int32(let ours) = labels.volume.voxels else { Issue.record("labels must be int32"); return }
+        let theirs = TransformOracle.array(oracle.bytes, as: Int32.self)
+        // Same partition: the label correspondence is one-to-one.
+        var forward: [Int32: Int32] = [:], backward: [Int32: Int32] = [:]
+        var consistent = ours.count == theirs.count
+        for (a, b) in zip(ours, theirs) where consistent {
+            if (a == 0) != (b == 0) { consistent = false }
+            if let f = forward[a], f != b { consistent = false }
+            if let g = backward[b], g != a { consistent = false }
+            forward[a] = b
+            backward[b] = a
+        }
+        #expect(consistent, "partition differs from scipy's")
+    }
+
+    @Test("largest component and hole filling equal scipy's")
+    func largestAndFill() throws {
+        let bone = try Self.mask(Self.ct, above: 300)
+        let largest = try KeepLargestComponent(connectivity: .corners).apply(bone)
+        let l = try TransformOracle.run(["largest", Self.ct, "300", "26"])
+        #expect(largest.volume.voxels.withUnsafeBytes { Data($0) } == l.bytes)
+        let filled = try FillHoles().apply(try Self.mask(Self.ct, above: -300))
+        let f = try TransformOracle.run(["fillholes", Self.ct, "-300"])
+        #expect(filled.volume.voxels.withUnsafeBytes { Data($0) } == f.bytes)
+    }
+}
