@@ -5,7 +5,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 bash scripts/install-deps.sh --bench
-bash scripts/setup-oracles.sh --bench
+bash scripts/setup-oracles.sh
 swift build -c release --product voxelflow-bench >&2
 swift build -c release --product voxelflow >&2
 bin="$(swift build -c release --show-bin-path)"

@@ -1,18 +1,14 @@
 #!/usr/bin/env bash
 # Creates .venv-oracles with the independent reference tools tests and benchmarks compare against.
-# Usage: scripts/setup-oracles.sh [--bench]   (--bench adds SimpleITK for the benchmarks)
+# Usage: scripts/setup-oracles.sh   (numpy, nibabel, pydicom, scipy, SimpleITK; ~150 MB from PyPI)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$root/.venv-oracles"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-modules=(numpy nibabel pydicom scipy)
-packages=(numpy nibabel pydicom scipy)
-if [ "${1:-}" = "--bench" ]; then
-  modules+=(SimpleITK)
-  packages+=(SimpleITK)
-fi
+modules=(numpy nibabel pydicom scipy SimpleITK)
+packages=(numpy nibabel pydicom scipy SimpleITK)
 missing=()
 for i in "${!modules[@]}"; do
   "$venv/bin/python" -c "import ${modules[$i]}" 2>/dev/null || missing+=("${packages[$i]}")
