@@ -48,7 +48,7 @@ let package = Package(
         // MARK: Benchmarks (side by side with peer tools; never part of `swift test`)
         .executableTarget(
             name: "voxelflow-bench",
-            dependencies: ["VoxelCore", "VoxelIO"],
+            dependencies: ["VoxelCore", "VoxelIO", "VoxelTransforms"],
             path: "Benchmarks/Sources/voxelflow-bench"
         ),
 

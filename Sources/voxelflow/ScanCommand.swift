@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VoxelCore
 import VoxelIO
 
 struct ScanCommand: ParsableCommand {

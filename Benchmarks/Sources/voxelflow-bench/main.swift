@@ -5,9 +5,11 @@
 //   voxelflow-bench nifti-write FILE OUT [--repeat N] [--level L]
 //   voxelflow-bench dicom-load DIR [--repeat N] [--dump RAW]     (scan + assemble + decode one series)
 //   voxelflow-bench dicom-scan DIR [--repeat N]                  (headers only)
+//   voxelflow-bench resample FILE SPACING [--repeat N] [--dump RAW] [--nearest]  (resample only, not I/O)
 import Foundation
 import VoxelCore
 import VoxelIO
+import VoxelTransforms
 
 func seconds(_ body: () throws -> Void) rethrows -> Double {
     let start = DispatchTime.now().uptimeNanoseconds
@@ -76,6 +78,24 @@ do {
         }
         emit(["tool": "voxelflow", "op": "dicom-load", "dir": dir, "times": times, "best": times.min() ?? 0,
               "shape": last?.shape ?? [], "dtype": last?.voxelType.rawValue ?? "", "threads": System.coreCount])
+    case "resample":
+        let file = args[1]
+        let spacing = Double(args[2]) ?? 1
+        let volume = try NIfTI.read(file).volume
+        let transform = try Resample(spacing: [spacing, spacing, spacing], interpolation: args.contains("--nearest") ? .nearest : .linear)
+        var times: [Double] = []
+        var last: Volume?
+        for _ in 0..<repeats {
+            times.append(try seconds { last = try transform.apply(volume).volume })
+        }
+        if let dump = option("--dump", in: args), let v = last {
+            try v.voxels.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: dump)) }
+        }
+        let g = last?.geometry
+        emit(["tool": "voxelflow", "op": "resample", "times": times, "best": times.min() ?? 0,
+              "grid": ["size": g.map { [$0.size.x, $0.size.y, $0.size.z] } ?? [], "spacing": g.map { [$0.spacing.x, $0.spacing.y, $0.spacing.z] } ?? [],
+                       "origin": g.map { [$0.origin.x, $0.origin.y, $0.origin.z] } ?? [], "direction": g?.direction.values ?? []],
+              "threads": System.coreCount])
     case "dicom-scan":
         let dir = args[1]
         var times: [Double] = []

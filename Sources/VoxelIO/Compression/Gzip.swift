@@ -1,3 +1,4 @@
+import VoxelCore
 import CDeflate
 import Dispatch
 

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Dispatch
 import VoxelCore
 
@@ -45,7 +42,7 @@ public struct ResampleToGrid: Codable, Sendable, Equatable {
         let m = map.linear, o = map.translation
         let colX = m.column(0), colY = m.column(1), colZ = m.column(2)
         let limit = SIMD3<Double>(Double(input.x) - 0.5, Double(input.y) - 0.5, Double(input.z) - 0.5)
-        let threads = max(1, System.threads)
+        let threads = System.coreCount
 
         /// Visits every output voxel with its input continuous index, slab by slab in parallel.
         func forEachVoxel(_ body: @escaping @Sendable (_ n: Int, _ p: SIMD3<Double>) -> Void) {
@@ -89,30 +86,93 @@ public struct ResampleToGrid: Codable, Sendable, Equatable {
             return try Volume(geometry: target, voxels: voxels, timePoints: t, timeStep: volume.timeStep,
                               scaling: volume.scaling, metadata: volume.metadata)
         case .linear:
-            let physical = volume.physicalFloats()
-            var values = [Float](repeating: Float(fill), count: frameOut * t)
-            physical.withUnsafeBufferPointer { src in
-                values.withUnsafeMutableBufferPointer { dst in
-                    let source = SendableConstBuffer(src), destination = SendableBuffer(dst)
-                    forEachVoxel { n, p in
-                        guard inside(p) else { return }
-                        let base = (n / frameOut) * frameIn
+            // Interpolate stored values (typed, no conversion pass over the input), then apply the scaling:
+            // linear interpolation commutes with slope × value + intercept.
+            var values = [Float](unsafeUninitializedCapacity: frameOut * t) { buffer, initialized in
+                // Huge pages first, then the fill value (outside voxels keep it).
+                let raw = UnsafeMutableRawBufferPointer(buffer)
+                MemoryAdvice.preferHugePages(raw)
+                buffer.initialize(repeating: Float(fill))
+                initialized = frameOut * t
+            }
+            let slope = volume.scaling.slope, intercept = volume.scaling.intercept
+            values.withUnsafeMutableBufferPointer { dst in
+                let destination = SendableBuffer(dst)
+                func run<T: SampleValue>(_ src: [T]) {
+                    src.withUnsafeBufferPointer { raw in
+                        LinearSampler.run(source: SendableConstBuffer(raw), destination: destination, input: input, out: out,
+                                          timePoints: t, origin: o, steps: (colX, colY, colZ), limit: limit, slope: slope,
+                                          intercept: intercept, threads: threads)
+                    }
+                }
+                switch volume.voxels {
+                case .uint8(let a): run(a)
+                case .int8(let a): run(a)
+                case .uint16(let a): run(a)
+                case .int16(let a): run(a)
+                case .int32(let a): run(a)
+                case .uint32(let a): run(a)
+                case .float32(let a): run(a)
+                case .float64(let a): run(a)
+                case .rgb24: break
+                }
+            }
+            if case .rgb24 = volume.voxels { throw TransformError.incompatibleVolume("linear resampling of RGB volumes is not supported") }
+            return try Volume(geometry: target, voxels: .float32(values), timePoints: t, timeStep: volume.timeStep,
+                              metadata: volume.metadata)
+        }
+    }
+}
+
+/// The trilinear kernel, specialised per voxel type; rows are walked with incremental index arithmetic.
+enum LinearSampler {
+    @inline(__always)
+    static func toDouble<T: SampleValue>(_ v: T) -> Double { v.sampleValue }
+
+    static func run<T: SampleValue>(source: SendableConstBuffer<T>, destination: SendableBuffer<Float>, input: SIMD3<Int>, out: SIMD3<Int>,
+                                    timePoints t: Int, origin o: SIMD3<Double>, steps: (SIMD3<Double>, SIMD3<Double>, SIMD3<Double>),
+                                    limit: SIMD3<Double>, slope: Double, intercept: Double, threads: Int) {
+        let frameOut = out.x * out.y * out.z, frameIn = input.x * input.y * input.z
+        let (colX, colY, colZ) = steps
+        if colX.y == 0, colX.z == 0, colY.x == 0, colY.z == 0, colZ.x == 0, colZ.y == 0 {
+            separable(source: source, destination: destination, input: input, out: out, timePoints: t, origin: o,
+                      scale: SIMD3(colX.x, colY.y, colZ.z), limit: limit, slope: slope, intercept: intercept, threads: threads)
+            return
+        }
+        let slabs = out.z * t
+        let chunks = min(threads * 4, max(1, slabs))
+        let per = (slabs + chunks - 1) / chunks
+        let sx = input.x, sxy = input.x * input.y
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            let src = source.buffer, dst = destination.buffer
+            let first = min(slabs, chunk * per), last = min(slabs, first + per)
+            for s in first..<last {
+                let time = s / out.z, k = s % out.z
+                let base = time * frameIn
+                for j in 0..<out.y {
+                    var p = o + colY * Double(j) + colZ * Double(k)
+                    let row = time * frameOut + out.x * (j + out.y * k)
+                    for i in 0..<out.x {
+                        defer { p += colX }
+                        guard p.x >= -0.5, p.y >= -0.5, p.z >= -0.5, p.x < limit.x, p.y < limit.y, p.z < limit.z else { continue }
                         let fx = p.x.rounded(.down), fy = p.y.rounded(.down), fz = p.z.rounded(.down)
                         let wx = p.x - fx, wy = p.y - fy, wz = p.z - fz
-                        let x0 = max(0, Int(fx)), y0 = max(0, Int(fy)), z0 = max(0, Int(fz))
-                        let x1 = min(input.x - 1, Int(fx) + 1), y1 = min(input.y - 1, Int(fy) + 1), z1 = min(input.z - 1, Int(fz) + 1)
-                        func v(_ i: Int, _ j: Int, _ k: Int) -> Double { Double(source.buffer[base + i + input.x * (j + input.y * k)]) }
-                        let c00 = v(x0, y0, z0) + (v(x1, y0, z0) - v(x0, y0, z0)) * wx
-                        let c10 = v(x0, y1, z0) + (v(x1, y1, z0) - v(x0, y1, z0)) * wx
-                        let c01 = v(x0, y0, z1) + (v(x1, y0, z1) - v(x0, y0, z1)) * wx
-                        let c11 = v(x0, y1, z1) + (v(x1, y1, z1) - v(x0, y1, z1)) * wx
+                        let ix = Int(fx), iy = Int(fy), iz = Int(fz)
+                        let x0 = max(0, ix), y0 = max(0, iy), z0 = max(0, iz)
+                        let x1 = min(input.x - 1, ix + 1), y1 = min(input.y - 1, iy + 1), z1 = min(input.z - 1, iz + 1)
+                        let r00 = base + y0 * sx + z0 * sxy, r10 = base + y1 * sx + z0 * sxy
+                        let r01 = base + y0 * sx + z1 * sxy, r11 = base + y1 * sx + z1 * sxy
+                        let a00 = toDouble(src[r00 + x0]), b00 = toDouble(src[r00 + x1])
+                        let a10 = toDouble(src[r10 + x0]), b10 = toDouble(src[r10 + x1])
+                        let a01 = toDouble(src[r01 + x0]), b01 = toDouble(src[r01 + x1])
+                        let a11 = toDouble(src[r11 + x0]), b11 = toDouble(src[r11 + x1])
+                        let c00 = a00 + (b00 - a00) * wx, c10 = a10 + (b10 - a10) * wx
+                        let c01 = a01 + (b01 - a01) * wx, c11 = a11 + (b11 - a11) * wx
                         let c0 = c00 + (c10 - c00) * wy, c1 = c01 + (c11 - c01) * wy
-                        destination.buffer[n] = Float(c0 + (c1 - c0) * wz)
+                        dst[row + i] = Float((c0 + (c1 - c0) * wz) * slope + intercept)
                     }
                 }
             }
-            return try Volume(geometry: target, voxels: .float32(values), timePoints: t, timeStep: volume.timeStep,
-                              metadata: volume.metadata)
         }
     }
 }
@@ -149,6 +209,77 @@ public struct Resample: Codable, Sendable, Equatable {
     }
 }
 
+extension LinearSampler {
+    /// Per-axis interpolation taps: lower and upper input index, weight of the upper, and whether inside.
+    struct Taps {
+        var lower: [Int] = [], upper: [Int] = [], weight: [Double] = [], inside: [Bool] = []
+
+        init(count: Int, origin: Double, step: Double, size: Int, limit: Double) {
+            for n in 0..<count {
+                let p = origin + step * Double(n)
+                let f = p.rounded(.down)
+                lower.append(max(0, Int(f)))
+                upper.append(min(size - 1, Int(f) + 1))
+                weight.append(p - f)
+                inside.append(p >= -0.5 && p < limit)
+            }
+        }
+    }
+
+    /// Axis-aligned mapping (the grids share directions): taps are computed once per axis, so the inner
+    /// loop is eight loads and seven lerps.
+    static func separable<T: SampleValue>(source: SendableConstBuffer<T>, destination: SendableBuffer<Float>, input: SIMD3<Int>,
+                                          out: SIMD3<Int>, timePoints t: Int, origin o: SIMD3<Double>, scale: SIMD3<Double>,
+                                          limit: SIMD3<Double>, slope: Double, intercept: Double, threads: Int) {
+        let tx = Taps(count: out.x, origin: o.x, step: scale.x, size: input.x, limit: limit.x)
+        let ty = Taps(count: out.y, origin: o.y, step: scale.y, size: input.y, limit: limit.y)
+        let tz = Taps(count: out.z, origin: o.z, step: scale.z, size: input.z, limit: limit.z)
+        let frameOut = out.x * out.y * out.z, frameIn = input.x * input.y * input.z
+        let sx = input.x, sxy = input.x * input.y
+        let slabs = out.z * t
+        let chunks = min(threads * 4, max(1, slabs))
+        let per = (slabs + chunks - 1) / chunks
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            let src = source.buffer, dst = destination.buffer
+            let first = min(slabs, chunk * per), last = min(slabs, first + per)
+            for s in first..<last {
+                let time = s / out.z, k = s % out.z
+                guard tz.inside[k] else { continue }
+                let wz = tz.weight[k]
+                let zl = time * frameIn + tz.lower[k] * sxy, zu = time * frameIn + tz.upper[k] * sxy
+                for j in 0..<out.y where ty.inside[j] {
+                    let wy = ty.weight[j]
+                    let r00 = zl + ty.lower[j] * sx, r10 = zl + ty.upper[j] * sx
+                    let r01 = zu + ty.lower[j] * sx, r11 = zu + ty.upper[j] * sx
+                    let row = time * frameOut + out.x * (j + out.y * k)
+                    for i in 0..<out.x where tx.inside[i] {
+                        let x0 = tx.lower[i], x1 = tx.upper[i], wx = tx.weight[i]
+                        let a00 = src[r00 + x0].sampleValue, b00 = src[r00 + x1].sampleValue
+                        let a10 = src[r10 + x0].sampleValue, b10 = src[r10 + x1].sampleValue
+                        let a01 = src[r01 + x0].sampleValue, b01 = src[r01 + x1].sampleValue
+                        let a11 = src[r11 + x0].sampleValue, b11 = src[r11 + x1].sampleValue
+                        let c00 = a00 + (b00 - a00) * wx, c10 = a10 + (b10 - a10) * wx
+                        let c01 = a01 + (b01 - a01) * wx, c11 = a11 + (b11 - a11) * wx
+                        let c0 = c00 + (c10 - c00) * wy, c1 = c01 + (c11 - c01) * wy
+                        dst[row + i] = Float((c0 + (c1 - c0) * wz) * slope + intercept)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Voxel types the interpolation kernels read, converted to Double without a function call.
+protocol SampleValue: Sendable { var sampleValue: Double { get } }
+extension UInt8: SampleValue { @inline(__always) var sampleValue: Double { Double(self) } }
+extension Int8: SampleValue { @inline(__always) var sampleValue: Double { Double(self) } }
+extension UInt16: SampleValue { @inline(__always) var sampleValue: Double { Double(self) } }
+extension Int16: SampleValue { @inline(__always) var sampleValue: Double { Double(self) } }
+extension Int32: SampleValue { @inline(__always) var sampleValue: Double { Double(self) } }
+extension UInt32: SampleValue { @inline(__always) var sampleValue: Double { Double(self) } }
+extension Float: SampleValue { @inline(__always) var sampleValue: Double { Double(self) } }
+extension Double: SampleValue { @inline(__always) var sampleValue: Double { self } }
+
 /// A mutable buffer lent to concurrent workers that write disjoint elements.
 struct SendableBuffer<T>: @unchecked Sendable {
     let buffer: UnsafeMutableBufferPointer<T>
@@ -161,13 +292,3 @@ struct SendableConstBuffer<T>: @unchecked Sendable {
     init(_ buffer: UnsafeBufferPointer<T>) { self.buffer = buffer }
 }
 
-enum System {
-    /// Worker threads: one per core.
-    static var threads: Int {
-        #if canImport(Glibc)
-        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        #else
-        return 2
-        #endif
-    }
-}
