@@ -69,3 +69,45 @@ struct IntensityAndLabelTests {
         #expect(filled.volume.voxels.withUnsafeBytes { Data($0) } == f.bytes)
     }
 }
+
+@Suite("Morphology, small components and percentile normalisation against scipy/numpy",
+       .enabled(if: TransformOracle.available, Comment(rawValue: TestPaths.oracleMissing)))
+struct MorphologyTests {
+    static let ct = IntensityAndLabelTests.ct
+
+    @Test("erosion and dilation equal scipy's", arguments: [("erode", Connectivity.faces, 1), ("dilate", .faces, 2), ("erode", .corners, 1), ("dilate", .edges, 1)])
+    func morphology(_ op: String, _ connectivity: Connectivity, _ iterations: Int) throws {
+        let operation = BinaryMorphology.Operation(rawValue: op) ?? .erode
+        let ours = try BinaryMorphology(operation, connectivity: connectivity, iterations: iterations)
+            .apply(IntensityAndLabelTests.mask(Self.ct, above: 300))
+        let oracle = try TransformOracle.run([op, Self.ct, "300", "\(connectivity.rawValue)", "\(iterations)"])
+        #expect(ours.volume.voxels.withUnsafeBytes { Data($0) } == oracle.bytes)
+    }
+
+    @Test("components under 0.05 mL are removed as scipy's sizes say")
+    func removeSmall() throws {
+        let ours = try RemoveSmallComponents(minimumMillilitres: 0.05).apply(IntensityAndLabelTests.mask(Self.ct, above: 300))
+        let oracle = try TransformOracle.run(["removesmall", Self.ct, "300", "26", "0.05"])
+        #expect(ours.volume.voxels.withUnsafeBytes { Data($0) } == oracle.bytes)
+    }
+
+    @Test("percentile clip and z-score equal numpy's (nnU-Net CT scheme)")
+    func percentile() throws {
+        let v = try NIfTI.read(Self.ct).volume
+        let ours = try PercentileNormalize(lower: 0.5, upper: 99.5).apply(v)
+        let oracle = try TransformOracle.run(["percentile", Self.ct, "0.5", "99.5"])
+        #expect(IntensityAndLabelTests.maxAbsDifference(ours, TransformOracle.array(oracle.bytes, as: Float.self)) <= 1e-5)
+    }
+
+    @Test("remapping renames labels and can drop the rest")
+    func remap() throws {
+        let g = Geometry(size: SIMD3(4, 1, 1), spacing: SIMD3(1, 1, 1))
+        let labels = try LabelMap(Volume(geometry: g, voxels: .uint8([0, 1, 2, 3])))
+        guard case .int32(let kept) = try RemapLabels(mapping: [1: 10, 3: 30]).apply(labels).volume.voxels,
+              case .int32(let dropped) = try RemapLabels(mapping: [1: 10], dropUnmapped: true).apply(labels).volume.voxels else {
+            Issue.record("remapped labels must be int32"); return
+        }
+        #expect(kept == [0, 10, 2, 30])
+        #expect(dropped == [0, 10, 0, 0])
+    }
+}

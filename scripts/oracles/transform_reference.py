@@ -7,6 +7,9 @@
                                 prints the count; writes int32 labels to OUT (x fastest)
   largest FILE THRESH CONN OUT  the largest scipy component of (data > THRESH) as uint8 0/1 to OUT
   fillholes FILE THRESH OUT     scipy.ndimage.binary_fill_holes of (data > THRESH) as uint8 0/1 to OUT
+  erode|dilate FILE THRESH CONN ITER OUT   scipy binary_erosion/dilation of (data > THRESH), uint8 to OUT
+  removesmall FILE THRESH CONN ML OUT  components of (data > THRESH) under ML millilitres removed, uint8 to OUT
+  percentile FILE LOW HIGH OUT  nnU-Net CT scheme: clip to numpy percentiles, z-score (float32)
   window FILE LEVEL WIDTH OUT   MONAI ScaleIntensityRange(a_min=L-W/2, a_max=L+W/2, 0, 1, clip) in float32
   zscore FILE NONZERO OUT       MONAI NormalizeIntensity(nonzero) in float32 (population std)
 """
@@ -49,6 +52,26 @@ def main(op, *a):
         print(json.dumps({"count": int(n)}))
     elif op == "fillholes":
         write(ndimage.binary_fill_holes(data(a[0]) > float(a[1])), a[2], "uint8")
+        print("{}")
+    elif op in ("erode", "dilate"):
+        fn = ndimage.binary_erosion if op == "erode" else ndimage.binary_dilation
+        write(fn(data(a[0]) > float(a[1]), structure(a[2]), iterations=int(a[3])), a[4], "uint8")
+        print("{}")
+    elif op == "removesmall":
+        img = nib.load(a[0])
+        labels, n = ndimage.label(data(a[0]) > float(a[1]), structure(a[2]))
+        voxel_ml = float(np.prod(img.header.get_zooms()[:3])) / 1000
+        sizes = np.bincount(labels.ravel()) * voxel_ml
+        keep = sizes >= float(a[3])
+        keep[0] = False
+        write(keep[labels], a[4], "uint8")
+        print(json.dumps({"count": int(n)}))
+    elif op == "percentile":
+        x = nib.load(a[0]).get_fdata(dtype=np.float32).astype(np.float64)
+        lo, hi = np.percentile(x, float(a[1])), np.percentile(x, float(a[2]))
+        c = np.clip(x, lo, hi)
+        std = c.std() if c.std() != 0 else 1.0
+        write(((c - c.mean()) / std).astype(np.float32), a[3], "float32")
         print("{}")
     elif op == "window":
         x = nib.load(a[0]).get_fdata(dtype=np.float32)
