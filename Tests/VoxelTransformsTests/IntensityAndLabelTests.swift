@@ -111,3 +111,16 @@ struct MorphologyTests {
         #expect(dropped == [0, 10, 0, 0])
     }
 }
+
+@Suite("Gaussian smoothing against scipy", .enabled(if: TransformOracle.available, Comment(rawValue: TestPaths.oracleMissing)))
+struct GaussianSmoothTests {
+    @Test("gaussian_filter parity", arguments: [[1.0, 1.0, 1.0], [0.7, 2.0, 0.0], [3.0, 0.5, 1.5]])
+    func smooth(_ sigma: [Double]) throws {
+        let path = IntensityAndLabelTests.anatomical
+        let ours = try GaussianSmooth(sigma: sigma).apply(NIfTI.read(path).volume)
+        let oracle = try TransformOracle.run(["smooth", path] + sigma.map { "\($0)" })
+        let expected = TransformOracle.array(oracle.bytes, as: Float.self)
+        let scale = expected.map { abs($0) }.max() ?? 1
+        #expect(IntensityAndLabelTests.maxAbsDifference(ours, expected) <= 1e-5 * max(1, scale))
+    }
+}

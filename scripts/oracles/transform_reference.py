@@ -10,6 +10,7 @@
   erode|dilate FILE THRESH CONN ITER OUT   scipy binary_erosion/dilation of (data > THRESH), uint8 to OUT
   removesmall FILE THRESH CONN ML OUT  components of (data > THRESH) under ML millilitres removed, uint8 to OUT
   percentile FILE LOW HIGH OUT  nnU-Net CT scheme: clip to numpy percentiles, z-score (float32)
+  smooth FILE SX SY SZ OUT      scipy.ndimage.gaussian_filter (float64, reflect, truncate 4) as float32
   window FILE LEVEL WIDTH OUT   MONAI ScaleIntensityRange(a_min=L-W/2, a_max=L+W/2, 0, 1, clip) in float32
   zscore FILE NONZERO OUT       MONAI NormalizeIntensity(nonzero) in float32 (population std)
 """
@@ -72,6 +73,10 @@ def main(op, *a):
         c = np.clip(x, lo, hi)
         std = c.std() if c.std() != 0 else 1.0
         write(((c - c.mean()) / std).astype(np.float32), a[3], "float32")
+        print("{}")
+    elif op == "smooth":
+        x = nib.load(a[0]).get_fdata(dtype=np.float64)
+        write(ndimage.gaussian_filter(x, [float(a[1]), float(a[2]), float(a[3])], mode="reflect", truncate=4.0), a[4], "float32")
         print("{}")
     elif op == "window":
         x = nib.load(a[0]).get_fdata(dtype=np.float32)

@@ -4,9 +4,10 @@ import Glibc
 import Darwin
 #endif
 
-/// Elementary functions from the C library, named once for the augmentations.
+/// Elementary functions from the C library, named once for the transforms.
 enum Math {
     static func log(_ x: Double) -> Double { Glibc.log(x) }
     static func cos(_ x: Double) -> Double { Glibc.cos(x) }
     static func pow(_ x: Double, _ y: Double) -> Double { Glibc.pow(x, y) }
+    static func exp(_ x: Double) -> Double { Glibc.exp(x) }
 }
