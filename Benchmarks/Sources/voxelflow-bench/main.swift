@@ -5,6 +5,7 @@
 //   voxelflow-bench nifti-write FILE OUT [--repeat N] [--level L]
 //   voxelflow-bench dicom-load DIR [--repeat N] [--dump RAW]     (scan + assemble + decode one series)
 //   voxelflow-bench dicom-scan DIR [--repeat N]                  (headers only)
+//   voxelflow-bench reorient FILE CODE [--repeat N]             (reorientation vs a plain copy of the voxels)
 //   voxelflow-bench resample FILE SPACING [--repeat N] [--dump RAW] [--nearest]  (resample only, not I/O)
 import Foundation
 import VoxelCore
@@ -78,6 +79,19 @@ do {
         }
         emit(["tool": "voxelflow", "op": "dicom-load", "dir": dir, "times": times, "best": times.min() ?? 0,
               "shape": last?.shape ?? [], "dtype": last?.voxelType.rawValue ?? "", "threads": System.coreCount])
+    case "reorient":
+        let volume = try NIfTI.read(args[1]).volume
+        let transform = try Reorient(target: args[2])
+        var times: [Double] = [], copies: [Double] = []
+        for _ in 0..<repeats {
+            times.append(try seconds { _ = try transform.apply(volume) })
+            copies.append(seconds {
+                let copy = volume.voxels.withUnsafeBytes { [UInt8]($0) }
+                precondition(copy.count > 0)
+            })
+        }
+        emit(["tool": "voxelflow", "op": "reorient", "times": times, "best": times.min() ?? 0,
+              "copy_best": copies.min() ?? 0, "threads": System.coreCount])
     case "resample":
         let file = args[1]
         let spacing = Double(args[2]) ?? 1

@@ -1,3 +1,4 @@
+import Dispatch
 import VoxelCore
 
 /// A pure re-indexing of a grid: output axis `c` runs along input axis `axes[c]`, reversed when `flips[c]`.
@@ -47,11 +48,7 @@ public struct AxisPermutation: Codable, Sendable, Equatable {
             if flips[c] { start += (nIn[a] - 1) * inStride[a] }
         }
         let frame = nIn[0] * nIn[1] * nIn[2]
-        let voxels = volume.voxels.gathered(count: count * t) { n in
-            let time = n / count, r = n % count
-            let i = r % out[0], j = (r / out[0]) % out[1], k = r / (out[0] * out[1])
-            return time * frame + start + i * step[0] + j * step[1] + k * step[2]
-        }
+        let voxels = Self.permuted(volume.voxels, out: out, count: count, timePoints: t, frame: frame, start: start, step: step)
         // New geometry: column c is ± input column axes[c]; origin = world position of output voxel 0.
         let dir = g.direction
         let cols = (0..<3).map { c in dir.column(axes[c]) * (flips[c] ? -1.0 : 1.0) }
@@ -64,4 +61,72 @@ public struct AxisPermutation: Codable, Sendable, Equatable {
         return try Volume(geometry: geometry, voxels: voxels, timePoints: t, timeStep: volume.timeStep,
                           scaling: volume.scaling, metadata: volume.metadata)
     }
+
+    /// Row-wise copy: output rows are contiguous; the input is walked with the step of output axis 0
+    /// (a plain memory copy when that step is +1). Slabs of the output run on all cores.
+    static func permuted(_ voxels: VoxelArray, out: [Int], count: Int, timePoints t: Int, frame: Int, start: Int, step: [Int]) -> VoxelArray {
+        func run<T>(_ a: [T]) -> [T] {
+            [T](unsafeUninitializedCapacity: count * t) { buffer, initialized in
+                guard let dst = buffer.baseAddress else { return }
+                MemoryAdvice.preferHugePages(UnsafeMutableRawBufferPointer(buffer))
+                a.withUnsafeBufferPointer { source in
+                    guard let src = source.baseAddress else { return }
+                    let d = SendablePointer(dst), s = SendableConstPointer(src)
+                    let slabs = out[2] * t
+                    let chunks = min(System.coreCount * 4, max(1, slabs))
+                    let per = (slabs + chunks - 1) / chunks
+                    DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                        let first = min(slabs, chunk * per), last = min(slabs, first + per)
+                        for slab in first..<last {
+                            let time = slab / out[2], k = slab % out[2]
+                            for j in 0..<out[1] {
+                                let o = time * count + out[0] * (j + out[1] * k)
+                                let i0 = time * frame + start + j * step[1] + k * step[2]
+                                if step[0] == 1 {
+                                    (d.pointer + o).update(from: s.pointer + i0, count: out[0])
+                                } else {
+                                    var from = i0
+                                    for i in 0..<out[0] { (d.pointer + o + i).initialize(to: s.pointer[from]); from += step[0] }
+                                }
+                            }
+                        }
+                    }
+                }
+                initialized = count * t
+            }
+        }
+        switch voxels {
+        case .uint8(let a): return .uint8(run(a))
+        case .int8(let a): return .int8(run(a))
+        case .uint16(let a): return .uint16(run(a))
+        case .int16(let a): return .int16(run(a))
+        case .int32(let a): return .int32(run(a))
+        case .uint32(let a): return .uint32(run(a))
+        case .float32(let a): return .float32(run(a))
+        case .float64(let a): return .float64(run(a))
+        case .rgb24(let a):
+            // Three bytes per voxel: permute voxel indices, then copy the triplets.
+            let n = count * t
+            var outBytes = [UInt8](repeating: 0, count: n * 3)
+            for idx in 0..<n {
+                let time = idx / count, r = idx % count
+                let i = r % out[0], j = (r / out[0]) % out[1], k = r / (out[0] * out[1])
+                let from = time * frame + start + i * step[0] + j * step[1] + k * step[2]
+                outBytes[3 * idx] = a[3 * from]; outBytes[3 * idx + 1] = a[3 * from + 1]; outBytes[3 * idx + 2] = a[3 * from + 2]
+            }
+            return .rgb24(outBytes)
+        }
+    }
+}
+
+/// Raw pointers lent to concurrent workers that touch disjoint elements.
+struct SendablePointer<T>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<T>
+    init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
+}
+
+/// A read-only pointer lent to concurrent workers.
+struct SendableConstPointer<T>: @unchecked Sendable {
+    let pointer: UnsafePointer<T>
+    init(_ pointer: UnsafePointer<T>) { self.pointer = pointer }
 }
