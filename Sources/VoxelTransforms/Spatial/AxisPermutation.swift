@@ -67,11 +67,11 @@ public struct AxisPermutation: Codable, Sendable, Equatable {
     static func permuted(_ voxels: VoxelArray, out: [Int], count: Int, timePoints t: Int, frame: Int, start: Int, step: [Int]) -> VoxelArray {
         func run<T>(_ a: [T]) -> [T] {
             [T](unsafeUninitializedCapacity: count * t) { buffer, initialized in
-                guard let dst = buffer.baseAddress else { return }
+                guard buffer.baseAddress != nil else { return }
                 MemoryAdvice.preferHugePages(UnsafeMutableRawBufferPointer(buffer))
                 a.withUnsafeBufferPointer { source in
-                    guard let src = source.baseAddress else { return }
-                    let d = SendablePointer(dst), s = SendableConstPointer(src)
+                    guard source.baseAddress != nil else { return }
+                    let d = SendableBuffer(buffer), s = SendableConstBuffer(source)
                     let slabs = out[2] * t
                     let chunks = min(System.coreCount * 4, max(1, slabs))
                     let per = (slabs + chunks - 1) / chunks
@@ -82,11 +82,12 @@ public struct AxisPermutation: Codable, Sendable, Equatable {
                             for j in 0..<out[1] {
                                 let o = time * count + out[0] * (j + out[1] * k)
                                 let i0 = time * frame + start + j * step[1] + k * step[2]
+                                guard let to = d.buffer.baseAddress, let from = s.buffer.baseAddress else { continue }
                                 if step[0] == 1 {
-                                    (d.pointer + o).update(from: s.pointer + i0, count: out[0])
+                                    (to + o).update(from: from + i0, count: out[0])
                                 } else {
-                                    var from = i0
-                                    for i in 0..<out[0] { (d.pointer + o + i).initialize(to: s.pointer[from]); from += step[0] }
+                                    var index = i0
+                                    for i in 0..<out[0] { (to + o + i).initialize(to: from[index]); index += step[0] }
                                 }
                             }
                         }
@@ -117,16 +118,4 @@ public struct AxisPermutation: Codable, Sendable, Equatable {
             return .rgb24(outBytes)
         }
     }
-}
-
-/// Raw pointers lent to concurrent workers that touch disjoint elements.
-struct SendablePointer<T>: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<T>
-    init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
-}
-
-/// A read-only pointer lent to concurrent workers.
-struct SendableConstPointer<T>: @unchecked Sendable {
-    let pointer: UnsafePointer<T>
-    init(_ pointer: UnsafePointer<T>) { self.pointer = pointer }
 }
