@@ -64,3 +64,55 @@ enum GOLDEN {
     static let image = "eb55c0c7b1c4a5b1c91548a0bde08153ba1ae3b72c94f600ba941d9b4eefb079"
     static let label = "86fc13afc85345f6d074eb091848d44521241fc3d2065d61bf77713395b8b56b"
 }
+
+@Suite("Patch sampling and random affine")
+struct PatchAndAffineTests {
+    @Test("positive patches are centred on label voxels, with image and label aligned")
+    func positivePatches() throws {
+        var rng = SeededGenerator(seed: 11)
+        let sample = try AugmentationTests.sample()
+        let patches = try PatchSampler(size: [16, 16, 8], positiveFraction: 1).sample(sample, count: 20, using: &rng)
+        #expect(patches.count == 20)
+        for p in patches {
+            let label = try #require(p.sample.label)
+            #expect(p.positive)
+            #expect(label.label(8, 8, 4) == 1, "the patch centre must be foreground")
+            #expect((p.sample.image.value(8, 8, 4) > 300) == (label.label(8, 8, 4) == 1))
+            #expect(p.sample.image.geometry.size == SIMD3(16, 16, 8))
+        }
+    }
+
+    @Test("the positive share follows positiveFraction and draws are reproducible")
+    func ratioAndDeterminism() throws {
+        let sample = try AugmentationTests.sample()
+        var a = SeededGenerator(seed: 3), b = SeededGenerator(seed: 3)
+        let sampler = try PatchSampler(size: [8, 8, 8], positiveFraction: 0.5)
+        let first = try sampler.sample(sample, count: 200, using: &a)
+        let again = try sampler.sample(sample, count: 200, using: &b)
+        #expect(first.map(\.centre) == again.map(\.centre))
+        let share = Double(first.filter(\.positive).count) / 200
+        #expect((0.35...0.65).contains(share), "positive share \(share)")
+    }
+
+    @Test("a zero-range affine is the identity; a real draw is reproducible and keeps labels as labels")
+    func affine() throws {
+        let sample = try AugmentationTests.sample()
+        var rng = SeededGenerator(seed: 5)
+        let identity = try RandomAffine(probability: 1, maxRotation: [0, 0, 0], scaleRange: 1...1, maxTranslation: [0, 0, 0])
+            .apply(sample, using: &rng)
+        #expect(identity.image.geometry == sample.image.geometry)
+        // Linear sampling exactly at voxel centres: only the round-off of the index mapping remains.
+        var worst = 0.0
+        for n in 0..<sample.image.voxels.count { worst = max(worst, abs(identity.image.voxels.value(at: n) - sample.image.voxels.value(at: n))) }
+        #expect(worst <= 1e-3, "largest difference \(worst) HU")
+        #expect(identity.label?.volume.voxels == sample.label?.volume.voxels)
+        let transform = try RandomAffine(probability: 1, maxRotation: [0.3, 0.3, 0.3], scaleRange: 0.8...1.2, maxTranslation: [4, 4, 4], fill: -1024)
+        var r1 = SeededGenerator(seed: 9), r2 = SeededGenerator(seed: 9)
+        let x = try transform.apply(sample, using: &r1), y = try transform.apply(sample, using: &r2)
+        #expect(AugmentationTests.hash(x.image.voxels) == AugmentationTests.hash(y.image.voxels))
+        #expect(AugmentationTests.hash(x.image.voxels) != AugmentationTests.hash(sample.image.voxels))
+        let labels = try #require(x.label)
+        #expect(Set(labels.labelsPresent()).isSubset(of: [0, 1]))
+        #expect(labels.volume.voxelType == .uint8)
+    }
+}

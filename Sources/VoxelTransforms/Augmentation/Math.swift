@@ -8,6 +8,7 @@ import Darwin
 enum Math {
     static func log(_ x: Double) -> Double { Glibc.log(x) }
     static func cos(_ x: Double) -> Double { Glibc.cos(x) }
+    static func sin(_ x: Double) -> Double { Glibc.sin(x) }
     static func pow(_ x: Double, _ y: Double) -> Double { Glibc.pow(x, y) }
     static func exp(_ x: Double) -> Double { Glibc.exp(x) }
 }
