@@ -116,3 +116,47 @@ struct PatchAndAffineTests {
         #expect(labels.volume.voxelType == .uint8)
     }
 }
+
+@Suite("Contrast, bias field and low-resolution augmentations")
+struct MoreAugmentationTests {
+    static func run(_ seed: UInt64, _ body: (AugmentationSample, inout SeededGenerator) throws -> AugmentationSample) throws -> AugmentationSample {
+        var rng = SeededGenerator(seed: seed)
+        return try body(AugmentationTests.sample(), &rng)
+    }
+
+    @Test("each is reproducible from its seed, differs across seeds, keeps the grid and never touches the label",
+          arguments: ["contrast", "bias", "lowres"])
+    func properties(_ kind: String) throws {
+        func apply(_ s: AugmentationSample, _ rng: inout SeededGenerator) throws -> AugmentationSample {
+            switch kind {
+            case "contrast": return try RandomContrast(probability: 1).apply(s, using: &rng)
+            case "bias": return try RandomBiasField(probability: 1).apply(s, using: &rng)
+            default: return try RandomLowResolution(probability: 1, factorRange: 1.5...2.5).apply(s, using: &rng)
+            }
+        }
+        let original = try AugmentationTests.sample()
+        let a = try Self.run(21, apply), b = try Self.run(21, apply), c = try Self.run(22, apply)
+        #expect(AugmentationTests.hash(a.image.voxels) == AugmentationTests.hash(b.image.voxels))
+        #expect(AugmentationTests.hash(a.image.voxels) != AugmentationTests.hash(c.image.voxels))
+        #expect(a.image.geometry == original.image.geometry)
+        #expect(a.label?.volume.voxels == original.label?.volume.voxels)
+    }
+
+    @Test("contrast stays inside the original range and keeps the mean")
+    func contrastRange() throws {
+        let original = try AugmentationTests.sample()
+        let out = try Self.run(4) { s, rng in try RandomContrast(probability: 1, factorRange: 1.5...1.5).apply(s, using: &rng) }
+        let range = try #require(original.image.physicalRange())
+        guard case .float32(let v) = out.image.voxels else { Issue.record("float32 expected"); return }
+        #expect(v.allSatisfy { range.contains(Double($0)) })
+    }
+
+    @Test("a bias field with zero coefficients changes nothing")
+    func zeroBias() throws {
+        let original = try AugmentationTests.sample()
+        let out = try Self.run(4) { s, rng in try RandomBiasField(probability: 1, coefficientRange: 0).apply(s, using: &rng) }
+        var worst = 0.0
+        for n in 0..<original.image.voxels.count { worst = max(worst, abs(out.image.voxels.value(at: n) - original.image.value(n % 64, (n / 64) % 64, n / 4096))) }
+        #expect(worst == 0)
+    }
+}
