@@ -8,21 +8,18 @@ public struct RandomContrast: Codable, Sendable, Equatable {
 
     /// Creates the augmentation.
     public init(probability: Double = 0.5, factorRange: ClosedRange<Double> = 0.75...1.25) throws {
-        guard (0...1).contains(probability), factorRange.lowerBound >= 0 else { throw TransformError.invalidParameter("probability in 0…1 and factor ≥ 0") }
+        try checkAugmentation(probability: probability, factorRange.lowerBound >= 0, "factor ≥ 0")
         self.probability = probability
         self.factorRange = factorRange
     }
 
     /// Draws the factor and applies it.
     public func apply(_ sample: AugmentationSample, using rng: inout SeededGenerator) throws -> AugmentationSample {
-        let happens = rng.unit() < probability
-        let factor = rng.uniform(factorRange)
-        guard happens else { return sample }
+        guard let factor = rng.draw(probability: probability, in: factorRange) else { return sample }
         let x = sample.image.physicalFloats()
         let mean = x.reduce(0.0) { $0 + Double($1) } / Double(max(1, x.count))
         let lo = x.min() ?? 0, hi = x.max() ?? 0
-        let values = x.map { v in min(hi, max(lo, Float((Double(v) - mean) * factor + mean))) }
-        return try AugmentationSample(image: sample.image.replacingVoxels(with: .float32(values)), label: sample.label)
+        return try sample.withImageValues(x.map { v in min(hi, max(lo, Float((Double(v) - mean) * factor + mean))) })
     }
 }
 
@@ -36,9 +33,8 @@ public struct RandomBiasField: Codable, Sendable, Equatable {
 
     /// Creates the augmentation.
     public init(probability: Double = 0.5, degree: Int = 3, coefficientRange: Double = 0.3) throws {
-        guard (0...1).contains(probability), (1...6).contains(degree), coefficientRange >= 0 else {
-            throw TransformError.invalidParameter("probability in 0…1, degree 1…6, coefficient range ≥ 0")
-        }
+        try checkAugmentation(probability: probability, (1...6).contains(degree) && coefficientRange >= 0,
+                              "degree in 1…6 and the coefficient range ≥ 0")
         self.probability = probability
         self.degree = degree
         self.coefficientRange = coefficientRange
@@ -74,7 +70,7 @@ public struct RandomBiasField: Codable, Sendable, Equatable {
             var n = i + s.x * (j + s.y * k)
             while n < x.count { values[n] = Float(Double(x[n]) * field); n += frame }
         } } }
-        return try AugmentationSample(image: sample.image.replacingVoxels(with: .float32(values)), label: sample.label)
+        return try sample.withImageValues(values)
     }
 }
 
@@ -86,20 +82,18 @@ public struct RandomLowResolution: Codable, Sendable, Equatable {
 
     /// Creates the augmentation; factors ≥ 1 coarsen.
     public init(probability: Double = 0.5, factorRange: ClosedRange<Double> = 1...2) throws {
-        guard (0...1).contains(probability), factorRange.lowerBound > 0 else { throw TransformError.invalidParameter("probability in 0…1 and factor > 0") }
+        try checkAugmentation(probability: probability, factorRange.lowerBound > 0, "factor > 0")
         self.probability = probability
         self.factorRange = factorRange
     }
 
     /// Draws the factor and degrades the image.
     public func apply(_ sample: AugmentationSample, using rng: inout SeededGenerator) throws -> AugmentationSample {
-        let happens = rng.unit() < probability
-        let factor = rng.uniform(factorRange)
-        guard happens else { return sample }
+        guard let factor = rng.draw(probability: probability, in: factorRange) else { return sample }
         let g = sample.image.geometry
         let coarse = try Resample(spacing: [g.spacing.x * factor, g.spacing.y * factor, g.spacing.z * factor], interpolation: .nearest)
             .apply(sample.image).volume
         let back = try ResampleToGrid(target: g, interpolation: .linear).apply(coarse)
-        return try AugmentationSample(image: back, label: sample.label)
+        return try sample.withImage(back)
     }
 }

@@ -24,6 +24,14 @@ public struct SeededGenerator: RandomNumberGenerator, Codable, Sendable, Equatab
     /// A uniform Double in `range`.
     public mutating func uniform(_ range: ClosedRange<Double>) -> Double { range.lowerBound + (range.upperBound - range.lowerBound) * unit() }
 
+    /// Draws whether an augmentation happens (chance `probability`), then its parameter from `range`. Both
+    /// are always drawn, so the sequence does not depend on the outcome. nil when it does not happen.
+    public mutating func draw(probability: Double, in range: ClosedRange<Double>) -> Double? {
+        let happens = unit() < probability
+        let value = uniform(range)
+        return happens ? value : nil
+    }
+
     /// A standard normal Double (Box–Muller).
     public mutating func normal() -> Double {
         let u1 = max(unit(), 0x1.0p-53), u2 = unit()
@@ -43,5 +51,22 @@ public struct AugmentationSample: Sendable {
         }
         self.image = image
         self.label = label
+    }
+
+    /// The same sample with a new image on the same grid (intensity augmentations).
+    func withImage(_ newImage: Volume) throws -> AugmentationSample {
+        try AugmentationSample(image: newImage, label: label)
+    }
+
+    /// The same sample with the image's physical values replaced by `values` (float32).
+    func withImageValues(_ values: [Float]) throws -> AugmentationSample {
+        try withImage(image.replacingVoxels(with: .float32(values)))
+    }
+}
+
+/// Checks the parameters every random augmentation shares.
+func checkAugmentation(probability: Double, _ rangeIsValid: Bool, _ what: String) throws {
+    guard (0...1).contains(probability), rangeIsValid else {
+        throw TransformError.invalidParameter("probability must be in 0…1 and \(what)")
     }
 }

@@ -79,19 +79,14 @@ public struct RandomGaussianBlur: Codable, Sendable, Equatable {
 
     /// Creates the augmentation.
     public init(probability: Double = 0.5, sigmaRange: ClosedRange<Double> = 0.5...1.5) throws {
-        guard (0...1).contains(probability), sigmaRange.lowerBound >= 0 else {
-            throw TransformError.invalidParameter("probability must be in 0…1 and σ ≥ 0")
-        }
+        try checkAugmentation(probability: probability, sigmaRange.lowerBound >= 0, "σ ≥ 0")
         self.probability = probability
         self.sigmaRange = sigmaRange
     }
 
     /// Draws σ and blurs.
     public func apply(_ sample: AugmentationSample, using rng: inout SeededGenerator) throws -> AugmentationSample {
-        let happens = rng.unit() < probability
-        let sigma = rng.uniform(sigmaRange)
-        guard happens else { return sample }
-        let blurred = try GaussianSmooth(sigma: [sigma, sigma, sigma]).apply(sample.image)
-        return try AugmentationSample(image: blurred, label: sample.label)
+        guard let sigma = rng.draw(probability: probability, in: sigmaRange) else { return sample }
+        return try sample.withImage(GaussianSmooth(sigma: [sigma, sigma, sigma]).apply(sample.image))
     }
 }
