@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "VoxelIO", targets: ["VoxelIO"]),
         .library(name: "VoxelNN", targets: ["VoxelNN"]),
         .library(name: "VoxelTransforms", targets: ["VoxelTransforms"]),
+        .library(name: "VoxelPipeline", targets: ["VoxelPipeline"]),
         .executable(name: "voxelflow", targets: ["voxelflow"]),
     ],
     dependencies: [
@@ -40,9 +41,18 @@ let package = Package(
         .target(name: "VoxelIO", dependencies: ["VoxelCore", "CNIfTI", "CDCMTK", "CDeflate"]),
         .target(name: "VoxelNN", dependencies: ["VoxelCore", "CBLAS"]),
         .target(name: "VoxelTransforms", dependencies: ["VoxelCore"]),
+        .target(name: "VoxelPipeline", dependencies: ["VoxelCore", "VoxelIO", "VoxelTransforms"]),
+
+        // MARK: Analysis plugins (built only on the public API)
+        .target(name: "LabelStatisticsPlugin", dependencies: ["VoxelPipeline", "VoxelCore", "VoxelTransforms"], path: "Plugins/LabelStatistics"),
+        .target(name: "ExternalCommandPlugin", dependencies: ["VoxelPipeline", "VoxelCore", "VoxelIO"], path: "Plugins/ExternalCommand"),
+
         .executableTarget(
             name: "voxelflow",
-            dependencies: ["VoxelCore", "VoxelIO", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "VoxelCore", "VoxelIO", "VoxelPipeline", "LabelStatisticsPlugin", "ExternalCommandPlugin",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
 
         // MARK: Benchmarks (side by side with peer tools; never part of `swift test`)
@@ -59,5 +69,9 @@ let package = Package(
         .testTarget(name: "VoxelNNTests", dependencies: ["VoxelNN", "VoxelCore"]),
         .testTarget(name: "VoxelTransformsTests", dependencies: ["VoxelTransforms", "VoxelIO", "VoxelCore", "TestSupport"]),
         .testTarget(name: "voxelflowTests", dependencies: ["VoxelIO", "VoxelCore", "TestSupport"]),
+        .testTarget(
+            name: "VoxelPipelineTests",
+            dependencies: ["VoxelPipeline", "LabelStatisticsPlugin", "ExternalCommandPlugin", "VoxelIO", "VoxelCore", "TestSupport"]
+        ),
     ]
 )

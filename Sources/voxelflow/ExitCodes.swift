@@ -7,6 +7,8 @@ enum ExitCodes {
     static let badInput: Int32 = 2
     /// The output could not be written.
     static let cannotWrite: Int32 = 3
+    /// `run`: some cases failed; the others completed.
+    static let casesFailed: Int32 = 4
 
     static let help = """
     EXIT CODES
@@ -14,6 +16,7 @@ enum ExitCodes {
       1   unexpected internal error
       2   bad input: the file is missing, unreadable, malformed or unsupported
       3   the output could not be written
+      4   run: one or more cases failed (the others completed)
       64  wrong command-line usage
     """
 

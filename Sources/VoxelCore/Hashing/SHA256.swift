@@ -1,5 +1,6 @@
-/// SHA-256 (FIPS 180-4), for comparing voxel hashes with the oracle's. Test-only; not optimised.
-public struct SHA256 {
+/// SHA-256 (FIPS 180-4): content hashes for provenance records (pipeline files) and voxel comparisons.
+/// A plain implementation, meant for files and buffers of moderate size rather than bulk throughput.
+public struct SHA256: Sendable {
     private static let k: [UInt32] = [
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
         0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -82,6 +83,9 @@ public struct SHA256 {
         s.update(bytes)
         return s.hexDigest()
     }
+
+    /// Hex digest of a byte array.
+    public static func hex(_ bytes: [UInt8]) -> String { bytes.withUnsafeBytes { hex($0) } }
 }
 
 extension UInt32 {

@@ -1,0 +1,139 @@
+import VoxelCore
+import VoxelIO
+
+/// One unit of work: the inputs of one patient scan (a DICOM series, or NIfTI files sharing a key).
+public struct Case: Sendable {
+    /// The sanitised case id; also the name of the case's output folder.
+    public var id: String
+    /// Inputs by name.
+    public var inputs: [String: CaseInput]
+    /// Why the case cannot run (for example a missing label file); it is then reported as failed.
+    public var problem: String?
+}
+
+/// One input of one case and how to load it.
+public struct CaseInput: Sendable {
+    /// Where the data is.
+    public enum Source: Sendable {
+        case niftiFile(String)
+        case dicomSeries(DICOMStack, DICOMInputOptions)
+    }
+
+    public var name: String
+    public var kind: ValueKind
+    public var source: Source
+    /// The archive root, so that records can give paths relative to it.
+    public var archive: String
+
+    /// A description for the manifest: file paths relative to the archive; for DICOM the series UID, the
+    /// folder and the number of files (not every path). No patient names or birth dates.
+    public var record: JSON {
+        switch source {
+        case .niftiFile(let path):
+            return .object([("file", .string(CaseInput.relative(path, to: archive)))])
+        case .dicomSeries(let stack, _):
+            let folders = Set(stack.slices.map { CaseInput.folder(of: $0.path) })
+            let folder = folders.count == 1 ? folders.first ?? "" : CaseInput.commonPrefix(Array(folders))
+            return .object([
+                ("seriesInstanceUID", .string(stack.header.seriesInstanceUID)),
+                ("modality", .string(stack.header.modality)),
+                ("folder", .string(CaseInput.relative(folder, to: archive))),
+                ("files", .int(Set(stack.slices.map(\.path)).count)),
+            ])
+        }
+    }
+
+    /// Reads the input into memory.
+    /// - Throws: the reader's typed error (it names the file), or `CaseError` when a labels input does not
+    ///   hold whole numbers.
+    public func load(warnings: inout [String]) throws -> StageValue {
+        let volume: Volume
+        switch source {
+        case .niftiFile(let path):
+            let image = try NIfTI.read(path)
+            warnings += image.warnings.map { "\(CaseInput.relative(path, to: archive)): \($0)" }
+            volume = image.volume
+        case .dicomSeries(let stack, let options):
+            guard stack.isRegular || options.resampleSlices else {
+                throw CaseError("DICOM series \(stack.label): \(stack.irregularity ?? "irregular slices") (set \"resampleSlices\": true on the input to resample)")
+            }
+            warnings += stack.problems.map { "DICOM series \(stack.label): \($0)" }
+            var o = DICOMVolumeOptions()
+            o.suvBodyWeight = options.suv
+            o.resampleToUniformSpacing = options.resampleSlices
+            volume = try stack.volume(options: o)
+        }
+        switch kind {
+        case .labels:
+            do {
+                return .labels(try LabelConversion.labelMap(from: volume))
+            } catch let e as CaseError {
+                throw CaseError("input \"\(name)\": \(e.message)")
+            }
+        default:
+            return .image(volume)
+        }
+    }
+
+    static func relative(_ path: String, to root: String) -> String {
+        if path == root { return "." }
+        let r = root.hasSuffix("/") ? root : root + "/"
+        return path.hasPrefix(r) ? String(path.dropFirst(r.count)) : path
+    }
+
+    static func folder(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return String(path[..<slash])
+    }
+
+    static func commonPrefix(_ paths: [String]) -> String {
+        guard var prefix = paths.min().map({ $0.split(separator: "/", omittingEmptySubsequences: false) }) else { return "" }
+        for p in paths {
+            let parts = p.split(separator: "/", omittingEmptySubsequences: false)
+            var n = 0
+            while n < min(prefix.count, parts.count) && prefix[n] == parts[n] { n += 1 }
+            prefix = Array(prefix[..<n])
+        }
+        return prefix.joined(separator: "/")
+    }
+}
+
+/// A case-level failure with a message (missing inputs, unusable values, a failed external program).
+public struct CaseError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Label maps from files that store labels in other types (float NIfTI written by many tools).
+public enum LabelConversion {
+    /// The volume as a label map: integer volumes are used as they are; float or scaled volumes are
+    /// accepted when every value is a whole number from 0 to 2³¹−1 and become the smallest fitting
+    /// unsigned or signed integer type.
+    /// - Throws: `CaseError` naming the first value that is not a label.
+    public static func labelMap(from volume: Volume) throws -> LabelMap {
+        if volume.voxelType.isInteger && volume.scaling.isIdentity { return try LabelMap(volume) }
+        guard volume.voxelType != .rgb24 else { throw CaseError("colour voxels cannot be labels") }
+        guard volume.timePoints == 1 else { throw CaseError("a label map is 3D, this file has \(volume.timePoints) volumes") }
+        let n = volume.voxels.count
+        var values = [Int32](repeating: 0, count: n)
+        var maxValue: Int32 = 0
+        for i in 0..<n {
+            let v = volume.scaling.apply(volume.voxels.value(at: i))
+            guard v == v.rounded(), v >= 0, v <= Double(Int32.max) else {
+                throw CaseError("voxel \(i) holds \(v), which is not a label (labels are whole numbers ≥ 0)")
+            }
+            values[i] = Int32(v)
+            maxValue = max(maxValue, values[i])
+        }
+        let voxels: VoxelArray
+        if maxValue <= Int32(UInt8.max) {
+            voxels = .uint8(values.map { UInt8($0) })
+        } else if maxValue <= Int32(Int16.max) {
+            voxels = .int16(values.map { Int16($0) })
+        } else {
+            voxels = .int32(values)
+        }
+        return try LabelMap(Volume(geometry: volume.geometry, voxels: voxels, metadata: volume.metadata))
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import VoxelCore
+
+/// The state of one case while its stages run: inputs (loaded on first use), stage results, warnings
+/// and the files written. Stages read earlier results through it and write their files inside it.
+public struct CaseContext: Sendable {
+    /// The case id (sanitised; safe as a path component).
+    public let caseID: String
+    /// The case's inputs by name.
+    public let inputs: [String: CaseInput]
+    /// Seed for this case's random choices, derived from the pipeline seed and the case id.
+    public let seed: UInt64
+    /// The folder this case's files are written to while it runs; it is moved into place when every stage
+    /// succeeded, so a failed or killed case never leaves files under its final name.
+    public let stagingDirectory: String
+    /// The id of the stage now running (for records).
+    public internal(set) var currentStage: String = ""
+    /// Results by input name or stage id.
+    public internal(set) var values: [String: StageValue] = [:]
+    /// Report sections (stage id → JSON) in stage order.
+    public internal(set) var reports: [(String, JSON)] = []
+    /// Warnings to record in the manifest.
+    public var warnings: [String] = []
+    /// Files written so far, relative to the case folder, in order.
+    public internal(set) var outputs: [String] = []
+    /// Seconds spent loading each input.
+    public internal(set) var loadTimes: [(String, Double)] = []
+    /// Geometry and value summaries of the inputs loaded so far (for reports), kept after the voxels are
+    /// released.
+    public internal(set) var inputSummaries: [String: [(String, JSON)]] = [:]
+
+    init(caseID: String, inputs: [String: CaseInput], seed: UInt64, stagingDirectory: String) {
+        self.caseID = caseID
+        self.inputs = inputs
+        self.seed = seed
+        self.stagingDirectory = stagingDirectory
+    }
+
+    /// The value of an input or earlier stage; inputs are read from disk on first use.
+    /// - Throws: the reader's error for an unreadable input; `CaseError` for an unknown id.
+    public mutating func value(_ id: String) throws -> StageValue {
+        if let v = values[id] { return v }
+        guard let input = inputs[id] else { throw CaseError("no value named \"\(id)\" in this case") }
+        let start = Clock.now()
+        let v = try input.load(warnings: &warnings)
+        loadTimes.append((id, Clock.now() - start))
+        switch v {
+        case .image(let volume): inputSummaries[id] = ImageDescription.json(volume)
+        case .labels(let l): inputSummaries[id] = ImageDescription.json(l.volume) + [("labels", .array(l.labelsPresent().map { .int($0) }))]
+        case .report: break
+        }
+        values[id] = v
+        return v
+    }
+
+    /// The image `id`.
+    /// - Throws: `CaseError` when `id` holds another kind of value.
+    public mutating func image(_ id: String) throws -> Volume {
+        if case .image(let v) = try value(id) { return v }
+        throw CaseError("\"\(id)\" is not an image")
+    }
+
+    /// The label map `id`.
+    /// - Throws: `CaseError` when `id` holds another kind of value.
+    public mutating func labels(_ id: String) throws -> LabelMap {
+        if case .labels(let v) = try value(id) { return v }
+        throw CaseError("\"\(id)\" is not a label map")
+    }
+
+    /// Expands `{case}` and `{id}` in an output path template (already checked by the validator).
+    public func outputName(_ template: String, id: String) -> String {
+        template.replacingOccurrences(of: "{case}", with: caseID).replacingOccurrences(of: "{id}", with: id)
+    }
+
+    /// Reserves the file `relativePath` in the case's folder: creates its parent folders in the staging
+    /// folder, records it as an output and returns the full path to write to.
+    public mutating func outputFile(_ relativePath: String) throws -> String {
+        let full = "\(stagingDirectory)/\(relativePath)"
+        let parent = (full as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        } catch {
+            throw CaseError("\(parent): cannot create folder: \(error.localizedDescription)")
+        }
+        if !outputs.contains(relativePath) { outputs.append(relativePath) }
+        return full
+    }
+
+    /// Writes `text` to `relativePath` in the case's folder (temporary name, then rename).
+    public mutating func writeText(_ text: String, to relativePath: String) throws {
+        let full = try outputFile(relativePath)
+        try AtomicWrite.write(Array(text.utf8), to: full)
+    }
+
+    mutating func store(_ value: StageValue, as id: String) {
+        values[id] = value
+        if case .report(let json) = value { reports.append((id, json)) }
+    }
+
+    mutating func drop(_ id: String) { values[id] = nil }
+}
+
+/// Monotonic seconds.
+enum Clock {
+    static func now() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+    }
+}
+
+/// Whole-file writes that appear atomically (temporary file in the same folder, then rename).
+public enum AtomicWrite {
+    /// Writes `bytes` to `path` via a temporary file and `rename`, so `path` never holds partial data.
+    /// - Throws: `CaseError` naming the path and the system's reason.
+    public static func write(_ bytes: [UInt8], to path: String) throws {
+        let temporary = "\((path as NSString).deletingLastPathComponent)/.\((path as NSString).lastPathComponent).\(getpid()).tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CaseError("\(path): cannot write: \(String(cString: strerror(errno)))") }
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { buffer -> Int in
+                guard let base = buffer.baseAddress else { return 0 }
+                return Glibc.write(fd, base + offset, buffer.count - offset)
+            }
+            if n <= 0 {
+                let why = String(cString: strerror(errno))
+                close(fd)
+                unlink(temporary)
+                throw CaseError("\(path): cannot write: \(why)")
+            }
+            offset += n
+        }
+        close(fd)
+        guard rename(temporary, path) == 0 else {
+            let why = String(cString: strerror(errno))
+            unlink(temporary)
+            throw CaseError("\(path): cannot rename into place: \(why)")
+        }
+    }
+}

@@ -1,0 +1,11 @@
+/// The stage types that ship with VoxelPipeline. Plugins add theirs to the same registry.
+extension StageRegistry {
+    /// A registry holding every built-in stage type (spatial, intensity, label and writer stages).
+    public static var builtIn: StageRegistry {
+        var r = StageRegistry()
+        for d in SpatialStages.all + IntensityStages.all + LabelStages.all + [WriteNIfTIStage.definition, WriteReportStage.definition] {
+            r.register(d)
+        }
+        return r
+    }
+}

@@ -1,0 +1,114 @@
+import VoxelCore
+import VoxelTransforms
+
+/// Built-in spatial stages. Images and label maps are both accepted; labels always move nearest-neighbour.
+/// Every result keeps exact world coordinates, so `write-nifti` with `grid` puts results back on the scan.
+enum SpatialStages {
+    static let all = [reorient, resample, resampleTo, cropForeground, cropOrPad]
+
+    static let reorient = StageDefinition(
+        type: "reorient", category: .spatial,
+        summary: "Permute and flip axes to an orientation code (no interpolation; voxels and world positions unchanged).",
+        parameters: [
+            CommonParameters.source(),
+            ParameterSpec("orientation", .string, default: .string("RAS"),
+                          doc: "target code, three letters from R/L, A/P, S/I naming where each axis points (e.g. RAS, LPS)"),
+        ],
+        produces: .sameAs(parameter: "source"),
+        make: { c in
+            let r = try Reorient(target: c.parameters.string("orientation") ?? "RAS")
+            return MapStage(source: c.parameters.string("source") ?? "",
+                            image: { try r.apply($0).volume },
+                            labels: { try LabelMap(r.apply($0.volume).volume) })
+        })
+
+    static let resample = StageDefinition(
+        type: "resample", category: .spatial,
+        summary: "Resample to a voxel spacing in mm, keeping origin and direction (labels nearest-neighbour).",
+        parameters: [
+            CommonParameters.source(),
+            ParameterSpec("spacing", .array(of: .number(0.01...100), count: 3...3), doc: "target spacing along i, j, k in mm"),
+            ParameterSpec("interpolation", .choice(Interpolation.allCases.map(\.rawValue)), default: .string("linear"),
+                          doc: "for images: nearest or linear (linear gives float32); labels always use nearest"),
+        ],
+        produces: .sameAs(parameter: "source"),
+        make: { c in
+            let spacing = c.parameters.doubles("spacing") ?? []
+            let interpolation = Interpolation(rawValue: c.parameters.string("interpolation") ?? "linear") ?? .linear
+            let image = try Resample(spacing: spacing, interpolation: interpolation)
+            let labels = try Resample(spacing: spacing, interpolation: .nearest)
+            return MapStage(source: c.parameters.string("source") ?? "",
+                            image: { try image.apply($0).volume },
+                            labels: { try LabelMap(labels.apply($0.volume).volume) })
+        })
+
+    static let resampleTo = StageDefinition(
+        type: "resample-to", category: .spatial,
+        summary: "Resample onto the grid of another value (for example back onto the original scan); labels nearest-neighbour.",
+        parameters: [
+            CommonParameters.source(),
+            ParameterSpec("reference", .reference([.image, .labels]), doc: "the value whose grid (size, spacing, origin, direction) is used"),
+            ParameterSpec("interpolation", .choice(Interpolation.allCases.map(\.rawValue)), default: .string("linear"),
+                          doc: "for images: nearest or linear; labels always use nearest"),
+            ParameterSpec("fill", .number(-1e9...1e9), default: .int(0), doc: "value outside the source (physical units; labels use 0)"),
+        ],
+        produces: .sameAs(parameter: "source"),
+        make: { c in
+            ResampleToStage(source: c.parameters.string("source") ?? "", reference: c.parameters.string("reference") ?? "",
+                            interpolation: Interpolation(rawValue: c.parameters.string("interpolation") ?? "linear") ?? .linear,
+                            fill: c.parameters.double("fill") ?? 0)
+        })
+
+    static let cropForeground = StageDefinition(
+        type: "crop-foreground", category: .spatial,
+        summary: "Crop an image to the bounding box of voxels above a threshold, plus a margin.",
+        parameters: [
+            CommonParameters.source([.image]),
+            ParameterSpec("threshold", .number(-1e9...1e9), default: .int(0), doc: "voxels above this physical value (HU for CT) are foreground"),
+            ParameterSpec("margin", .integer(0...10_000), default: .int(0), doc: "voxels kept on every side of the box"),
+        ],
+        produces: .kind(.image),
+        make: { c in
+            let crop = try CropForeground(threshold: c.parameters.double("threshold") ?? 0, margin: c.parameters.int("margin") ?? 0)
+            return ImageStage(source: c.parameters.string("source") ?? "") { v in try crop.plan(for: v).apply(v) }
+        })
+
+    static let cropOrPad = StageDefinition(
+        type: "crop-or-pad", category: .spatial,
+        summary: "Crop or pad symmetrically about the centre to a size in voxels (padding with 0; world positions kept).",
+        parameters: [
+            CommonParameters.source(),
+            ParameterSpec("size", .array(of: .integer(1...100_000), count: 3...3), doc: "output size along i, j, k in voxels"),
+        ],
+        produces: .sameAs(parameter: "source"),
+        make: { c in
+            let crop = try CropOrPad(size: c.parameters.ints("size") ?? [])
+            return MapStage(source: c.parameters.string("source") ?? "",
+                            image: { v in try crop.plan(for: v.geometry).apply(v) },
+                            labels: { l in try LabelMap(crop.plan(for: l.geometry).apply(l.volume)) })
+        })
+}
+
+struct ResampleToStage: Stage {
+    let source: String
+    let reference: String
+    let interpolation: Interpolation
+    let fill: Double
+
+    func run(_ context: inout CaseContext) throws -> StageValue? {
+        let target: Geometry
+        switch try context.value(reference) {
+        case .image(let v): target = v.geometry
+        case .labels(let l): target = l.geometry
+        case .report: throw CaseError("\"\(reference)\" is a report, not a grid")
+        }
+        switch try context.value(source) {
+        case .image(let v):
+            return .image(try ResampleToGrid(target: target, interpolation: interpolation, fill: fill).apply(v))
+        case .labels(let l):
+            return .labels(try LabelMap(ResampleToGrid(target: target, interpolation: .nearest).apply(l.volume)))
+        case .report:
+            throw CaseError("\"\(source)\" is a report")
+        }
+    }
+}

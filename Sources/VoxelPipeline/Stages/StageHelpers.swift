@@ -1,0 +1,60 @@
+import VoxelTransforms
+import VoxelCore
+
+/// Parameter declarations shared by many built-in stages.
+enum CommonParameters {
+    static func source(_ kinds: [ValueKind] = [.image, .labels], doc: String = "the value to process (an input name or an earlier stage id)") -> ParameterSpec {
+        ParameterSpec("source", .reference(kinds), doc: doc)
+    }
+
+    static let connectivity = ParameterSpec("connectivity", .choice(["6", "18", "26"]), default: .string("26"),
+                                            doc: "neighbours that touch: 6 (faces), 18 (+ edges) or 26 (+ corners)")
+
+    static func connectivityValue(_ values: ParameterValues) -> Connectivity {
+        Connectivity(rawValue: Int(values.string("connectivity") ?? "26") ?? 26) ?? .corners
+    }
+}
+
+/// A stage that applies a function to the image or label map named by its `source` parameter and keeps
+/// the kind: images stay images, labels stay labels.
+struct MapStage: Stage {
+    let source: String
+    let image: @Sendable (Volume) throws -> Volume
+    /// Nil: labels are refused (the validator already prevents that for image-only stages).
+    let labels: (@Sendable (LabelMap) throws -> LabelMap)?
+
+    func run(_ context: inout CaseContext) throws -> StageValue? {
+        switch try context.value(source) {
+        case .image(let v): return .image(try image(v))
+        case .labels(let l):
+            guard let labels else { throw CaseError("\"\(source)\" is a label map; this stage needs an image") }
+            return .labels(try labels(l))
+        case .report: throw CaseError("\"\(source)\" is a report, not an image or label map")
+        }
+    }
+}
+
+/// A stage that turns the label map named by `source` into another label map.
+struct LabelStage: Stage {
+    let source: String
+    let transform: @Sendable (LabelMap) throws -> LabelMap
+
+    func run(_ context: inout CaseContext) throws -> StageValue? {
+        .labels(try transform(try context.labels(source)))
+    }
+}
+
+/// A stage that turns the image named by `source` into another image.
+struct ImageStage: Stage {
+    let source: String
+    let transform: @Sendable (Volume) throws -> Volume
+
+    func run(_ context: inout CaseContext) throws -> StageValue? {
+        .image(try transform(try context.image(source)))
+    }
+}
+
+extension Volume {
+    /// Physical value of every voxel of the first time point, as Double.
+    func physicalValue(at index: Int) -> Double { scaling.apply(voxels.value(at: index)) }
+}

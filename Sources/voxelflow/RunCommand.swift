@@ -1,0 +1,120 @@
+import ArgumentParser
+import VoxelPipeline
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a pipeline over every case of an archive folder.",
+        discussion: """
+        The pipeline is checked first (as `validate`); nothing is read or written when it has problems.
+        Cases are found in ARCHIVE (each DICOM series, or each set of NIfTI files sharing a key) and
+        processed --jobs at a time. A failing case never stops the others.
+
+        Output folder:
+          OUT/cases/<case id>/...   the files written by the pipeline's writer stages
+          OUT/manifest.jsonl        one line per case: inputs, status, outputs, timings, warnings, error
+          OUT/run.json              provenance: pipeline SHA-256, tool version, seed, archive, host, times
+        A case's files appear only when all its stages succeeded (built in OUT/.partial, then renamed);
+        after a crash or kill, --resume skips completed cases and redoes the rest. Case ids are sanitised
+        (letters, digits, '-', '_', '.'): no identifier from a scan can name a path outside OUT. Patient
+        names and birth dates are never written to the log or the manifest.
+
+        Same pipeline, inputs and seed give byte-identical files under OUT/cases (run.json and the
+        manifest's timings differ).
+
+        EXIT CODES
+          0   every case succeeded
+          1   unexpected internal error
+          2   the pipeline or the archive cannot be used
+          3   the output folder cannot be used
+          4   one or more cases failed (the others completed; see the manifest)
+          64  wrong command-line usage
+        """
+    )
+
+    @Argument(help: "The pipeline file (JSON).")
+    var pipeline: String
+
+    @Option(name: .shortAndLong, help: "The archive folder holding the scans.")
+    var input: String
+
+    @Option(name: .shortAndLong, help: "The output folder (created when missing).")
+    var output: String
+
+    @Option(name: .shortAndLong, help: "Cases processed at the same time (default: one per core, at most one per 3 GiB of memory).")
+    var jobs: Int?
+
+    @Flag(name: .long, help: "Continue an interrupted run: skip completed cases, redo the rest.")
+    var resume = false
+
+    @Flag(name: .long, help: "Start over in an output folder that already holds a run (its results are removed).")
+    var force = false
+
+    @Option(name: .long, help: "Run only part i of n of the cases (e.g. 2/4); the n parts cover every case exactly once.")
+    var shard: String?
+
+    @Flag(name: .long, help: "List the cases and the files each would write, without reading scans or writing anything.")
+    var dryRun = false
+
+    @Flag(name: .shortAndLong, help: "Print only failures and errors.")
+    var quiet = false
+
+    func parsedShard() throws -> (Int, Int)? {
+        guard let shard else { return nil }
+        let parts = shard.split(separator: "/")
+        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, (1...n).contains(i) else {
+            throw ValidationError("--shard must be i/n with 1 ≤ i ≤ n, e.g. 1/4")
+        }
+        return (i, n)
+    }
+
+    func validate() throws {
+        _ = try parsedShard()
+        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        if resume && force { throw ValidationError("--resume and --force contradict each other") }
+    }
+
+    func run() throws {
+        let registry = StageCatalog.registry
+        let spec: PipelineSpec
+        do {
+            spec = try PipelineValidator(registry: registry).load(pipeline)
+        } catch let e as PipelineValidationError {
+            printError("voxelflow: error: \(e)")
+            throw ExitCode(ExitCodes.badInput)
+        }
+        var options = RunOptions(archive: input, output: output)
+        if let jobs { options.jobs = jobs }
+        options.resume = resume
+        options.force = force
+        options.dryRun = dryRun
+        if let (i, n) = try parsedShard() { options.shard = (i, n) }
+        options.commandLine = CommandLine.arguments
+        options.toolVersion = VoxelFlowVersion.string
+
+        let summary: RunSummary
+        do {
+            summary = try Runner(spec: spec, registry: registry).run(options, progress: ProgressReporter(style: quiet ? .quiet : .automatic))
+        } catch let e as Runner.RunError {
+            printError("voxelflow: error: \(e)")
+            throw ExitCode(e.description.hasPrefix(output) ? ExitCodes.cannotWrite : ExitCodes.badInput)
+        } catch {
+            printError("voxelflow: error: \(error)")
+            throw ExitCode(ExitCodes.badInput)
+        }
+        if dryRun {
+            print("\(summary.plan.count) case\(summary.plan.count == 1 ? "" : "s") would run" + (summary.skipped > 0 ? " (\(summary.skipped) already complete)" : ""))
+            for p in summary.plan {
+                print("  \(p.caseID)" + (p.problem.map { "  (will fail: \($0))" } ?? ""))
+                for o in p.outputs { print("    \(output)/\(o)") }
+            }
+            return
+        }
+        if !quiet || summary.failed > 0 {
+            let time = String(format: "%.1f", summary.seconds)
+            print("\(summary.total) case\(summary.total == 1 ? "" : "s"): \(summary.succeeded) succeeded, \(summary.failed) failed, \(summary.skipped) skipped (already complete) in \(time) s")
+            print("manifest: \(output)/manifest.jsonl")
+        }
+        if summary.failed > 0 { throw ExitCode(ExitCodes.casesFailed) }
+    }
+}
