@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -37,6 +38,14 @@ public enum TestPaths {
 
     /// The message shown when oracle tests are skipped.
     public static let oracleMissing = "nibabel oracle venv absent (run scripts/setup-oracles.sh)"
+
+    /// The built `voxelflow` executable, beside the test bundle.
+    public static var voxelflowExecutable: String {
+        var dir = Bundle.main.bundlePath
+        if !dir.hasSuffix(".xctest") { dir = CommandLine.arguments[0] }
+        let parent = String(dir[..<(dir.lastIndex(of: "/") ?? dir.endIndex)])
+        return parent + "/voxelflow"
+    }
 
     /// True when a file or directory exists.
     public static func exists(_ path: String) -> Bool {

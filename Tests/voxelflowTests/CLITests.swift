@@ -7,14 +7,7 @@ import VoxelIO
 /// The `voxelflow` executable, run as a user would.
 @Suite("voxelflow command line")
 struct CLITests {
-    /// The built executable, beside the test bundle.
-    static var executable: String {
-        let bundle = Bundle.main.bundlePath
-        var dir = bundle
-        if !dir.hasSuffix(".xctest") { dir = CommandLine.arguments[0] }
-        let parent = String(dir[..<(dir.lastIndex(of: "/") ?? dir.endIndex)])
-        return parent + "/voxelflow"
-    }
+    static var executable: String { TestPaths.voxelflowExecutable }
 
     static func run(_ args: String...) -> Subprocess.Result {
         Subprocess.run([executable] + args)

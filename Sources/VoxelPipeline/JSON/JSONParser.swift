@@ -164,7 +164,7 @@ private struct Parser {
                     guard let s = UnicodeScalar(code) else { throw error("invalid \\u escape (lone surrogate)") }
                     scalars.append(s)
                 default:
-                    index -= 1
+                    index -= 2
                     throw error("invalid escape '\\\(printable(e))' in a string")
                 }
             case 0x0A:
@@ -209,7 +209,10 @@ private struct Parser {
         if bytes[index] == UInt8(ascii: "-") { index += 1 }
         let intStart = index
         guard digits() > 0 else { throw error("a digit was expected") }
-        if bytes[intStart] == UInt8(ascii: "0") && index - intStart > 1 { throw error("numbers cannot have leading zeros") }
+        if bytes[intStart] == UInt8(ascii: "0") && index - intStart > 1 {
+            index = start
+            throw error("numbers cannot have leading zeros")
+        }
         if index < bytes.count && bytes[index] == UInt8(ascii: ".") {
             index += 1
             guard digits() > 0 else { throw error("a digit was expected after the decimal point") }

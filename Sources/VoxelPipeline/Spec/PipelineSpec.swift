@@ -70,6 +70,13 @@ public struct PipelineIssue: Sendable, Equatable, CustomStringConvertible {
     public var column: Int
     public var message: String
 
+    public init(path: String, line: Int, column: Int, message: String) {
+        self.path = path
+        self.line = line
+        self.column = column
+        self.message = message
+    }
+
     public var description: String { "\(line):\(column): \(path): \(message)" }
 }
 

@@ -1,0 +1,134 @@
+import Foundation
+import Testing
+import TestSupport
+import VoxelPipeline
+
+/// `voxelflow run`, `stages` and the example pipelines, through the command line.
+@Suite("voxelflow run")
+struct RunCommandTests {
+    @Test("every example pipeline runs on sample-data and every case succeeds")
+    func examplePipelines() throws {
+        let dir = TestPaths.repositoryRoot + "/pipelines"
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".json") && $0 != "schema.json" }.sorted()
+        #expect(files.count >= 3)
+        for f in files {
+            let out = TestPaths.temporaryDirectory()
+            defer { TestPaths.removeTree(out) }
+            let r = PipelineFixtures.cli(["run", "\(dir)/\(f)", "--input", TestPaths.sampleData, "--output", out + "/run"])
+            #expect(r.status == 0, "\(f): \(r.stderr)")
+            let lines = try PipelineFixtures.manifest(out + "/run")
+            #expect(!lines.isEmpty, "\(f) found no cases")
+            #expect(lines.allSatisfy { $0.member("status")?.value.string == "ok" }, "\(f)")
+            let files = PipelineFixtures.tree(out + "/run/cases")
+            #expect(files.keys.contains { $0.hasSuffix("report.json") }, "\(f)")
+        }
+    }
+
+    @Test("the DICOM example writes the head CT as dcm2niix-compatible NIfTI with a report")
+    func dicomExample() throws {
+        let out = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(out) }
+        let r = PipelineFixtures.cli(["run", TestPaths.repositoryRoot + "/pipelines/dicom-to-nifti.json", "-i", TestPaths.sampleData + "/dicom", "-o", out + "/r", "-q"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.isEmpty)
+        // Same voxels and affine as `voxelflow convert` (which is checked against dcm2niix and nibabel).
+        let converted = out + "/converted.nii.gz"
+        #expect(PipelineFixtures.cli(["convert", TestPaths.sampleData + "/dicom/ct_head_implicit", converted, "-q"]).status == 0)
+        let a = PipelineFixtures.cli(["info", "--json", converted]).stdout
+        let b = PipelineFixtures.cli(["info", "--json", out + "/r/cases/INV3-CRANIUM_CT1/INV3-CRANIUM_CT1.nii.gz"]).stdout
+        let strip = { (s: String) in s.split(separator: "\n").filter { !$0.contains("\"path\"") }.joined(separator: "\n") }
+        #expect(!a.isEmpty && strip(a) == strip(b))
+    }
+
+    @Test("a batch with a corrupt case exits 4, prints the failure and keeps the other results")
+    func exitCodeOnFailure() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(root) }
+        try PipelineFixtures.makeArchive(root + "/archive", count: 3, corrupt: [1], size: 6)
+        let pipeline = try PipelineFixtures.writePipeline(PipelineFixtures.statisticsPipeline, in: root)
+        let r = PipelineFixtures.cli(["run", pipeline, "-i", root + "/archive", "-o", root + "/out", "--jobs", "2"])
+        #expect(r.status == 4, "\(r.stderr)")
+        #expect(r.stderr.contains("case case01 FAILED at stats"), "\(r.stderr)")
+        #expect(r.stdout.contains("3 cases: 2 succeeded, 1 failed"))
+    }
+
+    @Test("killed with SIGKILL mid-run, then --resume: no partial files, and the same results as an uninterrupted run")
+    func killAndResume() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(root) }
+        try PipelineFixtures.makeArchive(root + "/archive", count: 16, size: 24)
+        // A slow stage (an external program that sleeps) so the kill lands while cases are in flight.
+        let script = root + "/slow-copy.sh"
+        try "#!/bin/sh\nsleep 0.15\ncp \"$1\" \"$2\"\n".write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        let text = PipelineFixtures.statisticsPipeline.replacingOccurrences(
+            of: #"{ "id": "largest", "type": "keep-largest-component", "source": "mask" },"#,
+            with: #"{ "id": "slow", "type": "external-command", "command": ["\#(script)", "{nifti:mask}", "{output}"] }, { "id": "largest", "type": "keep-largest-component", "source": "slow" },"#)
+        let pipeline = try PipelineFixtures.writePipeline(text, in: root)
+
+        let reference = PipelineFixtures.cli(["run", pipeline, "-i", root + "/archive", "-o", root + "/reference", "-q"])
+        #expect(reference.status == 0, "\(reference.stderr)")
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestPaths.voxelflowExecutable)
+        process.arguments = ["run", pipeline, "-i", root + "/archive", "-o", root + "/out", "-q", "--jobs", "2"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let done = (try? String(contentsOfFile: root + "/out/manifest.jsonl", encoding: .utf8))?.split(separator: "\n").count ?? 0
+            if done >= 4 { break }
+            usleep(5_000)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+
+        // After the kill: every case folder under cases/ is complete (all files, readable); none is half written.
+        let manifestAfterKill = try PipelineFixtures.manifest(root + "/out")
+        #expect(manifestAfterKill.count >= 4 && manifestAfterKill.count < 16, "the kill should land mid-run")
+        let cases = try FileManager.default.contentsOfDirectory(atPath: root + "/out/cases")
+        for c in cases {
+            let files = Set(try FileManager.default.contentsOfDirectory(atPath: root + "/out/cases/\(c)"))
+            #expect(files == ["mask_clean.nii.gz", "report.json"], "\(c): \(files)")
+            let reportText = try String(contentsOfFile: root + "/out/cases/\(c)/report.json", encoding: .utf8)
+            #expect((try? JSONParser.parse(reportText)) != nil, "\(c)/report.json is complete JSON")
+        }
+
+        let resumed = PipelineFixtures.cli(["run", pipeline, "-i", root + "/archive", "-o", root + "/out", "--resume"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stdout.contains("16 cases: \(16 - manifestAfterKill.count) succeeded, 0 failed, \(manifestAfterKill.count) skipped"), "\(resumed.stdout)")
+        #expect(!TestPaths.exists(root + "/out/.partial"))
+        #expect(PipelineFixtures.tree(root + "/out/cases") == PipelineFixtures.tree(root + "/reference/cases"))
+        let lines = try PipelineFixtures.manifest(root + "/out")
+        #expect(lines.count == 16 && Set(lines.compactMap { $0.member("case")?.value.string }).count == 16)
+    }
+
+    @Test("pipelines/schema.json and docs/stages.md are what the code generates")
+    func generatedFilesUpToDate() throws {
+        let schema = PipelineFixtures.cli(["stages", "--schema"])
+        #expect(schema.status == 0)
+        let committedSchema = try String(contentsOfFile: TestPaths.repositoryRoot + "/pipelines/schema.json", encoding: .utf8)
+        #expect(schema.stdout == committedSchema, "pipelines/schema.json is stale: run `voxelflow stages --schema > pipelines/schema.json`")
+        let markdown = PipelineFixtures.cli(["stages", "--markdown"])
+        let committedDocs = try String(contentsOfFile: TestPaths.repositoryRoot + "/docs/stages.md", encoding: .utf8)
+        #expect(markdown.stdout == committedDocs, "docs/stages.md is stale: run `voxelflow stages --markdown > docs/stages.md`")
+        // The schema is valid JSON and lists every registered stage type.
+        let node = try JSONParser.parse(schema.stdout)
+        for type in PipelineFixtures.registry.definitions.keys {
+            #expect(node.member("$defs")?.value.member("stage-\(type)") != nil, "\(type) missing from the schema")
+        }
+    }
+
+    @Test("--dry-run lists the cases and their files and writes nothing")
+    func dryRun() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(root) }
+        let r = PipelineFixtures.cli(["run", TestPaths.repositoryRoot + "/pipelines/dicom-to-nifti.json", "-i", TestPaths.sampleData + "/dicom", "-o", root + "/out", "--dry-run"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("2 cases would run"))
+        #expect(r.stdout.contains("\(root)/out/cases/INV3-CRANIUM_CT1/INV3-CRANIUM_CT1.nii.gz"))
+        #expect(!TestPaths.exists(root + "/out"))
+    }
+}
