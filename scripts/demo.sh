@@ -34,4 +34,16 @@ echo
 echo "== voxelflow info sample-data/dicom/CT_small.dcm (one DICOM header)"
 "$bin" info sample-data/dicom/CT_small.dcm
 echo
+echo
+echo "== voxelflow validate / run pipelines/ct-bone-segmentation.json over sample-data/dicom"
+"$bin" validate pipelines/ct-bone-segmentation.json
+rm -rf "$out/bone-run"
+"$bin" run pipelines/ct-bone-segmentation.json --input sample-data/dicom --output "$out/bone-run"
+echo "case report (excerpt):"
+head -40 "$out/bone-run/cases/INV3-CRANIUM_CT1/report.json"
+echo
+echo "== voxelflow run pipelines/label-statistics.json over sample-data (image + label pairs)"
+rm -rf "$out/stats-run"
+"$bin" run pipelines/label-statistics.json --input sample-data --output "$out/stats-run"
+echo
 echo "demo finished: outputs in demo-output/"
