@@ -41,6 +41,45 @@ struct ResampleTests {
         #expect(Double(worst) <= 1e-3 * (range.upperBound - range.lowerBound), "largest difference \(worst)")
     }
 
+    @Test("cubic B-spline resampling agrees with SimpleITK's sitkBSpline within 1e-3 of the intensity range", arguments: files)
+    func bsplineParity(_ name: String) throws {
+        let path = TestPaths.sampleData + "/" + name
+        let volume = try NIfTI.read(path).volume
+        let (ours, _) = try Resample(spacing: [1.3, 1.7, 1.1], interpolation: .bspline).apply(volume)
+        let theirs = try Self.sitk(path, ours.geometry, .bspline).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        guard case .float32(let a) = ours.voxels else { Issue.record("B-spline output must be float32"); return }
+        try #require(a.count == theirs.count)
+        let range = try #require(volume.physicalRange())
+        // Output points whose input index falls exactly on the n − 0.5 edge are ties: rounding in how
+        // each tool steps along a row decides inside or outside. They are left out, and counted.
+        let g = ours.geometry, s = volume.geometry
+        var worst: Float = 0, ties = 0
+        for n in 0..<a.count {
+            let index = [n % g.size.x, n / g.size.x % g.size.y, n / (g.size.x * g.size.y)]
+            let onEdge = (0..<3).contains { c in
+                abs(Double(index[c]) * g.spacing[c] / s.spacing[c] - (Double(s.size[c]) - 0.5)) < 1e-9
+            }
+            if onEdge { ties += 1; continue }
+            worst = max(worst, abs(a[n] - theirs[n]))
+        }
+        #expect(ties < a.count / 50)
+        #expect(Double(worst) <= 1e-3 * (range.upperBound - range.lowerBound), "largest difference \(worst)")
+        // Not linear: the two interpolators must differ somewhere on real data.
+        let (linear, _) = try Resample(spacing: [1.3, 1.7, 1.1], interpolation: .linear).apply(volume)
+        guard case .float32(let l) = linear.voxels else { return }
+        #expect(zip(a, l).contains { abs($0 - $1) > 1e-2 })
+    }
+
+    @Test("a B-spline passes through the voxel values: resampling onto the same grid changes nothing")
+    func bsplineInterpolates() throws {
+        let volume = try NIfTI.read(TestPaths.sampleData + "/nifti/format/colin3mm_n1_oblique.nii.gz").volume
+        let same = try ResampleToGrid(target: volume.geometry, interpolation: .bspline).apply(volume)
+        guard case .float32(let a) = same.voxels else { Issue.record("float32 expected"); return }
+        let range = try #require(volume.physicalRange())
+        let worst = (0..<a.count).reduce(0.0) { max($0, abs(Double(a[$1]) - volume.scaling.apply(volume.voxels.value(at: $1)))) }
+        #expect(worst <= 1e-5 * (range.upperBound - range.lowerBound), "\(worst)")
+    }
+
     @Test("nearest resampling is identical to SimpleITK's", arguments: files)
     func nearestParity(_ name: String) throws {
         let path = TestPaths.sampleData + "/" + name

@@ -4,8 +4,8 @@
 The ITK image is built from nibabel's reading (voxels and affine, converted to LPS) so both tools start
 from the same geometry. GRID is JSON: {"size": [nx,ny,nz], "spacing": [...], "origin": [...] (LPS mm),
 "direction": [9 numbers, row-major, columns = axis directions]}. Writes the result to OUT, x fastest:
-float32 physical values for linear, the stored type for nearest. Prints {"seconds": resample time}.
-Usage: sitk_resample.py FILE GRID_JSON linear|nearest OUT [--back]   (--back: resample the result onto
+float32 physical values for linear and bspline (cubic B-spline, order 3), the stored type for nearest. Prints {"seconds": resample time}.
+Usage: sitk_resample.py FILE GRID_JSON linear|bspline|nearest OUT [--back]   (--back: resample the result onto
 the input grid again with the same interpolator, i.e. a round trip)
 """
 import json
@@ -19,7 +19,7 @@ import SimpleITK as sitk
 
 def itk_image(path, interpolation):
     img = nib.load(path)
-    arr = img.get_fdata(dtype=np.float32) if interpolation == "linear" else np.asanyarray(img.dataobj)
+    arr = img.get_fdata(dtype=np.float32) if interpolation in ("linear", "bspline") else np.asanyarray(img.dataobj)
     arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.ndim > 3:
         arr = arr[..., 0]
@@ -36,7 +36,7 @@ def main():
     path, grid_json, interpolation, out = sys.argv[1:5]
     grid = json.loads(grid_json)
     image = itk_image(path, interpolation)
-    interp = sitk.sitkLinear if interpolation == "linear" else sitk.sitkNearestNeighbor
+    interp = {"linear": sitk.sitkLinear, "bspline": sitk.sitkBSpline, "nearest": sitk.sitkNearestNeighbor}[interpolation]
     t = time.perf_counter()
     result = sitk.Resample(image, [int(v) for v in grid["size"]], sitk.Transform(), interp,
                            [float(v) for v in grid["origin"]], [float(v) for v in grid["spacing"]],

@@ -29,13 +29,15 @@ enum SpatialStages {
             CommonParameters.source(),
             ParameterSpec("spacing", .array(of: .number(0.01...100), count: 3...3), doc: "target spacing along i, j, k in mm"),
             ParameterSpec("interpolation", .choice(Interpolation.allCases.map(\.rawValue)), default: .string("linear"),
-                          doc: "for images: nearest or linear (linear gives float32); labels always use nearest"),
+                          doc: "for images: nearest, linear or bspline (cubic B-spline; both give float32); labels always use nearest"),
+            ParameterSpec("antialias", .boolean, default: .bool(false),
+                          doc: "images: Gaussian smoothing before downsampling, σ = (spacing ratio − 1)/2 voxels per axis"),
         ],
         produces: .sameAs(parameter: "source"),
         make: { c in
             let spacing = c.parameters.doubles("spacing") ?? []
             let interpolation = Interpolation(rawValue: c.parameters.string("interpolation") ?? "linear") ?? .linear
-            let image = try Resample(spacing: spacing, interpolation: interpolation)
+            let image = try Resample(spacing: spacing, interpolation: interpolation, antialias: c.parameters.bool("antialias") ?? false)
             let labels = try Resample(spacing: spacing, interpolation: .nearest)
             return MapStage(source: c.parameters.string("source") ?? "",
                             image: { try image.apply($0).volume },
@@ -49,7 +51,7 @@ enum SpatialStages {
             CommonParameters.source(),
             ParameterSpec("reference", .reference([.image, .labels]), doc: "the value whose grid (size, spacing, origin, direction) is used"),
             ParameterSpec("interpolation", .choice(Interpolation.allCases.map(\.rawValue)), default: .string("linear"),
-                          doc: "for images: nearest or linear; labels always use nearest"),
+                          doc: "for images: nearest, linear or bspline; labels always use nearest"),
             ParameterSpec("fill", .number(-1e9...1e9), default: .int(0), doc: "value outside the source (physical units; labels use 0)"),
         ],
         produces: .sameAs(parameter: "source"),
