@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Linear resampling benchmark, VoxelFlow vs SimpleITK, same input and grid, same run. See resample.py.
-# Needs Benchmarks/work/ct_512x512x324.nii.gz from Benchmarks/nifti_io.sh. Usage: Benchmarks/resample.sh [--repeat N]
+# Resampling benchmark (linear, or cubic B-spline with --bspline), VoxelFlow vs SimpleITK, same input and grid, same run. See resample.py.
+# Needs Benchmarks/work/ct_512x512x324.nii.gz from Benchmarks/nifti_io.sh. Usage: Benchmarks/resample.sh [--repeat N] [--bspline]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"

@@ -6,7 +6,8 @@
 //   voxelflow-bench dicom-load DIR [--repeat N] [--dump RAW]     (scan + assemble + decode one series)
 //   voxelflow-bench dicom-scan DIR [--repeat N]                  (headers only)
 //   voxelflow-bench reorient FILE CODE [--repeat N]             (reorientation vs a plain copy of the voxels)
-//   voxelflow-bench resample FILE SPACING [--repeat N] [--dump RAW] [--nearest]  (resample only, not I/O)
+//   voxelflow-bench resample FILE SPACING [--repeat N] [--dump RAW] [--nearest | --bspline]  (resample only, not I/O)
+//   voxelflow-bench memory FILE TRANSFORM   (peak resident memory of one transform beyond the loaded input)
 import Foundation
 import VoxelCore
 import VoxelIO
@@ -96,7 +97,7 @@ do {
         let file = args[1]
         let spacing = Double(args[2]) ?? 1
         let volume = try NIfTI.read(file).volume
-        let transform = try Resample(spacing: [spacing, spacing, spacing], interpolation: args.contains("--nearest") ? .nearest : .linear)
+        let transform = try Resample(spacing: [spacing, spacing, spacing], interpolation: args.contains("--nearest") ? .nearest : (args.contains("--bspline") ? .bspline : .linear))
         var times: [Double] = []
         var last: Volume?
         for _ in 0..<repeats {
@@ -123,6 +124,8 @@ do {
         }
         emit(["tool": "voxelflow", "op": "dicom-scan", "dir": dir, "times": times, "best": times.min() ?? 0,
               "files": files, "stacks": stacks, "threads": System.coreCount])
+    case "memory":
+        try TransformMemory.run(file: args[1], transform: args[2])
     default:
         FileHandle.standardError.write(Data("unknown benchmark \(command)\n".utf8))
         exit(64)

@@ -26,48 +26,51 @@ public struct GaussianSmooth: Codable, Sendable, Equatable {
 
     /// Applies the smoothing (every time point).
     public func apply(_ volume: Volume) throws -> Volume {
-        var data = volume.physicalFloats().map(Double.init)
+        // In place on the float32 output; each line is filtered in double precision through two small
+        // per-thread buffers, so the only full-size array is the output itself.
+        var data = volume.physicalFloats()
         let s = volume.geometry.size
         let dims = [s.x, s.y, s.z], strides = [1, s.x, s.x * s.y]
         let frame = s.x * s.y * s.z
         for axis in 0..<3 where sigma[axis] > 0 {
             let k = Self.kernel(sigma[axis]), r = k.count / 2, n = dims[axis], stride = strides[axis]
-            let source = data
             // Lines along `axis`: every combination of the other two indices, for every time point.
             let lines = data.count / n
             data.withUnsafeMutableBufferPointer { out in
                 let shared = SendableBuffer(out)
-                source.withUnsafeBufferPointer { src in
-                    let input = SendableConstBuffer(src)
-                    DispatchQueue.concurrentPerform(iterations: System.coreCount * 4) { chunk in
-                        let per = (lines + System.coreCount * 4 - 1) / (System.coreCount * 4)
-                        let first = min(lines, chunk * per), last = min(lines, first + per)
-                        for line in first..<last {
-                            // Decompose the line number into its start index.
-                            let t = line / (frame / n), rest = line % (frame / n)
-                            let start: Int
-                            switch axis {
-                            case 0: start = rest * s.x
-                            case 1: start = (rest / s.x) * s.x * s.y + rest % s.x
-                            default: start = rest
-                            }
-                            let base = t * frame + start
-                            for i in 0..<n {
-                                var acc = 0.0
-                                for (m, w) in k.enumerated() {
-                                    var j = i + m - r
-                                    if j < 0 { j = -j - 1 } else if j >= n { j = 2 * n - j - 1 }  // reflect, edge repeated
-                                    j = min(max(j, 0), n - 1)
-                                    acc += w * input.buffer[base + j * stride]
-                                }
-                                shared.buffer[base + i * stride] = acc
-                            }
+                let chunks = System.coreCount * 4
+                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                    let per = (lines + chunks - 1) / chunks
+                    let first = min(lines, chunk * per), last = min(lines, first + per)
+                    var line = [Double](repeating: 0, count: n)
+                    var result = [Double](repeating: 0, count: n)
+                    for l in first..<last {
+                        // Decompose the line number into its start index.
+                        let t = l / (frame / n), rest = l % (frame / n)
+                        let start: Int
+                        switch axis {
+                        case 0: start = rest * s.x
+                        case 1: start = (rest / s.x) * s.x * s.y + rest % s.x
+                        default: start = rest
                         }
+                        let base = t * frame + start
+                        for i in 0..<n { line[i] = Double(shared.buffer[base + i * stride]) }
+                        for i in 0..<n {
+                            var acc = 0.0
+                            for (m, w) in k.enumerated() {
+                                var j = i + m - r
+                                if j < 0 { j = -j - 1 } else if j >= n { j = 2 * n - j - 1 }  // reflect, edge repeated
+                                j = min(max(j, 0), n - 1)
+                                acc += w * line[j]
+                            }
+                            result[i] = acc
+                        }
+                        for i in 0..<n { shared.buffer[base + i * stride] = Float(result[i]) }
                     }
                 }
             }
         }
-        return try volume.replacingVoxels(with: .float32(data.map { Float($0) }))
+        return try volume.replacingVoxels(with: .float32(data))
     }
 }
 

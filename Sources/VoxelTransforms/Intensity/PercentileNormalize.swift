@@ -17,11 +17,12 @@ public struct PercentileNormalize: Codable, Sendable, Equatable {
     }
 
     /// The percentile `q` (0…100) of sorted values, numpy's linear method.
-    static func percentile(_ sorted: [Double], _ q: Double) -> Double {
+    static func percentile<T: BinaryFloatingPoint>(_ sorted: [T], _ q: Double) -> Double {
         guard !sorted.isEmpty else { return 0 }
         let position = q / 100 * Double(sorted.count - 1)
         let lo = Int(position.rounded(.down)), hi = min(sorted.count - 1, lo + 1)
-        return sorted[lo] + (sorted[hi] - sorted[lo]) * (position - Double(lo))
+        let a = Double(sorted[lo]), b = Double(sorted[hi])
+        return a + (b - a) * (position - Double(lo))
     }
 
     /// Applies the normalisation; `mask` (same grid) selects the foreground.
@@ -29,16 +30,28 @@ public struct PercentileNormalize: Codable, Sendable, Equatable {
         if let mask, mask.geometry.size != volume.geometry.size {
             throw TransformError.incompatibleVolume("the mask grid \(mask.geometry.size) differs from the image's \(volume.geometry.size)")
         }
-        let x = volume.physicalFloats()
-        let fg = mask.map { m in (0..<x.count).filter { m.volume.voxels.value(at: $0 % m.volume.voxels.count) != 0 }.map { Double(x[$0]) } }
-            ?? x.map(Double.init)
-        let sorted = fg.sorted()
+        var x = volume.physicalFloats()
+        // One sorted float copy of the foreground is the only other full-size array.
+        var sorted: [Float]
+        if let mask {
+            let m = mask.volume.voxels
+            sorted = []
+            for n in 0..<x.count where m.value(at: n % m.count) != 0 { sorted.append(x[n]) }
+        } else {
+            sorted = x
+        }
+        sorted.sort()
         let lo = Self.percentile(sorted, lower), hi = Self.percentile(sorted, upper)
-        let clipped = fg.map { min(hi, max(lo, $0)) }
-        let mean = clipped.reduce(0, +) / Double(max(1, clipped.count))
-        var std = (clipped.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(1, clipped.count))).squareRoot()
+        var sum = 0.0
+        for v in sorted { sum += min(hi, max(lo, Double(v))) }
+        let mean = sum / Double(max(1, sorted.count))
+        var squares = 0.0
+        for v in sorted { let d = min(hi, max(lo, Double(v))) - mean; squares += d * d }
+        var std = (squares / Double(max(1, sorted.count))).squareRoot()
         if std == 0 { std = 1 }
-        let values = x.map { Float((min(hi, max(lo, Double($0))) - mean) / std) }
+        sorted = []
+        for n in 0..<x.count { x[n] = Float((min(hi, max(lo, Double(x[n]))) - mean) / std) }
+        let values = x
         return try volume.replacingVoxels(with: .float32(values))
     }
 }

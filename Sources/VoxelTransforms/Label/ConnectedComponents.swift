@@ -32,35 +32,13 @@ public struct ConnectedComponents: Codable, Sendable, Equatable {
         let v = labels.volume
         let s = v.geometry.size
         let n = s.x * s.y * s.z
-        var parent = [Int32](repeating: -1, count: n)  // -1 background; roots point to themselves
-        func find(_ a: Int) -> Int {
-            var r = a
-            while Int(parent[r]) != r { r = Int(parent[r]) }
-            var c = a
-            while Int(parent[c]) != r { let next = Int(parent[c]); parent[c] = Int32(r); c = next }
-            return r
-        }
-        let offsets = connectivity.previousOffsets
-        for k in 0..<s.z { for j in 0..<s.y { for i in 0..<s.x {
-            let idx = i + s.x * (j + s.y * k)
-            guard v.voxels.value(at: idx) != 0 else { continue }
-            parent[idx] = Int32(idx)
-            for (di, dj, dk) in offsets {
-                let (a, b, c) = (i + di, j + dj, k + dk)
-                guard a >= 0, b >= 0, c >= 0, a < s.x, b < s.y else { continue }
-                let nidx = a + s.x * (b + s.y * c)
-                guard parent[nidx] >= 0 else { continue }
-                let r1 = find(idx), r2 = find(nidx)
-                if r1 != r2 { parent[max(r1, r2)] = Int32(min(r1, r2)) }
-            }
-        } } }
-        var number = [Int32](repeating: 0, count: n)
+        var forest = ComponentForest(v, connectivity: connectivity, sameValue: false) { v.voxels.value(at: $0) != 0 }
+        // Roots come first in raster order, so a root's number is set before any other voxel of its component.
         var next: Int32 = 0
         var out = [Int32](repeating: 0, count: n)
-        for idx in 0..<n where parent[idx] >= 0 {
-            let r = find(idx)
-            if number[r] == 0 { next += 1; number[r] = next }
-            out[idx] = number[r]
+        for idx in 0..<n where forest.parent[idx] >= 0 {
+            let r = forest.find(idx)
+            if r == idx { next += 1; out[idx] = next } else { out[idx] = out[r] }
         }
         let volume = try Volume(geometry: v.geometry, voxels: .int32(out), metadata: v.metadata)
         return (try LabelMap(volume), Int(next))
@@ -79,20 +57,18 @@ public struct KeepLargestComponent: Codable, Sendable, Equatable {
     public func apply(_ labels: LabelMap) throws -> LabelMap {
         let v = labels.volume
         let n = v.voxels.count
-        var keep = [Bool](repeating: false, count: n)
-        for label in labels.labelsPresent() where label != 0 {
-            let mask = v.voxels.gathered(count: n) { v.voxels.value(at: $0) == Double(label) ? $0 : nil }
-            let (components, count) = try ConnectedComponents(connectivity: connectivity)
-                .apply(LabelMap(Volume(geometry: v.geometry, voxels: mask)))
-            guard count > 0, case .int32(let c) = components.volume.voxels else { continue }
-            var sizes = [Int](repeating: 0, count: count + 1)
-            for x in c { sizes[Int(x)] += 1 }
-            sizes[0] = -1
-            let largest = sizes.indices.max { sizes[$0] < sizes[$1] || (sizes[$0] == sizes[$1] && $0 > $1) } ?? 1
-            for i in 0..<n where c[i] == Int32(largest) { keep[i] = true }
+        var forest = ComponentForest(v, connectivity: connectivity, sameValue: true) { v.voxels.value(at: $0) != 0 }
+        // Largest root per label; ties go to the first component in raster order (the smaller root).
+        var best: [Double: (root: Int, size: Int)] = [:]
+        for (root, size) in forest.sizes() {
+            let label = v.voxels.value(at: root)
+            if let b = best[label], b.size > size || (b.size == size && b.root < root) { continue }
+            best[label] = (root, size)
         }
-        return try LabelMap(Volume(geometry: v.geometry, voxels: v.voxels.gathered(count: n) { keep[$0] ? $0 : nil },
-                                   metadata: v.metadata))
+        let keepRoots = Set(best.values.map(\.root))
+        return try LabelMap(Volume(geometry: v.geometry, voxels: v.voxels.gathered(count: n) { idx in
+            forest.parent[idx] >= 0 && keepRoots.contains(forest.find(idx)) ? idx : nil
+        }, metadata: v.metadata))
     }
 }
 
@@ -107,18 +83,15 @@ public struct FillHoles: Codable, Sendable, Equatable {
         let v = mask.volume
         let s = v.geometry.size
         let n = s.x * s.y * s.z
-        var inverted = [UInt8](repeating: 0, count: n)
-        for i in 0..<n where v.voxels.value(at: i) == 0 { inverted[i] = 1 }
-        let (regions, count) = try ConnectedComponents(connectivity: .faces)
-            .apply(LabelMap(Volume(geometry: v.geometry, voxels: .uint8(inverted))))
-        guard case .int32(let r) = regions.volume.voxels else { return mask }
-        var touchesBorder = [Bool](repeating: false, count: count + 1)
+        var background = ComponentForest(v, connectivity: .faces, sameValue: false) { v.voxels.value(at: $0) == 0 }
+        var outside = Set<Int>()
         for k in 0..<s.z { for j in 0..<s.y { for i in 0..<s.x
             where i == 0 || j == 0 || k == 0 || i == s.x - 1 || j == s.y - 1 || k == s.z - 1 {
-            touchesBorder[Int(r[i + s.x * (j + s.y * k)])] = true
+            let idx = i + s.x * (j + s.y * k)
+            if background.parent[idx] >= 0 { outside.insert(background.find(idx)) }
         } } }
         var out = [UInt8](repeating: 0, count: n)
-        for i in 0..<n { out[i] = (v.voxels.value(at: i) != 0 || (r[i] != 0 && !touchesBorder[Int(r[i])])) ? 1 : 0 }
+        for i in 0..<n { out[i] = (background.parent[i] < 0 || !outside.contains(background.find(i))) ? 1 : 0 }
         return try LabelMap(Volume(geometry: v.geometry, voxels: .uint8(out), metadata: v.metadata))
     }
 }

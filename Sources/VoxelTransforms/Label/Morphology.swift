@@ -63,16 +63,12 @@ public struct RemoveSmallComponents: Codable, Sendable, Equatable {
         let v = labels.volume
         let n = v.voxels.count
         let voxelML = v.geometry.spacing.x * v.geometry.spacing.y * v.geometry.spacing.z / 1000
-        var keep = [Bool](repeating: false, count: n)
-        for label in labels.labelsPresent() where label != 0 {
-            let mask = v.voxels.gathered(count: n) { v.voxels.value(at: $0) == Double(label) ? $0 : nil }
-            let (components, count) = try ConnectedComponents(connectivity: connectivity).apply(LabelMap(Volume(geometry: v.geometry, voxels: mask)))
-            guard case .int32(let c) = components.volume.voxels else { continue }
-            var sizes = [Int](repeating: 0, count: count + 1)
-            for x in c { sizes[Int(x)] += 1 }
-            for i in 0..<n where c[i] != 0 && Double(sizes[Int(c[i])]) * voxelML >= minimumMillilitres { keep[i] = true }
-        }
-        return try LabelMap(Volume(geometry: v.geometry, voxels: v.voxels.gathered(count: n) { keep[$0] ? $0 : nil }, metadata: v.metadata))
+        var forest = ComponentForest(v, connectivity: connectivity, sameValue: true) { v.voxels.value(at: $0) != 0 }
+        let sizes = forest.sizes()
+        return try LabelMap(Volume(geometry: v.geometry, voxels: v.voxels.gathered(count: n) { idx in
+            guard forest.parent[idx] >= 0 else { return nil }
+            return Double(sizes[forest.find(idx)] ?? 0) * voxelML >= minimumMillilitres ? idx : nil
+        }, metadata: v.metadata))
     }
 }
 
