@@ -36,6 +36,24 @@ struct SpatialTransformTests {
         #expect(back.geometry.affine.maxAbsDifference(to: volume.geometry.affine) < 1e-9)
     }
 
+    @Test("every reoriented voxel holds the value of the input voxel at the same world position",
+          arguments: ["SPR", "IRP", "PSL", "ASR", "RAS"])
+    func reorientKeepsWorldPositions(_ code: String) throws {
+        let volume = try Self.load("nifti/ct_head_hu.nii.gz")
+        let (moved, _) = try Reorient(target: code).apply(volume)
+        let toInput = try #require(volume.geometry.affine.inverse)
+        let s = moved.geometry.size
+        var mismatches = 0
+        for n in stride(from: 0, to: s.x * s.y * s.z, by: 97) {
+            let index = SIMD3(Double(n % s.x), Double(n / s.x % s.y), Double(n / (s.x * s.y)))
+            let source = toInput.apply(moved.geometry.worldPoint(atIndex: index))
+            let i = Int(source.x.rounded()), j = Int(source.y.rounded()), k = Int(source.z.rounded())
+            if abs(source.x - Double(i)) > 1e-6 || abs(source.y - Double(j)) > 1e-6 || abs(source.z - Double(k)) > 1e-6
+                || moved.value(n % s.x, n / s.x % s.y, n / (s.x * s.y)) != volume.value(i, j, k) { mismatches += 1 }
+        }
+        #expect(mismatches == 0)
+    }
+
     @Test("pad then inverse is exact; crop keeps world positions; a landmark survives a chain")
     func cropPadInverse() throws {
         let volume = try Self.load("nifti/format/colin3mm_n1_oblique.nii.gz")

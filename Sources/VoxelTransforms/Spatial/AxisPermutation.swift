@@ -62,6 +62,40 @@ public struct AxisPermutation: Codable, Sendable, Equatable {
                           scaling: volume.scaling, metadata: volume.metadata)
     }
 
+    /// Cache-blocked copy for permutations that move the input's fast axis away from the output's: the
+    /// output is walked in tiles of output axis 0 × output axis `fast` (the one the input stores
+    /// contiguously), so both the rows written and the input lines read stay in cache. Tiles of the
+    /// remaining axis (and time) run on all cores.
+    static func tiled<T>(_ d: SendableBuffer<T>, _ s: SendableConstBuffer<T>, out: [Int], count: Int, timePoints t: Int,
+                         frame: Int, start: Int, step: [Int], fast f: Int) {
+        let g = f == 1 ? 2 : 1
+        let outStride = [1, out[0], out[0] * out[1]]
+        let tile = 64
+        let planes = out[g] * t
+        DispatchQueue.concurrentPerform(iterations: min(System.coreCount * 4, max(1, planes))) { chunk in
+            let chunks = min(System.coreCount * 4, max(1, planes))
+            let per = (planes + chunks - 1) / chunks
+            let first = min(planes, chunk * per), last = min(planes, first + per)
+            guard let to = d.buffer.baseAddress, let from = s.buffer.baseAddress else { return }
+            for plane in first..<last {
+                let time = plane / out[g], gi = plane % out[g]
+                let outBase = time * count + gi * outStride[g]
+                let inBase = time * frame + start + gi * step[g]
+                for fb in stride(from: 0, to: out[f], by: tile) {
+                    let fEnd = min(out[f], fb + tile)
+                    for ib in stride(from: 0, to: out[0], by: tile) {
+                        let iEnd = min(out[0], ib + tile)
+                        for ff in fb..<fEnd {
+                            let o = outBase + ff * outStride[f]
+                            var index = inBase + ff * step[f] + ib * step[0]
+                            for i in ib..<iEnd { (to + o + i).initialize(to: from[index]); index += step[0] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Row-wise copy: output rows are contiguous; the input is walked with the step of output axis 0
     /// (a plain memory copy when that step is +1). Slabs of the output run on all cores.
     static func permuted(_ voxels: VoxelArray, out: [Int], count: Int, timePoints t: Int, frame: Int, start: Int, step: [Int]) -> VoxelArray {
@@ -72,6 +106,10 @@ public struct AxisPermutation: Codable, Sendable, Equatable {
                 a.withUnsafeBufferPointer { source in
                     guard source.baseAddress != nil else { return }
                     let d = SendableBuffer(buffer), s = SendableConstBuffer(source)
+                    if abs(step[0]) != 1, let f = [1, 2].first(where: { abs(step[$0]) == 1 }) {
+                        tiled(d, s, out: out, count: count, timePoints: t, frame: frame, start: start, step: step, fast: f)
+                        return
+                    }
                     let slabs = out[2] * t
                     let chunks = min(System.coreCount * 4, max(1, slabs))
                     let per = (slabs + chunks - 1) / chunks
