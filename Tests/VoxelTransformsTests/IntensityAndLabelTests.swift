@@ -124,3 +124,34 @@ struct GaussianSmoothTests {
         #expect(IntensityAndLabelTests.maxAbsDifference(ours, expected) <= 1e-5 * max(1, scale))
     }
 }
+
+@Suite("One-hot encoding")
+struct OneHotTests {
+    @Test("one-hot of a real label map has one 1 per voxel in the right channel, and argmax gives it back")
+    func roundTrip() throws {
+        let labels = try LabelMap(NIfTI.read(TestPaths.sampleData + "/nifti/ct_head_mask_bone.nii.gz").volume)
+        let n = labels.geometry.voxelCount
+        let encode = try OneHot(classes: [0, 1])
+        let hot = try encode.apply(labels)
+        #expect(hot.timePoints == 2 && hot.voxelType == .float32 && hot.geometry == labels.geometry)
+        var wrong = 0
+        for i in stride(from: 0, to: n, by: 7) {
+            let l = labels.volume.voxels.value(at: i)
+            if hot.voxels.value(at: i) != (l == 0 ? 1 : 0) || hot.voxels.value(at: n + i) != (l == 1 ? 1 : 0) { wrong += 1 }
+        }
+        #expect(wrong == 0)
+        #expect(try encode.argmax(hot).volume.voxels == labels.volume.voxels)
+    }
+
+    @Test("labels outside the classes give all-zero channels; argmax of probabilities picks the largest")
+    func partialAndScores() throws {
+        let g = Geometry(size: SIMD3(3, 1, 1), spacing: SIMD3(1, 1, 1))
+        let labels = try LabelMap(Volume(geometry: g, voxels: .uint8([0, 2, 7])))
+        let hot = try OneHot(classes: [0, 2]).apply(labels)
+        guard case .float32(let v) = hot.voxels else { Issue.record("float32 expected"); return }
+        #expect(v == [1, 0, 0, 0, 1, 0])
+        let scores = try Volume(geometry: g, voxels: .float32([0.2, 0.7, 0.5, 0.8, 0.3, 0.5]), timePoints: 2)
+        #expect(try OneHot(classes: [3, 9]).argmax(scores).volume.voxels == .uint8([9, 3, 3]))
+        #expect(throws: TransformError.self) { try OneHot(classes: [1, 1]) }
+    }
+}

@@ -3,7 +3,7 @@ import VoxelTransforms
 
 /// Built-in label stages: thresholding an image into a mask, and postprocessing of label maps.
 enum LabelStages {
-    static let all = [threshold, connectedComponents, keepLargest, fillHoles, removeSmall, remap, morphology]
+    static let all = [threshold, connectedComponents, keepLargest, fillHoles, removeSmall, remap, morphology, oneHot]
 
     static let threshold = StageDefinition(
         type: "threshold", category: .labels,
@@ -94,6 +94,30 @@ enum LabelStages {
             let t = try BinaryMorphology(op, connectivity: CommonParameters.connectivityValue(c.parameters), iterations: c.parameters.int("iterations") ?? 1)
             return LabelStage(source: c.parameters.string("source") ?? "", transform: t.apply)
         })
+}
+
+extension LabelStages {
+    static let oneHot = StageDefinition(
+        type: "one-hot", category: .labels,
+        summary: "One channel per class (float32 image, channels on the fourth axis), as MONAI AsDiscrete(to_onehot).",
+        parameters: [
+            CommonParameters.source([.labels]),
+            ParameterSpec("classes", .array(of: .integer(0...2_147_483_647), count: 1...1000), doc: "label of each channel, in order (e.g. [0, 1, 2])"),
+        ],
+        produces: .kind(.image),
+        make: { c in
+            let t = try OneHot(classes: c.parameters.ints("classes") ?? [])
+            return OneHotStage(source: c.parameters.string("source") ?? "", transform: t)
+        })
+}
+
+struct OneHotStage: Stage {
+    let source: String
+    let transform: OneHot
+
+    func run(_ context: inout CaseContext) throws -> StageValue? {
+        .image(try transform.apply(try context.labels(source)))
+    }
 }
 
 struct ThresholdStage: Stage {
