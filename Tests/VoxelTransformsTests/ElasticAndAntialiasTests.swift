@@ -111,3 +111,55 @@ struct AntialiasTests {
         #expect(try worstError(true) < 5)
     }
 }
+
+@Suite("Mask options of cropping and z-score")
+struct MaskOptionTests {
+    static func ctAndBone() throws -> (Volume, LabelMap) {
+        let ct = try NIfTI.read(TestPaths.sampleData + "/nifti/ct_head_hu.nii.gz").volume
+        let bone = try LabelMap(NIfTI.read(TestPaths.sampleData + "/nifti/ct_head_mask_bone.nii.gz").volume)
+        return (ct, bone)
+    }
+
+    @Test("cropping to a mask keeps every mask voxel, with exactly `margin` voxels around its box")
+    func cropToMask() throws {
+        let (ct, bone) = try Self.ctAndBone()
+        let window = try CropForeground(threshold: 0, margin: 2).plan(forMask: bone)
+        let s = bone.geometry.size
+        var lo = [Int.max, Int.max, Int.max], hi = [-1, -1, -1]
+        for k in 0..<s.z { for j in 0..<s.y { for i in 0..<s.x where bone.label(i, j, k) != 0 {
+            lo = [min(lo[0], i), min(lo[1], j), min(lo[2], k)]
+            hi = [max(hi[0], i), max(hi[1], j), max(hi[2], k)]
+        } } }
+        let size = [s.x, s.y, s.z]
+        let start: [Int] = (0..<3).map { c in max(0, lo[c] - 2) }
+        let end: [Int] = (0..<3).map { c in min(size[c] - 1, hi[c] + 2) }
+        let expectedSize: [Int] = (0..<3).map { c in end[c] - start[c] + 1 }
+        #expect(window.offset == start)
+        #expect(window.size == expectedSize)
+        let cropped = try window.apply(ct)
+        let corner = SIMD3(Double(window.offset[0]), Double(window.offset[1]), Double(window.offset[2]))
+        #expect((cropped.geometry.worldPoint(atIndex: .zero) - ct.geometry.worldPoint(atIndex: corner)).max() < 1e-9)
+    }
+
+    @Test("z-score with a mask takes mean and std inside the mask and applies them everywhere")
+    func zScoreInMask() throws {
+        let (ct, bone) = try Self.ctAndBone()
+        let out = try NormalizeIntensity().apply(ct, mask: bone)
+        var sum = 0.0, count = 0.0
+        for n in 0..<ct.voxels.count where bone.volume.voxels.value(at: n) != 0 { sum += ct.voxels.value(at: n); count += 1 }
+        let mean = sum / count
+        var squares = 0.0
+        for n in 0..<ct.voxels.count where bone.volume.voxels.value(at: n) != 0 { squares += (ct.voxels.value(at: n) - mean) * (ct.voxels.value(at: n) - mean) }
+        let std = (squares / count).squareRoot()
+        var worst = 0.0
+        for n in stride(from: 0, to: ct.voxels.count, by: 1013) {
+            let expected: Double = (ct.voxels.value(at: n) - mean) / std
+            worst = max(worst, abs(out.voxels.value(at: n) - expected))
+        }
+        #expect(worst < 1e-4)
+        // Inside the mask the result has mean 0 and standard deviation 1.
+        var m = 0.0
+        for n in 0..<ct.voxels.count where bone.volume.voxels.value(at: n) != 0 { m += out.voxels.value(at: n) }
+        #expect(abs(m / count) < 1e-4)
+    }
+}

@@ -48,11 +48,12 @@ enum IntensityStages {
         parameters: [
             CommonParameters.source([.image]),
             ParameterSpec("nonzero", .boolean, default: .bool(false), doc: "use and change only non-zero voxels"),
+            ParameterSpec("mask", .reference([.labels]), optional: true, doc: "take mean and std inside this label map's non-zero voxels (all voxels are normalised)"),
         ],
         produces: .kind(.image),
         make: { c in
             let t = NormalizeIntensity(nonzero: c.parameters.bool("nonzero") ?? false)
-            return ImageStage(source: c.parameters.string("source") ?? "", transform: t.apply)
+            return NormalizeStage(source: c.parameters.string("source") ?? "", mask: c.parameters.string("mask"), transform: t)
         })
 
     static let percentileNormalize = StageDefinition(
@@ -82,6 +83,17 @@ enum IntensityStages {
             let t = try GaussianSmooth(sigma: c.parameters.doubles("sigma") ?? [])
             return ImageStage(source: c.parameters.string("source") ?? "", transform: t.apply)
         })
+}
+
+struct NormalizeStage: Stage {
+    let source: String
+    let mask: String?
+    let transform: NormalizeIntensity
+
+    func run(_ context: inout CaseContext) throws -> StageValue? {
+        let image = try context.image(source)
+        return .image(try transform.apply(image, mask: mask.map { try context.labels($0) }))
+    }
 }
 
 struct PercentileStage: Stage {

@@ -63,16 +63,17 @@ enum SpatialStages {
 
     static let cropForeground = StageDefinition(
         type: "crop-foreground", category: .spatial,
-        summary: "Crop an image to the bounding box of voxels above a threshold, plus a margin.",
+        summary: "Crop to the bounding box of the foreground (voxels above a threshold, or a mask's non-zero voxels), plus a margin.",
         parameters: [
-            CommonParameters.source([.image]),
-            ParameterSpec("threshold", .number(-1e9...1e9), default: .int(0), doc: "voxels above this physical value (HU for CT) are foreground"),
+            CommonParameters.source(),
+            ParameterSpec("threshold", .number(-1e9...1e9), default: .int(0), doc: "without mask: voxels of the image above this physical value (HU for CT) are foreground"),
+            ParameterSpec("mask", .reference([.labels]), optional: true, doc: "use this label map's non-zero voxels as the foreground (same grid size)"),
             ParameterSpec("margin", .integer(0...10_000), default: .int(0), doc: "voxels kept on every side of the box"),
         ],
-        produces: .kind(.image),
+        produces: .sameAs(parameter: "source"),
         make: { c in
             let crop = try CropForeground(threshold: c.parameters.double("threshold") ?? 0, margin: c.parameters.int("margin") ?? 0)
-            return ImageStage(source: c.parameters.string("source") ?? "") { v in try crop.plan(for: v).apply(v) }
+            return CropForegroundStage(source: c.parameters.string("source") ?? "", mask: c.parameters.string("mask"), crop: crop)
         })
 
     static let cropOrPad = StageDefinition(
@@ -89,6 +90,28 @@ enum SpatialStages {
                             image: { v in try crop.plan(for: v.geometry).apply(v) },
                             labels: { l in try LabelMap(crop.plan(for: l.geometry).apply(l.volume)) })
         })
+}
+
+struct CropForegroundStage: Stage {
+    let source: String
+    let mask: String?
+    let crop: CropForeground
+
+    func run(_ context: inout CaseContext) throws -> StageValue? {
+        let window: GridWindow
+        if let mask {
+            window = try crop.plan(forMask: context.labels(mask))
+        } else if case .image(let v) = try context.value(source) {
+            window = try crop.plan(for: v)
+        } else {
+            throw CaseError("cropping a label map needs \"mask\" (a threshold applies to images)")
+        }
+        switch try context.value(source) {
+        case .image(let v): return .image(try window.apply(v))
+        case .labels(let l): return .labels(try LabelMap(window.apply(l.volume)))
+        case .report: throw CaseError("\"\(source)\" is a report")
+        }
+    }
 }
 
 struct ResampleToStage: Stage {

@@ -90,9 +90,17 @@ public struct CropForeground: Codable, Sendable, Equatable {
 
     /// The window for a volume (first time point decides).
     public func plan(for volume: Volume) throws -> GridWindow {
-        let s = volume.geometry.size
+        try window(volume.geometry.size) { i, j, k in volume.value(i, j, k) > threshold }
+    }
+
+    /// The window around the non-zero voxels of a mask (the threshold is not used), enlarged by `margin`.
+    public func plan(forMask mask: LabelMap) throws -> GridWindow {
+        try window(mask.geometry.size) { i, j, k in mask.label(i, j, k) != 0 }
+    }
+
+    private func window(_ s: SIMD3<Int>, _ isForeground: (Int, Int, Int) -> Bool) throws -> GridWindow {
         var lo = [Int.max, Int.max, Int.max], hi = [-1, -1, -1]
-        for k in 0..<s.z { for j in 0..<s.y { for i in 0..<s.x where volume.value(i, j, k) > threshold {
+        for k in 0..<s.z { for j in 0..<s.y { for i in 0..<s.x where isForeground(i, j, k) {
             lo = [min(lo[0], i), min(lo[1], j), min(lo[2], k)]
             hi = [max(hi[0], i), max(hi[1], j), max(hi[2], k)]
         } } }
