@@ -1,3 +1,4 @@
+import VoxelCore
 import ArgumentParser
 import VoxelPipeline
 

@@ -1,3 +1,4 @@
+import VoxelCore
 import Foundation
 import Testing
 import TestSupport

@@ -1,3 +1,4 @@
+import VoxelCore
 import Foundation
 
 /// The outcome of one case, one line of `manifest.jsonl`.

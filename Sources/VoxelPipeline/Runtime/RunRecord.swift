@@ -1,3 +1,4 @@
+import VoxelCore
 import Foundation
 
 /// `OUT/run.json`: the provenance of a run (pipeline and its hash, tool version, seed, archive, shard,

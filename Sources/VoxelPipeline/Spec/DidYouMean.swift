@@ -1,3 +1,4 @@
+import VoxelCore
 /// Suggestions for misspelt keys, stage types and ids.
 enum DidYouMean {
     /// `" (did you mean \"x\"?)"` for the closest candidate within a small edit distance, or "".

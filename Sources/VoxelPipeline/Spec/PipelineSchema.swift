@@ -1,3 +1,4 @@
+import VoxelCore
 import Foundation
 
 /// The JSON Schema (draft 2020-12) of pipeline files, generated from a stage registry, and the stage

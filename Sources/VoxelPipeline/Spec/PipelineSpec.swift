@@ -1,3 +1,4 @@
+import VoxelCore
 /// A checked pipeline: what a case is, and the stages to run on each case.
 ///
 /// Pipelines are pure data: nothing in a pipeline file is ever evaluated as code. Build one with

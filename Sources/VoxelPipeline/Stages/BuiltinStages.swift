@@ -1,3 +1,4 @@
+import VoxelCore
 /// The stage types that ship with VoxelPipeline. Plugins add theirs to the same registry.
 extension StageRegistry {
     /// A registry holding every built-in stage type (spatial, intensity, label and writer stages).

@@ -102,7 +102,8 @@ extension JSON {
         }
     }
 
-    static func format(_ d: Double) -> String {
+    /// The JSON text of a number: integers without a decimal point, others in the shortest exact form, `null` for NaN and infinities.
+    public static func format(_ d: Double) -> String {
         guard d.isFinite else { return "null" }
         if d == d.rounded(), abs(d) < 1e15 { return String(Int(d)) }
         return "\(d)"

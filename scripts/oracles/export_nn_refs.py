@@ -1,0 +1,67 @@
+"""Exports PyTorch reference inputs, parameters and outputs for the VoxelNN layer tests.
+
+One safetensors file per case in Tests/Fixtures/nn/: tensors `input`, `output` and the layer's state_dict
+entries under their PyTorch names; `__metadata__` holds the layer type and its configuration as JSON.
+Small shapes and seeded random values, so the files stay small and `swift test` needs no torch.
+Run once with a venv holding torch and safetensors:
+    .venv-torch/bin/python scripts/oracles/export_nn_refs.py
+"""
+import json
+import os
+
+import torch
+from safetensors.torch import save_file
+
+OUT = os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "Fixtures", "nn")
+torch.manual_seed(0)
+torch.set_grad_enabled(False)
+
+
+def case(name, layer, config, shape, scale=1.0):
+    layer.eval()
+    for p in layer.parameters():
+        p.copy_(torch.randn_like(p) * 0.5)
+    for n, b in layer.named_buffers():
+        if "running_var" in n:
+            b.copy_(torch.rand_like(b) + 0.5)
+        elif "running_mean" in n:
+            b.copy_(torch.randn_like(b))
+    x = torch.randn(*shape) * scale
+    y = layer(x)
+    tensors = {"input": x.contiguous(), "output": y.contiguous()}
+    for k, v in layer.state_dict().items():
+        if v.dtype.is_floating_point:
+            tensors[k] = v.contiguous()
+    save_file(tensors, os.path.join(OUT, name + ".safetensors"), metadata={"config": json.dumps(config)})
+    print(name, tuple(x.shape), "->", tuple(y.shape))
+
+
+nn = torch.nn
+os.makedirs(OUT, exist_ok=True)
+case("conv3d_basic", nn.Conv3d(3, 4, 3, padding=1), {"type": "conv3d", "in": 3, "out": 4, "kernel": [3, 3, 3], "padding": [1, 1, 1]}, (2, 3, 6, 7, 5))
+case("conv3d_stride_dilation", nn.Conv3d(4, 5, (3, 2, 3), stride=(2, 1, 2), padding=(1, 0, 2), dilation=(1, 2, 1)),
+     {"type": "conv3d", "in": 4, "out": 5, "kernel": [3, 2, 3], "stride": [2, 1, 2], "padding": [1, 0, 2], "dilation": [1, 2, 1]}, (1, 4, 9, 8, 10))
+case("conv3d_groups_nobias", nn.Conv3d(4, 6, 3, groups=2, bias=False),
+     {"type": "conv3d", "in": 4, "out": 6, "kernel": [3, 3, 3], "groups": 2, "bias": False}, (1, 4, 5, 6, 5))
+case("conv3d_pointwise", nn.Conv3d(8, 3, 1), {"type": "conv3d", "in": 8, "out": 3, "kernel": [1, 1, 1]}, (2, 8, 4, 3, 5))
+case("convtranspose3d_stride2", nn.ConvTranspose3d(4, 3, 3, stride=2, padding=1, output_padding=1),
+     {"type": "convtranspose3d", "in": 4, "out": 3, "kernel": [3, 3, 3], "stride": [2, 2, 2], "padding": [1, 1, 1], "outputPadding": [1, 1, 1]}, (1, 4, 4, 5, 3))
+case("convtranspose3d_k2", nn.ConvTranspose3d(3, 2, 2, stride=2),
+     {"type": "convtranspose3d", "in": 3, "out": 2, "kernel": [2, 2, 2], "stride": [2, 2, 2]}, (2, 3, 3, 3, 3))
+case("instancenorm_affine", nn.InstanceNorm3d(3, affine=True), {"type": "instancenorm3d", "channels": 3, "affine": True}, (2, 3, 4, 5, 6), 3.0)
+case("instancenorm_plain", nn.InstanceNorm3d(3), {"type": "instancenorm3d", "channels": 3, "affine": False}, (1, 3, 4, 5, 6), 3.0)
+case("batchnorm_eval", nn.BatchNorm3d(3), {"type": "batchnorm3d", "channels": 3}, (2, 3, 4, 3, 5))
+case("groupnorm", nn.GroupNorm(2, 4), {"type": "groupnorm", "groups": 2, "channels": 4}, (2, 4, 3, 4, 5), 2.0)
+case("relu", nn.ReLU(), {"type": "relu"}, (1, 2, 3, 4, 5))
+case("leakyrelu", nn.LeakyReLU(0.1), {"type": "leakyrelu", "slope": 0.1}, (1, 2, 3, 4, 5))
+case("prelu", nn.PReLU(3), {"type": "prelu", "channels": 3}, (2, 3, 3, 4, 2))
+case("sigmoid", nn.Sigmoid(), {"type": "sigmoid"}, (1, 2, 3, 4, 5), 4.0)
+case("softmax", nn.Softmax(dim=1), {"type": "softmax"}, (2, 4, 3, 2, 5), 4.0)
+case("maxpool3d_2", nn.MaxPool3d(2), {"type": "maxpool3d", "kernel": [2, 2, 2], "stride": [2, 2, 2]}, (1, 2, 6, 5, 4))
+case("maxpool3d_3s2p1", nn.MaxPool3d(3, stride=2, padding=1), {"type": "maxpool3d", "kernel": [3, 3, 3], "stride": [2, 2, 2], "padding": [1, 1, 1]}, (2, 2, 7, 6, 5))
+case("avgpool3d_3s2p1", nn.AvgPool3d(3, stride=2, padding=1), {"type": "avgpool3d", "kernel": [3, 3, 3], "stride": [2, 2, 2], "padding": [1, 1, 1]}, (1, 3, 7, 6, 5))
+case("globalavgpool", nn.AdaptiveAvgPool3d(1), {"type": "globalavgpool"}, (2, 3, 4, 5, 6))
+case("upsample_nearest", nn.Upsample(scale_factor=2, mode="nearest"), {"type": "upsample", "mode": "nearest", "scale": 2}, (1, 2, 3, 4, 2))
+case("upsample_trilinear", nn.Upsample(scale_factor=2, mode="trilinear", align_corners=False),
+     {"type": "upsample", "mode": "trilinear", "scale": 2}, (1, 2, 3, 4, 2))
+case("linear", nn.Linear(10, 4), {"type": "linear", "in": 10, "out": 4}, (3, 10))
