@@ -66,7 +66,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["VoxelCore", "VoxelIO"], path: "Tests/TestSupport"),
         .testTarget(name: "VoxelCoreTests", dependencies: ["VoxelCore", "TestSupport"]),
         .testTarget(name: "VoxelIOTests", dependencies: ["VoxelIO", "VoxelCore", "TestSupport"]),
-        .testTarget(name: "VoxelNNTests", dependencies: ["VoxelNN", "VoxelCore"]),
+        .testTarget(name: "VoxelNNTests", dependencies: ["VoxelNN", "VoxelCore", "TestSupport"]),
         .testTarget(name: "VoxelTransformsTests", dependencies: ["VoxelTransforms", "VoxelIO", "VoxelCore", "TestSupport"]),
         .testTarget(name: "voxelflowTests", dependencies: ["VoxelIO", "VoxelCore", "TestSupport"]),
         .testTarget(

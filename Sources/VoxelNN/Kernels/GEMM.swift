@@ -25,3 +25,15 @@ public enum GEMM {
         }
     }
 }
+
+extension GEMM {
+    /// `C = alpha · op(A) × op(B) + beta · C` on raw row-major buffers with leading dimensions, for the
+    /// convolution kernels (blocks of larger matrices). Pointers must not escape the caller's closure.
+    static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
+                         b: UnsafePointer<Float>, ldb: Int, transposeB: Bool = false,
+                         c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, beta: Float = 0) {
+        guard m > 0, n > 0, k > 0 else { return }
+        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+}

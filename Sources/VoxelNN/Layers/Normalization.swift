@@ -1,0 +1,117 @@
+/// `torch.nn.InstanceNorm3d`: each (sample, channel) normalised by its own mean and biased variance,
+/// `eps` 1e-5, optional per-channel affine (MONAI's default norm in `UNet`).
+public struct InstanceNorm3d: ParameterizedLayer {
+    public var weight: Tensor?
+    public var bias: Tensor?
+    public var eps: Float = 1e-5
+    public let channels: Int
+
+    public init(channels: Int, affine: Bool = false) {
+        self.channels = channels
+        weight = affine ? Tensor(repeating: 1, shape: [channels]) : nil
+        bias = affine ? Tensor(zeros: [channels]) : nil
+    }
+
+    public var parameterNames: [String] { weight == nil ? [] : ["weight", "bias"] }
+
+    public mutating func load(from weights: Safetensors, prefix: String) throws {
+        guard weight != nil else { return }
+        weight = try weights.tensor(prefix + "weight", shape: [channels])
+        bias = try weights.tensor(prefix + "bias", shape: [channels])
+    }
+
+    public func forward(_ x: Tensor) throws -> Tensor {
+        try requireRank(x, 5, channels: channels, "InstanceNorm3d")
+        return Normalization.grouped(x, groups: channels, eps: eps, weight: weight, bias: bias)
+    }
+}
+
+/// `torch.nn.GroupNorm` on NCDHW tensors: channels split into `groups`, each (sample, group) normalised.
+public struct GroupNorm: ParameterizedLayer {
+    public var weight: Tensor
+    public var bias: Tensor
+    public var eps: Float = 1e-5
+    public let groups: Int
+
+    public init(groups: Int, channels: Int) {
+        self.groups = groups
+        weight = Tensor(repeating: 1, shape: [channels])
+        bias = Tensor(zeros: [channels])
+    }
+
+    public var parameterNames: [String] { ["weight", "bias"] }
+
+    public mutating func load(from weights: Safetensors, prefix: String) throws {
+        weight = try weights.tensor(prefix + "weight", shape: weight.shape)
+        bias = try weights.tensor(prefix + "bias", shape: bias.shape)
+    }
+
+    public func forward(_ x: Tensor) throws -> Tensor {
+        try requireRank(x, 5, channels: weight.count, "GroupNorm")
+        return Normalization.grouped(x, groups: groups, eps: eps, weight: weight, bias: bias)
+    }
+}
+
+/// `torch.nn.BatchNorm3d` in evaluation mode: running mean and variance, per-channel affine.
+public struct BatchNorm3d: ParameterizedLayer {
+    public var weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor
+    public var eps: Float = 1e-5
+
+    public init(channels: Int) {
+        weight = Tensor(repeating: 1, shape: [channels])
+        bias = Tensor(zeros: [channels])
+        runningMean = Tensor(zeros: [channels])
+        runningVar = Tensor(repeating: 1, shape: [channels])
+    }
+
+    public var parameterNames: [String] { ["weight", "bias", "running_mean", "running_var"] }
+
+    public mutating func load(from weights: Safetensors, prefix: String) throws {
+        let c = [weight.count]
+        weight = try weights.tensor(prefix + "weight", shape: c)
+        bias = try weights.tensor(prefix + "bias", shape: c)
+        runningMean = try weights.tensor(prefix + "running_mean", shape: c)
+        runningVar = try weights.tensor(prefix + "running_var", shape: c)
+    }
+
+    public func forward(_ x: Tensor) throws -> Tensor {
+        try requireRank(x, 5, channels: weight.count, "BatchNorm3d")
+        var y = x
+        let (n, c, s) = x.ncs
+        for b in 0..<n { for ch in 0..<c {
+            let scale = weight.data[ch] / (runningVar.data[ch] + eps).squareRoot()
+            let shift = bias.data[ch] - runningMean.data[ch] * scale
+            let base = (b * c + ch) * s
+            for i in 0..<s { y.data[base + i] = x.data[base + i] * scale + shift }
+        } }
+        return y
+    }
+}
+
+enum Normalization {
+    /// Normalises each (sample, group of channels) to zero mean and unit variance (biased, in double),
+    /// then applies the per-channel affine when given.
+    static func grouped(_ x: Tensor, groups: Int, eps: Float, weight: Tensor?, bias: Tensor?) -> Tensor {
+        var y = x
+        let (n, c, s) = x.ncs
+        let perGroup = c / groups
+        for b in 0..<n {
+            for g in 0..<groups {
+                let base = (b * c + g * perGroup) * s, count = perGroup * s
+                var sum = 0.0
+                for i in 0..<count { sum += Double(x.data[base + i]) }
+                let mean = sum / Double(count)
+                var squares = 0.0
+                for i in 0..<count { let d = Double(x.data[base + i]) - mean; squares += d * d }
+                let inv = 1 / (squares / Double(count) + Double(eps)).squareRoot()
+                for ch in 0..<perGroup {
+                    let channel = g * perGroup + ch
+                    let w = Double(weight?.data[channel] ?? 1), bb = Double(bias?.data[channel] ?? 0)
+                    let start = base + ch * s
+                    for i in 0..<s { y.data[start + i] = Float((Double(x.data[start + i]) - mean) * inv * w + bb) }
+                }
+            }
+        }
+        return y
+    }
+}

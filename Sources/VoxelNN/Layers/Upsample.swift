@@ -1,0 +1,73 @@
+/// `torch.nn.Upsample` by an integer factor: nearest, or trilinear with `align_corners=False`.
+public struct Upsample: Layer {
+    public enum Mode: String, Sendable { case nearest, trilinear }
+    public var scale: Int
+    public var mode: Mode
+
+    public init(scale: Int, mode: Mode) {
+        self.scale = scale
+        self.mode = mode
+    }
+
+    public func forward(_ x: Tensor) throws -> Tensor {
+        try requireRank(x, 5, "Upsample")
+        let (n, c, _) = x.ncs
+        let inSize = Array(x.shape[2...4]), out = inSize.map { $0 * scale }
+        var y = Tensor(zeros: [n, c] + out)
+        let inSpatial = inSize.reduce(1, *), outSpatial = out.reduce(1, *)
+        // Per axis: lower source index, upper source index and the upper weight for each output index.
+        func taps(_ a: Int) -> [(Int, Int, Float)] {
+            (0..<out[a]).map { o in
+                if mode == .nearest { let i = o / scale; return (i, i, 0) }
+                let src = max(0, (Float(o) + 0.5) / Float(scale) - 0.5)
+                let lo = min(Int(src), inSize[a] - 1)
+                return (lo, min(lo + 1, inSize[a] - 1), src - Float(lo))
+            }
+        }
+        let td = taps(0), th = taps(1), tw = taps(2)
+        for plane in 0..<(n * c) {
+            let xb = plane * inSpatial, yb = plane * outSpatial
+            func v(_ d: Int, _ h: Int, _ w: Int) -> Float { x.data[xb + (d * inSize[1] + h) * inSize[2] + w] }
+            for od in 0..<out[0] { for oh in 0..<out[1] { for ow in 0..<out[2] {
+                let (d0, d1, fd) = td[od], (h0, h1, fh) = th[oh], (w0, w1, fw) = tw[ow]
+                let c00 = v(d0, h0, w0) * (1 - fw) + v(d0, h0, w1) * fw, c01 = v(d0, h1, w0) * (1 - fw) + v(d0, h1, w1) * fw
+                let c10 = v(d1, h0, w0) * (1 - fw) + v(d1, h0, w1) * fw, c11 = v(d1, h1, w0) * (1 - fw) + v(d1, h1, w1) * fw
+                let c0 = c00 * (1 - fh) + c01 * fh, c1 = c10 * (1 - fh) + c11 * fh
+                y.data[yb + (od * out[1] + oh) * out[2] + ow] = c0 * (1 - fd) + c1 * fd
+            } } }
+        }
+        return y
+    }
+}
+
+/// Tensor operations used between layers.
+public enum TensorOps {
+    /// Concatenation along the channel axis of NCDHW tensors with equal batch and spatial size.
+    public static func concatChannels(_ parts: [Tensor]) throws -> Tensor {
+        guard let first = parts.first else { throw NNError.invalidInput("nothing to concatenate") }
+        let n = first.shape[0], spatial = Array(first.shape[2...])
+        guard parts.allSatisfy({ $0.shape.count == first.shape.count && $0.shape[0] == n && Array($0.shape[2...]) == spatial }) else {
+            throw NNError.invalidInput("concatenation needs equal batch and spatial sizes, got \(parts.map(\.shape))")
+        }
+        let s = spatial.reduce(1, *)
+        let c = parts.reduce(0) { $0 + $1.shape[1] }
+        var y = Tensor(zeros: [n, c] + spatial)
+        var offset = 0
+        for b in 0..<n {
+            for p in parts {
+                let count = p.shape[1] * s
+                y.data.replaceSubrange(offset..<(offset + count), with: p.data[(b * count)..<((b + 1) * count)])
+                offset += count
+            }
+        }
+        return y
+    }
+
+    /// Elementwise sum (residual connections).
+    public static func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+        guard a.shape == b.shape else { throw NNError.invalidInput("cannot add shapes \(a.shape) and \(b.shape)") }
+        var y = a
+        for i in 0..<y.count { y.data[i] += b.data[i] }
+        return y
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import VoxelCore
+
+/// A safetensors file: an 8-byte little-endian header length, a JSON header naming each tensor's dtype,
+/// shape and byte range, then the raw little-endian data. Everything is checked before use: header length
+/// within the file, offsets inside the data and matching shape × dtype size, no overlaps past the end, so a
+/// truncated or hostile file gives `NNError.invalidWeightsFile`, never a crash. F32, F16, BF16 and F64
+/// tensors are read (converted to float32).
+public struct Safetensors: Sendable {
+    /// One tensor's entry in the header.
+    public struct Entry: Sendable {
+        public var dtype: String
+        public var shape: [Int]
+        public var range: Range<Int>
+    }
+
+    public let path: String
+    public let entries: [String: Entry]
+    /// The `__metadata__` strings.
+    public let metadata: [String: String]
+    private let bytes: [UInt8]
+    private let dataStart: Int
+
+    /// Reads and checks a file.
+    public init(path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw NNError.invalidWeightsFile(path: path, reason: FileManager.default.fileExists(atPath: path) ? "cannot read it" : "no such file")
+        }
+        try self.init(bytes: [UInt8](data), path: path)
+    }
+
+    /// Parses file contents (`path` names it in errors).
+    public init(bytes: [UInt8], path: String) throws {
+        func fail(_ why: String) -> NNError { .invalidWeightsFile(path: path, reason: why) }
+        guard bytes.count >= 8 else { throw fail("shorter than its 8-byte header length") }
+        var headerLength = 0
+        for b in 0..<8 { headerLength |= Int(bytes[b]) << (8 * b) }
+        guard headerLength >= 2, headerLength <= bytes.count - 8, headerLength <= 100_000_000 else {
+            throw fail("header length \(headerLength) does not fit the file's \(bytes.count) bytes (truncated?)")
+        }
+        let header: JSONNode
+        do {
+            header = try JSONParser.parse(String(decoding: bytes[8..<(8 + headerLength)], as: UTF8.self))
+        } catch {
+            throw fail("header is not valid JSON: \(error)")
+        }
+        guard case .object(let members) = header.value else { throw fail("header is not a JSON object") }
+        let dataLength = bytes.count - 8 - headerLength
+        var entries: [String: Entry] = [:]
+        var metadata: [String: String] = [:]
+        for m in members {
+            if m.key == "__metadata__" {
+                if case .object(let items) = m.value.value { for i in items { metadata[i.key] = i.value.string } }
+                continue
+            }
+            guard let dtype = m.value.member("dtype")?.value.string,
+                  case .array(let shapeNodes)? = m.value.member("shape")?.value.value,
+                  case .array(let offsetNodes)? = m.value.member("data_offsets")?.value.value, offsetNodes.count == 2 else {
+                throw fail("entry \(m.key) lacks dtype, shape or data_offsets")
+            }
+            let shape = shapeNodes.compactMap { node -> Int? in
+                if case .number(let d) = node.value, d >= 0, d == d.rounded(), d < 1e12 { return Int(d) }
+                return nil
+            }
+            let offsets = offsetNodes.compactMap { node -> Int? in
+                if case .number(let d) = node.value, d >= 0, d == d.rounded(), d < 1e15 { return Int(d) }
+                return nil
+            }
+            guard shape.count == shapeNodes.count, offsets.count == 2, offsets[0] <= offsets[1] else { throw fail("entry \(m.key) has a bad shape or offsets") }
+            guard let size = Self.elementSize(dtype) else { throw fail("entry \(m.key) has unsupported dtype \(dtype)") }
+            let (count, overflow) = shape.reduce((1, false)) { acc, d in let r = acc.0.multipliedReportingOverflow(by: d); return (r.partialValue, acc.1 || r.overflow) }
+            guard !overflow, count * size == offsets[1] - offsets[0] else {
+                throw fail("entry \(m.key): shape \(shape) of \(dtype) needs \(count * size) bytes, offsets give \(offsets[1] - offsets[0])")
+            }
+            guard offsets[1] <= dataLength else { throw fail("entry \(m.key) ends at byte \(offsets[1]) of \(dataLength) data bytes (truncated?)") }
+            entries[m.key] = Entry(dtype: dtype, shape: shape, range: offsets[0]..<offsets[1])
+        }
+        self.path = path
+        self.entries = entries
+        self.metadata = metadata
+        self.bytes = bytes
+        dataStart = 8 + headerLength
+    }
+
+    static func elementSize(_ dtype: String) -> Int? {
+        switch dtype {
+        case "F32": return 4
+        case "F16", "BF16": return 2
+        case "F64": return 8
+        default: return nil
+        }
+    }
+
+    /// The tensor `name` as float32.
+    /// - Throws: `NNError.missingWeight` when absent; `shapeMismatch` when `shape` is given and differs.
+    public func tensor(_ name: String, shape expected: [Int]? = nil) throws -> Tensor {
+        guard let e = entries[name] else { throw NNError.missingWeight(name) }
+        if let expected, expected != e.shape { throw NNError.shapeMismatch(name: name, expected: expected, found: e.shape) }
+        let start = dataStart + e.range.lowerBound
+        let count = e.shape.reduce(1, *)
+        var values = [Float](repeating: 0, count: count)
+        bytes.withUnsafeBytes { raw in
+            for i in 0..<count {
+                switch e.dtype {
+                case "F32": values[i] = Float(bitPattern: raw.loadUnaligned(fromByteOffset: start + 4 * i, as: UInt32.self).littleEndian)
+                case "F64": values[i] = Float(Double(bitPattern: raw.loadUnaligned(fromByteOffset: start + 8 * i, as: UInt64.self).littleEndian))
+                case "F16": values[i] = Float(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: start + 2 * i, as: UInt16.self).littleEndian))
+                default: values[i] = Float(bitPattern: UInt32(raw.loadUnaligned(fromByteOffset: start + 2 * i, as: UInt16.self).littleEndian) << 16)
+                }
+            }
+        }
+        return try Tensor(shape: e.shape, data: values)
+    }
+}
