@@ -65,3 +65,23 @@ case("upsample_nearest", nn.Upsample(scale_factor=2, mode="nearest"), {"type": "
 case("upsample_trilinear", nn.Upsample(scale_factor=2, mode="trilinear", align_corners=False),
      {"type": "upsample", "mode": "trilinear", "scale": 2}, (1, 2, 3, 4, 2))
 case("linear", nn.Linear(10, 4), {"type": "linear", "in": 10, "out": 4}, (3, 10))
+
+
+def network(name, model, config, shape):
+    from safetensors.torch import save_file as save
+    model.eval()
+    x = torch.randn(*shape)
+    y = model(x)
+    tensors = {k: v.contiguous() for k, v in model.state_dict().items() if v.dtype.is_floating_point}
+    tensors["input"], tensors["output"] = x.contiguous(), y.contiguous()
+    save(tensors, os.path.join(OUT, name + ".safetensors"), metadata={"config": json.dumps(config)})
+    print(name, tuple(x.shape), "->", tuple(y.shape))
+
+
+from monai.networks.nets import UNet
+
+torch.manual_seed(1)
+network("unet_res2", UNet(3, 1, 2, channels=(4, 8, 16), strides=(2, 2), num_res_units=2),
+        {"type": "monai-unet", "in": 1, "out": 2, "channels": [4, 8, 16], "strides": [2, 2], "numResUnits": 2}, (1, 1, 16, 12, 8))
+network("unet_plain", UNet(3, 2, 3, channels=(4, 8, 8, 16), strides=(2, 2, 1)),
+        {"type": "monai-unet", "in": 2, "out": 3, "channels": [4, 8, 8, 16], "strides": [2, 2, 1], "numResUnits": 0}, (2, 2, 8, 8, 12))

@@ -1,0 +1,135 @@
+import VoxelCore
+
+/// MONAI's `monai.networks.nets.UNet` (3D), with its parameter names so MONAI checkpoints load directly:
+/// encoder blocks with the given strides, skip connections by channel concatenation, transposed-convolution
+/// decoder, PReLU and instance norm. With `numResUnits > 0` the blocks are residual units (the usual
+/// configuration); with 0, plain Convolution blocks. Kernel and up-kernel size 3, no dropout (inference).
+///
+/// Input `N × inChannels × D × H × W` with every spatial size divisible by the product of the strides;
+/// output `N × outChannels × D × H × W` (logits).
+public struct MonaiUNet: Sendable {
+    public let inChannels: Int, outChannels: Int
+    public let channels: [Int], strides: [Int]
+    public let numResUnits: Int
+    private var root: Node
+
+    indirect enum Node: Sendable {
+        /// down → skip(sub) → concat → up
+        case connection(down: Down, sub: Node, up: Up)
+        case bottom(Down)
+    }
+
+    enum Down: Sendable {
+        case residual(MonaiResidualUnit)
+        case plain(MonaiConvolution)
+
+        func forward(_ x: Tensor) throws -> Tensor {
+            switch self {
+            case .residual(let r): return try r.forward(x)
+            case .plain(let c): return try c.forward(x)
+            }
+        }
+
+        mutating func load(from w: Safetensors, prefix: String) throws {
+            switch self {
+            case .residual(var r): try r.load(from: w, prefix: prefix); self = .residual(r)
+            case .plain(var c): try c.load(from: w, prefix: prefix); self = .plain(c)
+            }
+        }
+    }
+
+    struct Up: Sendable {
+        var conv: MonaiConvolution
+        var unit: MonaiResidualUnit?
+
+        func forward(_ x: Tensor) throws -> Tensor {
+            let y = try conv.forward(x)
+            return try unit?.forward(y) ?? y
+        }
+
+        mutating func load(from w: Safetensors, prefix: String) throws {
+            if unit == nil {
+                try conv.load(from: w, prefix: prefix)
+            } else {
+                try conv.load(from: w, prefix: prefix + "0.")
+                try unit?.load(from: w, prefix: prefix + "1.")
+            }
+        }
+    }
+
+    /// The network with zero weights; call `load` before use.
+    /// - Throws: `NNError.invalidInput` when `strides` does not have one entry fewer than `channels`.
+    public init(inChannels: Int, outChannels: Int, channels: [Int], strides: [Int], numResUnits: Int = 0) throws {
+        guard channels.count >= 2, strides.count == channels.count - 1 else {
+            throw NNError.invalidInput("UNet needs at least 2 channel counts and one stride fewer than channels")
+        }
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.channels = channels
+        self.strides = strides
+        self.numResUnits = numResUnits
+        func down(_ i: Int, _ o: Int, _ s: Int, isTop: Bool) -> Down {
+            numResUnits > 0
+                ? .residual(MonaiResidualUnit(inChannels: i, outChannels: o, stride: s, kernel: 3, subunits: numResUnits, lastConvOnly: false))
+                : .plain(MonaiConvolution(inChannels: i, outChannels: o, stride: s, kernel: 3, transposed: false, convOnly: false))
+        }
+        func up(_ i: Int, _ o: Int, _ s: Int, isTop: Bool) -> Up {
+            let conv = MonaiConvolution(inChannels: i, outChannels: o, stride: s, kernel: 3, transposed: true, convOnly: isTop && numResUnits == 0)
+            let unit = numResUnits > 0 ? MonaiResidualUnit(inChannels: o, outChannels: o, stride: 1, kernel: 3, subunits: 1, lastConvOnly: isTop) : nil
+            return Up(conv: conv, unit: unit)
+        }
+        func block(_ inc: Int, _ outc: Int, _ ch: ArraySlice<Int>, _ st: ArraySlice<Int>, isTop: Bool) -> Node {
+            let c = ch[ch.startIndex], s = st[st.startIndex]
+            let sub: Node, upc: Int
+            if ch.count > 2 {
+                sub = block(c, c, ch.dropFirst(), st.dropFirst(), isTop: false)
+                upc = c * 2
+            } else {
+                sub = .bottom(down(c, ch[ch.startIndex + 1], 1, isTop: false))
+                upc = c + ch[ch.startIndex + 1]
+            }
+            return .connection(down: down(inc, c, s, isTop: isTop), sub: sub, up: up(upc, outc, s, isTop: isTop))
+        }
+        root = block(inChannels, outChannels, channels[...], strides[...], isTop: true)
+    }
+
+    /// Loads a MONAI state_dict exported to safetensors (names `model.0.…`); every tensor's shape is checked.
+    /// - Throws: `NNError.missingWeight` / `.shapeMismatch` naming the first problem.
+    public mutating func load(from weights: Safetensors) throws {
+        func load(_ node: inout Node, prefix: String) throws {
+            switch node {
+            case .bottom(var d):
+                try d.load(from: weights, prefix: prefix)
+                node = .bottom(d)
+            case .connection(var d, var sub, var u):
+                try d.load(from: weights, prefix: prefix + "0.")
+                try load(&sub, prefix: prefix + "1.submodule.")
+                try u.load(from: weights, prefix: prefix + "2.")
+                node = .connection(down: d, sub: sub, up: u)
+            }
+        }
+        try load(&root, prefix: "model.")
+    }
+
+    /// Runs the network.
+    /// - Throws: `NNError.invalidInput` for a wrong channel count or a size the strides do not divide.
+    public func forward(_ x: Tensor) throws -> Tensor {
+        guard x.shape.count == 5, x.shape[1] == inChannels else {
+            throw NNError.invalidInput("UNet expects N × \(inChannels) × D × H × W, got \(x.shape)")
+        }
+        let factor = strides.reduce(1, *)
+        guard x.shape[2...].allSatisfy({ $0 % factor == 0 }) else {
+            throw NNError.invalidInput("UNet: spatial size \(Array(x.shape[2...])) must be divisible by \(factor)")
+        }
+        func run(_ node: Node, _ x: Tensor) throws -> Tensor {
+            switch node {
+            case .bottom(let d): return try d.forward(x)
+            case .connection(let d, let sub, let u):
+                let h = try d.forward(x)
+                let s = try run(sub, h)
+                return try u.forward(TensorOps.concatChannels([h, s]))
+            }
+        }
+        return try run(root, x)
+    }
+}
