@@ -58,7 +58,7 @@ let package = Package(
         // MARK: Benchmarks (side by side with peer tools; never part of `swift test`)
         .executableTarget(
             name: "voxelflow-bench",
-            dependencies: ["VoxelCore", "VoxelIO", "VoxelTransforms"],
+            dependencies: ["VoxelCore", "VoxelIO", "VoxelTransforms", "VoxelNN"],
             path: "Benchmarks/Sources/voxelflow-bench"
         ),
 

@@ -7,6 +7,7 @@
 //   voxelflow-bench dicom-scan DIR [--repeat N]                  (headers only)
 //   voxelflow-bench reorient FILE CODE [--repeat N]             (reorientation vs a plain copy of the voxels)
 //   voxelflow-bench resample FILE SPACING [--repeat N] [--dump RAW] [--nearest | --bspline]  (resample only, not I/O)
+//   voxelflow-bench unet WEIGHTS.safetensors [--repeat N] [--dump RAW]  (MONAI UNet forward on the file's `input`)
 //   voxelflow-bench memory FILE TRANSFORM   (peak resident memory of one transform beyond the loaded input)
 import Foundation
 import VoxelCore
@@ -124,6 +125,8 @@ do {
         }
         emit(["tool": "voxelflow", "op": "dicom-scan", "dir": dir, "times": times, "best": times.min() ?? 0,
               "files": files, "stacks": stacks, "threads": System.coreCount])
+    case "unet":
+        try NetworkBenchmark.unet(weightsPath: args[1], repeats: repeats, dump: option("--dump", in: args))
     case "memory":
         try TransformMemory.run(file: args[1], transform: args[2])
     default:

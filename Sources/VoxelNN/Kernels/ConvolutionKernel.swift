@@ -1,3 +1,5 @@
+import Dispatch
+
 /// 3D convolution geometry: kernel, stride, padding and dilation along (D, H, W).
 public struct ConvGeometry: Sendable, Equatable {
     public var kernel: [Int]
@@ -38,7 +40,10 @@ enum ConvolutionKernel {
         let rows = cinG * taps
         let outSpatial = outSize.reduce(1, *), inSpatial = inSize.reduce(1, *)
         var y = Tensor(zeros: [n, cout] + outSize)
-        let block = max(1, min(outSpatial, blockBytes / 4 / max(1, rows)))
+        // Blocks of whole output depth slices, so im2col copies whole rows.
+        let slice = outSize[1] * outSize[2]
+        let slicesPerBlock = max(1, min(outSize[0], blockBytes / 4 / max(1, rows * slice)))
+        let block = slicesPerBlock * slice
         var columns = [Float](repeating: 0, count: rows * block)
         let pointwise = taps == 1 && geometry.stride == [1, 1, 1] && geometry.padding == [0, 0, 0]
         x.data.withUnsafeBufferPointer { xp in
@@ -55,12 +60,13 @@ enum ConvolutionKernel {
                                     GEMM.multiply(m: coutG, n: outSpatial, k: cinG, a: wg, lda: rows, b: xg, ldb: inSpatial, c: yg, ldc: outSpatial)
                                     continue
                                 }
-                                var p0 = 0
-                                while p0 < outSpatial {
-                                    let count = min(block, outSpatial - p0)
-                                    im2col(xg, channels: cinG, inSize: inSize, outSize: outSize, geometry: geometry, first: p0, count: count, into: cb, ld: count)
-                                    GEMM.multiply(m: coutG, n: count, k: rows, a: wg, lda: rows, b: cb, ldb: count, c: yg + p0, ldc: outSpatial)
-                                    p0 += count
+                                var d0 = 0
+                                while d0 < outSize[0] {
+                                    let d1 = min(outSize[0], d0 + slicesPerBlock)
+                                    let count = (d1 - d0) * slice
+                                    im2col(xg, channels: cinG, inSize: inSize, outSize: outSize, geometry: geometry, depths: d0..<d1, into: cb, ld: count)
+                                    GEMM.multiply(m: coutG, n: count, k: rows, a: wg, lda: rows, b: cb, ldb: count, c: yg + d0 * slice, ldc: outSpatial)
+                                    d0 = d1
                                 }
                             }
                         }
@@ -72,28 +78,46 @@ enum ConvolutionKernel {
         return y
     }
 
-    /// Fills `columns[(c·taps + tap) · ld + q]` with the input value under tap `tap` of channel `c` for output
-    /// position `first + q` (0 in the padding).
+    /// Fills `columns[(c·taps + tap) · ld + q]` with the input value under tap `tap` of channel `c` for the
+    /// q-th output position of the output depth slices `depths` (0 in the padding). Each output row is a
+    /// contiguous run of the input (strided by the W stride) between two zero-filled margins computed once.
     static func im2col(_ x: UnsafePointer<Float>, channels: Int, inSize: [Int], outSize: [Int], geometry gm: ConvGeometry,
-                       first: Int, count: Int, into columns: UnsafeMutablePointer<Float>, ld: Int) {
+                       depths: Range<Int>, into columns: UnsafeMutablePointer<Float>, ld: Int) {
         let (iD, iH, iW) = (inSize[0], inSize[1], inSize[2])
         let (oH, oW) = (outSize[1], outSize[2])
         let (kD, kH, kW) = (gm.kernel[0], gm.kernel[1], gm.kernel[2])
+        let (sD, sH, sW) = (gm.stride[0], gm.stride[1], gm.stride[2])
         let inSpatial = iD * iH * iW
-        for c in 0..<channels {
-            let xc = x + c * inSpatial
+        let xs = SendablePointer(x), cs = SendableMutablePointer(columns)
+        DispatchQueue.concurrentPerform(iterations: channels) { c in
+            let xc = xs.pointer + c * inSpatial
             var row = c * gm.taps
             for kd in 0..<kD { for kh in 0..<kH { for kw in 0..<kW {
-                let dst = columns + row * ld
+                var dst = cs.pointer + row * ld
                 let offD = kd * gm.dilation[0] - gm.padding[0], offH = kh * gm.dilation[1] - gm.padding[1], offW = kw * gm.dilation[2] - gm.padding[2]
-                var p = first
-                var od = p / (oH * oW), oh = (p / oW) % oH, ow = p % oW
-                for q in 0..<count {
-                    let d = od * gm.stride[0] + offD, h = oh * gm.stride[1] + offH, w = ow * gm.stride[2] + offW
-                    dst[q] = (d >= 0 && d < iD && h >= 0 && h < iH && w >= 0 && w < iW) ? xc[(d * iH + h) * iW + w] : 0
-                    p += 1
-                    ow += 1
-                    if ow == oW { ow = 0; oh += 1; if oh == oH { oh = 0; od += 1 } }
+                // Output columns whose input column is inside: lo ..< hi.
+                var lo = 0
+                while lo < oW && lo * sW + offW < 0 { lo += 1 }
+                var hi = oW
+                while hi > lo && (hi - 1) * sW + offW >= iW { hi -= 1 }
+                for od in depths {
+                    let d = od * sD + offD
+                    for oh in 0..<oH {
+                        let h = oh * sH + offH
+                        if d < 0 || d >= iD || h < 0 || h >= iH {
+                            dst.update(repeating: 0, count: oW)
+                        } else {
+                            if lo > 0 { dst.update(repeating: 0, count: lo) }
+                            let src = xc + (d * iH + h) * iW + offW
+                            if sW == 1 {
+                                (dst + lo).update(from: src + lo, count: hi - lo)
+                            } else {
+                                for ow in lo..<hi { dst[ow] = src[ow * sW] }
+                            }
+                            if hi < oW { (dst + hi).update(repeating: 0, count: oW - hi) }
+                        }
+                        dst += oW
+                    }
                 }
                 row += 1
             } } }
@@ -114,8 +138,9 @@ enum ConvolutionKernel {
         let rows = coutG * gm.taps
         let outSpatial = outSize.reduce(1, *)
         var y = Tensor(zeros: [n, cout] + outSize)
-        let block = max(1, min(inSpatial, blockBytes / 4 / max(1, rows)))
-        var columns = [Float](repeating: 0, count: rows * block)
+        let inSlice = inSize[1] * inSize[2]
+        let slicesPerBlock = max(1, min(inSize[0], blockBytes / 4 / max(1, rows * inSlice)))
+        var columns = [Float](repeating: 0, count: rows * slicesPerBlock * inSlice)
         x.data.withUnsafeBufferPointer { xp in
             weight.data.withUnsafeBufferPointer { wp in
                 y.data.withUnsafeMutableBufferPointer { yp in
@@ -126,14 +151,15 @@ enum ConvolutionKernel {
                                 let xg = xb + (b * cin + g * cinG) * inSpatial
                                 let yg = yb + (b * cout + g * coutG) * outSpatial
                                 let wg = wb + g * cinG * rows
-                                var p0 = 0
-                                while p0 < inSpatial {
-                                    let count = min(block, inSpatial - p0)
+                                var d0 = 0
+                                while d0 < inSize[0] {
+                                    let d1 = min(inSize[0], d0 + slicesPerBlock)
+                                    let count = (d1 - d0) * inSlice
                                     // columns (rows × count) = Wᵀ (rows × cinG) · x (cinG × count)
-                                    GEMM.multiply(m: rows, n: count, k: cinG, a: wg, lda: rows, transposeA: true, b: xg + p0, ldb: inSpatial,
+                                    GEMM.multiply(m: rows, n: count, k: cinG, a: wg, lda: rows, transposeA: true, b: xg + d0 * inSlice, ldb: inSpatial,
                                                   c: cb, ldc: count)
-                                    col2im(cb, channels: coutG, inSize: inSize, outSize: outSize, geometry: gm, first: p0, count: count, ld: count, into: yg)
-                                    p0 += count
+                                    col2im(cb, channels: coutG, inSize: inSize, outSize: outSize, geometry: gm, depths: d0..<d1, ld: count, into: yg)
+                                    d0 = d1
                                 }
                             }
                         }
@@ -145,27 +171,36 @@ enum ConvolutionKernel {
         return y
     }
 
-    /// Scatter-adds columns into the output: input position `first + q`, tap `tap` of channel `c` lands at
-    /// output position q·stride + tap·dilation − padding.
+    /// Scatter-adds columns into the output: the input position of depth slices `depths`, tap `tap` of
+    /// channel `c` lands at output position input·stride + tap·dilation − padding. Channels run in parallel
+    /// (each writes only its own output channel); rows are walked with their valid range computed once.
     static func col2im(_ columns: UnsafePointer<Float>, channels: Int, inSize: [Int], outSize: [Int], geometry gm: ConvGeometry,
-                       first: Int, count: Int, ld: Int, into y: UnsafeMutablePointer<Float>) {
+                       depths: Range<Int>, ld: Int, into y: UnsafeMutablePointer<Float>) {
         let (iH, iW) = (inSize[1], inSize[2])
         let (oD, oH, oW) = (outSize[0], outSize[1], outSize[2])
+        let (sD, sH, sW) = (gm.stride[0], gm.stride[1], gm.stride[2])
         let outSpatial = oD * oH * oW
-        for c in 0..<channels {
-            let yc = y + c * outSpatial
+        let cs = SendablePointer(columns), ys = SendableMutablePointer(y)
+        DispatchQueue.concurrentPerform(iterations: channels) { c in
+            let yc = ys.pointer + c * outSpatial
             var row = c * gm.taps
             for kd in 0..<gm.kernel[0] { for kh in 0..<gm.kernel[1] { for kw in 0..<gm.kernel[2] {
-                let src = columns + row * ld
+                var src = cs.pointer + row * ld
                 let offD = kd * gm.dilation[0] - gm.padding[0], offH = kh * gm.dilation[1] - gm.padding[1], offW = kw * gm.dilation[2] - gm.padding[2]
-                var p = first
-                var id = p / (iH * iW), ih = (p / iW) % iH, iw = p % iW
-                for q in 0..<count {
-                    let d = id * gm.stride[0] + offD, h = ih * gm.stride[1] + offH, w = iw * gm.stride[2] + offW
-                    if d >= 0 && d < oD && h >= 0 && h < oH && w >= 0 && w < oW { yc[(d * oH + h) * oW + w] += src[q] }
-                    p += 1
-                    iw += 1
-                    if iw == iW { iw = 0; ih += 1; if ih == iH { ih = 0; id += 1 } }
+                var lo = 0
+                while lo < iW && lo * sW + offW < 0 { lo += 1 }
+                var hi = iW
+                while hi > lo && (hi - 1) * sW + offW >= oW { hi -= 1 }
+                for id in depths {
+                    let d = id * sD + offD
+                    for ih in 0..<iH {
+                        let h = ih * sH + offH
+                        if d >= 0 && d < oD && h >= 0 && h < oH {
+                            let dst = yc + (d * oH + h) * oW + offW
+                            for iw in lo..<hi { dst[iw * sW] += src[iw] }
+                        }
+                        src += iW
+                    }
                 }
                 row += 1
             } } }
@@ -182,4 +217,15 @@ enum ConvolutionKernel {
             } }
         }
     }
+}
+
+/// Raw pointers shared with worker threads inside one kernel call (each thread touches its own channel).
+struct SendablePointer: @unchecked Sendable {
+    let pointer: UnsafePointer<Float>
+    init(_ p: UnsafePointer<Float>) { pointer = p }
+}
+
+struct SendableMutablePointer: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    init(_ p: UnsafeMutablePointer<Float>) { pointer = p }
 }

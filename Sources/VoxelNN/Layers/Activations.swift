@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 
 /// `torch.nn.ReLU`.
@@ -40,11 +41,16 @@ public struct PReLU: ParameterizedLayer {
             throw NNError.invalidInput("PReLU has \(weight.count) slopes for input \(x.shape)")
         }
         var y = x
-        for b in 0..<n { for ch in 0..<c {
-            let a = weight.data[weight.count == 1 ? 0 : ch]
-            let base = (b * c + ch) * s
-            for i in base..<(base + s) where y.data[i] < 0 { y.data[i] *= a }
-        } }
+        let slopes = weight.data
+        y.data.withUnsafeMutableBufferPointer { buffer in
+            guard let base0 = buffer.baseAddress else { return }
+            let shared = SendableMutablePointer(base0)
+            DispatchQueue.concurrentPerform(iterations: n * c) { plane in
+                let a = slopes[slopes.count == 1 ? 0 : plane % c]
+                let p = shared.pointer + plane * s
+                for i in 0..<s where p[i] < 0 { p[i] *= a }
+            }
+        }
         return y
     }
 }

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// `torch.nn.InstanceNorm3d`: each (sample, channel) normalised by its own mean and biased variance,
 /// `eps` 1e-5, optional per-channel affine (MONAI's default norm in `UNet`).
 public struct InstanceNorm3d: ParameterizedLayer {
@@ -95,20 +97,25 @@ enum Normalization {
         var y = x
         let (n, c, s) = x.ncs
         let perGroup = c / groups
-        for b in 0..<n {
-            for g in 0..<groups {
+        y.data.withUnsafeMutableBufferPointer { buffer in
+            guard let base0 = buffer.baseAddress else { return }
+            let shared = SendableMutablePointer(base0)
+            DispatchQueue.concurrentPerform(iterations: n * groups) { job in
+                let b = job / groups, g = job % groups
+                let data = shared.pointer
                 let base = (b * c + g * perGroup) * s, count = perGroup * s
                 var sum = 0.0
-                for i in 0..<count { sum += Double(x.data[base + i]) }
+                for i in 0..<count { sum += Double(data[base + i]) }
                 let mean = sum / Double(count)
                 var squares = 0.0
-                for i in 0..<count { let d = Double(x.data[base + i]) - mean; squares += d * d }
+                for i in 0..<count { let d = Double(data[base + i]) - mean; squares += d * d }
                 let inv = 1 / (squares / Double(count) + Double(eps)).squareRoot()
                 for ch in 0..<perGroup {
                     let channel = g * perGroup + ch
-                    let w = Double(weight?.data[channel] ?? 1), bb = Double(bias?.data[channel] ?? 0)
+                    let scale = Float(inv * Double(weight?.data[channel] ?? 1))
+                    let shift = Float(Double(bias?.data[channel] ?? 0) - mean * inv * Double(weight?.data[channel] ?? 1))
                     let start = base + ch * s
-                    for i in 0..<s { y.data[start + i] = Float((Double(x.data[start + i]) - mean) * inv * w + bb) }
+                    for i in 0..<s { data[start + i] = data[start + i] * scale + shift }
                 }
             }
         }

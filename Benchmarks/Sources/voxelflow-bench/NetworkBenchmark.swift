@@ -1,0 +1,24 @@
+import Foundation
+import VoxelCore
+import VoxelNN
+
+/// Times MONAI UNet inference on the input stored in a weights file (written by Benchmarks/unet.py).
+enum NetworkBenchmark {
+    static func unet(weightsPath: String, repeats: Int, dump: String?) throws {
+        let weights = try Safetensors(path: weightsPath)
+        let config = try JSONParser.parse(weights.metadata["config"] ?? "{}")
+        func ints(_ key: String) -> [Int] {
+            guard case .array(let items)? = config.member(key)?.value.value else { return [] }
+            return items.compactMap { if case .number(let d) = $0.value { return Int(d) } else { return nil } }
+        }
+        func int(_ key: String) -> Int { if case .number(let d)? = config.member(key)?.value.value { return Int(d) } else { return 0 } }
+        var net = try MonaiUNet(inChannels: int("in"), outChannels: int("out"), channels: ints("channels"), strides: ints("strides"), numResUnits: int("numResUnits"))
+        try net.load(from: weights)
+        let input = try weights.tensor("input")
+        var times: [Double] = []
+        var output: Tensor?
+        for _ in 0..<repeats { times.append(try seconds { output = try net.forward(input) }) }
+        if let dump, let output { try output.data.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: dump)) } }
+        emit(["tool": "voxelflow", "op": "unet", "times": times, "best": times.min() ?? 0, "threads": System.coreCount])
+    }
+}
