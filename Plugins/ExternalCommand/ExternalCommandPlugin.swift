@@ -136,12 +136,7 @@ struct ExternalCommandStage: Stage {
         }
         let labels = try LabelConversion.labelMap(from: image.volume)
         if let grid {
-            let target: Geometry
-            switch try context.value(grid) {
-            case .image(let v): target = v.geometry
-            case .labels(let l): target = l.geometry
-            case .report: throw CaseError("\"\(grid)\" is a report, not a grid")
-            }
+            let target = try context.geometry(grid)
             let a = target.affine.rows.joined(), b = labels.geometry.affine.rows.joined()
             guard target.size == labels.geometry.size, zip(a, b).allSatisfy({ abs($0 - $1) <= 1e-4 }) else {
                 throw CaseError("\(name) wrote a label map of size \(labels.geometry.size) that is not on the grid of \"\(grid)\" (size \(target.size))")

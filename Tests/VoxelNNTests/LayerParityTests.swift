@@ -114,13 +114,7 @@ struct NetworkParityTests {
     static func run(_ name: String) throws -> (Tensor, Tensor) {
         let weights = try Safetensors(path: "\(LayerParityTests.directory)/\(name).safetensors")
         let config = try JSONParser.parse(try #require(weights.metadata["config"]))
-        func ints(_ key: String) -> [Int] {
-            guard case .array(let items)? = config.member(key)?.value.value else { return [] }
-            return items.compactMap { if case .number(let d) = $0.value { return Int(d) } else { return nil } }
-        }
-        func int(_ key: String) -> Int { if case .number(let d)? = config.member(key)?.value.value { return Int(d) } else { return 0 } }
-        var net = try MonaiUNet(inChannels: int("in"), outChannels: int("out"), channels: ints("channels"), strides: ints("strides"),
-                                numResUnits: int("numResUnits"))
+        var net = try MonaiUNet(configuration: config)
         try net.load(from: weights)
         return (try net.forward(weights.tensor("input")), try weights.tensor("output"))
     }

@@ -7,12 +7,7 @@ enum NetworkBenchmark {
     static func unet(weightsPath: String, repeats: Int, dump: String?) throws {
         let weights = try Safetensors(path: weightsPath)
         let config = try JSONParser.parse(weights.metadata["config"] ?? "{}")
-        func ints(_ key: String) -> [Int] {
-            guard case .array(let items)? = config.member(key)?.value.value else { return [] }
-            return items.compactMap { if case .number(let d) = $0.value { return Int(d) } else { return nil } }
-        }
-        func int(_ key: String) -> Int { if case .number(let d)? = config.member(key)?.value.value { return Int(d) } else { return 0 } }
-        var net = try MonaiUNet(inChannels: int("in"), outChannels: int("out"), channels: ints("channels"), strides: ints("strides"), numResUnits: int("numResUnits"))
+        var net = try MonaiUNet(configuration: config)
         try net.load(from: weights)
         let input = try weights.tensor("input")
         var times: [Double] = []

@@ -133,3 +133,25 @@ public struct MonaiUNet: Sendable {
         return try run(root, x)
     }
 }
+
+extension MonaiUNet {
+    /// A UNet from a JSON description: `{"in": 1, "out": 2, "channels": [16, 32, …], "strides": [2, …],
+    /// "numResUnits": 2}` (the form pipelines and exported checkpoints' metadata use).
+    /// - Throws: `NNError.invalidInput` naming a missing or malformed key.
+    public init(configuration c: JSONNode) throws {
+        func int(_ key: String, _ fallback: Int? = nil) throws -> Int {
+            if case .number(let d)? = c.member(key)?.value.value, d == d.rounded(), d >= 0 { return Int(d) }
+            if let fallback { return fallback }
+            throw NNError.invalidInput("UNet configuration: \"\(key)\" must be a whole number")
+        }
+        func ints(_ key: String) throws -> [Int] {
+            guard case .array(let items)? = c.member(key)?.value.value else { throw NNError.invalidInput("UNet configuration: \"\(key)\" must be an array") }
+            return try items.map { item in
+                guard case .number(let d) = item.value, d == d.rounded(), d >= 1 else { throw NNError.invalidInput("UNet configuration: \"\(key)\" must hold whole numbers ≥ 1") }
+                return Int(d)
+            }
+        }
+        try self.init(inChannels: int("in"), outChannels: int("out"), channels: ints("channels"), strides: ints("strides"),
+                      numResUnits: int("numResUnits", 0))
+    }
+}

@@ -67,6 +67,16 @@ public struct CaseContext: Sendable {
         throw CaseError("\"\(id)\" is not a label map")
     }
 
+    /// The grid of the image or label map `id` (for putting results back on a scan's grid).
+    /// - Throws: `CaseError` when `id` holds a report.
+    public mutating func geometry(_ id: String) throws -> Geometry {
+        switch try value(id) {
+        case .image(let v): return v.geometry
+        case .labels(let l): return l.geometry
+        case .report: throw CaseError("\"\(id)\" is a report, not a grid")
+        }
+    }
+
     /// Expands `{case}` and `{id}` in an output path template (already checked by the validator).
     public func outputName(_ template: String, id: String) -> String {
         template.replacingOccurrences(of: "{case}", with: caseID).replacingOccurrences(of: "{id}", with: id)

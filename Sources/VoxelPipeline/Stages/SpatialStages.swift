@@ -121,12 +121,7 @@ struct ResampleToStage: Stage {
     let fill: Double
 
     func run(_ context: inout CaseContext) throws -> StageValue? {
-        let target: Geometry
-        switch try context.value(reference) {
-        case .image(let v): target = v.geometry
-        case .labels(let l): target = l.geometry
-        case .report: throw CaseError("\"\(reference)\" is a report, not a grid")
-        }
+        let target = try context.geometry(reference)
         switch try context.value(source) {
         case .image(let v):
             return .image(try ResampleToGrid(target: target, interpolation: interpolation, fill: fill).apply(v))

@@ -39,12 +39,7 @@ struct WriteNIfTIStage: Stage {
         case .report: throw CaseError("\"\(source)\" is a report; write it with write-report")
         }
         if let grid {
-            let target: Geometry
-            switch try context.value(grid) {
-            case .image(let v): target = v.geometry
-            case .labels(let l): target = l.geometry
-            case .report: throw CaseError("\"\(grid)\" is a report, not a grid")
-            }
+            let target = try context.geometry(grid)
             if target != volume.geometry {
                 volume = try ResampleToGrid(target: target, interpolation: isLabels ? .nearest : .linear).apply(volume)
             }
