@@ -46,30 +46,23 @@ enum ConvolutionKernel {
         let block = slicesPerBlock * slice
         var columns = [Float](repeating: 0, count: rows * block)
         let pointwise = taps == 1 && geometry.stride == [1, 1, 1] && geometry.padding == [0, 0, 0]
-        x.data.withUnsafeBufferPointer { xp in
-            weight.data.withUnsafeBufferPointer { wp in
-                y.data.withUnsafeMutableBufferPointer { yp in
-                    columns.withUnsafeMutableBufferPointer { cp in
-                        guard let xb = xp.baseAddress, let wb = wp.baseAddress, let yb = yp.baseAddress, let cb = cp.baseAddress else { return }
-                        for b in 0..<n {
-                            for g in 0..<groups {
-                                let xg = xb + (b * cin + g * cinG) * inSpatial
-                                let yg = yb + (b * cout + g * coutG) * outSpatial
-                                let wg = wb + g * coutG * rows
-                                if pointwise {
-                                    GEMM.multiply(m: coutG, n: outSpatial, k: cinG, a: wg, lda: rows, b: xg, ldb: inSpatial, c: yg, ldc: outSpatial)
-                                    continue
-                                }
-                                var d0 = 0
-                                while d0 < outSize[0] {
-                                    let d1 = min(outSize[0], d0 + slicesPerBlock)
-                                    let count = (d1 - d0) * slice
-                                    im2col(xg, channels: cinG, inSize: inSize, outSize: outSize, geometry: geometry, depths: d0..<d1, into: cb, ld: count)
-                                    GEMM.multiply(m: coutG, n: count, k: rows, a: wg, lda: rows, b: cb, ldb: count, c: yg + d0 * slice, ldc: outSpatial)
-                                    d0 = d1
-                                }
-                            }
-                        }
+        withBuffers(x, weight, &y, &columns) { xb, wb, yb, cb in
+            for b in 0..<n {
+                for g in 0..<groups {
+                    let xg = xb + (b * cin + g * cinG) * inSpatial
+                    let yg = yb + (b * cout + g * coutG) * outSpatial
+                    let wg = wb + g * coutG * rows
+                    if pointwise {
+                        GEMM.multiply(m: coutG, n: outSpatial, k: cinG, a: wg, lda: rows, b: xg, ldb: inSpatial, c: yg, ldc: outSpatial)
+                        continue
+                    }
+                    var d0 = 0
+                    while d0 < outSize[0] {
+                        let d1 = min(outSize[0], d0 + slicesPerBlock)
+                        let count = (d1 - d0) * slice
+                        im2col(xg, channels: cinG, inSize: inSize, outSize: outSize, geometry: geometry, depths: d0..<d1, into: cb, ld: count)
+                        GEMM.multiply(m: coutG, n: count, k: rows, a: wg, lda: rows, b: cb, ldb: count, c: yg + d0 * slice, ldc: outSpatial)
+                        d0 = d1
                     }
                 }
             }
@@ -141,28 +134,21 @@ enum ConvolutionKernel {
         let inSlice = inSize[1] * inSize[2]
         let slicesPerBlock = max(1, min(inSize[0], blockBytes / 4 / max(1, rows * inSlice)))
         var columns = [Float](repeating: 0, count: rows * slicesPerBlock * inSlice)
-        x.data.withUnsafeBufferPointer { xp in
-            weight.data.withUnsafeBufferPointer { wp in
-                y.data.withUnsafeMutableBufferPointer { yp in
-                    columns.withUnsafeMutableBufferPointer { cp in
-                        guard let xb = xp.baseAddress, let wb = wp.baseAddress, let yb = yp.baseAddress, let cb = cp.baseAddress else { return }
-                        for b in 0..<n {
-                            for g in 0..<groups {
-                                let xg = xb + (b * cin + g * cinG) * inSpatial
-                                let yg = yb + (b * cout + g * coutG) * outSpatial
-                                let wg = wb + g * cinG * rows
-                                var d0 = 0
-                                while d0 < inSize[0] {
-                                    let d1 = min(inSize[0], d0 + slicesPerBlock)
-                                    let count = (d1 - d0) * inSlice
-                                    // columns (rows × count) = Wᵀ (rows × cinG) · x (cinG × count)
-                                    GEMM.multiply(m: rows, n: count, k: cinG, a: wg, lda: rows, transposeA: true, b: xg + d0 * inSlice, ldb: inSpatial,
-                                                  c: cb, ldc: count)
-                                    col2im(cb, channels: coutG, inSize: inSize, outSize: outSize, geometry: gm, depths: d0..<d1, ld: count, into: yg)
-                                    d0 = d1
-                                }
-                            }
-                        }
+        withBuffers(x, weight, &y, &columns) { xb, wb, yb, cb in
+            for b in 0..<n {
+                for g in 0..<groups {
+                    let xg = xb + (b * cin + g * cinG) * inSpatial
+                    let yg = yb + (b * cout + g * coutG) * outSpatial
+                    let wg = wb + g * cinG * rows
+                    var d0 = 0
+                    while d0 < inSize[0] {
+                        let d1 = min(inSize[0], d0 + slicesPerBlock)
+                        let count = (d1 - d0) * inSlice
+                        // columns (rows × count) = Wᵀ (rows × cinG) · x (cinG × count)
+                        GEMM.multiply(m: rows, n: count, k: cinG, a: wg, lda: rows, transposeA: true, b: xg + d0 * inSlice, ldb: inSpatial,
+                                      c: cb, ldc: count)
+                        col2im(cb, channels: coutG, inSize: inSize, outSize: outSize, geometry: gm, depths: d0..<d1, ld: count, into: yg)
+                        d0 = d1
                     }
                 }
             }
@@ -204,6 +190,21 @@ enum ConvolutionKernel {
                 }
                 row += 1
             } } }
+        }
+    }
+
+    /// Lends the input, weight, output and workspace buffers (which must not escape `body`).
+    static func withBuffers(_ x: Tensor, _ w: Tensor, _ y: inout Tensor, _ columns: inout [Float],
+                            _ body: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+        x.data.withUnsafeBufferPointer { xp in
+            w.data.withUnsafeBufferPointer { wp in
+                y.data.withUnsafeMutableBufferPointer { yp in
+                    columns.withUnsafeMutableBufferPointer { cp in
+                        guard let xb = xp.baseAddress, let wb = wp.baseAddress, let yb = yp.baseAddress, let cb = cp.baseAddress else { return }
+                        body(xb, wb, yb, cb)
+                    }
+                }
+            }
         }
     }
 
