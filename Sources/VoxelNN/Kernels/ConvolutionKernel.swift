@@ -88,11 +88,8 @@ enum ConvolutionKernel {
             for kd in 0..<kD { for kh in 0..<kH { for kw in 0..<kW {
                 var dst = cs.pointer + row * ld
                 let offD = kd * gm.dilation[0] - gm.padding[0], offH = kh * gm.dilation[1] - gm.padding[1], offW = kw * gm.dilation[2] - gm.padding[2]
-                // Output columns whose input column is inside: lo ..< hi.
-                var lo = 0
-                while lo < oW && lo * sW + offW < 0 { lo += 1 }
-                var hi = oW
-                while hi > lo && (hi - 1) * sW + offW >= iW { hi -= 1 }
+                // Output columns whose input column is inside.
+                let (lo, hi) = validRange(count: oW, stride: sW, offset: offW, limit: iW)
                 for od in depths {
                     let d = od * sD + offD
                     for oh in 0..<oH {
@@ -173,10 +170,8 @@ enum ConvolutionKernel {
             for kd in 0..<gm.kernel[0] { for kh in 0..<gm.kernel[1] { for kw in 0..<gm.kernel[2] {
                 var src = cs.pointer + row * ld
                 let offD = kd * gm.dilation[0] - gm.padding[0], offH = kh * gm.dilation[1] - gm.padding[1], offW = kw * gm.dilation[2] - gm.padding[2]
-                var lo = 0
-                while lo < iW && lo * sW + offW < 0 { lo += 1 }
-                var hi = iW
-                while hi > lo && (hi - 1) * sW + offW >= oW { hi -= 1 }
+                // Input columns whose output column is inside.
+                let (lo, hi) = validRange(count: iW, stride: sW, offset: offW, limit: oW)
                 for id in depths {
                     let d = id * sD + offD
                     for ih in 0..<iH {
@@ -191,6 +186,17 @@ enum ConvolutionKernel {
                 row += 1
             } } }
         }
+    }
+
+    /// The indices q in 0..<count whose mapped position q·stride + offset lies in 0..<limit, as lo..<hi
+    /// (the mapping is increasing, so they form one run).
+    @inline(__always)
+    static func validRange(count: Int, stride: Int, offset: Int, limit: Int) -> (Int, Int) {
+        var lo = 0
+        while lo < count && lo * stride + offset < 0 { lo += 1 }
+        var hi = count
+        while hi > lo && (hi - 1) * stride + offset >= limit { hi -= 1 }
+        return (lo, hi)
     }
 
     /// Lends the input, weight, output and workspace buffers (which must not escape `body`).
