@@ -67,14 +67,26 @@ case("upsample_trilinear", nn.Upsample(scale_factor=2, mode="trilinear", align_c
 case("linear", nn.Linear(10, 4), {"type": "linear", "in": 10, "out": 4}, (3, 10))
 
 
-def network(name, model, config, shape):
+def perturb(model):
+    """Moves norm parameters and running statistics off their initial values, so loading them is tested."""
+    for n, b in model.named_buffers():
+        if "running_var" in n:
+            b.copy_(torch.rand_like(b) + 0.5)
+        elif "running_mean" in n:
+            b.copy_(torch.randn_like(b) * 0.2)
+    for n, p in model.named_parameters():
+        if p.dim() == 1:
+            p.add_(torch.randn_like(p) * 0.2)
+
+
+def network(name, model, config, shape, extra=None):
     from safetensors.torch import save_file as save
     model.eval()
     x = torch.randn(*shape)
     y = model(x)
     tensors = {k: v.contiguous() for k, v in model.state_dict().items() if v.dtype.is_floating_point}
     tensors["input"], tensors["output"] = x.contiguous(), y.contiguous()
-    save(tensors, os.path.join(OUT, name + ".safetensors"), metadata={"config": json.dumps(config)})
+    save(tensors, os.path.join(OUT, name + ".safetensors"), metadata={"config": json.dumps(config), **(extra or {})})
     print(name, tuple(x.shape), "->", tuple(y.shape))
 
 
@@ -85,3 +97,58 @@ network("unet_res2", UNet(3, 1, 2, channels=(4, 8, 16), strides=(2, 2), num_res_
         {"type": "monai-unet", "in": 1, "out": 2, "channels": [4, 8, 16], "strides": [2, 2], "numResUnits": 2}, (1, 1, 16, 12, 8))
 network("unet_plain", UNet(3, 2, 3, channels=(4, 8, 8, 16), strides=(2, 2, 1)),
         {"type": "monai-unet", "in": 2, "out": 3, "channels": [4, 8, 8, 16], "strides": [2, 2, 1], "numResUnits": 0}, (2, 2, 8, 8, 12))
+
+from monai.networks.nets import BasicUNet, ResNet
+from monai.inferers import sliding_window_inference
+
+torch.manual_seed(2)
+model = BasicUNet(3, 2, 3, features=(4, 4, 8, 8, 16, 4))
+perturb(model)
+network("basicunet", model, {"type": "monai-basicunet", "in": 2, "out": 3, "features": [4, 4, 8, 8, 16, 4]}, (1, 2, 16, 32, 16))
+
+torch.manual_seed(3)
+model = ResNet("basic", [1, 2, 1, 1], [4, 8, 8, 16], n_input_channels=1, conv1_t_size=3, conv1_t_stride=2, num_classes=3)
+perturb(model)
+network("resnet_basic", model, {"type": "monai-resnet", "in": 1, "out": 3, "block": "basic", "layers": [1, 2, 1, 1],
+                                "blockInplanes": [4, 8, 8, 16], "conv1Size": 3, "conv1Stride": 2}, (2, 1, 16, 14, 12))
+
+torch.manual_seed(4)
+model = ResNet("bottleneck", [1, 1, 1, 1], [2, 4, 4, 8], n_input_channels=2, conv1_t_size=5, no_max_pool=True, num_classes=4,
+               bias_downsample=False)
+perturb(model)
+network("resnet_bottleneck", model, {"type": "monai-resnet", "in": 2, "out": 4, "block": "bottleneck", "layers": [1, 1, 1, 1],
+                                     "blockInplanes": [2, 4, 4, 8], "conv1Size": 5, "noMaxPool": True, "biasDownsample": False},
+        (1, 2, 12, 10, 8))
+
+
+def sliding(name, model, config, shape, roi, overlap, mode, batch, mirror=()):
+    """MONAI sliding_window_inference on a random volume; mirroring wraps the predictor in flips (nnU-Net TTA)."""
+    model.eval()
+    x = torch.randn(*shape)
+
+    def predictor(w):
+        if not mirror:
+            return model(w)
+        import itertools
+        outs = []
+        for k in range(len(mirror) + 1):
+            for axes in itertools.combinations(mirror, k):
+                dims = [a + 2 for a in axes]
+                outs.append(torch.flip(model(torch.flip(w, dims)), dims) if dims else model(w))
+        return sum(outs) / len(outs)
+
+    y = sliding_window_inference(x, roi, batch, predictor, overlap=overlap, mode=mode)
+    tensors = {k: v.contiguous() for k, v in model.state_dict().items() if v.dtype.is_floating_point}
+    tensors["input"], tensors["output"] = x.contiguous(), y.contiguous()
+    window = {"roi": list(roi), "overlap": overlap, "mode": mode, "batch": batch, "mirror": list(mirror)}
+    save_file(tensors, os.path.join(OUT, name + ".safetensors"), metadata={"config": json.dumps(config), "window": json.dumps(window)})
+    print(name, tuple(x.shape), "->", tuple(y.shape))
+
+
+torch.manual_seed(5)
+small = {"type": "monai-unet", "in": 1, "out": 3, "channels": [2, 4, 8], "strides": [2, 2], "numResUnits": 1}
+model = UNet(3, 1, 3, channels=(2, 4, 8), strides=(2, 2), num_res_units=1)
+perturb(model)
+sliding("window_gaussian", model, small, (1, 1, 20, 27, 13), (12, 16, 16), 0.5, "gaussian", 1)
+sliding("window_constant_batch", model, small, (1, 1, 9, 30, 17), (8, 12, 8), 0.25, "constant", 3)
+sliding("window_mirror", model, small, (1, 1, 14, 18, 11), (8, 8, 8), 0.5, "gaussian", 2, mirror=(0, 2))

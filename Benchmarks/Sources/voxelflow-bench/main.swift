@@ -7,7 +7,10 @@
 //   voxelflow-bench dicom-scan DIR [--repeat N]                  (headers only)
 //   voxelflow-bench reorient FILE CODE [--repeat N]             (reorientation vs a plain copy of the voxels)
 //   voxelflow-bench resample FILE SPACING [--repeat N] [--dump RAW] [--nearest | --bspline]  (resample only, not I/O)
-//   voxelflow-bench unet WEIGHTS.safetensors [--repeat N] [--dump RAW]  (MONAI UNet forward on the file's `input`)
+//   voxelflow-bench network WEIGHTS.safetensors [--repeat N] [--dump RAW]  (forward of the network described in the file's
+//       metadata on its `input`)
+//   voxelflow-bench sliding-window WEIGHTS.safetensors [--repeat N] [--dump RAW]  (sliding-window inference with the
+//       settings in the file's metadata `window`)
 //   voxelflow-bench memory FILE TRANSFORM   (peak resident memory of one transform beyond the loaded input)
 import Foundation
 import VoxelCore
@@ -125,8 +128,10 @@ do {
         }
         emit(["tool": "voxelflow", "op": "dicom-scan", "dir": dir, "times": times, "best": times.min() ?? 0,
               "files": files, "stacks": stacks, "threads": System.coreCount])
-    case "unet":
-        try NetworkBenchmark.unet(weightsPath: args[1], repeats: repeats, dump: option("--dump", in: args))
+    case "network":
+        try NetworkBenchmark.network(weightsPath: args[1], repeats: repeats, dump: option("--dump", in: args))
+    case "sliding-window":
+        try NetworkBenchmark.slidingWindow(weightsPath: args[1], repeats: repeats, dump: option("--dump", in: args))
     case "memory":
         try TransformMemory.run(file: args[1], transform: args[2])
     default:

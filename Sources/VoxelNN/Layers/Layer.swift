@@ -20,3 +20,8 @@ func requireRank(_ x: Tensor, _ rank: Int, channels: Int? = nil, _ layer: String
         throw NNError.invalidInput("\(layer) expects \(channels) channels, got shape \(x.shape)")
     }
 }
+
+extension ParameterizedLayer {
+    /// The full names of this layer's parameters under `prefix` (e.g. `conv.` → `conv.weight`).
+    public func parameterNames(under prefix: String) -> [String] { parameterNames.map { prefix + $0 } }
+}

@@ -22,9 +22,13 @@ public struct InstanceNorm3d: ParameterizedLayer {
         bias = try weights.tensor(prefix + "bias", shape: [channels])
     }
 
-    public func forward(_ x: Tensor) throws -> Tensor {
+    public func forward(_ x: Tensor) throws -> Tensor { try forward(x, negativeSlope: nil) }
+
+    /// Normalises and, when `negativeSlope` is given, applies a leaky ReLU / single-slope PReLU with that
+    /// slope (0: ReLU) in the same pass over the data.
+    public func forward(_ x: Tensor, negativeSlope: Float?) throws -> Tensor {
         try requireRank(x, 5, channels: channels, "InstanceNorm3d")
-        return Normalization.grouped(x, groups: channels, eps: eps, weight: weight, bias: bias)
+        return Normalization.grouped(x, groups: channels, eps: eps, weight: weight, bias: bias, negativeSlope: negativeSlope)
     }
 }
 
@@ -76,24 +80,36 @@ public struct BatchNorm3d: ParameterizedLayer {
         runningVar = try weights.tensor(prefix + "running_var", shape: c)
     }
 
-    public func forward(_ x: Tensor) throws -> Tensor {
+    public func forward(_ x: Tensor) throws -> Tensor { try forward(x, negativeSlope: nil) }
+
+    /// Normalises and, when `negativeSlope` is given, applies `v < 0 ? slope·v : v` (0: ReLU) in the same pass.
+    public func forward(_ x: Tensor, negativeSlope: Float?) throws -> Tensor {
         try requireRank(x, 5, channels: weight.count, "BatchNorm3d")
         var y = x
         let (n, c, s) = x.ncs
-        for b in 0..<n { for ch in 0..<c {
-            let scale = weight.data[ch] / (runningVar.data[ch] + eps).squareRoot()
-            let shift = bias.data[ch] - runningMean.data[ch] * scale
-            let base = (b * c + ch) * s
-            for i in 0..<s { y.data[base + i] = x.data[base + i] * scale + shift }
-        } }
+        let scales = (0..<c).map { weight.data[$0] / (runningVar.data[$0] + eps).squareRoot() }
+        let shifts = (0..<c).map { bias.data[$0] - runningMean.data[$0] * scales[$0] }
+        y.data.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            let shared = SendableMutablePointer(base)
+            DispatchQueue.concurrentPerform(iterations: n * c) { plane in
+                let p = shared.pointer + plane * s
+                let scale = scales[plane % c], shift = shifts[plane % c]
+                if let slope = negativeSlope {
+                    for i in 0..<s { let v = p[i] * scale + shift; p[i] = v < 0 ? v * slope : v }
+                } else {
+                    for i in 0..<s { p[i] = p[i] * scale + shift }
+                }
+            }
+        }
         return y
     }
 }
 
 enum Normalization {
     /// Normalises each (sample, group of channels) to zero mean and unit variance (biased, in double),
-    /// then applies the per-channel affine when given.
-    static func grouped(_ x: Tensor, groups: Int, eps: Float, weight: Tensor?, bias: Tensor?) -> Tensor {
+    /// then applies the per-channel affine when given, then (with `negativeSlope`) `v < 0 ? slope·v : v`.
+    static func grouped(_ x: Tensor, groups: Int, eps: Float, weight: Tensor?, bias: Tensor?, negativeSlope: Float? = nil) -> Tensor {
         var y = x
         let (n, c, s) = x.ncs
         let perGroup = c / groups
@@ -114,8 +130,12 @@ enum Normalization {
                     let channel = g * perGroup + ch
                     let scale = Float(inv * Double(weight?.data[channel] ?? 1))
                     let shift = Float(Double(bias?.data[channel] ?? 0) - mean * inv * Double(weight?.data[channel] ?? 1))
-                    let start = base + ch * s
-                    for i in 0..<s { data[start + i] = data[start + i] * scale + shift }
+                    let p = data + base + ch * s
+                    if let slope = negativeSlope {
+                        for i in 0..<s { let v = p[i] * scale + shift; p[i] = v < 0 ? v * slope : v }
+                    } else {
+                        for i in 0..<s { p[i] = p[i] * scale + shift }
+                    }
                 }
             }
         }

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// `torch.nn.MaxPool3d` (padding counts as −∞).
 public struct MaxPool3d: Layer {
     public var geometry: ConvGeometry
@@ -6,7 +8,7 @@ public struct MaxPool3d: Layer {
     }
     public func forward(_ x: Tensor) throws -> Tensor {
         try requireRank(x, 5, "MaxPool3d")
-        return Pooling.pool(x, geometry, initial: -.infinity, combine: max) { value, _ in value }
+        return Pooling.pool(x, geometry, initial: -.infinity, combine: { max($0, $1) }) { value, _ in value }
     }
 }
 
@@ -41,28 +43,50 @@ public struct GlobalAvgPool: Layer {
 
 enum Pooling {
     /// Runs a window reduction; `finish` gets the reduced value and the window size used for averages
-    /// (the window clipped to the padded input, as PyTorch counts it).
-    static func pool(_ x: Tensor, _ g: ConvGeometry, initial: Float, combine: (Float, Float) -> Float, finish: (Float, Int) -> Float) -> Tensor {
+    /// (the window clipped to the padded input, as PyTorch counts it). Planes run in parallel.
+    static func pool(_ x: Tensor, _ g: ConvGeometry, initial: Float, combine: @escaping @Sendable (Float, Float) -> Float,
+                     finish: @escaping @Sendable (Float, Int) -> Float) -> Tensor {
         let (n, c, _) = x.ncs
         let inSize = Array(x.shape[2...4])
         let out = g.outputSize(inSize)
         var y = Tensor(zeros: [n, c] + out)
-        let inSpatial = inSize.reduce(1, *), outSpatial = out.reduce(1, *)
-        for plane in 0..<(n * c) {
-            let xb = plane * inSpatial, yb = plane * outSpatial
-            for od in 0..<out[0] { for oh in 0..<out[1] { for ow in 0..<out[2] {
-                let start = [od * g.stride[0] - g.padding[0], oh * g.stride[1] - g.padding[1], ow * g.stride[2] - g.padding[2]]
-                var acc = initial
-                var padded = 1
-                for a in 0..<3 { padded *= min(start[a] + g.kernel[a], inSize[a] + g.padding[a]) - start[a] }
-                for kd in 0..<g.kernel[0] { for kh in 0..<g.kernel[1] { for kw in 0..<g.kernel[2] {
-                    let d = start[0] + kd, h = start[1] + kh, w = start[2] + kw
-                    guard d >= 0, h >= 0, w >= 0, d < inSize[0], h < inSize[1], w < inSize[2] else { continue }
-                    acc = combine(acc, x.data[xb + (d * inSize[1] + h) * inSize[2] + w])
-                } } }
-                y.data[yb + (od * out[1] + oh) * out[2] + ow] = finish(acc, padded)
-            } } }
-        }
+        let (iD, iH, iW) = (inSize[0], inSize[1], inSize[2])
+        let (oD, oH, oW) = (out[0], out[1], out[2])
+        let inSpatial = iD * iH * iW, outSpatial = oD * oH * oW
+        let (kD, kH, kW) = (g.kernel[0], g.kernel[1], g.kernel[2])
+        let (sD, sH, sW) = (g.stride[0], g.stride[1], g.stride[2])
+        let (pD, pH, pW) = (g.padding[0], g.padding[1], g.padding[2])
+        x.data.withUnsafeBufferPointer { xbuf in y.data.withUnsafeMutableBufferPointer { ybuf in
+            guard let xb = xbuf.baseAddress, let yb = ybuf.baseAddress else { return }
+            let input = SendablePointer(xb), output = SendableMutablePointer(yb)
+            DispatchQueue.concurrentPerform(iterations: n * c) { plane in
+                let xp = input.pointer + plane * inSpatial, yp = output.pointer + plane * outSpatial
+                for od in 0..<oD {
+                    let d0 = od * sD - pD, dEnd = min(d0 + kD, iD + pD)
+                    for oh in 0..<oH {
+                        let h0 = oh * sH - pH, hEnd = min(h0 + kH, iH + pH)
+                        for ow in 0..<oW {
+                            let w0 = ow * sW - pW, wEnd = min(w0 + kW, iW + pW)
+                            let padded = (dEnd - d0) * (hEnd - h0) * (wEnd - w0)
+                            var acc = initial
+                            for d in clip(d0, kD, iD) {
+                                for h in clip(h0, kH, iH) {
+                                    let row = xp + (d * iH + h) * iW
+                                    for w in clip(w0, kW, iW) { acc = combine(acc, row[w]) }
+                                }
+                            }
+                            yp[(od * oH + oh) * oW + ow] = finish(acc, padded)
+                        }
+                    }
+                }
+            }
+        } }
         return y
+    }
+
+    /// The part of `start..<start + length` inside `0..<size` (empty when they do not meet).
+    @inline(__always) static func clip(_ start: Int, _ length: Int, _ size: Int) -> Range<Int> {
+        let lo = max(start, 0)
+        return lo..<max(lo, min(start + length, size))
     }
 }

@@ -39,35 +39,3 @@ public struct Upsample: Layer {
         return y
     }
 }
-
-/// Tensor operations used between layers.
-public enum TensorOps {
-    /// Concatenation along the channel axis of NCDHW tensors with equal batch and spatial size.
-    public static func concatChannels(_ parts: [Tensor]) throws -> Tensor {
-        guard let first = parts.first else { throw NNError.invalidInput("nothing to concatenate") }
-        let n = first.shape[0], spatial = Array(first.shape[2...])
-        guard parts.allSatisfy({ $0.shape.count == first.shape.count && $0.shape[0] == n && Array($0.shape[2...]) == spatial }) else {
-            throw NNError.invalidInput("concatenation needs equal batch and spatial sizes, got \(parts.map(\.shape))")
-        }
-        let s = spatial.reduce(1, *)
-        let c = parts.reduce(0) { $0 + $1.shape[1] }
-        var y = Tensor(zeros: [n, c] + spatial)
-        var offset = 0
-        for b in 0..<n {
-            for p in parts {
-                let count = p.shape[1] * s
-                y.data.replaceSubrange(offset..<(offset + count), with: p.data[(b * count)..<((b + 1) * count)])
-                offset += count
-            }
-        }
-        return y
-    }
-
-    /// Elementwise sum (residual connections).
-    public static func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-        guard a.shape == b.shape else { throw NNError.invalidInput("cannot add shapes \(a.shape) and \(b.shape)") }
-        var y = a
-        for i in 0..<y.count { y.data[i] += b.data[i] }
-        return y
-    }
-}

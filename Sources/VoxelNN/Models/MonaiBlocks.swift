@@ -1,13 +1,25 @@
 /// MONAI's `Convolution` block with its default "NDA" ordering: a convolution (or transposed convolution),
-/// then instance norm (no affine, MONAI's default `INSTANCE`), dropout (identity at inference) and PReLU
-/// with one shared slope — unless `convOnly`. State-dict names: `conv.weight`, `conv.bias`, `adn.A.weight`.
+/// then instance norm, dropout (identity at inference) and the activation — unless `convOnly`.
+/// `UNet` uses instance norm without affine and PReLU with one shared slope; `BasicUNet` uses instance norm
+/// with affine and LeakyReLU(0.1). State-dict names: `conv.weight`, `conv.bias`, `adn.N.weight`,
+/// `adn.N.bias` (affine norm), `adn.A.weight` (PReLU).
 public struct MonaiConvolution: Sendable {
+    /// The activation after the norm.
+    public enum Activation: Sendable, Equatable {
+        /// PReLU with one learned slope (parameter `adn.A.weight`).
+        case prelu
+        /// LeakyReLU with a fixed negative slope.
+        case leakyReLU(Float)
+    }
+
     public var conv: Conv3d?
     public var transposed: ConvTranspose3d?
     public var norm: InstanceNorm3d?
-    public var act: PReLU?
+    public var prelu: PReLU?
+    public var activation: Activation?
 
-    public init(inChannels: Int, outChannels: Int, stride: Int, kernel: Int, transposed isTransposed: Bool, convOnly: Bool) {
+    public init(inChannels: Int, outChannels: Int, stride: Int, kernel: Int, transposed isTransposed: Bool, convOnly: Bool,
+                normAffine: Bool = false, activation: Activation = .prelu) {
         let k = [kernel, kernel, kernel], s = [stride, stride, stride], p = Array(repeating: (kernel - 1) / 2, count: 3)
         if isTransposed {
             transposed = ConvTranspose3d(inChannels: inChannels, outChannels: outChannels, kernel: k, stride: s, padding: p,
@@ -16,22 +28,39 @@ public struct MonaiConvolution: Sendable {
             conv = Conv3d(inChannels: inChannels, outChannels: outChannels, kernel: k, stride: s, padding: p)
         }
         if !convOnly {
-            norm = InstanceNorm3d(channels: outChannels)
-            act = PReLU(channels: 1)
+            norm = InstanceNorm3d(channels: outChannels, affine: normAffine)
+            self.activation = activation
+            if activation == .prelu { prelu = PReLU(channels: 1) }
         }
+    }
+
+    func parameterNames(prefix: String) -> [String] {
+        var names: [String] = conv?.parameterNames(under: prefix + "conv.") ?? transposed?.parameterNames(under: prefix + "conv.") ?? []
+        names += norm?.parameterNames(under: prefix + "adn.N.") ?? []
+        names += prelu?.parameterNames(under: prefix + "adn.A.") ?? []
+        return names
     }
 
     mutating func load(from w: Safetensors, prefix: String) throws {
         try conv?.load(from: w, prefix: prefix + "conv.")
         try transposed?.load(from: w, prefix: prefix + "conv.")
-        try act?.load(from: w, prefix: prefix + "adn.A.")
+        try norm?.load(from: w, prefix: prefix + "adn.N.")
+        try prelu?.load(from: w, prefix: prefix + "adn.A.")
+    }
+
+    /// The activation's slope for negative values, applied in the norm's pass.
+    private var negativeSlope: Float? {
+        switch activation {
+        case .prelu?: return prelu?.weight.data.first
+        case .leakyReLU(let slope)?: return slope
+        case nil: return nil
+        }
     }
 
     func forward(_ x: Tensor) throws -> Tensor {
-        var y = try conv?.forward(x) ?? transposed?.forward(x) ?? x
-        if let norm { y = try norm.forward(y) }
-        if let act { y = try act.forward(y) }
-        return y
+        let y = try conv?.forward(x) ?? transposed?.forward(x) ?? x
+        guard let norm else { return y }
+        return try norm.forward(y, negativeSlope: negativeSlope)
     }
 }
 
@@ -53,6 +82,11 @@ public struct MonaiResidualUnit: Sendable {
             residual = Conv3d(inChannels: inChannels, outChannels: outChannels, kernel: [k, k, k], stride: [stride, stride, stride],
                               padding: Array(repeating: stride == 1 ? 0 : (kernel - 1) / 2, count: 3))
         }
+    }
+
+    func parameterNames(prefix: String) -> [String] {
+        units.indices.flatMap { units[$0].parameterNames(prefix: prefix + "conv.unit\($0).") }
+            + (residual?.parameterNames(under: prefix + "residual.") ?? [])
     }
 
     mutating func load(from w: Safetensors, prefix: String) throws {

@@ -7,7 +7,7 @@ import VoxelCore
 ///
 /// Input `N × inChannels × D × H × W` with every spatial size divisible by the product of the strides;
 /// output `N × outChannels × D × H × W` (logits).
-public struct MonaiUNet: Sendable {
+public struct MonaiUNet: Network {
     public let inChannels: Int, outChannels: Int
     public let channels: [Int], strides: [Int]
     public let numResUnits: Int
@@ -30,6 +30,13 @@ public struct MonaiUNet: Sendable {
             }
         }
 
+        func parameterNames(prefix: String) -> [String] {
+            switch self {
+            case .residual(let r): return r.parameterNames(prefix: prefix)
+            case .plain(let c): return c.parameterNames(prefix: prefix)
+            }
+        }
+
         mutating func load(from w: Safetensors, prefix: String) throws {
             switch self {
             case .residual(var r): try r.load(from: w, prefix: prefix); self = .residual(r)
@@ -45,6 +52,11 @@ public struct MonaiUNet: Sendable {
         func forward(_ x: Tensor) throws -> Tensor {
             let y = try conv.forward(x)
             return try unit?.forward(y) ?? y
+        }
+
+        func parameterNames(prefix: String) -> [String] {
+            guard let unit else { return conv.parameterNames(prefix: prefix) }
+            return conv.parameterNames(prefix: prefix + "0.") + unit.parameterNames(prefix: prefix + "1.")
         }
 
         mutating func load(from w: Safetensors, prefix: String) throws {
@@ -93,6 +105,20 @@ public struct MonaiUNet: Sendable {
         root = block(inChannels, outChannels, channels[...], strides[...], isTop: true)
     }
 
+    public var sizeMultiple: Int { strides.reduce(1, *) }
+    public var isClassifier: Bool { false }
+
+    public var parameterNames: [String] {
+        func names(_ node: Node, _ prefix: String) -> [String] {
+            switch node {
+            case .bottom(let d): return d.parameterNames(prefix: prefix)
+            case .connection(let d, let sub, let u):
+                return d.parameterNames(prefix: prefix + "0.") + names(sub, prefix + "1.submodule.") + u.parameterNames(prefix: prefix + "2.")
+            }
+        }
+        return names(root, "model.")
+    }
+
     /// Loads a MONAI state_dict exported to safetensors (names `model.0.…`); every tensor's shape is checked.
     /// - Throws: `NNError.missingWeight` / `.shapeMismatch` naming the first problem.
     public mutating func load(from weights: Safetensors) throws {
@@ -114,13 +140,7 @@ public struct MonaiUNet: Sendable {
     /// Runs the network.
     /// - Throws: `NNError.invalidInput` for a wrong channel count or a size the strides do not divide.
     public func forward(_ x: Tensor) throws -> Tensor {
-        guard x.shape.count == 5, x.shape[1] == inChannels else {
-            throw NNError.invalidInput("UNet expects N × \(inChannels) × D × H × W, got \(x.shape)")
-        }
-        let factor = strides.reduce(1, *)
-        guard x.shape[2...].allSatisfy({ $0 % factor == 0 }) else {
-            throw NNError.invalidInput("UNet: spatial size \(Array(x.shape[2...])) must be divisible by \(factor)")
-        }
+        try checkInput(x, "UNet")
         func run(_ node: Node, _ x: Tensor) throws -> Tensor {
             switch node {
             case .bottom(let d): return try d.forward(x)
@@ -135,23 +155,11 @@ public struct MonaiUNet: Sendable {
 }
 
 extension MonaiUNet {
-    /// A UNet from a JSON description: `{"in": 1, "out": 2, "channels": [16, 32, …], "strides": [2, …],
-    /// "numResUnits": 2}` (the form pipelines and exported checkpoints' metadata use).
+    /// A UNet from its description: `{"type": "monai-unet", "in": 1, "out": 2, "channels": [16, 32, …],
+    /// "strides": [2, …], "numResUnits": 2}` (`numResUnits` defaults to 0, MONAI's default).
     /// - Throws: `NNError.invalidInput` naming a missing or malformed key.
-    public init(configuration c: JSONNode) throws {
-        func int(_ key: String, _ fallback: Int? = nil) throws -> Int {
-            if case .number(let d)? = c.member(key)?.value.value, d == d.rounded(), d >= 0 { return Int(d) }
-            if let fallback { return fallback }
-            throw NNError.invalidInput("UNet configuration: \"\(key)\" must be a whole number")
-        }
-        func ints(_ key: String) throws -> [Int] {
-            guard case .array(let items)? = c.member(key)?.value.value else { throw NNError.invalidInput("UNet configuration: \"\(key)\" must be an array") }
-            return try items.map { item in
-                guard case .number(let d) = item.value, d == d.rounded(), d >= 1 else { throw NNError.invalidInput("UNet configuration: \"\(key)\" must hold whole numbers ≥ 1") }
-                return Int(d)
-            }
-        }
-        try self.init(inChannels: int("in"), outChannels: int("out"), channels: ints("channels"), strides: ints("strides"),
-                      numResUnits: int("numResUnits", 0))
+    public init(configuration c: NetworkConfiguration) throws {
+        try self.init(inChannels: c.int("in", minimum: 1), outChannels: c.int("out", minimum: 1), channels: c.ints("channels"),
+                      strides: c.ints("strides"), numResUnits: c.int("numResUnits", 0))
     }
 }

@@ -1,7 +1,7 @@
-import VoxelCore
+import Foundation
 
 /// A small, fast, portable random generator (SplitMix64): the same seed gives the same sequence on every
-/// machine and Swift version, so augmentations are reproducible from their seed alone.
+/// machine and Swift version, so augmentations and dropout are reproducible from their seed alone.
 public struct SeededGenerator: RandomNumberGenerator, Codable, Sendable, Equatable {
     /// The current state (the seed before the first draw).
     public private(set) var state: UInt64
@@ -35,38 +35,6 @@ public struct SeededGenerator: RandomNumberGenerator, Codable, Sendable, Equatab
     /// A standard normal Double (Box–Muller).
     public mutating func normal() -> Double {
         let u1 = max(unit(), 0x1.0p-53), u2 = unit()
-        return (-2 * Math.log(u1)).squareRoot() * Math.cos(2 * .pi * u2)
-    }
-}
-
-/// An image with its optional label map: spatial augmentations move both with the same draw.
-public struct AugmentationSample: Sendable {
-    public var image: Volume
-    public var label: LabelMap?
-
-    /// Creates a sample; the label (when given) must share the image's grid size.
-    public init(image: Volume, label: LabelMap? = nil) throws {
-        if let label, label.geometry.size != image.geometry.size {
-            throw TransformError.incompatibleVolume("label grid \(label.geometry.size) differs from image grid \(image.geometry.size)")
-        }
-        self.image = image
-        self.label = label
-    }
-
-    /// The same sample with a new image on the same grid (intensity augmentations).
-    func withImage(_ newImage: Volume) throws -> AugmentationSample {
-        try AugmentationSample(image: newImage, label: label)
-    }
-
-    /// The same sample with the image's physical values replaced by `values` (float32).
-    func withImageValues(_ values: [Float]) throws -> AugmentationSample {
-        try withImage(image.replacingVoxels(with: .float32(values)))
-    }
-}
-
-/// Checks the parameters every random augmentation shares.
-func checkAugmentation(probability: Double, _ rangeIsValid: Bool, _ what: String) throws {
-    guard (0...1).contains(probability), rangeIsValid else {
-        throw TransformError.invalidParameter("probability must be in 0…1 and \(what)")
+        return (-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * .pi * u2)
     }
 }
