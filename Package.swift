@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "VoxelIO", dependencies: ["VoxelCore", "CNIfTI", "CDCMTK", "CDeflate"]),
         .target(name: "VoxelNN", dependencies: ["VoxelCore", "CBLAS"]),
         .target(name: "VoxelTransforms", dependencies: ["VoxelCore"]),
-        .target(name: "VoxelPipeline", dependencies: ["VoxelCore", "VoxelIO", "VoxelTransforms"]),
+        .target(name: "VoxelPipeline", dependencies: ["VoxelCore", "VoxelIO", "VoxelTransforms", "VoxelNN"]),
 
         // MARK: Analysis plugins (built only on the public API)
         .target(name: "LabelStatisticsPlugin", dependencies: ["VoxelPipeline", "VoxelCore", "VoxelTransforms"], path: "Plugins/LabelStatistics"),
@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "voxelflowTests", dependencies: ["VoxelIO", "VoxelCore", "TestSupport"]),
         .testTarget(
             name: "VoxelPipelineTests",
-            dependencies: ["VoxelPipeline", "LabelStatisticsPlugin", "ExternalCommandPlugin", "VoxelIO", "VoxelCore", "TestSupport"]
+            dependencies: ["VoxelPipeline", "LabelStatisticsPlugin", "ExternalCommandPlugin", "VoxelIO", "VoxelCore", "VoxelNN", "TestSupport"]
         ),
     ]
 )

@@ -7,4 +7,4 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$root/.venv-torch"
 if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import torch, monai, safetensors" 2>/dev/null; then exit 0; fi
 python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet torch numpy safetensors monai
+"$venv/bin/pip" install --quiet torch numpy safetensors monai nibabel

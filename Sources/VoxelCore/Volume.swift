@@ -68,3 +68,12 @@ public struct Volume: Sendable, Equatable {
         voxels = newVoxels
     }
 }
+
+extension Volume {
+    /// Physical values (stored × slope + intercept) as float32, in storage order: x fastest, then y, z and
+    /// time — which is a `T × nz × ny × nx` NCDHW tensor's channel-major layout.
+    public func physicalFloats() -> [Float] {
+        let s = scaling
+        return (0..<voxels.count).map { Float(s.apply(voxels.value(at: $0))) }
+    }
+}

@@ -193,7 +193,11 @@ public struct Runner: Sendable {
         for (n, s) in spec.stages.enumerated() {
             guard let definition = registry[s.type] else { continue }
             for p in definition.parameters {
-                if case .reference = p.type, let id = s.parameters.string(p.name) { last[id] = n }
+                switch p.type {
+                case .reference: if let id = s.parameters.string(p.name) { last[id] = n }
+                case .array(of: .reference, _): for id in s.parameters.strings(p.name) ?? [] { last[id] = n }
+                default: break
+                }
             }
         }
         return last

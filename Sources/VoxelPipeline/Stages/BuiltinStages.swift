@@ -1,10 +1,10 @@
 import VoxelCore
 /// The stage types that ship with VoxelPipeline. Plugins add theirs to the same registry.
 extension StageRegistry {
-    /// A registry holding every built-in stage type (spatial, intensity, label and writer stages).
+    /// A registry holding every built-in stage type (spatial, intensity, label, model and writer stages).
     public static var builtIn: StageRegistry {
         var r = StageRegistry()
-        for d in SpatialStages.all + IntensityStages.all + LabelStages.all + [WriteNIfTIStage.definition, WriteReportStage.definition] {
+        for d in SpatialStages.all + IntensityStages.all + LabelStages.all + ModelStages.all + [WriteNIfTIStage.definition, WriteReportStage.definition] {
             r.register(d)
         }
         return r

@@ -41,12 +41,6 @@ public struct ScaleIntensityRange: Codable, Sendable, Equatable {
 }
 
 extension Volume {
-    /// Physical values as float32 (stored × slope + intercept).
-    func physicalFloats() -> [Float] {
-        let s = scaling
-        return (0..<voxels.count).map { Float(s.apply(voxels.value(at: $0))) }
-    }
-
     /// The same grid with new voxels and no scaling.
     func replacingVoxels(with newVoxels: VoxelArray) throws -> Volume {
         try Volume(geometry: geometry, voxels: newVoxels, timePoints: timePoints, timeStep: timeStep, scaling: .identity, metadata: metadata)
