@@ -1,3 +1,5 @@
+import VoxelCore
+
 /// A dense float32 tensor in row-major order, the last axis fastest.
 ///
 /// Images are `N × C × D × H × W` (batch, channels, depth, height, width — PyTorch's NCDHW), so element
@@ -25,6 +27,17 @@ public struct Tensor: Sendable, Equatable {
     public init(repeating value: Float, shape: [Int]) {
         self.shape = shape
         data = [Float](repeating: value, count: shape.reduce(1, *))
+    }
+
+    /// A tensor whose every element the caller overwrites before reading (kernel outputs): no zero fill,
+    /// and large buffers ask for huge pages so they fault in quickly.
+    init(uninitialized shape: [Int]) {
+        self.shape = shape
+        let count = shape.reduce(1, *)
+        data = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            MemoryAdvice.preferHugePages(UnsafeMutableRawBufferPointer(buffer))
+            initialized = count
+        }
     }
 
     /// Number of elements.

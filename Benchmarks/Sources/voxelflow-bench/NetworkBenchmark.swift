@@ -44,10 +44,63 @@ enum NetworkBenchmark {
               "threads": System.coreCount, "peak_rss_mb": afterPredict])
     }
 
-    /// Peak resident memory of this process so far, in MB (getrusage).
+    /// Peak resident memory of this process so far, in MB (VmHWM from /proc/self/status, which starts
+    /// afresh at exec — unlike getrusage's maximum, which a child inherits from its parent).
     static func peakResidentMegabytes() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_maxrss) / 1024
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+        return kb / 1024
+    }
+}
+
+/// Per-layer speed of the convolutions of MONAI's BasicUNet on a 96³ input (`layers`): each layer runs on
+/// random data of its own input shape; GFLOP counts multiply and add (2 per multiply-accumulate).
+enum LayerBenchmark {
+    struct Case {
+        let name: String
+        let cin: Int, cout: Int, size: Int
+        let transposed: Bool
+    }
+
+    static let basicUNet: [Case] = [
+        Case(name: "conv_0.conv_0 1→32 @96³", cin: 1, cout: 32, size: 96, transposed: false),
+        Case(name: "conv_0.conv_1 32→32 @96³", cin: 32, cout: 32, size: 96, transposed: false),
+        Case(name: "down_1 32→32 @48³", cin: 32, cout: 32, size: 48, transposed: false),
+        Case(name: "down_2.conv_0 32→64 @24³", cin: 32, cout: 64, size: 24, transposed: false),
+        Case(name: "down_2.conv_1 64→64 @24³", cin: 64, cout: 64, size: 24, transposed: false),
+        Case(name: "down_3.conv_1 128→128 @12³", cin: 128, cout: 128, size: 12, transposed: false),
+        Case(name: "down_4.conv_1 256→256 @6³", cin: 256, cout: 256, size: 6, transposed: false),
+        Case(name: "upcat_4.deconv 256→128 k2 @6³", cin: 256, cout: 128, size: 6, transposed: true),
+        Case(name: "upcat_1.deconv 32→32 k2 @48³", cin: 32, cout: 32, size: 48, transposed: true),
+        Case(name: "upcat_1.conv_0 64→32 @96³", cin: 64, cout: 32, size: 96, transposed: false),
+    ]
+
+    static func run(repeats: Int) throws {
+        var rows: [[String: Any]] = []
+        var generator = SeededGenerator(seed: 1)
+        for c in basicUNet {
+            let taps = c.transposed ? 8 : 27
+            var weight = Tensor(zeros: c.transposed ? [c.cin, c.cout, 2, 2, 2] : [c.cout, c.cin, 3, 3, 3])
+            for i in 0..<weight.count { weight.data[i] = Float(generator.unit() - 0.5) * 0.1 }
+            var x = Tensor(zeros: [1, c.cin, c.size, c.size, c.size])
+            for i in 0..<x.count { x.data[i] = Float(generator.unit()) }
+            let outSize = c.transposed ? c.size * 2 : c.size
+            // Transposed: every input voxel meets every tap once.
+            let macs = Double(c.cin * c.cout * taps) * Double(c.transposed ? c.size * c.size * c.size : outSize * outSize * outSize)
+            var times: [Double] = []
+            if c.transposed {
+                var layer = ConvTranspose3d(inChannels: c.cin, outChannels: c.cout, kernel: [2, 2, 2], stride: [2, 2, 2])
+                layer.weight = weight
+                for _ in 0..<repeats { times.append(try seconds { _ = try layer.forward(x) }) }
+            } else {
+                var layer = Conv3d(inChannels: c.cin, outChannels: c.cout, kernel: [3, 3, 3], padding: [1, 1, 1])
+                layer.weight = weight
+                for _ in 0..<repeats { times.append(try seconds { _ = try layer.forward(x) }) }
+            }
+            let best = times.min() ?? 0
+            rows.append(["layer": c.name, "best_s": best, "gflop": 2 * macs / 1e9, "gflops_per_s": 2 * macs / 1e9 / best])
+        }
+        emit(["tool": "voxelflow", "op": "layers", "layers": rows, "threads": System.coreCount])
     }
 }

@@ -18,4 +18,21 @@ public enum MemoryAdvice {
         _ = madvise(p, end - start, MADV_HUGEPAGE)
         #endif
     }
+
+    /// Makes freed memory stay with the process for reuse instead of going back to the kernel: large
+    /// allocations come from the heap rather than fresh mappings, and the heap is not trimmed. A network's
+    /// layers allocate and free tensors of hundreds of MB in turn; fresh mappings would be zeroed and
+    /// faulted in page by page each time (measured: 7% of a BasicUNet forward in the kernel clearing pages).
+    /// Peak memory is unchanged; resident memory does not shrink after the peak. Process-wide; idempotent.
+    public static func retainFreedMemory() {
+        #if canImport(Glibc)
+        // glibc's mallopt, looked up at run time (its header is not part of the Glibc module).
+        // Parameters from <malloc.h>: M_TRIM_THRESHOLD = −1, M_MMAP_MAX = −4.
+        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
+        let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
+        _ = mallopt(-4, 0)
+        _ = mallopt(-1, Int32.max)
+        #endif
+    }
 }

@@ -1,15 +1,29 @@
 import CBLAS
+import Dispatch
+import VoxelCore
 
 /// Single-precision matrix multiply on OpenBLAS: `C = alpha * A × B + beta * C`.
 ///
 /// Matrices are row-major: `a` is `m × k`, `b` is `k × n`, `c` is `m × n`. This is the one place the
 /// convolution kernels reach BLAS; everything above it stays in Swift.
+///
+/// OpenBLAS runs single-threaded: the engine spreads work over the cores itself (blocks of a convolution,
+/// or column ranges in `parallelMultiply`), which keeps BLAS threads from spinning and waiting on each other.
 public enum GEMM {
+    /// Worker threads the kernels use: one per core. Reading it (the engine's first use) sets OpenBLAS to
+    /// one thread and keeps freed memory for reuse (`MemoryAdvice.retainFreedMemory`), once.
+    static let workers: Int = {
+        openblas_set_num_threads(1)
+        MemoryAdvice.retainFreedMemory()
+        return max(1, System.coreCount)
+    }()
+
     /// Computes `c = alpha * a × b + beta * c` for row-major Float matrices.
     /// - Precondition: `a.count == m * k`, `b.count == k * n`, `c.count == m * n`.
     public static func multiply(m: Int, n: Int, k: Int, a: [Float], b: [Float], c: inout [Float],
                                 alpha: Float = 1, beta: Float = 0) {
         precondition(a.count == m * k && b.count == k * n && c.count == m * n, "GEMM: matrix sizes do not match m, n, k")
+        _ = workers
         guard m > 0, n > 0 else { return }
         guard k > 0 else {
             for i in c.indices { c[i] *= beta }
@@ -32,8 +46,27 @@ extension GEMM {
     static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
                          b: UnsafePointer<Float>, ldb: Int, transposeB: Bool = false,
                          c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, beta: Float = 0) {
+        _ = workers
         guard m > 0, n > 0, k > 0 else { return }
         cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// `multiply` with the columns of C split across the cores (each part a single-threaded sgemm).
+    static func parallelMultiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
+                                 b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float = 0) {
+        let parts = n >= 256 ? workers : 1
+        guard parts > 1 else {
+            multiply(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb, c: c, ldc: ldc, beta: beta)
+            return
+        }
+        let chunk = ((n + parts - 1) / parts + 15) / 16 * 16
+        let ap = SendablePointer(a), bp = SendablePointer(b), cp = SendableMutablePointer(c)
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let start = part * chunk, end = min(n, start + chunk)
+            guard start < end else { return }
+            multiply(m: m, n: end - start, k: k, a: ap.pointer, lda: lda, transposeA: transposeA, b: bp.pointer + start, ldb: ldb,
+                     c: cp.pointer + start, ldc: ldc, beta: beta)
+        }
     }
 }

@@ -27,8 +27,16 @@ public struct InstanceNorm3d: ParameterizedLayer {
     /// Normalises and, when `negativeSlope` is given, applies a leaky ReLU / single-slope PReLU with that
     /// slope (0: ReLU) in the same pass over the data.
     public func forward(_ x: Tensor, negativeSlope: Float?) throws -> Tensor {
+        var y = x
+        try apply(&y, negativeSlope: negativeSlope)
+        return y
+    }
+
+    /// `forward(_:negativeSlope:)` on the tensor's own storage: no copy when the caller holds the only
+    /// reference (a convolution's fresh output).
+    public func apply(_ x: inout Tensor, negativeSlope: Float?) throws {
         try requireRank(x, 5, channels: channels, "InstanceNorm3d")
-        return Normalization.grouped(x, groups: channels, eps: eps, weight: weight, bias: bias, negativeSlope: negativeSlope)
+        Normalization.groupedInPlace(&x, groups: channels, eps: eps, weight: weight, bias: bias, negativeSlope: negativeSlope)
     }
 }
 
@@ -107,30 +115,51 @@ public struct BatchNorm3d: ParameterizedLayer {
 }
 
 enum Normalization {
-    /// Normalises each (sample, group of channels) to zero mean and unit variance (biased, in double),
-    /// then applies the per-channel affine when given, then (with `negativeSlope`) `v < 0 ? slope·v : v`.
+    /// Normalises each (sample, group of channels) to zero mean and unit variance (biased), then applies
+    /// the per-channel affine when given, then (with `negativeSlope`) `v < 0 ? slope·v : v`.
     static func grouped(_ x: Tensor, groups: Int, eps: Float, weight: Tensor?, bias: Tensor?, negativeSlope: Float? = nil) -> Tensor {
         var y = x
-        let (n, c, s) = x.ncs
+        groupedInPlace(&y, groups: groups, eps: eps, weight: weight, bias: bias, negativeSlope: negativeSlope)
+        return y
+    }
+
+    /// `grouped` on the tensor's own storage (no copy when it is uniquely referenced). Mean and variance
+    /// come from one pass: sums of (v − k) and (v − k)² with k the mean of the first values (which keeps
+    /// the subtraction from cancelling), in float runs of 1,024 added up in double.
+    static func groupedInPlace(_ y: inout Tensor, groups: Int, eps: Float, weight: Tensor?, bias: Tensor?, negativeSlope: Float? = nil) {
+        let (n, c, s) = y.ncs
         let perGroup = c / groups
         y.data.withUnsafeMutableBufferPointer { buffer in
             guard let base0 = buffer.baseAddress else { return }
             let shared = SendableMutablePointer(base0)
             DispatchQueue.concurrentPerform(iterations: n * groups) { job in
                 let b = job / groups, g = job % groups
-                let data = shared.pointer
-                let base = (b * c + g * perGroup) * s, count = perGroup * s
-                var sum = 0.0
-                for i in 0..<count { sum += Double(data[base + i]) }
-                let mean = sum / Double(count)
-                var squares = 0.0
-                for i in 0..<count { let d = Double(data[base + i]) - mean; squares += d * d }
-                let inv = 1 / (squares / Double(count) + Double(eps)).squareRoot()
+                let data = shared.pointer + (b * c + g * perGroup) * s
+                let count = perGroup * s
+                guard count > 0 else { return }
+                var k: Float = 0
+                let head = min(count, 1024)
+                for i in 0..<head { k += data[i] }
+                k /= Float(head)
+                var sum = 0.0, squares = 0.0
+                var start = 0
+                while start < count {
+                    let end = min(count, start + 1024)
+                    var s1: Float = 0, s2: Float = 0
+                    for i in start..<end { let d = data[i] - k; s1 += d; s2 += d * d }
+                    sum += Double(s1)
+                    squares += Double(s2)
+                    start = end
+                }
+                let shiftedMean = sum / Double(count)
+                let mean = Double(k) + shiftedMean
+                let variance = max(0, squares / Double(count) - shiftedMean * shiftedMean)
+                let inv = 1 / (variance + Double(eps)).squareRoot()
                 for ch in 0..<perGroup {
                     let channel = g * perGroup + ch
                     let scale = Float(inv * Double(weight?.data[channel] ?? 1))
                     let shift = Float(Double(bias?.data[channel] ?? 0) - mean * inv * Double(weight?.data[channel] ?? 1))
-                    let p = data + base + ch * s
+                    let p = data + ch * s
                     if let slope = negativeSlope {
                         for i in 0..<s { let v = p[i] * scale + shift; p[i] = v < 0 ? v * slope : v }
                     } else {
@@ -139,6 +168,5 @@ enum Normalization {
                 }
             }
         }
-        return y
     }
 }

@@ -58,9 +58,9 @@ public struct MonaiConvolution: Sendable {
     }
 
     func forward(_ x: Tensor) throws -> Tensor {
-        let y = try conv?.forward(x) ?? transposed?.forward(x) ?? x
-        guard let norm else { return y }
-        return try norm.forward(y, negativeSlope: negativeSlope)
+        var y = try conv?.forward(x) ?? transposed?.forward(x) ?? x
+        try norm?.apply(&y, negativeSlope: negativeSlope)
+        return y
     }
 }
 
