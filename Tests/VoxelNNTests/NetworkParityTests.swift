@@ -100,3 +100,25 @@ struct DropoutTests {
         #expect(throws: NNError.self) { _ = try Dropout(p: 1) }
     }
 }
+
+@Suite("Convolution on concatenated parts")
+struct ConcatenatingConvolutionTests {
+    @Test("reading the parts in place gives the convolution of their concatenation")
+    func sameAsConcatenation() throws {
+        var generator = SeededGenerator(seed: 3)
+        func random(_ shape: [Int]) -> Tensor {
+            var t = Tensor(zeros: shape)
+            for i in 0..<t.count { t.data[i] = Float(generator.unit() - 0.5) }
+            return t
+        }
+        var conv = Conv3d(inChannels: 5, outChannels: 4, kernel: [3, 3, 3], padding: [1, 1, 1])
+        conv.weight = random(conv.weight.shape)
+        conv.bias = random([4])
+        let a = random([2, 2, 6, 7, 5]), b = random([2, 3, 6, 7, 5])
+        let joined = try conv.forward(TensorOps.concatChannels([a, b]))
+        let parts = try conv.forward(concatenating: [a, b])
+        #expect(parts.shape == joined.shape)
+        #expect(parts.maxAbsDifference(joined) <= 1e-5)
+        #expect(throws: NNError.self) { try conv.forward(concatenating: [a, a]) }
+    }
+}

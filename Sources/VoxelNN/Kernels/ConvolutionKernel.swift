@@ -38,12 +38,25 @@ enum ConvolutionKernel {
     /// each core takes every k-th block, fills its own workspace and runs a single-threaded sgemm on it,
     /// so the columns never leave the cache and no BLAS threads wait on each other.
     static func forward(input x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry, groups: Int) -> Tensor {
-        let (n, cin, _) = x.ncs
+        forward(inputs: [x], weight: weight, bias: bias, geometry: geometry, groups: groups)
+    }
+
+    /// `forward` on the channel concatenation of `inputs` (equal batch and spatial sizes), read in place:
+    /// a decoder's [skip, upsampled] pair is never copied into one tensor.
+    static func forward(inputs: [Tensor], weight: Tensor, bias: Tensor?, geometry: ConvGeometry, groups: Int) -> Tensor {
+        let taps = geometry.taps
+        let pointwise = taps == 1 && geometry.stride == [1, 1, 1] && geometry.padding == [0, 0, 0]
+        if inputs.count > 1 && (pointwise || groups > 1), let joined = try? TensorOps.concatChannels(inputs) {
+            return forward(inputs: [joined], weight: weight, bias: bias, geometry: geometry, groups: groups)
+        }
+        guard let x = inputs.first, inputs.allSatisfy({ $0.count > 0 }) else {
+            return Tensor(zeros: [inputs.first?.shape[0] ?? 0, weight.shape[0]] + geometry.outputSize(Array((inputs.first?.shape ?? [0, 0, 0, 0, 0])[2...4])))
+        }
+        let n = x.shape[0], cin = inputs.reduce(0) { $0 + $1.shape[1] }
         let inSize = Array(x.shape[2...4])
         let outSize = geometry.outputSize(inSize)
         let cout = weight.shape[0]
         let cinG = cin / groups, coutG = cout / groups
-        let taps = geometry.taps
         let rows = cinG * taps
         let outSpatial = outSize.reduce(1, *), inSpatial = inSize.reduce(1, *)
         // Every element is written by sgemm (beta 0).
@@ -53,30 +66,35 @@ enum ConvolutionKernel {
         let blocks = (outRows + rowsPerBlock - 1) / rowsPerBlock
         let workers = max(1, min(GEMM.workers, blocks))
         var columns = [Float](repeating: 0, count: workers * rows * rowsPerBlock * oW)
-        let pointwise = taps == 1 && geometry.stride == [1, 1, 1] && geometry.padding == [0, 0, 0]
         let biasValues = bias?.data ?? []
         biasValues.withUnsafeBufferPointer { biasBuffer in
         let biasPointer = bias == nil ? nil : biasBuffer.baseAddress
-        withBuffers(x, weight, &y, &columns) { xb, wb, yb, cb in
+        withPointers(inputs) { parts in
+        withBuffers(x, weight, &y, &columns) { _, wb, yb, cb in
             for b in 0..<n {
+                // The base of every input channel of sample b, across the parts.
+                var channelBases: [SendablePointer] = []
+                for (part, tensor) in zip(parts, inputs) {
+                    let c = tensor.shape[1]
+                    for ch in 0..<c { channelBases.append(SendablePointer(part + (b * c + ch) * inSpatial)) }
+                }
                 for g in 0..<groups {
-                    let xg = xb + (b * cin + g * cinG) * inSpatial
+                    let sources = Array(channelBases[(g * cinG)..<((g + 1) * cinG)])
                     let yg = yb + (b * cout + g * coutG) * outSpatial
                     let wg = wb + g * coutG * rows
                     if pointwise {
-                        GEMM.parallelMultiply(m: coutG, n: outSpatial, k: cinG, a: wg, lda: rows, b: xg, ldb: inSpatial, c: yg, ldc: outSpatial)
+                        GEMM.parallelMultiply(m: coutG, n: outSpatial, k: cinG, a: wg, lda: rows, b: sources[0].pointer, ldb: inSpatial, c: yg, ldc: outSpatial)
                         if let bp = biasPointer { addBias(bp + g * coutG, channels: coutG, to: yg, columns: outSpatial, ld: outSpatial) }
                         continue
                     }
-                    let xs = SendablePointer(xg), ws = SendablePointer(wg), ys = SendableMutablePointer(yg), cs = SendableMutablePointer(cb)
+                    let ws = SendablePointer(wg), ys = SendableMutablePointer(yg), cs = SendableMutablePointer(cb)
                     let bs = biasPointer.map { SendablePointer($0) }
                     DispatchQueue.concurrentPerform(iterations: workers) { worker in
                         let workspace = cs.pointer + worker * rows * rowsPerBlock * oW
                         for block in stride(from: worker, to: blocks, by: workers) {
                             let r0 = block * rowsPerBlock, r1 = min(outRows, r0 + rowsPerBlock)
                             let count = (r1 - r0) * oW
-                            im2col(xs.pointer, channels: cinG, inSize: inSize, outSize: outSize, geometry: geometry, rows: r0..<r1,
-                                   into: workspace, ld: count)
+                            im2col(sources, inSize: inSize, outSize: outSize, geometry: geometry, rows: r0..<r1, into: workspace, ld: count)
                             GEMM.multiply(m: coutG, n: count, k: rows, a: ws.pointer, lda: rows, b: workspace, ldb: count,
                                           c: ys.pointer + r0 * oW, ldc: outSpatial)
                             // The block is still in cache: add the bias now rather than in another pass.
@@ -87,7 +105,19 @@ enum ConvolutionKernel {
             }
         }
         }
+        }
         return y
+    }
+
+    /// Lends the storage of every tensor at once (pointers must not escape `body`); empty tensors lend none.
+    static func withPointers<R>(_ tensors: [Tensor], _ body: ([UnsafePointer<Float>]) -> R) -> R {
+        func lend(_ i: Int, _ lent: [UnsafePointer<Float>]) -> R {
+            guard i < tensors.count else { return body(lent) }
+            return tensors[i].data.withUnsafeBufferPointer { buffer in
+                lend(i + 1, lent + (buffer.baseAddress.map { [$0] } ?? []))
+            }
+        }
+        return lend(0, [])
     }
 
     /// Adds `bias[o]` to columns 0..<columns of row o of a row-major block with leading dimension `ld`.
@@ -98,20 +128,20 @@ enum ConvolutionKernel {
         }
     }
 
-    /// Fills `columns[(c·taps + tap) · ld + q]` with the input value under tap `tap` of channel `c` for the
+    /// Fills `columns[(c·taps + tap) · ld + q]` with the value of channel c (its plane starts at
+    /// `sources[c]`) under tap `tap` for the
     /// q-th output position of the output rows `rows` (row r = depth r / oH, height r % oH; 0 in the
     /// padding). Each output row is a contiguous run of the input (strided by the W stride) between two
     /// zero-filled margins computed once.
-    static func im2col(_ x: UnsafePointer<Float>, channels: Int, inSize: [Int], outSize: [Int], geometry gm: ConvGeometry,
+    static func im2col(_ sources: [SendablePointer], inSize: [Int], outSize: [Int], geometry gm: ConvGeometry,
                        rows: Range<Int>, into columns: UnsafeMutablePointer<Float>, ld: Int) {
         let (iD, iH, iW) = (inSize[0], inSize[1], inSize[2])
         let (oH, oW) = (outSize[1], outSize[2])
         let (kD, kH, kW) = (gm.kernel[0], gm.kernel[1], gm.kernel[2])
         let (sD, sH, sW) = (gm.stride[0], gm.stride[1], gm.stride[2])
-        let inSpatial = iD * iH * iW
         var row = 0
-        for c in 0..<channels {
-            let xc = x + c * inSpatial
+        for source in sources {
+            let xc = source.pointer
             for kd in 0..<kD { for kh in 0..<kH { for kw in 0..<kW {
                 var dst = columns + row * ld
                 let offD = kd * gm.dilation[0] - gm.padding[0], offH = kh * gm.dilation[1] - gm.padding[1], offW = kw * gm.dilation[2] - gm.padding[2]

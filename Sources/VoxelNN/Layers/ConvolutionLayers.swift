@@ -28,6 +28,22 @@ public struct Conv3d: ParameterizedLayer {
         guard out.allSatisfy({ $0 > 0 }) else { throw NNError.invalidInput("Conv3d: input \(x.shape) is smaller than the kernel") }
         return ConvolutionKernel.forward(input: x, weight: weight, bias: bias, geometry: geometry, groups: groups)
     }
+
+    /// The convolution of the channel concatenation of `parts` (equal batch and spatial sizes), without
+    /// building the concatenated tensor.
+    /// - Throws: `NNError.invalidInput` when the parts do not fit together or the layer.
+    public func forward(concatenating parts: [Tensor]) throws -> Tensor {
+        guard let first = parts.first, parts.allSatisfy({ $0.shape.count == 5 && $0.shape[0] == first.shape[0] && $0.shape[2...] == first.shape[2...] }) else {
+            throw NNError.invalidInput("Conv3d: parts to concatenate need equal batch and spatial sizes, got \(parts.map(\.shape))")
+        }
+        let channels = parts.reduce(0) { $0 + $1.shape[1] }
+        guard channels == weight.shape[1] * groups else {
+            throw NNError.invalidInput("Conv3d expects \(weight.shape[1] * groups) channels, the parts have \(channels)")
+        }
+        let out = geometry.outputSize(Array(first.shape[2...4]))
+        guard out.allSatisfy({ $0 > 0 }) else { throw NNError.invalidInput("Conv3d: input \(first.shape) is smaller than the kernel") }
+        return ConvolutionKernel.forward(inputs: parts, weight: weight, bias: bias, geometry: geometry, groups: groups)
+    }
 }
 
 /// `torch.nn.ConvTranspose3d`. Weight `Cin × Cout/groups × kD × kH × kW`, bias `Cout`.

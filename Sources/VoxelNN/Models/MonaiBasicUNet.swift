@@ -61,7 +61,7 @@ public struct MonaiBasicUNet: Network {
         }
 
         func forward(_ x: Tensor, skip: Tensor) throws -> Tensor {
-            try convs.forward(TensorOps.concatChannels([skip, deconv.forward(x)]))
+            try convs.second.forward(convs.first.forward(concatenating: [skip, deconv.forward(x)]))
         }
     }
 

@@ -62,6 +62,14 @@ public struct MonaiConvolution: Sendable {
         try norm?.apply(&y, negativeSlope: negativeSlope)
         return y
     }
+
+    /// The block on the channel concatenation of `parts`, read in place by the convolution.
+    func forward(concatenating parts: [Tensor]) throws -> Tensor {
+        guard let conv else { return try forward(TensorOps.concatChannels(parts)) }
+        var y = try conv.forward(concatenating: parts)
+        try norm?.apply(&y, negativeSlope: negativeSlope)
+        return y
+    }
 }
 
 /// MONAI's `ResidualUnit`: `subunits` Convolution blocks (the first with the stride) plus a residual path
