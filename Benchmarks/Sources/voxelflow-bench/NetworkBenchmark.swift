@@ -104,3 +104,24 @@ enum LayerBenchmark {
         emit(["tool": "voxelflow", "op": "layers", "layers": rows, "threads": System.coreCount])
     }
 }
+
+/// Peak memory of streamed sliding-window labels on a large synthetic volume (`window-memory D H W
+/// CLASSES`): a small UNet (channels 2, 4, 8) with `CLASSES` outputs, ROI 96³, overlap 0.5, Gaussian.
+enum WindowMemoryBenchmark {
+    static func run(size: [Int], classes: Int) throws {
+        let net = try MonaiUNet(inChannels: 1, outChannels: classes, channels: [2, 4, 8], strides: [2, 2], numResUnits: 1)
+        var input = Tensor(zeros: [1, 1] + size)
+        for i in 0..<input.count { input.data[i] = Float(i % 97) / 97 }
+        let window = try SlidingWindow(roi: [96, 96, 96], overlap: 0.5)
+        let before = NetworkBenchmark.peakResidentMegabytes()
+        var labels: VoxelArray = .uint8([])
+        let time = try seconds { labels = try window.labels(input, network: net) }
+        let inputMB = Double(input.count * 4) / 1e6
+        let slabMB = Double(classes * 96 * size[1] * size[2] * 4) / 1e6
+        let fullMB = Double(classes * size.reduce(1, *) * 4) / 1e6
+        emit(["tool": "voxelflow", "op": "window-memory", "size": size, "classes": classes, "seconds": time,
+              "windows": window.windowCount(size: size), "labels": labels.count,
+              "peak_rss_mb": NetworkBenchmark.peakResidentMegabytes(), "peak_rss_before_mb": before, "input_mb": inputMB,
+              "score_slab_mb": slabMB, "full_scores_mb": fullMB])
+    }
+}

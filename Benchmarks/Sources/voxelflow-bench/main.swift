@@ -9,6 +9,7 @@
 //   voxelflow-bench resample FILE SPACING [--repeat N] [--dump RAW] [--nearest | --bspline]  (resample only, not I/O)
 //   voxelflow-bench network WEIGHTS.safetensors [--repeat N] [--dump RAW]  (forward of the network described in the file's
 //       metadata on its `input`)
+//   voxelflow-bench window-memory D H W CLASSES  (peak memory of streamed sliding-window labels, synthetic input)
 //   voxelflow-bench layers [--repeat N]  (per-layer time and GFLOP/s of BasicUNet's convolutions at 96³)
 //   voxelflow-bench sliding-window WEIGHTS.safetensors [--repeat N] [--dump RAW]  (sliding-window inference with the
 //       settings in the file's metadata `window`)
@@ -131,6 +132,8 @@ do {
               "files": files, "stacks": stacks, "threads": System.coreCount])
     case "network":
         try NetworkBenchmark.network(weightsPath: args[1], repeats: repeats, dump: option("--dump", in: args))
+    case "window-memory":
+        try WindowMemoryBenchmark.run(size: args[1...3].compactMap { Int($0) }, classes: Int(args[4]) ?? 2)
     case "layers":
         try LayerBenchmark.run(repeats: repeats)
     case "sliding-window":

@@ -117,7 +117,7 @@ public struct SlidingWindow: Sendable {
             for c in 0..<network.outChannels {
                 let from = c * depths.count * plane
                 output.data.replaceSubrange((c * spatial + depths.lowerBound * plane)..<(c * spatial + depths.upperBound * plane),
-                                            with: slab[from..<(from + depths.count * plane)])
+                                            with: slab[(slab.startIndex + from)..<(slab.startIndex + from + depths.count * plane)])
             }
         }
         return output
@@ -132,25 +132,29 @@ public struct SlidingWindow: Sendable {
         let labelCount = rule == .argmax ? channels : channels + 1
         guard labelCount <= 65_536 else { throw NNError.invalidInput("sliding window: \(labelCount) labels do not fit 16 bits") }
         let size = Array(input.shape[2...])
-        let plane = size[1] * size[2]
-        var result = [UInt16](repeating: 0, count: size.reduce(1, *))
+        let plane = size[1] * size[2], count = size.reduce(1, *)
+        var small = [UInt8](repeating: 0, count: labelCount <= 256 ? count : 0)
+        var wide = [UInt16](repeating: 0, count: labelCount <= 256 ? 0 : count)
         let cut: Float
         if case .sigmoid(let threshold) = rule { cut = Foundation.log(threshold / (1 - threshold)) } else { cut = 0 }
         try stream(input, network: network, progress: progress) { slab, depths in
             let voxels = depths.count * plane, offset = depths.lowerBound * plane
+            let base = slab.startIndex
             for v in 0..<voxels {
-                var best = 0, bestScore = slab[v]
-                for c in 1..<max(1, channels) where slab[c * voxels + v] > bestScore {
+                var best = 0, bestScore = slab[base + v]
+                for c in 1..<max(1, channels) where slab[base + c * voxels + v] > bestScore {
                     best = c
-                    bestScore = slab[c * voxels + v]
+                    bestScore = slab[base + c * voxels + v]
                 }
+                let label: Int
                 switch rule {
-                case .argmax: result[offset + v] = UInt16(best)
-                case .sigmoid: result[offset + v] = bestScore >= cut ? UInt16(best + 1) : 0
+                case .argmax: label = best
+                case .sigmoid: label = bestScore >= cut ? best + 1 : 0
                 }
+                if wide.isEmpty { small[offset + v] = UInt8(label) } else { wide[offset + v] = UInt16(label) }
             }
         }
-        return labelCount <= 256 ? .uint8(result.map { UInt8($0) }) : .uint16(result)
+        return wide.isEmpty ? .uint8(small) : .uint16(wide)
     }
 
     /// Runs every window and hands on finished depth slices in order: `consume(slab, depths)` receives the
