@@ -46,4 +46,10 @@ echo "== voxelflow run pipelines/label-statistics.json over sample-data (image +
 rm -rf "$out/stats-run"
 "$bin" run pipelines/label-statistics.json --input sample-data --output "$out/stats-run"
 echo
+echo "== voxelflow run pipelines/ct-head-tissue.json over sample-data (CNN segmentation: soft tissue and bone)"
+rm -rf "$out/tissue-run"
+"$bin" run pipelines/ct-head-tissue.json --input sample-data --output "$out/tissue-run"
+echo "label map: demo-output/tissue-run/cases/head/tissue.nii.gz; statistics (excerpt):"
+grep -A3 '"name"' "$out/tissue-run/cases/head/report.json" | head -16
+echo
 echo "demo finished: outputs in demo-output/"
