@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 import VoxelCore
-import VoxelNN
+@testable import VoxelNN
 
 /// Sliding-window inference against MONAI's `sliding_window_inference` on the same network and volume
 /// (fixtures `window_*` from scripts/oracles/export_nn_refs.py; mirroring is checked against flips done in
@@ -47,6 +47,14 @@ struct SlidingWindowTests {
         }
         #expect(labels == argmax)
         #expect(Set(labels).count > 1, "a constant label map would not test anything")
+    }
+
+    @Test("finished slices handed on one at a time give the same output")
+    func smallChunks() throws {
+        var (window, net, input, expected) = try Self.setup("window_gaussian")
+        window.handOnFloats = 1
+        let output = try window.predict(input, network: net)
+        #expect(NetworkParityTests.worst(output, expected) <= 1e-4)
     }
 
     @Test("window positions follow MONAI's dense_patch_slices")

@@ -41,6 +41,8 @@ public struct SlidingWindow: Sendable {
     /// Spatial axes (0 = D, 1 = H, 2 = W) to mirror for test-time augmentation: the network also runs on
     /// every combination of flips and the un-flipped outputs are averaged (nnU-Net's mirroring). Empty: off.
     public var mirrorAxes: [Int]
+    /// Largest chunk of finished scores handed on at once, in floats (at least one slice is handed on).
+    var handOnFloats = 32 << 20
 
     /// Checks and stores the settings.
     /// - Throws: `NNError.invalidInput` for a ROI that is not three positive sizes, an overlap outside

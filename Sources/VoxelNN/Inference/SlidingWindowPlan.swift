@@ -43,21 +43,27 @@ struct SlidingWindowPlan {
         guard n > 0 else { return }
         let roiD = window.roi[0], plane = slicePlane
         let lo = max(base, padLow[0]), hi = min(z, padLow[0] + size[0])
-        if lo < hi {
-            let (oH, oW) = (size[1], size[2])
-            let depth = hi - lo, outPlane = oH * oW
+        // Finished slices go on in chunks of about `handOnFloats` (at least one slice), so handing them on
+        // never costs a second slab.
+        let (oH, oW) = (size[1], size[2])
+        let outPlane = oH * oW
+        let chunkDepth = max(1, window.handOnFloats / max(1, channels * outPlane))
+        var chunkStart = lo
+        while chunkStart < hi {
+            let chunkEnd = min(hi, chunkStart + chunkDepth), depth = chunkEnd - chunkStart
             var slab = [Float](repeating: 0, count: channels * depth * outPlane)
             for c in 0..<channels {
-                for d in lo..<hi {
+                for d in chunkStart..<chunkEnd {
                     let from = (d - base) * plane
-                    let to = (c * depth + d - lo) * outPlane
+                    let to = (c * depth + d - chunkStart) * outPlane
                     for h in 0..<oH {
                         let row = from + (h + padLow[1]) * padded[2] + padLow[2]
                         for w in 0..<oW { slab[to + h * oW + w] = sums[c * roiD * plane + row + w] / totals[row + w] }
                     }
                 }
             }
-            try consume(slab[...], (lo - padLow[0])..<(hi - padLow[0]))
+            try consume(slab[...], (chunkStart - padLow[0])..<(chunkEnd - padLow[0]))
+            chunkStart = chunkEnd
         }
         let keep = max(0, roiD - n)
         for c in 0..<channels {
