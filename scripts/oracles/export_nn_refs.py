@@ -105,6 +105,7 @@ torch.manual_seed(2)
 model = BasicUNet(3, 2, 3, features=(4, 4, 8, 8, 16, 4))
 perturb(model)
 network("basicunet", model, {"type": "monai-basicunet", "in": 2, "out": 3, "features": [4, 4, 8, 8, 16, 4]}, (1, 2, 16, 32, 16))
+network("basicunet_odd", model, {"type": "monai-basicunet", "in": 2, "out": 3, "features": [4, 4, 8, 8, 16, 4]}, (1, 2, 33, 32, 35))
 
 torch.manual_seed(3)
 model = ResNet("basic", [1, 2, 1, 1], [4, 8, 8, 16], n_input_channels=1, conv1_t_size=3, conv1_t_stride=2, num_classes=3)

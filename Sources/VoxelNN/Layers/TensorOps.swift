@@ -56,4 +56,27 @@ public enum TensorOps {
         }
         return y
     }
+
+    /// An NCDHW tensor grown at the end of each spatial axis to `size` by repeating its last slice
+    /// (PyTorch `pad(…, mode="replicate")` on the high side only).
+    public static func replicatePadEnd(_ x: Tensor, to size: [Int]) throws -> Tensor {
+        guard x.shape.count == 5, size.count == 3, (0..<3).allSatisfy({ size[$0] >= x.shape[$0 + 2] && x.shape[$0 + 2] > 0 }) else {
+            throw NNError.invalidInput("cannot pad \(x.shape) to spatial size \(size)")
+        }
+        let (d0, h0, w0) = (x.shape[2], x.shape[3], x.shape[4])
+        if [d0, h0, w0] == size { return x }
+        var y = Tensor(zeros: Array(x.shape[0...1]) + size)
+        let planes = x.shape[0] * x.shape[1], inSpatial = d0 * h0 * w0, outSpatial = size.reduce(1, *)
+        for p in 0..<planes {
+            for d in 0..<size[0] {
+                let sd = min(d, d0 - 1)
+                for h in 0..<size[1] {
+                    let sh = min(h, h0 - 1)
+                    let from = p * inSpatial + (sd * h0 + sh) * w0, to = p * outSpatial + (d * size[1] + h) * size[2]
+                    for w in 0..<size[2] { y.data[to + w] = x.data[from + min(w, w0 - 1)] }
+                }
+            }
+        }
+        return y
+    }
 }

@@ -5,8 +5,8 @@ import VoxelCore
 /// up ("deconv", MONAI's default), skip connections by concatenation (encoder features first) and a final
 /// 1×1×1 convolution. Dropout is the identity (inference).
 ///
-/// Input `N × inChannels × D × H × W` with every spatial size a multiple of 16; output
-/// `N × outChannels × D × H × W` (logits).
+/// Input `N × inChannels × D × H × W` with every spatial size at least 16 (odd sizes are handled as MONAI
+/// does: pooling drops the last slice, upsampling repeats it); output `N × outChannels × D × H × W` (logits).
 public struct MonaiBasicUNet: Network {
     public let inChannels: Int, outChannels: Int
     /// MONAI's `features`: the five encoder widths, then the width of the last decoder level.
@@ -60,8 +60,12 @@ public struct MonaiBasicUNet: Network {
             try convs.load(from: w, prefix: prefix + "convs.")
         }
 
+        /// Upsamples `x`; where pooling dropped an odd last slice, the upsampled tensor is one short and gets
+        /// its last slice repeated (MONAI's replicate padding), then joins `skip`.
         func forward(_ x: Tensor, skip: Tensor) throws -> Tensor {
-            try convs.second.forward(convs.first.forward(concatenating: [skip, deconv.forward(x)]))
+            var up = try deconv.forward(x)
+            if up.shape[2...] != skip.shape[2...] { up = try TensorOps.replicatePadEnd(up, to: Array(skip.shape[2...])) }
+            return try convs.second.forward(convs.first.forward(concatenating: [skip, up]))
         }
     }
 
@@ -87,7 +91,7 @@ public struct MonaiBasicUNet: Network {
         finalConv = Conv3d(inChannels: f[5], outChannels: outChannels, kernel: [1, 1, 1])
     }
 
-    public var sizeMultiple: Int { 16 }
+    public var sizeMultiple: Int { 1 }
     public var isClassifier: Bool { false }
 
     /// MONAI's names: `conv_0`, `down_1…4.convs`, `upcat_4…1`, `final_conv`.
@@ -109,6 +113,9 @@ public struct MonaiBasicUNet: Network {
 
     public func forward(_ x: Tensor) throws -> Tensor {
         try checkInput(x, "BasicUNet")
+        guard x.shape[2...].allSatisfy({ $0 >= 16 }) else {
+            throw NNError.invalidInput("BasicUNet: every spatial size must be at least 16, got \(Array(x.shape[2...]))")
+        }
         let pool = MaxPool3d(kernel: [2, 2, 2])
         var skips = [try conv0.forward(x)]
         for down in downs { skips.append(try down.forward(pool.forward(skips[skips.count - 1]))) }
