@@ -268,14 +268,14 @@ enum ConvolutionKernel {
         }
     }
 
+    /// Adds `bias[c]` to every value of channel c of an NCDHW tensor.
     static func addBias(_ y: inout Tensor, _ bias: Tensor) {
         let (n, c, s) = y.ncs
-        y.data.withUnsafeMutableBufferPointer { p in
-            for b in 0..<n { for ch in 0..<c {
-                let v = bias.data[ch]
-                let base = (b * c + ch) * s
-                for i in 0..<s { p[base + i] += v }
-            } }
+        bias.data.withUnsafeBufferPointer { bp in
+            y.data.withUnsafeMutableBufferPointer { p in
+                guard let b0 = bp.baseAddress, let y0 = p.baseAddress else { return }
+                for b in 0..<n { addBias(b0, channels: c, to: y0 + b * c * s, columns: s, ld: s) }
+            }
         }
     }
 }

@@ -153,15 +153,11 @@ struct ClassifyStage: Stage {
         } catch let error as NNError {
             throw CaseError("\(error)")
         }
-        var scores = logits
+        let scores: [Float]
         switch activation {
-        case "softmax":
-            let top = logits.max() ?? 0
-            let e = logits.map { Foundation.exp($0 - top) }
-            let sum = e.reduce(0, +)
-            scores = e.map { $0 / sum }
-        case "sigmoid": scores = logits.map { 1 / (1 + Foundation.exp(-$0)) }
-        default: break
+        case "softmax": scores = try Softmax().forward(Tensor(shape: [1, logits.count], data: logits)).data
+        case "sigmoid": scores = try Sigmoid().forward(Tensor(shape: [1, logits.count], data: logits)).data
+        default: scores = logits
         }
         let best = scores.indices.max { scores[$0] < scores[$1] } ?? 0
         return .report(.object([
