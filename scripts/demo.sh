@@ -15,11 +15,11 @@ echo "== voxelflow info $ct"
 "$bin" info "$ct"
 echo
 echo "== voxelflow convert $ct -> demo-output/ct_head_hu.nii (uncompressed) and .hdr/.img pair"
-"$bin" convert "$ct" "$out/ct_head_hu.nii"
-"$bin" convert "$out/ct_head_hu.nii" "$out/ct_head_hu_pair.hdr"
+"$bin" convert "$ct" "$out/ct_head_hu.nii" --force
+"$bin" convert "$out/ct_head_hu.nii" "$out/ct_head_hu_pair.hdr" --force
 echo
 echo "== voxelflow convert sample-data/nifti/ct_head_mask_bone.nii.gz -> demo-output/ct_head_mask_bone_nifti2.nii.gz (NIfTI-2)"
-"$bin" convert sample-data/nifti/ct_head_mask_bone.nii.gz "$out/ct_head_mask_bone_nifti2.nii.gz" --nifti-version 2
+"$bin" convert sample-data/nifti/ct_head_mask_bone.nii.gz "$out/ct_head_mask_bone_nifti2.nii.gz" --nifti-version 2 --force
 echo
 echo "== voxelflow info --json demo-output/ct_head_mask_bone_nifti2.nii.gz"
 "$bin" info --json "$out/ct_head_mask_bone_nifti2.nii.gz"
@@ -28,7 +28,7 @@ echo "== voxelflow scan sample-data/dicom (series in a folder, headers only)"
 "$bin" scan sample-data/dicom
 echo
 echo "== voxelflow convert sample-data/dicom/ct_head_implicit -> demo-output/ct_head_from_dicom.nii.gz"
-"$bin" convert sample-data/dicom/ct_head_implicit "$out/ct_head_from_dicom.nii.gz"
+"$bin" convert sample-data/dicom/ct_head_implicit "$out/ct_head_from_dicom.nii.gz" --force
 "$bin" info "$out/ct_head_from_dicom.nii.gz"
 echo
 echo "== voxelflow info sample-data/dicom/CT_small.dcm (one DICOM header)"

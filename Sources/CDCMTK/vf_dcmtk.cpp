@@ -22,12 +22,15 @@ void setErr(char *err, size_t errlen, const char *msg) {
     }
 }
 
-void copyString(DcmItem &item, const DcmTagKey &key, char *dst, size_t cap) {
+/// Copies a string attribute into `dst`; returns 1 when it did not fit (it is then truncated).
+int copyString(DcmItem &item, const DcmTagKey &key, char *dst, size_t cap) {
     OFString value;
     dst[0] = 0;
     if (item.findAndGetOFString(key, value).good()) {
         std::snprintf(dst, cap, "%s", value.c_str());
+        return value.length() >= cap ? 1 : 0;
     }
+    return 0;
 }
 
 int getFloats(DcmItem &item, const DcmTagKey &key, double *dst, int count) {
@@ -162,10 +165,10 @@ int vf_fill_summary(DcmFileFormat &file, vf_dicom_summary *out, char *err, size_
         if (out->transfer_syntax_uid[0] == 0) {
             std::snprintf(out->transfer_syntax_uid, sizeof(out->transfer_syntax_uid), "%s", xfer.getXferID());
         }
-        copyString(*ds, DCM_SOPClassUID, out->sop_class_uid, sizeof(out->sop_class_uid));
-        copyString(*ds, DCM_SOPInstanceUID, out->sop_instance_uid, sizeof(out->sop_instance_uid));
-        copyString(*ds, DCM_StudyInstanceUID, out->study_instance_uid, sizeof(out->study_instance_uid));
-        copyString(*ds, DCM_SeriesInstanceUID, out->series_instance_uid, sizeof(out->series_instance_uid));
+        out->identifier_too_long |= copyString(*ds, DCM_SOPClassUID, out->sop_class_uid, sizeof(out->sop_class_uid));
+        out->identifier_too_long |= copyString(*ds, DCM_SOPInstanceUID, out->sop_instance_uid, sizeof(out->sop_instance_uid));
+        out->identifier_too_long |= copyString(*ds, DCM_StudyInstanceUID, out->study_instance_uid, sizeof(out->study_instance_uid));
+        out->identifier_too_long |= copyString(*ds, DCM_SeriesInstanceUID, out->series_instance_uid, sizeof(out->series_instance_uid));
         copyString(*ds, DCM_Modality, out->modality, sizeof(out->modality));
         copyString(*ds, DCM_SeriesDescription, out->series_description, sizeof(out->series_description));
         copyString(*ds, DCM_PhotometricInterpretation, out->photometric_interpretation,
@@ -189,10 +192,12 @@ int vf_fill_summary(DcmFileFormat &file, vf_dicom_summary *out, char *err, size_
         out->has_image_orientation = getFloats(*ds, DCM_ImageOrientationPatient, out->image_orientation, 6);
         out->has_pixel_spacing = getFloats(*ds, DCM_PixelSpacing, out->pixel_spacing, 2);
         out->has_slice_thickness = getFloats(*ds, DCM_SliceThickness, &out->slice_thickness, 1);
-        copyString(*ds, DCM_PatientID, out->patient_id, sizeof(out->patient_id));
+        out->identifier_too_long |= copyString(*ds, DCM_PatientID, out->patient_id, sizeof(out->patient_id));
         copyString(*ds, DCM_StudyDate, out->study_date, sizeof(out->study_date));
         copyString(*ds, DCM_StudyDescription, out->study_description, sizeof(out->study_description));
         copyString(*ds, DCM_RescaleType, out->rescale_type, sizeof(out->rescale_type));
+        copyString(*ds, DCM_ProtocolName, out->protocol_name, sizeof(out->protocol_name));
+        copyString(*ds, DCM_BodyPartExamined, out->body_part_examined, sizeof(out->body_part_examined));
         {
             OFString all;
             if (ds->findAndGetOFStringArray(DCM_ImageType, all).good()) {

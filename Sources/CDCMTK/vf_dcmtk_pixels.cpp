@@ -11,6 +11,8 @@
 #include <new>
 
 #include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcpixseq.h>
+#include <dcmtk/dcmdata/dcpxitem.h>
 #include <dcmtk/dcmdata/dcrledrg.h>
 #include <dcmtk/dcmdata/dctk.h>
 #include <dcmtk/dcmjpeg/djdecode.h>
@@ -85,6 +87,68 @@ int copyNative(DcmElement *element, const vf_pixel_info &info, unsigned char *ds
     }
     std::memcpy(dst, src, needed);
     std::snprintf(color_model, color_len, "%s", info.photometric_interpretation);
+    return 0;
+}
+
+/// Checks every RLE fragment's 64-byte header before DCMTK's decoder reads it: DCMTK follows the segment
+/// offsets without checking them against the fragment, so a hostile offset reads far outside the buffer.
+/// PS3.5 Annex G: one fragment per frame; the header holds the segment count (1 to 15, one segment per byte
+/// of a sample times the samples per pixel) and 15 offsets; the first is 64, and they increase, each inside
+/// the fragment with at least one byte of data.
+int validateRLE(DcmPixelData *pixels, const vf_pixel_info &info, char *err, size_t errlen) {
+    DcmPixelSequence *sequence = nullptr;
+    const DcmRepresentationParameter *param = nullptr;
+    DcmXfer xfer(info.transfer_syntax_uid);
+    char msg[200];
+    if (pixels->getEncapsulatedRepresentation(xfer.getXfer(), param, sequence).bad() || sequence == nullptr) {
+        setErr(err, errlen, "RLE: no encapsulated fragments found");
+        return 1;
+    }
+    unsigned long count = sequence->card();
+    if (count < 1 + static_cast<unsigned long>(info.frames)) {
+        std::snprintf(msg, sizeof(msg), "RLE: %lu fragment(s) for %u frame(s); each frame needs its own fragment",
+                      count > 0 ? count - 1 : 0, info.frames);
+        setErr(err, errlen, msg);
+        return 1;
+    }
+    uint32_t expected = info.samples_per_pixel * (info.bits_allocated / 8);
+    for (unsigned long n = 1; n < count; n++) {
+        DcmPixelItem *item = nullptr;
+        Uint8 *data = nullptr;
+        if (sequence->getItem(item, n).bad() || item == nullptr || item->getUint8Array(data).bad() || data == nullptr) {
+            std::snprintf(msg, sizeof(msg), "RLE fragment %lu cannot be read", n);
+            setErr(err, errlen, msg);
+            return 1;
+        }
+        Uint32 length = item->getLength();
+        if (length < 64) {
+            std::snprintf(msg, sizeof(msg), "RLE fragment %lu holds %u bytes, shorter than its 64-byte header", n, length);
+            setErr(err, errlen, msg);
+            return 1;
+        }
+        auto word = [data](int i) {
+            return static_cast<uint32_t>(data[4 * i]) | (static_cast<uint32_t>(data[4 * i + 1]) << 8) |
+                   (static_cast<uint32_t>(data[4 * i + 2]) << 16) | (static_cast<uint32_t>(data[4 * i + 3]) << 24);
+        };
+        uint32_t segments = word(0);
+        if (segments < 1 || segments > 15 || segments != expected) {
+            std::snprintf(msg, sizeof(msg), "RLE fragment %lu declares %u segments; the image needs %u (1 to 15)", n, segments, expected);
+            setErr(err, errlen, msg);
+            return 1;
+        }
+        uint32_t previous = 0;
+        for (uint32_t k = 0; k < segments; k++) {
+            uint32_t offset = word(1 + static_cast<int>(k));
+            bool ok = (k == 0) ? offset == 64 : offset > previous;
+            if (!ok || offset >= length) {
+                std::snprintf(msg, sizeof(msg), "RLE fragment %lu: segment %u starts at byte %u, outside the %u-byte fragment or out of order",
+                              n, k + 1, offset, length);
+                setErr(err, errlen, msg);
+                return 1;
+            }
+            previous = offset;
+        }
+    }
     return 0;
 }
 
@@ -202,6 +266,10 @@ extern "C" int vf_dicom_decode(vf_dicom_file *file, void *dst, size_t dstlen, ch
             std::strncmp(info.photometric_interpretation, "YBR_FULL_422", 12) == 0) {
             // DCMTK's frame access expects 3 bytes per pixel; the subsampled layout is copied as stored.
             return copyNative(element, info, static_cast<unsigned char *>(dst), color_model, color_len, err, errlen);
+        }
+        if (std::strcmp(info.transfer_syntax_uid, "1.2.840.10008.1.2.5") == 0 &&
+            validateRLE(pixels, info, err, errlen) != 0) {
+            return 1;
         }
         if (!info.encapsulated) {
             // Native data: check the stored length before DCMTK reads it, so a short file is an error, not garbage.

@@ -31,21 +31,34 @@ static void vf_copy_dmat(double dst[4][4], const nifti_dmat44 *src) {
             dst[r][c] = src->m[r][c];
 }
 
-/* Explains why libnifti2 refused a header: finds the first bad dim[] in a host-order copy.
-   Returns 2 (dimension problem) with a message, or 1 with a generic one. */
-static int vf_explain_rejection(const void *bytes, int version, char *err, size_t errlen) {
-    int64_t dim[8];
+/* Reads dim[] and vox_offset from a host-order copy of the raw header. libnifti2 "repairs" a dim[i] < 1 to 1
+   and converts NIfTI-1's float vox_offset without range checks, so both are checked here, on the file's own
+   values. A vox_offset that is not a whole number from 0 to 2^62 becomes -1. */
+static void vf_raw_fields(const void *bytes, int version, int64_t dim[8], int64_t *vox_offset) {
+    double offset;
     if (version == 2) {
         nifti_2_header h2;
         memcpy(&h2, bytes, sizeof(h2));
         if (h2.sizeof_hdr != 540) swap_nifti_header(&h2, 2);
         for (int i = 0; i < 8; i++) dim[i] = h2.dim[i];
-    } else {
-        nifti_1_header h1;
-        memcpy(&h1, bytes, sizeof(h1));
-        if (h1.sizeof_hdr != 348) swap_nifti_header(&h1, 1);
-        for (int i = 0; i < 8; i++) dim[i] = h1.dim[i];
+        *vox_offset = h2.vox_offset >= 0 ? h2.vox_offset : -1;
+        return;
     }
+    nifti_1_header h1;
+    memcpy(&h1, bytes, sizeof(h1));
+    if (h1.sizeof_hdr != 348) swap_nifti_header(&h1, 1);
+    for (int i = 0; i < 8; i++) dim[i] = h1.dim[i];
+    offset = (double)h1.vox_offset;
+    if (isfinite(offset) && offset >= 0 && offset <= 4611686018427387904.0 && offset == floor(offset)) {
+        *vox_offset = (int64_t)offset;
+    } else {
+        *vox_offset = -1;
+    }
+}
+
+/* Checks the raw dim[]: dim[0] from 1 to 7 and every used dim[i] at least 1.
+   Returns 0, or 2 (dimension problem) with a message. */
+static int vf_check_dims(const int64_t dim[8], char *err, size_t errlen) {
     char msg[160];
     if (dim[0] < 1 || dim[0] > 7) {
         snprintf(msg, sizeof(msg), "dim[0] = %lld, must be 1 to 7", (long long)dim[0]);
@@ -59,8 +72,7 @@ static int vf_explain_rejection(const void *bytes, int version, char *err, size_
             return 2;
         }
     }
-    vf_set_err(err, errlen, "libnifti2 rejected the header");
-    return 1;
+    return 0;
 }
 
 int vf_nifti_parse_header(const void *bytes, size_t nbytes, vf_nifti_header *out, char *err, size_t errlen) {
@@ -88,8 +100,17 @@ int vf_nifti_parse_header(const void *bytes, size_t nbytes, vf_nifti_header *out
         vf_set_err(err, errlen, "sizeof_hdr is neither 348 (NIfTI-1) nor 540 (NIfTI-2) in either byte order");
         return 1;
     }
+    int64_t raw_dim[8];
+    int64_t raw_offset = -1;
+    vf_raw_fields(bytes, version == 2 ? 2 : 1, raw_dim, &raw_offset);
+    int dim_status = vf_check_dims(raw_dim, err, errlen);
+    if (dim_status != 0) {
+        if (nim != NULL) nifti_image_free(nim);
+        return dim_status;
+    }
     if (nim == NULL) {
-        return vf_explain_rejection(bytes, version, err, errlen);
+        vf_set_err(err, errlen, "libnifti2 rejected the header");
+        return 1;
     }
 
     /* libnifti2 records NIfTI-2 files with NIfTI-1 file types, so the version comes from the header
@@ -123,7 +144,7 @@ int vf_nifti_parse_header(const void *bytes, size_t nbytes, vf_nifti_header *out
     out->qoffset_y = nim->qoffset_y;
     out->qoffset_z = nim->qoffset_z;
     out->qfac = nim->qfac;
-    out->vox_offset = nim->iname_offset;
+    out->vox_offset = raw_offset;
     out->xyz_units = nim->xyz_units;
     out->time_units = nim->time_units;
     out->toffset = nim->toffset;

@@ -16,7 +16,9 @@ struct ConvertCommand: ParsableCommand {
         the slice normal; CT becomes int16 HU (as dcm2niix writes it) when that is exact, other data keeps
         its stored type with RescaleSlope/Intercept as scl_slope/scl_inter, or float32 when the rescale
         differs per slice. Irregular stacks (missing slices, uneven spacing, gantry tilt) are refused with the
-        reason. The world affine is written as sform and qform. The output appears atomically.
+        reason. The world affine is written as sform and qform. The output appears atomically. An existing
+        OUTPUT is replaced only with --force, and never when it is one of the input files. DICOM objects
+        that are not images (SEG, RTSTRUCT, SR) are refused by name.
 
         \(ExitCodes.help)
         """
@@ -45,6 +47,9 @@ struct ConvertCommand: ParsableCommand {
 
     @Flag(name: .long, help: "DICOM: resample stacks with missing slices or uneven spacing to uniform slices (linear, float32).")
     var resampleSlices = false
+
+    @Flag(name: .long, help: "Replace OUTPUT when it already exists (an output is never written over one of the inputs).")
+    var force = false
 
     @Flag(name: .shortAndLong, help: "Print nothing on success.")
     var quiet = false
@@ -93,7 +98,23 @@ struct ConvertCommand: ParsableCommand {
         }
     }
 
+    /// Refuses an output that is one of the input files (same file after links, also through `.hdr`/`.img`
+    /// pairs), and an output that exists unless `--force` asks to replace it.
+    private func checkOutput(inputs: [String]) throws {
+        let outputs = NIfTI.datasetFiles(output)
+        let inputIdentities = Set(inputs.compactMap { FileIdentity(path: $0) })
+        for o in outputs {
+            if let id = FileIdentity(path: o), inputIdentities.contains(id) {
+                throw OutputError(description: "\(output): would overwrite the input \(o == output ? "" : "(\(o)) ")it is converted from; choose another output name")
+            }
+        }
+        if !force, let existing = outputs.first(where: { FileIdentity(path: $0) != nil }) {
+            throw OutputError(description: "\(existing): already exists; use --force to replace it")
+        }
+    }
+
     private func convertNIfTI() throws {
+        try checkOutput(inputs: NIfTI.datasetFiles(input))
         let image = try NIfTI.read(input)
         for w in image.warnings { printError("voxelflow: warning: \(input): \(w)") }
         let options = writeOptions(for: image.volume, base: .preserving(image.header))
@@ -102,30 +123,11 @@ struct ConvertCommand: ParsableCommand {
     }
 
     private func convertDICOM() throws {
-        var folder = input
-        var onlyFile: String?
-        if ImageFormat.detect(input) == .dicom {
-            folder = input.contains("/") ? String(input[..<(input.lastIndex(of: "/") ?? input.endIndex)]) : "."
-            onlyFile = input
-        }
+        let isFile = ImageFormat.detect(input) == .dicom
+        let folder = isFile ? (input.contains("/") ? String(input[..<(input.lastIndex(of: "/") ?? input.endIndex)]) : ".") : input
         let scan = try DICOMScanner.scan(folder)
-        var candidates = Array(scan.stacks.enumerated())
-        if let onlyFile {
-            let uid = try DICOMHeader.read(onlyFile).seriesInstanceUID
-            candidates = candidates.filter { $0.element.header.seriesInstanceUID == uid }
-        }
-        if let series {
-            candidates = candidates.filter { "\($0.offset + 1)" == series || $0.element.header.seriesInstanceUID == series }
-        }
-        guard let chosen = candidates.first else {
-            throw InputError(description: "\(input): no image series\(series.map { " matching --series \($0)" } ?? "") found (\(scan.filesScanned) files scanned, \(scan.unreadable.count) unreadable)")
-        }
-        if candidates.count > 1 {
-            var lines = ["\(input): \(candidates.count) series found; choose one with --series:"]
-            for (n, s) in candidates { lines.append("  --series \(n + 1)    \(s.label)  [\(s.header.seriesInstanceUID)]") }
-            throw InputError(description: lines.joined(separator: "\n"))
-        }
-        let stack = chosen.element
+        let stack = try DICOMSeriesChoice.select(from: scan, place: input, file: isFile ? input : nil, selector: series)
+        try checkOutput(inputs: stack.slices.map(\.path))
         for p in stack.problems { printError("voxelflow: warning: \(input): \(p)") }
         var volumeOptions = DICOMVolumeOptions()
         volumeOptions.suvBodyWeight = suv

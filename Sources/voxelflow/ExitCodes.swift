@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import VoxelIO
 
 /// Exit codes shared by every command (also listed in the README).
@@ -9,16 +10,28 @@ enum ExitCodes {
     static let cannotWrite: Int32 = 3
     /// `run`: some cases failed; the others completed.
     static let casesFailed: Int32 = 4
+    /// `run`: stopped by SIGINT or SIGTERM; the finished cases are kept, `--resume` continues.
+    static let interrupted: Int32 = 130
 
-    static let help = """
-    EXIT CODES
-      0   success
-      1   unexpected internal error
-      2   bad input: the file is missing, unreadable, malformed or unsupported
-      3   the output could not be written
-      4   run: one or more cases failed (the others completed)
-      64  wrong command-line usage
-    """
+    /// Every exit code with its meaning: the one table that `--help`, the README and the docs show
+    /// (a test checks that the README's table is this one).
+    static let table: [(code: Int32, meaning: String)] = [
+        (0, "success"),
+        (1, "unexpected internal error"),
+        (badInput, "bad input: the file, pipeline or archive is missing, unreadable, malformed or unsupported, or holds no case"),
+        (cannotWrite, "the output cannot be written: it exists (without --force), it is one of the inputs, or the output folder is not a VoxelFlow run"),
+        (casesFailed, "run: one or more cases failed (the others completed; see the manifest)"),
+        (64, "wrong command-line usage"),
+        (interrupted, "run: interrupted by SIGINT or SIGTERM (finished cases kept; continue with --resume)"),
+    ]
+
+    static let help = "EXIT CODES\n" + table.map { "  \(String($0.code).padding(toLength: 4, withPad: " ", startingAt: 0))\($0.meaning)" }.joined(separator: "\n")
+
+    /// The same table for `run --help`.
+    static var runHelp: String { help }
+
+    /// The table as Markdown (the README's copy).
+    static let markdown = "| code | meaning |\n| --- | --- |\n" + table.map { "| \($0.code) | \($0.meaning) |" }.joined(separator: "\n")
 
     /// Prints the error on standard error and maps it to an exit code.
     static func fail(_ error: any Error) -> ExitCode {
@@ -29,7 +42,8 @@ enum ExitCodes {
             default: return ExitCode(badInput)
             }
         }
-        if error is InputError || error is DICOMError || error is DICOMSeriesError { return ExitCode(badInput) }
+        if error is OutputError { return ExitCode(cannotWrite) }
+        if error is InputError || error is DICOMError || error is DICOMSeriesError || error is DICOMSeriesChoice.Problem { return ExitCode(badInput) }
         return ExitCode(1)
     }
 
@@ -42,6 +56,11 @@ enum ExitCodes {
 
 /// An input the CLI cannot use, with the reason.
 struct InputError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// An output the CLI refuses to write (it exists, or it is one of the inputs), with the reason.
+struct OutputError: Error, CustomStringConvertible {
     let description: String
 }
 

@@ -35,10 +35,12 @@ struct InfoCommand: ParsableCommand {
                 }
             case .dicom:
                 let header = try DICOMHeader.read(file)
+                let (finite, warnings) = header.withFiniteValues()
                 if json {
-                    try printJSON(header)
+                    try printJSON(DICOMInfo(header: finite, objectKind: DICOMSOPClass.nonImageName(header.sopClassUID), warnings: warnings))
                 } else {
                     print(InfoText.render(header, path: file))
+                    for w in warnings + (header.valueProblem.map { [$0] } ?? []) { print("warning             \(w)") }
                 }
             case .folder:
                 throw InputError(description: "\(file): is a folder (use `voxelflow scan` to list its series)")
@@ -55,5 +57,22 @@ struct InfoCommand: ParsableCommand {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(value)
         print(String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// `info --json` of a DICOM file: the header's attributes (non-finite numbers as null), what kind of object
+/// it is when it is not an image, and warnings.
+struct DICOMInfo: Encodable {
+    var header: DICOMHeader
+    var objectKind: String?
+    var warnings: [String]
+
+    enum Keys: String, CodingKey { case objectKind, warnings }
+
+    func encode(to encoder: any Encoder) throws {
+        try header.encode(to: encoder)
+        var c = encoder.container(keyedBy: Keys.self)
+        try c.encode(objectKind, forKey: .objectKind)
+        try c.encode(warnings, forKey: .warnings)
     }
 }

@@ -35,8 +35,17 @@ enum InfoText {
         row("file", path)
         row("format", "DICOM, \(h.transferSyntaxName) (\(h.transferSyntaxUID))")
         row("modality", h.modality)
-        row("SOP class", h.sopClassUID)
+        let kind = DICOMSOPClass.nonImageName(h.sopClassUID)
+        row("SOP class", h.sopClassUID + (kind.map { " (\($0))" } ?? ""))
         row("series", "\(h.seriesNumber.map(String.init) ?? "-") \(h.seriesDescription)")
+        if let kind {
+            row("object", "\(kind): not an image series" + (h.rows > 0 ? ", \(h.columns) x \(h.rows) x \(h.numberOfFrames) frame(s)" : ""))
+            return lines.joined(separator: "\n")
+        }
+        guard h.hasPixelAttributes, h.rows > 0, h.columns > 0 else {
+            row("object", "no image pixel data")
+            return lines.joined(separator: "\n")
+        }
         row("frame size", "\(h.columns) x \(h.rows) x \(h.numberOfFrames) frame(s)")
         row("pixels", "\(h.bitsStored)/\(h.bitsAllocated) bits, \(h.pixelRepresentation == 1 ? "signed" : "unsigned"), \(h.samplesPerPixel) sample(s), \(h.photometricInterpretation)")
         if let p = h.pixelSpacing { row("pixel spacing", p.map(number).joined(separator: " x ") + " mm") }
@@ -51,6 +60,7 @@ enum InfoText {
     static func number(_ v: Double) -> String {
         let scaled = (v * 1_000_000).rounded() / 1_000_000
         if scaled == 0 { return "0" }
+        if !v.isFinite { return "\(v)" }
         if v == v.rounded() && abs(v) < 1e15 { return String(Int(v)) }
         var s = String(format6(v))
         while s.contains(".") && (s.hasSuffix("0") || s.hasSuffix(".")) { s.removeLast() }

@@ -23,13 +23,20 @@ struct RunCommand: ParsableCommand {
         Same pipeline, inputs and seed give byte-identical files under OUT/cases (run.json and the
         manifest's timings differ).
 
-        EXIT CODES
-          0   every case succeeded
-          1   unexpected internal error
-          2   the pipeline or the archive cannot be used
-          3   the output folder cannot be used
-          4   one or more cases failed (the others completed; see the manifest)
-          64  wrong command-line usage
+        The output folder must be new, empty, or hold a VoxelFlow run; a folder with other files is refused,
+        and VoxelFlow never removes or replaces a file it did not write (--force removes only the earlier
+        run's case folders and records). OUT/inputs.jsonl lists every file of the archive and what became of
+        it (used by which case, non-image, unreadable and why, filtered by which rule, duplicate of which).
+
+        Shards: the n shards of one archive (--shard i/n) may share an output folder and run at the same
+        time; each keeps its own manifest-shard-i-of-n.jsonl, run-shard-i-of-n.json and
+        inputs-shard-i-of-n.jsonl, and cases/ holds the cases of all of them. A shard resumes with --resume
+        and the same --shard. A folder holding an unsharded run, or shards of another count, is refused.
+
+        Ctrl-C (SIGINT) or SIGTERM: the cases in flight finish, no new case starts, the run is recorded as
+        "interrupted" and the command to resume it is printed; a second Ctrl-C abandons the cases in flight.
+
+        \(ExitCodes.runHelp)
         """
     )
 
@@ -93,29 +100,48 @@ struct RunCommand: ParsableCommand {
         options.commandLine = CommandLine.arguments
         options.toolVersion = VoxelFlowVersion.string
 
+        let control = RunControl()
+        let signals = InterruptHandler(control: control)
         let summary: RunSummary
         do {
-            summary = try Runner(spec: spec, registry: registry).run(options, progress: ProgressReporter(style: quiet ? .quiet : .automatic))
-        } catch let e as Runner.RunError {
+            var runner = Runner(spec: spec, registry: registry)
+            runner.toolVersion = VoxelFlowVersion.string
+            summary = try runner.run(options, progress: ProgressReporter(style: quiet ? .quiet : .automatic), control: control)
+        } catch let e as RunError {
             printError("voxelflow: error: \(e)")
-            throw ExitCode(e.description.hasPrefix(output) ? ExitCodes.cannotWrite : ExitCodes.badInput)
+            throw ExitCode(e.isOutputProblem ? ExitCodes.cannotWrite : ExitCodes.badInput)
         } catch {
             printError("voxelflow: error: \(error)")
             throw ExitCode(ExitCodes.badInput)
         }
+        signals.stop()
         if dryRun {
             print("\(summary.plan.count) case\(summary.plan.count == 1 ? "" : "s") would run" + (summary.skipped > 0 ? " (\(summary.skipped) already complete)" : ""))
             for p in summary.plan {
                 print("  \(p.caseID)" + (p.problem.map { "  (will fail: \($0))" } ?? ""))
                 for o in p.outputs { print("    \(output)/\(o)") }
             }
+            print("files: " + summary.inventoryCounts.map { "\($0.count) \($0.status)" }.joined(separator: ", "))
             return
         }
-        if !quiet || summary.failed > 0 {
+        if !quiet || summary.failed > 0 || summary.interrupted {
             let time = String(format: "%.1f", summary.seconds)
-            print("\(summary.total) case\(summary.total == 1 ? "" : "s"): \(summary.succeeded) succeeded, \(summary.failed) failed, \(summary.skipped) skipped (already complete) in \(time) s")
-            print("manifest: \(output)/manifest.jsonl")
+            print("\(summary.total) case\(summary.total == 1 ? "" : "s"): \(summary.succeeded) succeeded, \(summary.failed) failed, \(summary.skipped) skipped (already complete)"
+                  + (summary.notStarted > 0 ? ", \(summary.notStarted) not started" : "") + " in \(time) s")
+            print("files: " + summary.inventoryCounts.map { "\($0.count) \($0.status)" }.joined(separator: ", ") + " (see \(summary.inventoryPath))")
+            for k in summary.warnings.kinds {
+                let shown = k.cases.prefix(5).joined(separator: ", ") + (k.cases.count > 5 ? ", …" : "")
+                print("warnings: \(k.count) \(k.name) in \(k.cases.count) case\(k.cases.count == 1 ? "" : "s") (\(shown))")
+            }
+            print("manifest: \(summary.manifestPath)")
+        }
+        if summary.interrupted {
+            var resume = ["voxelflow", "run", pipeline, "--input", input, "--output", output, "--resume"]
+            if let shard { resume += ["--shard", shard] }
+            printError("voxelflow: interrupted: \(summary.notStarted) case(s) not started; the finished ones are kept. Continue with:\n  \(resume.map(shellQuoted).joined(separator: " "))")
+            throw ExitCode(ExitCodes.interrupted)
         }
         if summary.failed > 0 { throw ExitCode(ExitCodes.casesFailed) }
     }
+
 }

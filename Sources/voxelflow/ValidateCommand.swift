@@ -32,7 +32,9 @@ struct ValidateCommand: ParsableCommand {
                     case .nifti(let pattern): print("  input \(input.name): \(input.kind.rawValue), NIfTI files \(pattern)")
                     case .dicomSeries(let o):
                         let modalities = o.modalities.isEmpty ? "any modality" : o.modalities.joined(separator: ", ")
-                        print("  input \(input.name): image, each DICOM series (\(modalities)), case id \(o.caseName)")
+                        print("  input \(input.name): image, each DICOM series (\(modalities)), case id \(o.caseName)"
+                              + (o.selection.isEmpty ? "" : ", with selection rules"))
+                    case .reference(let path): print("  input \(input.name): \(input.kind.rawValue), one file for every case: \(path)")
                     }
                 }
                 for s in spec.stages { print("  stage \(s.id): \(s.type)") }

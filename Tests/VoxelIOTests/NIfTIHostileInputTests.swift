@@ -50,6 +50,23 @@ struct NIfTIHostileInputTests {
         guard case .invalidDimensions = e.kind else { Issue.record("got \(e)"); return }
     }
 
+    @Test("a zero or negative dim[2] or dim[3] is rejected, not repaired to 1", arguments: [(44, 0), (44, -3), (46, 0), (46, -108)])
+    func zeroOrNegativeDimension(_ offset: Int, _ value: Int) throws {
+        var b = try Self.validNIfTI1()
+        Self.putLE16(&b, offset, Int16(value))
+        let e = try Self.readError(b)
+        guard case .invalidDimensions(let why) = e.kind else { Issue.record("got \(e)"); return }
+        #expect(why == "dim[\((offset - 40) / 2)] = \(value), must be at least 1")
+    }
+
+    @Test("a vox_offset that is huge, negative or not a number is refused, never replaced", arguments: [Float(2_147_483_648), 3e9, -352, .nan, .infinity])
+    func unusableVoxOffset(_ value: Float) throws {
+        var b = try Self.validNIfTI1()
+        Self.putFloat(&b, 108, value)  // vox_offset
+        let e = try Self.readError(b)
+        guard case .truncated = e.kind else { Issue.record("got \(e)"); return }
+    }
+
     @Test("dim[0] outside 1...7 is rejected")
     func badRank() throws {
         var b = try Self.validNIfTI1()

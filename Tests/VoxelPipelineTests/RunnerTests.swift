@@ -30,8 +30,8 @@ struct RunnerTests {
         let failed = try #require(lines.first { $0.member("status")?.value.string == "failed" })
         #expect(failed.member("case")?.value.string == "case02")
         let error = try #require(failed.member("error")?.value)
-        // The corrupt image is first read by the statistics stage (the cleaning stage reads only the mask).
-        #expect(error.member("stage")?.value.string == "stats")
+        // The corrupt image is reported as the input that failed (the statistics stage is the first to read it).
+        #expect(error.member("stage")?.value.string == "input:ct")
         #expect(error.member("message")?.value.string?.contains("images/case02.nii.gz") == true, "\(error.json)")
         // Nothing of the failed case under its name; everything of the others.
         let files = PipelineFixtures.tree(root + "/out/cases")

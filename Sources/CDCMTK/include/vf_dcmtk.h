@@ -12,15 +12,16 @@ extern "C" {
 #endif
 
 /** Header attributes of one DICOM file, read without loading pixel data.
- *  Strings are NUL-terminated and truncated to their buffer; `has_*` flags say whether a tag was present
+ *  Strings are NUL-terminated and truncated to their buffer (identifiers hold 256 characters, four times
+ *  what DICOM allows, and `identifier_too_long` reports a longer one); `has_*` flags say whether a tag was present
  *  (DCMTK's getters write 0 for a missing tag, so presence is reported separately). */
 typedef struct {
     char transfer_syntax_uid[65];
     char transfer_syntax_name[96];
-    char sop_class_uid[65];
-    char sop_instance_uid[65];
-    char study_instance_uid[65];
-    char series_instance_uid[65];
+    char sop_class_uid[257];
+    char sop_instance_uid[257];
+    char study_instance_uid[257];
+    char series_instance_uid[257];
     char modality[17];
     char series_description[65];
     int32_t series_number;      int has_series_number;
@@ -35,10 +36,12 @@ typedef struct {
     double slice_thickness;       int has_slice_thickness;
     double rescale_slope;         int has_rescale_slope;
     double rescale_intercept;     int has_rescale_intercept;
-    char patient_id[65];
+    char patient_id[257];
     char study_date[17];
     char study_description[65];
     char image_type[129];
+    char protocol_name[65];
+    char body_part_examined[65];
     char rescale_type[17];
     int32_t echo_number;          int has_echo_number;
     int32_t temporal_position;    int has_temporal_position;
@@ -61,6 +64,8 @@ typedef struct {
     double csa_slice_normal[3];   int has_csa_slice_normal;
     int has_meta_header;          /**< 1 when the file has the DICM preamble and meta header */
     int has_pixel_attributes;     /**< 1 when Rows, Columns and BitsAllocated are present */
+    int identifier_too_long;      /**< 1 when a UID or PatientID did not fit its 256-character buffer (never
+                                       truncated silently: two different long UIDs must not become one) */
 } vf_dicom_summary;
 
 /** Geometry and rescale of one frame of a multi-frame (enhanced) image, from the per-frame functional group

@@ -29,7 +29,7 @@ typedef struct {
     double qform[4][4];       /**< qform matrix computed by libnifti2 (valid when qform_code > 0) */
     double sform[4][4];       /**< srow_x/y/z as stored (valid when sform_code > 0) */
     double quatern_b, quatern_c, quatern_d, qoffset_x, qoffset_y, qoffset_z, qfac;
-    int64_t vox_offset;       /**< byte offset of the voxels in the data file */
+    int64_t vox_offset;       /**< byte offset of the voxels in the data file as stored; -1 when the stored value is not a whole number from 0 to 2^62 */
     int xyz_units, time_units;
     double toffset;
     int intent_code;

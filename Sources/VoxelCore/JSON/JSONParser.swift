@@ -14,7 +14,54 @@ public enum JSONParser {
     /// Parses a whole document.
     /// - Throws: `JSONSyntaxError` with the position of the first problem.
     public static func parse(_ text: String) throws -> JSONNode {
-        var parser = Parser(bytes: Array(text.utf8))
+        try parse(validUTF8: Array(text.utf8))
+    }
+
+    /// Parses a whole document from its bytes, which must be UTF-8 (RFC 8259 §8.1): a byte sequence that is
+    /// not UTF-8 is reported at its line and column instead of being replaced silently.
+    /// - Throws: `JSONSyntaxError` with the position of the first problem.
+    public static func parse(bytes: [UInt8]) throws -> JSONNode {
+        if let (offset, why) = firstInvalidUTF8(bytes) {
+            var line = 1, lineStart = 0
+            for i in 0..<offset where bytes[i] == UInt8(ascii: "\n") { line += 1; lineStart = i + 1 }
+            throw JSONSyntaxError(line: line, column: offset - lineStart + 1, message: "\(why) (JSON text must be UTF-8)")
+        }
+        return try parse(validUTF8: bytes)
+    }
+
+    /// The offset of the first byte that does not start a well-formed UTF-8 sequence, and why, or nil.
+    static func firstInvalidUTF8(_ b: [UInt8]) -> (Int, String)? {
+        var i = 0
+        while i < b.count {
+            let lead = b[i]
+            if lead < 0x80 { i += 1; continue }
+            let length: Int
+            var low: UInt8 = 0x80, high: UInt8 = 0xBF
+            switch lead {
+            case 0xC2...0xDF: length = 2
+            case 0xE0: length = 3; low = 0xA0
+            case 0xE1...0xEC, 0xEE...0xEF: length = 3
+            case 0xED: length = 3; high = 0x9F
+            case 0xF0: length = 4; low = 0x90
+            case 0xF1...0xF3: length = 4
+            case 0xF4: length = 4; high = 0x8F
+            default: return (i, "invalid UTF-8 byte 0x\(String(lead, radix: 16, uppercase: true))")
+            }
+            guard i + length <= b.count else { return (i, "UTF-8 sequence cut short by the end of the text") }
+            for k in 1..<length {
+                let c = b[i + k]
+                let (lo, hi) = k == 1 ? (low, high) : (UInt8(0x80), UInt8(0xBF))
+                guard c >= lo && c <= hi else {
+                    return (i, "invalid UTF-8 sequence starting with byte 0x\(String(lead, radix: 16, uppercase: true))")
+                }
+            }
+            i += length
+        }
+        return nil
+    }
+
+    private static func parse(validUTF8 bytes: [UInt8]) throws -> JSONNode {
+        var parser = Parser(bytes: bytes)
         parser.skipWhitespace()
         let node = try parser.parseValue(depth: 0)
         parser.skipWhitespace()

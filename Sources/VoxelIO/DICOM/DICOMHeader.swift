@@ -60,6 +60,10 @@ public struct DICOMHeader: Sendable, Equatable, Codable {
     public var studyDescription: String
     /// ImageType (0008,0008), values joined by backslashes ("ORIGINAL\\PRIMARY\\AXIAL").
     public var imageType: String
+    /// ProtocolName (0018,1030); empty when absent.
+    public var protocolName: String
+    /// BodyPartExamined (0018,0015), e.g. "HEAD"; empty when absent.
+    public var bodyPartExamined: String
     /// RescaleType (0028,1054), e.g. "HU"; empty when absent.
     public var rescaleType: String
     /// EchoNumbers (0018,0086); nil when absent.
@@ -84,6 +88,9 @@ public struct DICOMHeader: Sendable, Equatable, Codable {
     public var hasMetaHeader: Bool
     /// True when Rows, Columns and BitsAllocated are present (the file holds an image).
     public var hasPixelAttributes: Bool
+    /// True when a UID or the PatientID is longer than 256 characters (DICOM allows 64). Such a value is
+    /// not kept whole, so the file is set aside rather than risk two series or patients becoming one.
+    public var identifierTooLong: Bool
 
     /// Reads the header of the DICOM file at `path`, stopping before the pixel data.
     /// - Throws: `DICOMError` naming the file and DCMTK's reason.
@@ -133,7 +140,8 @@ extension DICOMHeader {
             rescaleSlope: s.has_rescale_slope != 0 ? s.rescale_slope : nil,
             rescaleIntercept: s.has_rescale_intercept != 0 ? s.rescale_intercept : nil,
             patientID: str(s.patient_id), studyDate: str(s.study_date), studyDescription: str(s.study_description),
-            imageType: str(s.image_type), rescaleType: str(s.rescale_type),
+            imageType: str(s.image_type), protocolName: str(s.protocol_name), bodyPartExamined: str(s.body_part_examined),
+            rescaleType: str(s.rescale_type),
             echoNumber: s.has_echo_number != 0 ? Int(s.echo_number) : nil,
             temporalPosition: s.has_temporal_position != 0 ? Int(s.temporal_position) : nil,
             acquisitionNumber: s.has_acquisition_number != 0 ? Int(s.acquisition_number) : nil,
@@ -148,7 +156,8 @@ extension DICOMHeader {
                 radionuclideHalfLife: s.has_radionuclide_half_life != 0 ? s.radionuclide_half_life : nil,
                 radiopharmaceuticalStartTime: str(s.radiopharmaceutical_start_time),
                 radiopharmaceuticalStartDateTime: str(s.radiopharmaceutical_start_datetime)),
-            hasMetaHeader: s.has_meta_header != 0, hasPixelAttributes: s.has_pixel_attributes != 0)
+            hasMetaHeader: s.has_meta_header != 0, hasPixelAttributes: s.has_pixel_attributes != 0,
+            identifierTooLong: s.identifier_too_long != 0)
     }
 }
 

@@ -1,6 +1,9 @@
 import Dispatch
 import Foundation
 import VoxelCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The result of scanning a folder tree for DICOM files.
 public struct DICOMScan: Sendable {
@@ -27,7 +30,7 @@ public enum DICOMScanner {
     /// Scans `root` (a folder, or a single file). `threads` defaults to one per core.
     public static func scan(_ root: String, threads: Int = System.coreCount) throws -> DICOMScan {
         let files = try listFiles(root)
-        let results = UnsafeMutableBufferPointer<Result<[DICOMSlice], DICOMError>?>.allocate(capacity: max(1, files.count))
+        let results = UnsafeMutableBufferPointer<Result<FileContent, DICOMError>?>.allocate(capacity: max(1, files.count))
         results.initialize(repeating: nil)
         defer { results.deinitialize(); results.deallocate() }
         let shared = Gzip.Shared(results)
@@ -44,9 +47,10 @@ public enum DICOMScanner {
         var unreadable: [DICOMScan.Rejected] = []
         for (n, path) in files.enumerated() {
             switch results[n] {
-            case .success(let s)?:
-                if s.isEmpty { nonImages.append(.init(path: path, reason: "no image pixel data")) }
+            case .success(.slices(let s))?:
                 slices += s
+            case .success(.nonImage(let kind))?:
+                nonImages.append(.init(path: path, reason: kind))
             case .failure(let e)?:
                 unreadable.append(.init(path: path, reason: e.reason))
             case nil:
@@ -54,6 +58,7 @@ public enum DICOMScanner {
             }
         }
         var stacks = DICOMSeriesAssembler.stacks(from: slices)
+        explainGaps(&stacks, unreadable: unreadable)
         stacks.sort { a, b in
             let ha = a.header, hb = b.header
             return (ha.patientID, ha.studyDate, ha.studyInstanceUID, ha.seriesNumber ?? 0, ha.seriesInstanceUID, a.slices[0].path)
@@ -62,8 +67,14 @@ public enum DICOMScanner {
         return DICOMScan(stacks: stacks, nonImages: nonImages, unreadable: unreadable, filesScanned: files.count)
     }
 
-    /// Header-only read of one file into its slices ([] for DICOM objects that are not images).
-    static func readSlices(_ path: String) -> Result<[DICOMSlice], DICOMError> {
+    /// What one file holds: image slices, or a DICOM object that is not an image (with its kind).
+    enum FileContent {
+        case slices([DICOMSlice])
+        case nonImage(String)
+    }
+
+    /// Header-only read of one file into its slices, or the kind of non-image object it is.
+    static func readSlices(_ path: String) -> Result<FileContent, DICOMError> {
         do {
             let file = try DICOMFile(path: path, headerOnly: true)
             let header = try DICOMHeader.read(file)
@@ -71,9 +82,16 @@ public enum DICOMScanner {
             if !header.hasMetaHeader && header.sopClassUID.isEmpty && !header.hasPixelAttributes {
                 return .failure(DICOMError(path: path, reason: explain(path, "no DICOM attributes found")))
             }
-            guard header.hasPixelAttributes, header.rows > 0, header.columns > 0 else { return .success([]) }
-            if header.sopClassUID == "1.2.840.10008.5.1.4.1.1.66.4" { return .success([]) }  // segmentations are not scans
-            return .success(DICOMSlice.slices(of: file, header: header))
+            if let name = DICOMSOPClass.nonImageName(header.sopClassUID) { return .success(.nonImage(name)) }
+            guard header.hasPixelAttributes, header.rows > 0, header.columns > 0 else { return .success(.nonImage("no image pixel data")) }
+            if let problem = header.valueProblem {
+                return .failure(DICOMError(path: path, reason: problem))
+            }
+            let slices = DICOMSlice.slices(of: file, header: header)
+            if let problem = slices.lazy.compactMap(\.valueProblem).first {
+                return .failure(DICOMError(path: path, reason: problem))
+            }
+            return .success(.slices(slices))
         } catch let e as DICOMError {
             return .failure(DICOMError(path: path, reason: explain(path, e.reason)))
         } catch {
@@ -94,23 +112,56 @@ public enum DICOMScanner {
     }
 
     /// Regular files under `root` (or `root` itself), sorted, hidden files and folders skipped.
-    static func listFiles(_ root: String) throws -> [String] {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) else {
+    ///
+    /// Symbolic links are followed, to files and to folders (git-annex and DataLad archives are made of
+    /// them); each folder is entered once, by its device and inode, so a link loop ends. A link that leads
+    /// nowhere is skipped. Paths are reported as found under `root` (the link's path, not its target).
+    public static func listFiles(_ root: String) throws -> [String] {
+        guard let rootIdentity = FileIdentity(path: root) else {
             throw DICOMError(path: root, reason: "no such file or folder")
         }
-        guard isDirectory.boolValue else { return [root] }
-        guard let walker = FileManager.default.enumerator(at: URL(fileURLWithPath: root),
-                                                          includingPropertiesForKeys: [.isRegularFileKey],
-                                                          options: [.skipsHiddenFiles]) else {
-            throw DICOMError(path: root, reason: "cannot list the folder")
-        }
+        var st = stat()
+        guard stat(root, &st) == 0 else { throw DICOMError(path: root, reason: "no such file or folder") }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else { return [root] }
         var files: [String] = []
-        for case let url as URL in walker {
-            if (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
-                files.append(url.path)
+        var visited: Set<FileIdentity> = [rootIdentity]
+        var pending = [root]
+        while let folder = pending.popLast() {
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else {
+                if folder == root { throw DICOMError(path: root, reason: "cannot list the folder") }
+                continue
+            }
+            for name in names where !name.hasPrefix(".") {
+                let path = folder.hasSuffix("/") ? folder + name : folder + "/" + name
+                var entry = stat()
+                guard stat(path, &entry) == 0 else { continue }  // a dangling link
+                switch entry.st_mode & S_IFMT {
+                case S_IFREG:
+                    files.append(path)
+                case S_IFDIR:
+                    if let id = FileIdentity(path: path), visited.insert(id).inserted { pending.append(path) }
+                default:
+                    break
+                }
             }
         }
         return files.sorted()
+    }
+
+    /// For stacks with missing slices, names the unreadable files of the same folder (an empty or truncated
+    /// file is the usual cause of a gap).
+    static func explainGaps(_ stacks: inout [DICOMStack], unreadable: [DICOMScan.Rejected]) {
+        guard !unreadable.isEmpty else { return }
+        func folder(_ p: String) -> String { p.lastIndex(of: "/").map { String(p[..<$0]) } ?? "." }
+        let byFolder = Dictionary(grouping: unreadable, by: { folder($0.path) })
+        for n in stacks.indices where stacks[n].problems.contains(where: { $0.contains("missing slice") }) {
+            let folders = Set(stacks[n].slices.map { folder($0.path) })
+            let suspects = folders.sorted().flatMap { byFolder[$0] ?? [] }
+            guard !suspects.isEmpty else { continue }
+            let names = suspects.prefix(5).map { "\($0.path) (\($0.reason))" }.joined(separator: ", ")
+            let note = "the gap may come from unreadable file(s) beside the series: \(names)"
+            stacks[n].problems.append(note)
+            if let why = stacks[n].irregularity { stacks[n].irregularity = why + "; " + note }
+        }
     }
 }

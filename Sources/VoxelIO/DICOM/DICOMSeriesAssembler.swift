@@ -33,7 +33,21 @@ public enum DICOMSeriesAssembler {
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(slice)
         }
-        return order.compactMap { groups[$0] }.flatMap(splitRepeatedAcquisitions).map { check($0, tolerances) }
+        var stacks = order.compactMap { groups[$0] }.flatMap(splitRepeatedAcquisitions).map { check($0, tolerances) }
+        warnAboutSharedSeriesUIDs(&stacks)
+        return stacks
+    }
+
+    /// Adds a problem to every stack whose SeriesInstanceUID is also used by another patient or study.
+    static func warnAboutSharedSeriesUIDs(_ stacks: inout [DICOMStack]) {
+        var owners: [String: Set<[String]>] = [:]
+        for s in stacks { owners[s.header.seriesInstanceUID, default: []].insert([s.header.patientID, s.header.studyInstanceUID]) }
+        for n in stacks.indices {
+            let h = stacks[n].header
+            guard let o = owners[h.seriesInstanceUID], o.count > 1 else { continue }
+            let patients = Set(o.map { $0[0] }).count, studies = Set(o.map { $0[1] }).count
+            stacks[n].problems.append("SeriesInstanceUID \(h.seriesInstanceUID) is shared by \(patients) patient(s) in \(studies) study(ies); split by patient and study, never mixed in one volume")
+        }
     }
 
     /// A series acquired more than once over the same positions (AcquisitionNumber differs, positions
@@ -51,15 +65,20 @@ public enum DICOMSeriesAssembler {
     /// Slices of one stack share series, size, pixel format, orientation, spacing, echo and temporal position.
     static func groupKey(_ s: DICOMSlice, _ t: Tolerances) -> String {
         let h = s.header
-        func q(_ v: Double, _ step: Double) -> String { String(Int((v / step).rounded())) }
+        func q(_ v: Double, _ step: Double) -> String { Int(checkedRounding: v / step).map(String.init) ?? "\(v)" }
         let o = s.orientation.map { $0.map { q($0, t.orientation * 10) }.joined(separator: ",") } ?? "none"
         let ps = s.pixelSpacing.map { $0.map { q($0, 1e-4) }.joined(separator: ",") } ?? "none"
         // Images without geometry cannot be stacked with others: one stack per file.
         // So do mosaics: each file is a whole volume.
         let lone = s.position == nil || s.orientation == nil || h.isMosaic ? s.path : ""
-        return [h.seriesInstanceUID, "\(h.rows)x\(h.columns)", "\(h.samplesPerPixel)/\(h.bitsAllocated)/\(h.pixelRepresentation)",
+        // Patient and study are part of the key: a SeriesInstanceUID reused across patients or studies
+        // (anonymisation tools and broken exports do this) must never merge their images into one volume.
+        return [h.seriesInstanceUID, h.patientID, h.studyInstanceUID, "\(h.rows)x\(h.columns)", "\(h.samplesPerPixel)/\(h.bitsAllocated)/\(h.pixelRepresentation)",
                 o, ps, "e\(h.echoNumber ?? 0)", "t\(h.temporalPosition ?? 0)", lone].joined(separator: "|")
     }
+
+    /// More missing slices than this in one gap is not a gap but uneven spacing (no stack is that sparse).
+    static let maximumMissing = 10_000
 
     static func check(_ input: [DICOMSlice], _ t: Tolerances) -> DICOMStack {
         guard let normal = input[0].normal, input.allSatisfy({ $0.position != nil }) else {
@@ -73,18 +92,21 @@ public enum DICOMSeriesAssembler {
         var problems: [String] = []
         // Duplicates: same position. The same SOP instance twice is silently one; different instances are reported.
         var slices: [DICOMSlice] = []
+        var dropped: [(path: String, kept: String)] = []
         for s in sorted {
             if let last = slices.last, abs(key(s) - key(last)) < 1e-3 {
                 let sameInstance = s.header.sopInstanceUID == last.header.sopInstanceUID && s.frame == last.frame
                 if !sameInstance {
                     problems.append("duplicate slice at \(fmt(key(s))) mm along the normal: \(s.path) has the position of \(last.path); kept the first")
+                    if s.path != last.path { dropped.append((s.path, last.path)) }
                 }
                 continue
             }
             slices.append(s)
         }
         guard slices.count > 1 else {
-            return DICOMStack(slices: slices, problems: problems, sliceSpacing: nil, isRegular: true, irregularity: nil)
+            return DICOMStack(slices: slices, problems: problems, sliceSpacing: nil, isRegular: true, irregularity: nil,
+                              droppedDuplicates: dropped)
         }
         let keys = slices.map(key)
         let gaps = zip(keys.dropFirst(), keys).map { $0 - $1 }
@@ -94,8 +116,8 @@ public enum DICOMSeriesAssembler {
         var missing = 0
         for (n, g) in gaps.enumerated() where abs(g - median) > tolerance {
             let ratio = g / median
-            if ratio > 1.5 && abs(ratio - ratio.rounded()) * median <= tolerance {
-                let count = Int(ratio.rounded()) - 1
+            if ratio > 1.5 && abs(ratio - ratio.rounded()) * median <= tolerance, let whole = Int(checkedRounding: ratio), whole <= maximumMissing {
+                let count = whole - 1
                 missing += count
                 problems.append("\(count) missing slice\(count == 1 ? "" : "s") between \(fmt(keys[n])) and \(fmt(keys[n + 1])) mm (after \(slices[n].path))")
             } else {
@@ -124,12 +146,12 @@ public enum DICOMSeriesAssembler {
         if !irregular.isEmpty { reason = "slice spacing is uneven" }
         if let tilt { reason = tilt }
         return DICOMStack(slices: slices, problems: problems, sliceSpacing: missing > 0 ? median : spacing,
-                          isRegular: reason == nil, irregularity: reason, isTilted: tilt != nil)
+                          isRegular: reason == nil, irregularity: reason, isTilted: tilt != nil, droppedDuplicates: dropped)
     }
 
     static func fmt(_ v: Double) -> String {
         let r = (v * 1000).rounded() / 1000
-        return r == r.rounded() ? String(Int(r)) : "\(r)"
+        return r == r.rounded() ? (Int(checkedRounding: r).map(String.init) ?? "\(r)") : "\(r)"
     }
 
     static func acosDegrees(_ c: Double) -> Double { acos(c) * 180 / .pi }

@@ -148,7 +148,13 @@ extension DICOMStack {
         inner.resampleToUniformSpacing = false
         let source = try asIs.volume(options: inner)
         let keys = slices.map { ($0.position.map { ($0 * normal).sum() }) ?? 0 }
-        let count = Int(((keys[keys.count - 1] - keys[0]) / spacing).rounded()) + 1
+        // Refuse a resampled stack more than 4 times longer than the slices it has (or beyond any real scan):
+        // a wrong position would otherwise ask for billions of empty slices.
+        guard let steps = Int(checkedRounding: (keys[keys.count - 1] - keys[0]) / spacing),
+              steps + 1 <= max(4 * keys.count, 16), steps + 1 <= 100_000 else {
+            throw DICOMSeriesError(path: slices[0].path, reason: "cannot resample: the slice positions span \(keys[keys.count - 1] - keys[0]) mm, far more than \(keys.count) slices spaced \(spacing) mm apart")
+        }
+        let count = steps + 1
         let frame = source.geometry.size.x * source.geometry.size.y
         var lower = 0
         let values: [Float] = [Float](unsafeUninitializedCapacity: frame * count) { out, initialized in

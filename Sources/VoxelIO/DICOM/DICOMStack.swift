@@ -15,6 +15,8 @@ public struct DICOMStack: Sendable {
     public var irregularity: String?
     /// True when the slices are sheared (gantry tilt): resampling along the normal cannot fix that.
     public var isTilted: Bool = false
+    /// Files left out because another file of the stack has the same position: (left out, kept).
+    public var droppedDuplicates: [(path: String, kept: String)] = []
 
     /// The first slice's header, which describes the series.
     public var header: DICOMHeader { slices[0].header }

@@ -16,6 +16,8 @@ public struct NIfTIError: Error, Equatable, CustomStringConvertible {
         case corrupt(String)
         /// The file extension does not say which NIfTI layout to use.
         case unsupportedExtension(String)
+        /// The transform that gives the geometry (sform, qform or pixdim) is unusable (e.g. not finite).
+        case invalidTransform(String)
         /// The volume cannot be represented in the requested output (e.g. too large for NIfTI-1).
         case cannotEncode(String)
         /// The operating system refused a read or write.
@@ -42,6 +44,7 @@ public struct NIfTIError: Error, Equatable, CustomStringConvertible {
         case .invalidDimensions(let why): what = "invalid dimensions: \(why)"
         case .truncated(let why): what = "truncated or inconsistent file: \(why)"
         case .corrupt(let why): what = "corrupt data: \(why)"
+        case .invalidTransform(let why): what = "unusable geometry: \(why)"
         case .unsupportedExtension(let ext): what = "unsupported file extension '\(ext)' (use .nii, .nii.gz, .hdr or .img)"
         case .cannotEncode(let why): what = "cannot write: \(why)"
         case .io(let why): what = why

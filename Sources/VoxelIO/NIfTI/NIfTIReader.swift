@@ -37,6 +37,9 @@ public enum NIfTI {
         guard !overflow, !overflow2 else {
             throw NIfTIError(path: layout.headerPath, kind: .invalidDimensions("the voxel count \(shape) overflows"))
         }
+        guard header.voxOffset >= 0 else {
+            throw NIfTIError(path: layout.headerPath, kind: .truncated("vox_offset is not a whole number of bytes from 0 to 2^62"))
+        }
         if !layout.isPair && header.voxOffset < headerBytesRequired(header.version) {
             header.voxOffset = headerBytesRequired(header.version) + 4
         }
@@ -54,6 +57,9 @@ public enum NIfTI {
         // 3. Geometry (nibabel's precedence), converted to LPS.
         let (rasAffine, source) = bestAffine(header)
         header.transformSource = source
+        guard rasAffine.rows.joined().allSatisfy(\.isFinite) else {
+            throw NIfTIError(path: layout.headerPath, kind: .invalidTransform("the \(source.rawValue) holds a value that is not a finite number, so no voxel has a position"))
+        }
         if header.qformCode > 0 && header.sformCode > 0 {
             let diff = header.qform.maxAbsDifference(to: header.sform)
             if diff > 1e-3 {

@@ -18,6 +18,14 @@ public struct NIfTIWriteOptions: Sendable, Equatable {
     /// Flush each file to disk (fsync) before it is renamed into place. Off by default: outputs are
     /// atomic against a killed process either way; this adds safety against power loss at a cost in speed.
     public var durable: Bool = false
+    /// intent_code to store: 0 (none) by default; `NIfTIWriteOptions.labelIntent` (1002, NIFTI_INTENT_LABEL)
+    /// marks a label map, so viewers show its values as labels.
+    public var intentCode: Int = 0
+    /// intent_name (at most 15 characters), e.g. "labels".
+    public var intentName: String = ""
+
+    /// NIFTI_INTENT_LABEL: the voxel values are label indices.
+    public static let labelIntent = 1002
 
     /// Options with every field settable; the defaults write little-endian NIfTI-1 (NIfTI-2 when needed)
     /// with scanner-space codes and gzip level `Gzip.defaultLevel`.
@@ -120,6 +128,11 @@ extension NIfTI {
         }
         raw.xyz_units = 2   // NIFTI_UNITS_MM
         raw.time_units = volume.timePoints > 1 ? 8 : 0  // NIFTI_UNITS_SEC
+        raw.intent_code = Int32(options.intentCode)
+        let intentName = Array(options.intentName.utf8.prefix(15))
+        withUnsafeMutableBytes(of: &raw.intent_name) { buf in
+            for (n, byte) in intentName.enumerated() { buf[n] = byte }
+        }
         let text = Array((volume.metadata.description ?? "").utf8.prefix(79))
         withUnsafeMutableBytes(of: &raw.descrip) { buf in
             for (n, byte) in text.enumerated() { buf[n] = byte }

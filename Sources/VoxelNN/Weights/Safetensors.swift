@@ -3,7 +3,8 @@ import VoxelCore
 
 /// A safetensors file: an 8-byte little-endian header length, a JSON header naming each tensor's dtype,
 /// shape and byte range, then the raw little-endian data. Everything is checked before use: header length
-/// within the file, offsets inside the data and matching shape × dtype size, no overlaps past the end, so a
+/// within the file and valid UTF-8 JSON, offsets matching shape × dtype size and tiling the data section
+/// exactly (in order, no gap, no overlap), so a
 /// truncated or hostile file gives `NNError.invalidWeightsFile`, never a crash. F32, F16, BF16 and F64
 /// tensors are read (converted to float32).
 public struct Safetensors: Sendable {
@@ -40,7 +41,7 @@ public struct Safetensors: Sendable {
         }
         let header: JSONNode
         do {
-            header = try JSONParser.parse(String(decoding: bytes[8..<(8 + headerLength)], as: UTF8.self))
+            header = try JSONParser.parse(bytes: Array(bytes[8..<(8 + headerLength)]))
         } catch {
             throw fail("header is not valid JSON: \(error)")
         }
@@ -74,6 +75,21 @@ public struct Safetensors: Sendable {
             }
             guard offsets[1] <= dataLength else { throw fail("entry \(m.key) ends at byte \(offsets[1]) of \(dataLength) data bytes (truncated?)") }
             entries[m.key] = Entry(dtype: dtype, shape: shape, range: offsets[0]..<offsets[1])
+        }
+        // The tensors must tile the data section exactly: in offset order, each starting where the previous
+        // one ended, the first at 0 and the last at the end (the format's rule; overlapping or aliased
+        // tensors and unexplained bytes mean a damaged or hostile file).
+        var expectedStart = 0
+        for (name, e) in entries.sorted(by: { ($0.value.range.lowerBound, $0.value.range.upperBound, $0.key) < ($1.value.range.lowerBound, $1.value.range.upperBound, $1.key) }) {
+            guard e.range.lowerBound == expectedStart else {
+                throw fail(e.range.lowerBound < expectedStart
+                    ? "entry \(name) (bytes \(e.range.lowerBound)..<\(e.range.upperBound)) overlaps the tensor before it, which ends at byte \(expectedStart)"
+                    : "bytes \(expectedStart)..<\(e.range.lowerBound) of the data belong to no tensor (before entry \(name))")
+            }
+            expectedStart = e.range.upperBound
+        }
+        guard expectedStart == dataLength else {
+            throw fail("the tensors end at byte \(expectedStart) of \(dataLength) data bytes; the rest belongs to no tensor")
         }
         self.path = path
         self.entries = entries

@@ -29,7 +29,12 @@ public struct CaseContext: Sendable {
     /// released.
     public internal(set) var inputSummaries: [String: [(String, JSON)]] = [:]
 
-    init(caseID: String, inputs: [String: CaseInput], seed: UInt64, stagingDirectory: String) {
+    /// The pipeline being run (for reports).
+    public let pipeline: PipelineIdentity
+
+    init(caseID: String, inputs: [String: CaseInput], seed: UInt64, stagingDirectory: String,
+         pipeline: PipelineIdentity = PipelineIdentity(name: "", sha256: "", tool: "")) {
+        self.pipeline = pipeline
         self.caseID = caseID
         self.inputs = inputs
         self.seed = seed
@@ -42,7 +47,13 @@ public struct CaseContext: Sendable {
         if let v = values[id] { return v }
         guard let input = inputs[id] else { throw CaseError("no value named \"\(id)\" in this case") }
         let start = Clock.now()
-        let v = try input.load(warnings: &warnings)
+        let v: StageValue
+        do {
+            v = try input.load(warnings: &warnings)
+        } catch {
+            loadTimes.append((id, Clock.now() - start))
+            throw InputLoadError(input: id, message: "\(error)")
+        }
         loadTimes.append((id, Clock.now() - start))
         switch v {
         case .image(let volume): inputSummaries[id] = ImageDescription.json(volume)
@@ -108,6 +119,26 @@ public struct CaseContext: Sendable {
     }
 
     mutating func drop(_ id: String) { values[id] = nil }
+}
+
+/// Which pipeline and tool produced a case's outputs.
+public struct PipelineIdentity: Sendable {
+    /// The pipeline's `name`.
+    public var name: String
+    /// SHA-256 of the pipeline file.
+    public var sha256: String
+    /// "voxelflow VERSION", or empty when not known.
+    public var tool: String
+}
+
+/// An input of a case that could not be loaded: the runner reports the input (`input:NAME`), not the
+/// stage that first asked for it.
+public struct InputLoadError: Error, CustomStringConvertible, Sendable {
+    /// The input's name.
+    public var input: String
+    /// The reader's message (it names the file).
+    public var message: String
+    public var description: String { "input \"\(input)\": \(message)" }
 }
 
 /// Monotonic seconds.

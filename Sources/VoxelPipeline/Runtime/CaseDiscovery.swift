@@ -2,12 +2,68 @@ import Foundation
 import VoxelCore
 import VoxelIO
 
+/// What became of one file of the archive in a run (a line of `inputs.jsonl`).
+public struct InventoryEntry: Sendable, Equatable {
+    /// What happened to the file.
+    public enum Status: String, Sendable {
+        /// Read as (part of) an input of a case.
+        case used
+        /// A DICOM object that is not an image (SEG, RTSTRUCT, SR, DICOMDIR…).
+        case nonImage = "non-image"
+        /// Not DICOM, or a DICOM file that cannot be used (the reason says why).
+        case unreadable
+        /// Left out by a rule of the pipeline (the modality filter or a `select` rule, named).
+        case filtered
+        /// A second file for the same slice position; the kept file is named.
+        case duplicate
+        /// A file that no NIfTI input pattern matches.
+        case unmatched
+    }
+
+    /// The file, relative to the archive.
+    public var file: String
+    public var status: Status
+    /// The case the file belongs to (used, duplicate), if any.
+    public var caseID: String?
+    /// The input name (used).
+    public var input: String?
+    /// Why (unreadable, filtered, non-image) or what was kept instead (duplicate).
+    public var reason: String?
+
+    /// The `inputs.jsonl` line.
+    public var json: JSON {
+        var m: [(String, JSON)] = [("file", .string(file)), ("status", .string(status.rawValue))]
+        if let caseID { m.append(("case", .string(caseID))) }
+        if let input { m.append(("input", .string(input))) }
+        if let reason { m.append(("reason", .string(reason))) }
+        return .object(m)
+    }
+}
+
+/// The cases found in an archive and an account of every file looked at.
+public struct Discovery: Sendable {
+    /// The cases, sorted by id, ids unique.
+    public var cases: [Case]
+    /// Every file of the archive and what became of it, sorted by file.
+    public var inventory: [InventoryEntry]
+    /// Why there are no cases, when there are none.
+    public var emptyReason: String?
+}
+
 /// Finds the cases of a pipeline in an archive folder.
 public enum CaseDiscovery {
     /// The cases in `archive`, sorted by id. Ids are unique: clashes get `-2`, `-3`, … in a fixed order.
     /// - Parameter scanThreads: threads for reading DICOM headers.
     /// - Throws: `CaseError` when the archive is not a readable folder.
     public static func discover(_ spec: PipelineSpec, archive: String, scanThreads: Int = System.coreCount) throws -> [Case] {
+        try survey(spec, archive: archive, scanThreads: scanThreads).cases
+    }
+
+    /// The cases in `archive` with an account of every file (used, non-image, unreadable, filtered,
+    /// duplicate, unmatched) and, when no case was found, the reason. Reference inputs are added to every
+    /// case.
+    /// - Throws: `CaseError` when the archive is not a readable folder.
+    public static func survey(_ spec: PipelineSpec, archive: String, scanThreads: Int = System.coreCount) throws -> Discovery {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: archive, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw CaseError("\(archive): not a folder (the archive is a folder of DICOM or NIfTI files)")
@@ -15,15 +71,24 @@ public enum CaseDiscovery {
         // Absolute and free of symbolic links, as the DICOM scanner reports paths, so that records can
         // give every path relative to the archive.
         let root = realpath(archive, nil).map { p in defer { free(p) }; return String(cString: p) } ?? archive
-        guard let primary = spec.inputs.first else { return [] }
-        var cases: [Case]
+        guard let primary = spec.inputs.first(where: \.source.definesCases) else {
+            return Discovery(cases: [], inventory: [], emptyReason: "the pipeline has no input that defines cases")
+        }
+        var discovery: Discovery
         switch primary.source {
         case .dicomSeries(let options):
-            cases = try dicomCases(primary, options: options, archive: root, threads: scanThreads)
-        case .nifti:
-            cases = niftiCases(spec.inputs, archive: root)
+            discovery = try dicomCases(primary, options: options, archive: root, threads: scanThreads)
+        case .nifti, .reference:
+            discovery = niftiCases(spec.inputs.filter(\.source.definesCases), archive: root)
         }
-        return uniqued(cases)
+        for r in spec.inputs where !r.source.definesCases {
+            guard case .reference(let path) = r.source else { continue }
+            for n in discovery.cases.indices {
+                discovery.cases[n].inputs[r.name] = CaseInput(name: r.name, kind: r.kind, source: .niftiFile(path), archive: root)
+            }
+        }
+        discovery.inventory.sort { $0.file < $1.file }
+        return discovery
     }
 
     /// The cases of shard `index` (1-based) of `count`: every `count`-th case of the sorted list starting at
@@ -49,27 +114,65 @@ public enum CaseDiscovery {
         return result.sorted { $0.id < $1.id }
     }
 
-    static func dicomCases(_ input: InputSpec, options: DICOMInputOptions, archive: String, threads: Int) throws -> [Case] {
+    static func dicomCases(_ input: InputSpec, options: DICOMInputOptions, archive: String, threads: Int) throws -> Discovery {
         let scan = try DICOMScanner.scan(archive, threads: threads)
+        func rel(_ p: String) -> String { CaseInput.relative(p, to: archive) }
+        var inventory: [InventoryEntry] = []
+        inventory += scan.unreadable.map { InventoryEntry(file: rel($0.path), status: .unreadable, reason: $0.reason) }
+        inventory += scan.nonImages.map { InventoryEntry(file: rel($0.path), status: .nonImage, reason: $0.reason) }
         let wanted = Set(options.modalities.map { $0.uppercased() })
-        let stacks = scan.stacks
-            .filter { wanted.isEmpty || wanted.contains($0.header.modality.uppercased()) }
-            .sorted { ($0.header.seriesInstanceUID, $0.slices.first?.path ?? "") < ($1.header.seriesInstanceUID, $1.slices.first?.path ?? "") }
-        return stacks.map { stack in
+        let ordered = scan.stacks.sorted {
+            ($0.header.seriesInstanceUID, $0.header.patientID, $0.slices.first?.path ?? "") < ($1.header.seriesInstanceUID, $1.header.patientID, $1.slices.first?.path ?? "")
+        }
+        var candidates: [DICOMStack] = []
+        var filtered: [(DICOMStack, String)] = []
+        for stack in ordered {
+            if wanted.isEmpty || wanted.contains(stack.header.modality.uppercased()) {
+                candidates.append(stack)
+            } else {
+                filtered.append((stack, "modality \(stack.header.modality) is not \(options.modalities.joined(separator: " or "))"))
+            }
+        }
+        let (selected, rejected) = options.selection.apply(candidates)
+        filtered += rejected.map { (candidates[$0.index], "select.\($0.reason)") }
+        let cases = uniqued(selected.map { n -> Case in
+            let stack = candidates[n]
             let id = CaseNaming.name(options.caseName, header: stack.header)
             let inputValue = CaseInput(name: input.name, kind: .image, source: .dicomSeries(stack, options), archive: archive)
             return Case(id: id, inputs: [input.name: inputValue], problem: nil)
+        })
+        var accounted = Set<String>()
+        for c in cases {
+            guard case .dicomSeries(let stack, _)? = c.inputs[input.name]?.source else { continue }
+            for path in Set(stack.slices.map(\.path)).sorted() where accounted.insert(path).inserted {
+                inventory.append(InventoryEntry(file: rel(path), status: .used, caseID: c.id, input: input.name))
+            }
+            for d in stack.droppedDuplicates where accounted.insert(d.path).inserted {
+                inventory.append(InventoryEntry(file: rel(d.path), status: .duplicate, caseID: c.id, reason: "same slice position as \(rel(d.kept)), which was kept"))
+            }
         }
+        for (stack, why) in filtered {
+            for path in Set(stack.slices.map(\.path) + stack.droppedDuplicates.map(\.path)).sorted() where accounted.insert(path).inserted {
+                inventory.append(InventoryEntry(file: rel(path), status: .filtered, reason: "series \(stack.label): \(why)"))
+            }
+        }
+        var reason: String?
+        if cases.isEmpty {
+            var why = "no case: \(scan.filesScanned) file(s) scanned in \(archive): \(scan.stacks.count) image stack(s), \(scan.nonImages.count) non-image object(s), \(scan.unreadable.count) unreadable file(s)"
+            if let first = filtered.first { why += "; \(filtered.count) stack(s) left out by the input's rules (e.g. \(first.0.label): \(first.1))" }
+            reason = why
+        }
+        return Discovery(cases: cases, inventory: inventory, emptyReason: reason)
     }
 
-    static func niftiCases(_ inputs: [InputSpec], archive: String) -> [Case] {
+    static func niftiCases(_ inputs: [InputSpec], archive: String) -> Discovery {
         var matchesByInput: [[String: String]] = []
         for input in inputs {
             guard case .nifti(let pattern) = input.source else { matchesByInput.append([:]); continue }
             matchesByInput.append(CasePattern.matches(pattern, in: archive))
         }
-        guard let primary = matchesByInput.first else { return [] }
-        return primary.keys.sorted().map { key in
+        guard let primary = matchesByInput.first else { return Discovery(cases: [], inventory: [], emptyReason: "no input pattern") }
+        let cases = uniqued(primary.keys.sorted().map { key in
             var caseInputs: [String: CaseInput] = [:]
             var missing: [String] = []
             for (input, matches) in zip(inputs, matchesByInput) {
@@ -81,7 +184,26 @@ public enum CaseDiscovery {
             }
             return Case(id: PathSanitizer.component(key), inputs: caseInputs,
                         problem: missing.isEmpty ? nil : missing.joined(separator: "; "))
+        })
+        var inventory: [InventoryEntry] = []
+        var used = Set<String>()
+        for c in cases {
+            for (name, input) in c.inputs.sorted(by: { $0.key < $1.key }) {
+                if case .niftiFile(let path) = input.source, used.insert(path).inserted {
+                    inventory.append(InventoryEntry(file: CaseInput.relative(path, to: archive), status: .used, caseID: c.id, input: name))
+                }
+            }
         }
+        // Every other file of the archive, so that nothing goes unaccounted for.
+        for path in (try? DICOMScanner.listFiles(archive)) ?? [] where !used.contains(path) {
+            inventory.append(InventoryEntry(file: CaseInput.relative(path, to: archive), status: .unmatched, reason: "matches no input pattern"))
+        }
+        var reason: String?
+        if cases.isEmpty {
+            let patterns = inputs.compactMap { i -> String? in if case .nifti(let p) = i.source { return "\"\(p)\"" } else { return nil } }
+            reason = "no case: the pattern \(patterns.first ?? "") matches no file in \(archive)"
+        }
+        return Discovery(cases: cases, inventory: inventory, emptyReason: reason)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import VoxelCore
+import VoxelIO
 
 /// How a run is carried out.
 public struct RunOptions: Sendable {
@@ -49,6 +50,88 @@ public struct RunSummary: Sendable {
     public var failures: [CaseRecord]
     /// For dry runs: the cases that would run and the files each would write.
     public var plan: [(caseID: String, outputs: [String], problem: String?)]
+    /// True when the run was stopped (`RunControl`) before every case ran.
+    public var interrupted = false
+    /// Cases not started because the run was stopped.
+    public var notStarted = 0
+    /// Warnings of all cases, counted by kind.
+    public var warnings = WarningSummary([])
+    /// Manifest lines that could not be written (the run then throws `RunError.cannotRecord`).
+    public var recordErrors: [String] = []
+    /// Paths of the manifest, provenance and inventory files of this run (or shard).
+    public var manifestPath: String
+    public var provenancePath: String
+    public var inventoryPath: String
+    /// Every file of the archive and what became of it.
+    public var inventory: [InventoryEntry]
+
+    init(total: Int, succeeded: Int, failed: Int, skipped: Int, seconds: Double, failures: [CaseRecord],
+         plan: [(caseID: String, outputs: [String], problem: String?)], files: RunFiles, inventory: [InventoryEntry]) {
+        self.total = total
+        self.succeeded = succeeded
+        self.failed = failed
+        self.skipped = skipped
+        self.seconds = seconds
+        self.failures = failures
+        self.plan = plan
+        manifestPath = files.manifest
+        provenancePath = files.provenance
+        inventoryPath = files.inventory
+        self.inventory = inventory
+    }
+
+    /// Inventory counts by status ("used", "unreadable", …).
+    public var inventoryCounts: [(status: String, count: Int)] {
+        let counts = Dictionary(grouping: inventory, by: \.status.rawValue).mapValues(\.count)
+        return counts.keys.sorted().compactMap { k in counts[k].map { (k, $0) } }
+    }
+}
+
+/// Warnings of a run counted by kind (duplicate slices, missing slices, qform/sform disagreement…), with
+/// the cases they come from, so that a console summary can say "324 duplicate slice(s) in 3 case(s)".
+public struct WarningSummary: Sendable {
+    /// One kind of warning.
+    public struct Kind: Sendable {
+        public var name: String
+        public var count: Int
+        /// The cases that have it, sorted.
+        public var cases: [String]
+    }
+
+    /// Kinds by decreasing count.
+    public var kinds: [Kind]
+
+    /// Counts the warnings of `records`.
+    public init(_ records: [CaseRecord]) {
+        var counts: [String: (Int, Set<String>)] = [:]
+        for r in records {
+            for w in r.warnings {
+                let k = WarningSummary.kind(of: w)
+                var entry = counts[k] ?? (0, [])
+                entry.0 += 1
+                entry.1.insert(r.caseID)
+                counts[k] = entry
+            }
+        }
+        kinds = counts.map { Kind(name: $0.key, count: $0.value.0, cases: $0.value.1.sorted()) }
+            .sorted { ($0.count, $1.name) > ($1.count, $0.name) }
+    }
+
+    static let known = [
+        "duplicate slice", "missing slice", "uneven slice spacing", "sheared", "qform and sform disagree",
+        "is shared by", "unreadable file", "scl_inter is not finite",
+    ]
+    static let names = [
+        "sheared": "gantry tilt (sheared slices)", "is shared by": "SeriesInstanceUID shared by several patients or studies",
+        "unreadable file": "unreadable file beside a series", "missing slice": "missing slices",
+        "duplicate slice": "duplicate slices",
+    ]
+
+    /// The kind of a warning message: the known phrase it contains, else "other".
+    public static func kind(of message: String) -> String {
+        for k in known where message.contains(k) { return names[k] ?? k }
+        return "other"
+    }
 }
 
 /// Runs a pipeline over every case of an archive.
@@ -58,50 +141,84 @@ public struct RunSummary: Sendable {
 /// when all its stages succeeded; a failed case leaves nothing under `OUT/cases`, and a killed run leaves
 /// only `.partial`, which the next run removes.
 public struct Runner: Sendable {
+    /// The run-level errors (kept under this name for callers that catch `Runner.RunError`).
+    public typealias RunError = VoxelPipeline.RunError
+
     public let spec: PipelineSpec
     public let registry: StageRegistry
+
+    /// The tool's version, recorded in reports ("" leaves it out).
+    public var toolVersion = ""
 
     public init(spec: PipelineSpec, registry: StageRegistry) {
         self.spec = spec
         self.registry = registry
     }
 
-    /// Errors that stop a run before any case is processed.
-    public struct RunError: Error, CustomStringConvertible {
-        public var description: String
-    }
-
     /// Runs the pipeline.
+    /// - Parameter control: lets the caller stop the run (finish the cases in flight, start no new one).
     /// - Returns: the summary; failed cases do not throw (they are in the summary and the manifest).
-    /// - Throws: `RunError` / `CaseError` for problems with the run as a whole (unusable output folder,
-    ///   a stage that cannot be built, an archive that cannot be read).
-    public func run(_ options: RunOptions, progress: ProgressReporter) throws -> RunSummary {
+    /// - Throws: `RunError` for problems with the run as a whole (an unusable output folder, a stage that
+    ///   cannot be built, an archive that cannot be read or holds no case).
+    public func run(_ options: RunOptions, progress: ProgressReporter, control: RunControl = RunControl()) throws -> RunSummary {
         let started = Clock.now()
         let startDate = Date()
         let stages = try buildStages()
-        var cases = try CaseDiscovery.discover(spec, archive: options.archive)
+        let discovery: Discovery
+        do {
+            discovery = try CaseDiscovery.survey(spec, archive: options.archive)
+        } catch let e as CaseError {
+            throw RunError.archive(path: options.archive, reason: e.message)
+        } catch let e as DICOMError {
+            throw RunError.archive(path: e.path, reason: e.reason)
+        }
+        if let reason = discovery.emptyReason, discovery.cases.isEmpty { throw RunError.noCases(reason: reason) }
+        var cases = discovery.cases
         if let shard = options.shard { cases = CaseDiscovery.shard(cases, index: shard.index, count: shard.count) }
+        let archive = realpath(options.archive, nil).map { p in defer { free(p) }; return String(cString: p) } ?? options.archive
 
         let out = options.output
-        let manifestPath = "\(out)/manifest.jsonl"
-        let runPath = "\(out)/run.json"
-        let fm = FileManager.default
-        let hasRun = fm.fileExists(atPath: manifestPath) || fm.fileExists(atPath: runPath)
-        if hasRun && !options.resume && !options.force && !options.dryRun {
-            throw RunError(description: "\(out) already holds a run; use --resume to continue it or --force to start over")
+        let files = RunFiles(output: out, shard: options.shard)
+        let folder = OutputFolderState.inspect(out)
+        let mine = folder.runs.first { $0.files.tag == files.tag }
+        let others = folder.runs.filter { $0.files.tag != files.tag }
+        // Shards of the same count share a folder; anything else covers the cases differently.
+        let conflicting = others.filter { $0.files.tag == nil || files.tag == nil || $0.files.shardCount != files.shardCount }
+        let siblings = others.filter { o in !conflicting.contains { $0.files.tag == o.files.tag } }
+        if !options.dryRun {
+            // Without a provenance file nothing in the folder is known to be VoxelFlow's: it must be empty.
+            if folder.runs.isEmpty && !folder.allEntries.isEmpty {
+                throw RunError.outputNotARun(path: out, entries: folder.allEntries)
+            }
+            if !conflicting.isEmpty && !options.force {
+                throw RunError.shardLayoutConflict(output: out, existing: conflicting.map(\.files.label), requested: files.label)
+            }
+            for other in (options.resume ? [mine].compactMap { $0 } : []) + siblings {
+                if let recorded = other.archive, recorded != archive {
+                    throw RunError.archiveMismatch(output: out, recorded: recorded, given: archive)
+                }
+                if let recorded = other.pipelineSHA, recorded != spec.sha256 {
+                    throw RunError.pipelineChanged(output: out, recorded: recorded, now: spec.sha256)
+                }
+            }
+            if mine != nil && !options.resume && !options.force {
+                throw RunError.outputHoldsRun(path: out, provenance: (files.provenance as NSString).lastPathComponent)
+            }
         }
         var completed = Set<String>()
         var keptLines: [String] = []
-        if hasRun && options.resume {
-            if let previous = fm.contents(atPath: runPath).flatMap({ try? JSONParser.parse(String(decoding: $0, as: UTF8.self)) }),
-               let hash = previous.member("pipeline")?.value.member("sha256")?.value.string, hash != spec.sha256 {
-                throw RunError(description: "\(out): the pipeline file changed since this run started (sha256 \(hash.prefix(12))…, now \(spec.sha256.prefix(12))…); use --force to start over")
+        if let mine, options.resume {
+            // The last line of a case is its outcome; a completed case also needs its folder.
+            var last: [String: (status: String, line: String)] = [:]
+            var order: [String] = []
+            for entry in Manifest.readEntries(mine.files.manifest) {
+                if last[entry.caseID] == nil { order.append(entry.caseID) }
+                last[entry.caseID] = (entry.status, entry.line)
             }
-            for entry in Manifest.readEntries(manifestPath) where entry.status == "ok" {
-                if fm.fileExists(atPath: "\(out)/cases/\(entry.caseID)") && !completed.contains(entry.caseID) {
-                    completed.insert(entry.caseID)
-                    keptLines.append(entry.line)
-                }
+            for id in order {
+                guard let entry = last[id], entry.status == "ok", FileManager.default.fileExists(atPath: "\(out)/cases/\(id)") else { continue }
+                completed.insert(id)
+                keptLines.append(entry.line)
             }
         }
         let todo = cases.filter { !completed.contains($0.id) }
@@ -109,39 +226,51 @@ public struct Runner: Sendable {
 
         if options.dryRun {
             let plan = todo.map { c in (c.id, plannedOutputs(for: c.id), c.problem) }
-            return RunSummary(total: cases.count, succeeded: 0, failed: 0, skipped: skipped, seconds: Clock.now() - started, failures: [], plan: plan)
+            return RunSummary(total: cases.count, succeeded: 0, failed: 0, skipped: skipped, seconds: Clock.now() - started,
+                              failures: [], plan: plan, files: files, inventory: discovery.inventory)
         }
 
-        // Prepare the output folder.
+        // Prepare the output folder: remove only what earlier runs wrote, and only when asked to (--force).
+        let fm = FileManager.default
         do {
-            if options.force && hasRun {
-                for item in ["cases", ".partial", "manifest.jsonl", "run.json"] where fm.fileExists(atPath: "\(out)/\(item)") {
-                    try fm.removeItem(atPath: "\(out)/\(item)")
-                }
-            }
+            if options.force { try folder.remove([mine].compactMap { $0 } + conflicting) }
             try fm.createDirectory(atPath: "\(out)/cases", withIntermediateDirectories: true)
-            if fm.fileExists(atPath: "\(out)/.partial") { try fm.removeItem(atPath: "\(out)/.partial") }
-            try fm.createDirectory(atPath: "\(out)/.partial", withIntermediateDirectories: true)
+            if fm.fileExists(atPath: files.staging) { try fm.removeItem(atPath: files.staging) }
+            try fm.createDirectory(atPath: files.staging, withIntermediateDirectories: true)
         } catch {
-            throw RunError(description: "\(out): cannot prepare the output folder: \(error.localizedDescription)")
+            throw RunError.cannotPrepareOutput(path: out, reason: error.localizedDescription)
         }
+        let written = OutputFolderState.inspect(out).caseIDsWritten(by: OutputFolderState.inspect(out).runs)
         // Keep only the completed cases' lines (drops failed ones and a line cut short by a killed run).
-        try AtomicWrite.write(Array(keptLines.map { $0 + "\n" }.joined().utf8), to: manifestPath)
-        let manifest = try Manifest(path: manifestPath)
-        var record = RunRecord(spec: spec, options: options, started: startDate, total: cases.count)
-        try record.write(to: runPath)
+        do {
+            try AtomicWrite.write(Array(keptLines.map { $0 + "\n" }.joined().utf8), to: files.manifest)
+            try AtomicWrite.write(Array(discovery.inventory.map { $0.json.serialized(pretty: false) + "\n" }.joined().utf8), to: files.inventory)
+        } catch {
+            throw RunError.cannotRecord(path: files.manifest, reason: "\(error)")
+        }
+        let manifest: Manifest
+        do { manifest = try Manifest(path: files.manifest) } catch { throw RunError.cannotRecord(path: files.manifest, reason: "\(error)") }
+        let history = options.resume ? (mine?.invocations ?? []) : []
+        let record = Locked(RunRecord(spec: spec, options: options, archive: archive, started: startDate, total: cases.count, history: history))
+        try record.value.write(to: files.provenance)
+        control.setAbandonHandler {
+            record.update { $0.abandon(Date()) }
+            try? record.value.write(to: files.provenance)
+        }
+        defer { control.setAbandonHandler(nil) }
 
         progress.begin(total: todo.count, skipped: skipped)
         let results = Results()
         let next = Results.Counter()
+        let recordFailures = Locked([String]())
         let jobs = max(1, min(options.jobs, todo.count))
         let group = DispatchGroup()
         for _ in 0..<jobs {
             group.enter()
             let thread = Thread {
-                while let n = next.take(limit: todo.count) {
-                    let caseRecord = self.process(todo[n], stages: stages, out: out)
-                    try? manifest.append(caseRecord)
+                while !control.stopRequested, let n = next.take(limit: todo.count) {
+                    let caseRecord = self.process(todo[n], stages: stages, out: out, staging: files.staging,
+                                                  written: written, manifest: manifest, failures: recordFailures)
                     results.add(caseRecord)
                     progress.finished(caseRecord)
                 }
@@ -152,25 +281,35 @@ public struct Runner: Sendable {
         }
         group.wait()
         progress.end()
-        try? fm.removeItem(atPath: "\(out)/.partial")
+        try? fm.removeItem(atPath: files.staging)
+        if let entries = try? fm.contentsOfDirectory(atPath: "\(out)/.partial"), entries.isEmpty { try? fm.removeItem(atPath: "\(out)/.partial") }
 
         let records = results.all
         let failures = records.filter { $0.status == .failed }.sorted { $0.caseID < $1.caseID }
-        let summary = RunSummary(total: cases.count, succeeded: records.count - failures.count, failed: failures.count,
-                                 skipped: skipped, seconds: Clock.now() - started, failures: failures, plan: [])
-        record.finish(Date(), summary: summary)
-        try record.write(to: runPath)
+        var summary = RunSummary(total: cases.count, succeeded: records.count - failures.count, failed: failures.count,
+                                 skipped: skipped, seconds: Clock.now() - started, failures: failures, plan: [],
+                                 files: files, inventory: discovery.inventory)
+        summary.interrupted = control.stopRequested && records.count < todo.count
+        summary.notStarted = todo.count - records.count
+        summary.warnings = WarningSummary(records)
+        summary.recordErrors = recordFailures.value
+        record.update { $0.finish(Date(), summary: summary) }
+        try record.value.write(to: files.provenance)
+        if let problem = recordFailures.value.first {
+            throw RunError.cannotRecord(path: files.manifest, reason: problem)
+        }
         return summary
     }
 
     /// Builds every stage once for the run (loading resources such as model weights).
     func buildStages() throws -> [(spec: StageSpec, stage: any Stage)] {
-        try spec.stages.map { s in
-            guard let definition = registry[s.type] else { throw RunError(description: "stage \(s.id): unknown type \(s.type)") }
+        try spec.stages.enumerated().map { n, s in
+            if let built = spec.builtStages, n < built.count { return (s, built[n]) }
+            guard let definition = registry[s.type] else { throw RunError.stageSetup(stage: s.id, type: s.type, reason: "unknown stage type") }
             do {
                 return (s, try definition.make(StageConfiguration(id: s.id, parameters: s.parameters, pipelineDirectory: spec.directory)))
             } catch {
-                throw RunError(description: "stage \(s.id) (\(s.type)): cannot be set up: \(error)")
+                throw RunError.stageSetup(stage: s.id, type: s.type, reason: "\(error)")
             }
         }
     }
@@ -210,10 +349,45 @@ public struct Runner: Sendable {
     }
 
     /// Runs every stage on one case; never throws (failures become the record's error).
-    func process(_ c: Case, stages: [(spec: StageSpec, stage: any Stage)], out: String) -> CaseRecord {
+    /// Runs every stage on one case and records it; never throws (failures become the record's error).
+    /// The manifest line is appended before the finished case is renamed into place, so every case folder
+    /// VoxelFlow writes is named in a manifest (and only those are ever replaced or removed).
+    func process(_ c: Case, stages: [(spec: StageSpec, stage: any Stage)], out: String, staging stagingRoot: String,
+                 written: Set<String>, manifest: Manifest, failures: Locked<[String]>) -> CaseRecord {
+        var record = run(c, stages: stages, staging: "\(stagingRoot)/\(c.id)")
+        let fm = FileManager.default
+        let staging = "\(stagingRoot)/\(c.id)"
+        func append(_ r: CaseRecord) {
+            do { try manifest.append(r) } catch { failures.update { $0.append("\(error)") } }
+        }
+        guard record.status == .ok else { append(record); return record }
+        let destination = "\(out)/cases/\(c.id)"
+        if fm.fileExists(atPath: destination) && !written.contains(c.id) {
+            try? fm.removeItem(atPath: staging)
+            record.status = .failed
+            record.outputs = []
+            record.error = ("output", "\(destination): already exists and no VoxelFlow run in this folder wrote it; nothing was replaced (move it away and use --resume)")
+            append(record)
+            return record
+        }
+        append(record)
+        do {
+            if fm.fileExists(atPath: destination) { try fm.removeItem(atPath: destination) }
+            try fm.moveItem(atPath: staging, toPath: destination)
+        } catch {
+            try? fm.removeItem(atPath: staging)
+            record.status = .failed
+            record.outputs = []
+            record.error = ("output", "\(destination): cannot move the finished case into place: \(error.localizedDescription)")
+            append(record)
+        }
+        return record
+    }
+
+    /// Runs every stage of one case in its staging folder.
+    func run(_ c: Case, stages: [(spec: StageSpec, stage: any Stage)], staging: String) -> CaseRecord {
         let start = Clock.now()
         let fm = FileManager.default
-        let staging = "\(out)/.partial/\(c.id)"
         var record = CaseRecord(caseID: c.id, status: .failed,
                                 inputs: .object(c.inputs.keys.sorted().compactMap { k in c.inputs[k].map { (k, $0.record) } }),
                                 outputs: [], timings: [], seconds: 0, warnings: [], error: nil)
@@ -230,7 +404,8 @@ public struct Runner: Sendable {
         } catch {
             return fail("output", "\(staging): cannot create: \(error.localizedDescription)")
         }
-        var context = CaseContext(caseID: c.id, inputs: c.inputs, seed: Runner.caseSeed(spec.seed, c.id), stagingDirectory: staging)
+        var context = CaseContext(caseID: c.id, inputs: c.inputs, seed: Runner.caseSeed(spec.seed, c.id), stagingDirectory: staging,
+                                  pipeline: PipelineIdentity(name: spec.name, sha256: spec.sha256, tool: toolVersion.isEmpty ? "" : "voxelflow \(toolVersion)"))
         let last = lastUses()
         for (n, (s, stage)) in stages.enumerated() {
             context.currentStage = s.id
@@ -238,6 +413,10 @@ public struct Runner: Sendable {
             let t0 = Clock.now()
             do {
                 if let value = try stage.run(&context) { context.store(value, as: s.id) }
+            } catch let e as InputLoadError {
+                record.warnings = context.warnings
+                record.timings += context.loadTimes[loadsBefore...].map { ("load:\($0.0)", $0.1) }
+                return fail("input:\(e.input)", e.message)
             } catch {
                 record.warnings = context.warnings
                 record.timings += context.loadTimes[loadsBefore...].map { ("load:\($0.0)", $0.1) }
@@ -251,19 +430,20 @@ public struct Runner: Sendable {
             }
         }
         record.warnings = context.warnings
-        // Move the finished case into place.
-        let destination = "\(out)/cases/\(c.id)"
-        do {
-            if fm.fileExists(atPath: destination) { try fm.removeItem(atPath: destination) }
-            try fm.moveItem(atPath: staging, toPath: destination)
-        } catch {
-            return fail("output", "\(destination): cannot move the finished case into place: \(error.localizedDescription)")
-        }
         record.status = .ok
         record.outputs = context.outputs.map { "cases/\(c.id)/\($0)" }
         record.seconds = Clock.now() - start
         return record
     }
+}
+
+/// A value shared between threads behind a lock.
+final class Locked<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: T
+    init(_ value: T) { stored = value }
+    var value: T { lock.lock(); defer { lock.unlock() }; return stored }
+    func update(_ change: (inout T) -> Void) { lock.lock(); change(&stored); lock.unlock() }
 }
 
 /// Thread-safe collection of case records and the next-case counter.

@@ -103,7 +103,7 @@ public struct ParameterValues: Sendable {
 
     public func double(_ name: String) -> Double? { values[name]?.doubleValue }
 
-    public func int(_ name: String) -> Int? { values[name]?.doubleValue.map { Int($0) } }
+    public func int(_ name: String) -> Int? { values[name]?.doubleValue.flatMap { Int(checkedRounding: $0) } }
 
     public func bool(_ name: String) -> Bool? {
         if case .bool(let b)? = values[name] { return b }
@@ -117,7 +117,7 @@ public struct ParameterValues: Sendable {
         return items.compactMap(\.doubleValue)
     }
 
-    public func ints(_ name: String) -> [Int]? { doubles(name)?.map { Int($0) } }
+    public func ints(_ name: String) -> [Int]? { doubles(name)?.compactMap { Int(checkedRounding: $0) } }
 
     public func strings(_ name: String) -> [String]? {
         guard case .array(let items)? = values[name] else { return nil }

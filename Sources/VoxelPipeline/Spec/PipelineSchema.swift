@@ -1,4 +1,5 @@
 import VoxelCore
+import VoxelIO
 import Foundation
 
 /// The JSON Schema (draft 2020-12) of pipeline files, generated from a stage registry, and the stage
@@ -19,6 +20,7 @@ public enum PipelineSchema {
             ("additionalProperties", .bool(false)),
             ("required", .array(["voxelflow", "name", "inputs", "stages"].map { .string($0) })),
             ("properties", .object([
+                ("$schema", .object([("type", .string("string")), ("description", .string("the schema this file follows, for editors (e.g. a path to pipelines/schema.json); ignored by VoxelFlow"))])),
                 ("voxelflow", .object([("const", .int(PipelineSpec.formatVersion)), ("description", .string("pipeline format version"))])),
                 ("name", .object([("type", .string("string")), ("minLength", .int(1))])),
                 ("description", .object([("type", .string("string"))])),
@@ -57,9 +59,39 @@ public enum PipelineSchema {
                     ("suv", .object([("type", .string("boolean")), ("default", .bool(false))])),
                     ("resampleSlices", .object([("type", .string("boolean")), ("default", .bool(false))])),
                     ("caseName", .object([("type", .string("string")), ("default", .string(DICOMInputOptions.defaultCaseName))])),
+                    ("select", select),
+                ])),
+            ]),
+            .object([
+                ("type", .string("object")), ("additionalProperties", .bool(false)), ("required", .array([.string("type"), .string("path")])),
+                ("properties", .object([
+                    ("type", .object([("const", .string("reference"))])),
+                    ("as", .object([("enum", .array([.string("image"), .string("labels")])), ("default", .string("image"))])),
+                    ("path", .object([("type", .string("string")), ("description", .string("a NIfTI file shared by every case, relative to the pipeline file's folder or absolute"))])),
                 ])),
             ]),
         ]))])
+    }
+
+    /// The `select` object of a `dicom-series` input (series selection rules).
+    static var select: JSON {
+        let regex = JSON.object([("type", .string("string")), ("format", .string("regex"))])
+        let range = JSON.object([("type", .string("array")), ("minItems", .int(2)), ("maxItems", .int(2)),
+                                 ("items", .object([("type", .string("number")), ("minimum", .int(0))]))])
+        let planes = JSON.array(DICOMSeriesSelection.Plane.allCases.map { .string($0.rawValue) })
+        return .object([
+            ("type", .string("object")), ("additionalProperties", .bool(false)),
+            ("description", .string("rules a series must meet to become a case; text rules are case-insensitive regular expressions")),
+            ("properties", .object([
+                ("modality", regex), ("seriesDescription", regex), ("protocolName", regex), ("bodyPartExamined", regex),
+                ("imageType", .object([("oneOf", .array([.object([("type", .string("string"))]),
+                                                         .object([("type", .string("array")), ("items", .object([("type", .string("string"))]))])]))])),
+                ("slices", range), ("sliceThickness", range), ("sliceSpacing", range), ("pixelSpacing", range),
+                ("orientation", .object([("oneOf", .array([.object([("enum", planes)]),
+                                                           .object([("type", .string("array")), ("items", .object([("enum", planes)]))])]))])),
+                ("bestPerStudy", .object([("enum", .array(DICOMSeriesSelection.Best.allCases.map { .string($0.rawValue) }))])),
+            ])),
+        ])
     }
 
     static func stage(_ d: StageDefinition) -> JSON {

@@ -1,4 +1,6 @@
 import VoxelCore
+import VoxelIO
+
 /// A checked pipeline: what a case is, and the stages to run on each case.
 ///
 /// Pipelines are pure data: nothing in a pipeline file is ever evaluated as code. Build one with
@@ -18,6 +20,9 @@ public struct PipelineSpec: Sendable {
     public var directory: String
     /// SHA-256 of the pipeline file's bytes, recorded in `run.json`.
     public var sha256: String
+    /// The stages as `PipelineValidator` built them (one per entry of `stages`), so that a run does not
+    /// build them (load models) a second time; nil when not built yet.
+    public var builtStages: [any Stage]? = nil
 }
 
 /// One named input of a case.
@@ -36,6 +41,15 @@ public enum InputSource: Sendable, Equatable {
     case nifti(pattern: String)
     /// Every DICOM series (stack) in the archive of the given modalities is one case.
     case dicomSeries(DICOMInputOptions)
+    /// One NIfTI file shared by every case (an atlas, a template, a mask): a path relative to the pipeline
+    /// file's folder, or absolute. It does not define cases.
+    case reference(path: String)
+
+    /// True for inputs that define the cases (everything but `reference`).
+    public var definesCases: Bool {
+        if case .reference = self { return false }
+        return true
+    }
 }
 
 /// Options of a `dicom-series` input.
@@ -49,6 +63,8 @@ public struct DICOMInputOptions: Sendable, Equatable {
     /// Template of the case id: `{patient}`, `{study}`, `{series}` (SeriesNumber), `{modality}`, `{uid}`
     /// (the first 12 hex digits of a hash of the SeriesInstanceUID). Sanitised into one path component.
     public var caseName: String
+    /// Which stacks become cases (no rules: all of the given modalities).
+    public var selection = DICOMSeriesSelection()
 
     public static let defaultCaseName = "{patient}_{modality}{series}"
 }

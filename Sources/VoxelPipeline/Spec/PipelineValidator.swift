@@ -1,5 +1,6 @@
 import Foundation
 import VoxelCore
+import VoxelIO
 
 /// Checks a pipeline file completely before any scan is read, collecting every problem with its JSON path,
 /// line and column: syntax, unknown keys (with a suggestion), unknown stage types, parameter types and
@@ -19,32 +20,43 @@ public struct PipelineValidator {
         }
         let bytes = [UInt8](data)
         let directory = (path as NSString).deletingLastPathComponent
-        return try validate(text: String(decoding: bytes, as: UTF8.self), file: path,
-                            directory: directory.isEmpty ? "." : directory, sha256: SHA256.hex(bytes))
+        return try validate(bytes: bytes, file: path, directory: directory.isEmpty ? "." : directory, sha256: SHA256.hex(bytes))
     }
 
     /// Parses and checks pipeline text. `file` names it in errors; `directory` resolves resource paths.
     public func validate(text: String, file: String, directory: String, sha256: String = "") throws -> PipelineSpec {
+        try validate(bytes: Array(text.utf8), file: file, directory: directory, sha256: sha256)
+    }
+
+    /// Parses and checks the bytes of a pipeline file (which must be UTF-8). `file` names it in errors;
+    /// `directory` resolves resource paths.
+    public func validate(bytes: [UInt8], file: String, directory: String, sha256: String = "") throws -> PipelineSpec {
         let root: JSONNode
         do {
-            root = try JSONParser.parse(text)
+            root = try JSONParser.parse(bytes: bytes)
         } catch let e as JSONSyntaxError {
             throw PipelineValidationError(file: file, issues: [PipelineIssue(path: "$", line: e.line, column: e.column, message: "JSON syntax: \(e.message)")])
         }
         var check = Checker(registry: registry, directory: directory)
-        let spec = check.pipeline(root, sha256: sha256)
-        if let spec, check.issues.isEmpty {
-            // Build every stage once: this catches problems only the stage itself can see (an unusable
-            // model file, a program that is not on PATH, contradictory parameters).
-            for (n, s) in spec.stages.enumerated() {
-                guard let definition = registry[s.type] else { continue }
-                do {
-                    _ = try definition.make(StageConfiguration(id: s.id, parameters: s.parameters, pipelineDirectory: directory))
-                } catch {
-                    check.issues.append(PipelineIssue(path: "stages[\(n)]", line: s.line, column: s.column, message: "stage \"\(s.id)\" cannot be set up: \(error)"))
-                }
+        var spec = check.pipeline(root, sha256: sha256)
+        // Build every stage whose own parameters are fine, even when other parts of the file have problems,
+        // so that one pass reports everything: this catches problems only the stage itself can see (an
+        // unusable model file, a program that is not on PATH, an orientation code, contradictory
+        // parameters). The built stages go with the spec, so a run does not build them again.
+        let stagesWithIssues = Set(check.issues.compactMap { issue -> Int? in
+            guard issue.path.hasPrefix("stages["), let close = issue.path.firstIndex(of: "]") else { return nil }
+            return Int(issue.path[issue.path.index(issue.path.startIndex, offsetBy: 7)..<close])
+        })
+        var built: [any Stage] = []
+        for (n, s) in check.checkedStages where !stagesWithIssues.contains(n) {
+            guard let definition = registry[s.type] else { continue }
+            do {
+                built.append(try definition.make(StageConfiguration(id: s.id, parameters: s.parameters, pipelineDirectory: directory)))
+            } catch {
+                check.issues.append(PipelineIssue(path: "stages[\(n)]", line: s.line, column: s.column, message: "stage \"\(s.id)\" cannot be set up: \(error)"))
             }
         }
+        if let checked = spec, check.issues.isEmpty, built.count == checked.stages.count { spec?.builtStages = built }
         guard check.issues.isEmpty, let spec else {
             let sorted = check.issues.sorted { ($0.line, $0.column) < ($1.line, $1.column) }
             throw PipelineValidationError(file: file, issues: sorted)
@@ -54,14 +66,19 @@ public struct PipelineValidator {
 }
 
 /// The keys allowed at the top of a pipeline file.
-let pipelineKeys = ["voxelflow", "name", "description", "seed", "inputs", "stages"]
+let pipelineKeys = ["$schema", "voxelflow", "name", "description", "seed", "inputs", "stages"]
 /// The keys allowed in an input.
-let inputKeys = ["type", "as", "pattern", "modality", "suv", "resampleSlices", "caseName"]
+let inputKeys = ["type", "as", "pattern", "modality", "suv", "resampleSlices", "caseName", "select", "path"]
+/// The keys allowed in a `dicom-series` input's `select` object.
+let selectKeys = ["modality", "seriesDescription", "protocolName", "bodyPartExamined", "imageType", "slices",
+                  "sliceThickness", "sliceSpacing", "pixelSpacing", "orientation", "bestPerStudy"]
 
 private struct Checker {
     let registry: StageRegistry
     let directory: String
     var issues: [PipelineIssue] = []
+    /// Every stage read, with its index in the file (also when the pipeline as a whole has problems).
+    var checkedStages: [(index: Int, spec: StageSpec)] = []
 
     init(registry: StageRegistry, directory: String) {
         self.registry = registry
@@ -148,10 +165,15 @@ private struct Checker {
             if let spec = input(m.key, m.value, path: path) { result.append(spec) }
         }
         let dicom = result.filter { if case .dicomSeries = $0.source { return true } else { return false } }
-        if !dicom.isEmpty && result.count > 1 {
-            issue("inputs", node, "a dicom-series input must be the only input (each series is one case)")
+        let defining = result.filter(\.source.definesCases)
+        if !dicom.isEmpty && defining.count > 1 {
+            issue("inputs", node, "a dicom-series input must be the only input that defines cases (each series is one case); files shared by every case are \"reference\" inputs")
         }
-        return result
+        if defining.isEmpty && !result.isEmpty {
+            issue("inputs", node, "a pipeline needs an input that defines the cases (\"nifti\" or \"dicom-series\"); \"reference\" inputs are shared by the cases")
+        }
+        // The case-defining input comes first: it is the one discovery starts from.
+        return defining + result.filter { !$0.source.definesCases }
     }
 
     mutating func input(_ name: String, _ node: JSONNode, path: String) -> InputSpec? {
@@ -179,7 +201,7 @@ private struct Checker {
             if let problem = CasePattern.problem(pattern) { issue("\(path).pattern", p.value, problem); return nil }
             return InputSpec(name: name, kind: kind, source: .nifti(pattern: pattern))
         case "dicom-series":
-            only(["type", "as", "modality", "suv", "resampleSlices", "caseName"], for: "dicom-series")
+            only(["type", "as", "modality", "suv", "resampleSlices", "caseName", "select"], for: "dicom-series")
             if kind != .image { issue("\(path).as", keys["as"].map(\.value) ?? node, "a dicom-series input is an image") }
             var options = DICOMInputOptions(modalities: [], suv: false, resampleSlices: false, caseName: DICOMInputOptions.defaultCaseName)
             if let m = keys["modality"] {
@@ -204,12 +226,81 @@ private struct Checker {
                     issue("\(path).caseName", c.value, "expected a string")
                 }
             }
+            if let m = keys["select"] { options.selection = selection(m.value, path: "\(path).select") }
             return InputSpec(name: name, kind: .image, source: .dicomSeries(options))
+        case "reference":
+            only(["type", "as", "path"], for: "reference")
+            guard let p = keys["path"] else { issue(path, node, "missing key \"path\" (a NIfTI file shared by every case)"); return nil }
+            guard let file = p.value.string, !file.isEmpty else { issue("\(path).path", p.value, "expected a file path"); return nil }
+            let full = file.hasPrefix("/") ? file : "\(directory)/\(file)"
+            do {
+                _ = try NIfTI.readHeader(full)
+            } catch {
+                issue("\(path).path", p.value, FileManager.default.fileExists(atPath: full) ? "\(error)" : "no such file \(full)")
+                return nil
+            }
+            return InputSpec(name: name, kind: kind, source: .reference(path: full))
         default:
-            issue("\(path).type", typeMember.value, "unknown input type \(typeMember.value.json.serialized(pretty: false)); expected \"nifti\" or \"dicom-series\""
-                  + DidYouMean.suffix(type, among: ["nifti", "dicom-series"]))
+            issue("\(path).type", typeMember.value, "unknown input type \(typeMember.value.json.serialized(pretty: false)); expected \"nifti\", \"dicom-series\" or \"reference\""
+                  + DidYouMean.suffix(type, among: ["nifti", "dicom-series", "reference"]))
             return nil
         }
+    }
+
+    /// Reads a `select` object of series selection rules.
+    mutating func selection(_ node: JSONNode, path: String) -> DICOMSeriesSelection {
+        var rules = DICOMSeriesSelection()
+        guard let keys = members(node, path: path, allowed: selectKeys) else { return rules }
+        func regex(_ key: String) -> String? {
+            guard let m = keys[key] else { return nil }
+            guard let s = m.value.string else { issue("\(path).\(key)", m.value, "expected a regular expression string"); return nil }
+            if let problem = DICOMSeriesSelection.regexProblem(s) { issue("\(path).\(key)", m.value, problem); return nil }
+            return s
+        }
+        rules.modality = regex("modality")
+        rules.seriesDescription = regex("seriesDescription")
+        rules.protocolName = regex("protocolName")
+        rules.bodyPartExamined = regex("bodyPartExamined")
+        if let m = keys["imageType"] {
+            let items: [JSONNode]
+            if case .array(let list) = m.value.value { items = list } else { items = [m.value] }
+            for item in items {
+                if let s = item.string, !s.isEmpty, s != "!" { rules.imageType.append(s) } else {
+                    issue("\(path).imageType", item, "expected ImageType values such as \"ORIGINAL\" or \"!LOCALIZER\"")
+                }
+            }
+        }
+        func range(_ key: String) -> ClosedRange<Double>? {
+            guard let m = keys[key] else { return nil }
+            if case .array(let list) = m.value.value, list.count == 2,
+               case .number(let lo) = list[0].value, case .number(let hi) = list[1].value, lo.isFinite, hi.isFinite, lo >= 0, lo <= hi {
+                return lo...hi
+            }
+            issue("\(path).\(key)", m.value, "expected [minimum, maximum] with 0 ≤ minimum ≤ maximum")
+            return nil
+        }
+        rules.slices = range("slices")
+        rules.sliceThickness = range("sliceThickness")
+        rules.sliceSpacing = range("sliceSpacing")
+        rules.pixelSpacing = range("pixelSpacing")
+        if let m = keys["orientation"] {
+            let items: [JSONNode]
+            if case .array(let list) = m.value.value { items = list } else { items = [m.value] }
+            let names = DICOMSeriesSelection.Plane.allCases.map(\.rawValue)
+            for item in items {
+                if let s = item.string, let plane = DICOMSeriesSelection.Plane(rawValue: s.lowercased()) { rules.planes.append(plane) } else {
+                    issue("\(path).orientation", item, "expected \(names.map { "\"\($0)\"" }.joined(separator: ", ")) or an array of them"
+                          + DidYouMean.suffix(item.string ?? "", among: names))
+                }
+            }
+        }
+        if let m = keys["bestPerStudy"] {
+            let names = DICOMSeriesSelection.Best.allCases.map(\.rawValue)
+            if let s = m.value.string, let best = DICOMSeriesSelection.Best(rawValue: s) { rules.bestPerStudy = best } else {
+                issue("\(path).bestPerStudy", m.value, "expected \(names.map { "\"\($0)\"" }.joined(separator: " or "))" + DidYouMean.suffix(m.value.string ?? "", among: names))
+            }
+        }
+        return rules
     }
 
     // MARK: stages
@@ -263,7 +354,14 @@ private struct Checker {
                     if let d = p.defaultValue { values[p.name] = d } else if p.isRequired { issue(path, stageNode, "missing parameter \"\(p.name)\" (\(p.type.summary))") }
                     continue
                 }
-                if checkValue(m.value, p.type, path: ppath, known: kinds) { values[p.name] = m.value.json }
+                if checkValue(m.value, p.type, path: ppath, known: kinds) {
+                    // A choice of numbers may be written as a number (connectivity 26): stored as its text.
+                    if case .choice = p.type, case .number(let n) = m.value.value, let whole = Int(checkedRounding: n), Double(whole) == n {
+                        values[p.name] = .string(String(whole))
+                    } else {
+                        values[p.name] = m.value.json
+                    }
+                }
             }
             switch definition.produces {
             case .nothing: produced = nil
@@ -283,6 +381,7 @@ private struct Checker {
             }
             if !id.isEmpty && kinds[id] == nil { kinds[id] = .some(produced) }
             result.append(StageSpec(id: id, type: typeName, parameters: ParameterValues(values), line: stageNode.line, column: stageNode.column))
+            checkedStages.append((n, result[result.count - 1]))
         }
         return result
     }
@@ -310,6 +409,8 @@ private struct Checker {
         case .choice(let options):
             if let s = node.string {
                 if !options.contains(s) { issue(path, node, "\"\(s)\" is not \(type.summary)" + DidYouMean.suffix(s, among: options)) }
+            } else if case .number(let n) = node.value, options.allSatisfy({ Double($0) != nil }) {
+                if !options.contains(where: { Double($0) == n }) { issue(path, node, "\(n) is not \(type.summary)") }
             } else {
                 issue(path, node, "expected \(type.summary), found \(node.typeName)")
             }

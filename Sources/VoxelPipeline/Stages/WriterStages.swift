@@ -46,6 +46,12 @@ struct WriteNIfTIStage: Stage {
         }
         var options = NIfTIWriteOptions()
         options.compressionLevel = level
+        if isLabels {
+            // A label map says what it is, and does not carry the description of the scan it came from.
+            options.intentCode = NIfTIWriteOptions.labelIntent
+            options.intentName = "labels"
+            volume.metadata.description = nil
+        }
         let size = volume.geometry.size
         if [size.x, size.y, size.z, volume.timePoints].contains(where: { $0 > Int(Int16.max) }) { options.version = 2 }
         let file = try context.outputFile(context.outputName(path, id: id))
@@ -82,7 +88,12 @@ struct WriteReportStage: Stage {
             inputs.append((name, .object(members)))
         }
         var report: [(String, JSON)] = [("case", .string(context.caseID))]
-        if let pipelineName { report.append(("pipeline", .string(pipelineName))) }
+        report.append(("pipeline", .object([
+            ("name", .string(pipelineName ?? context.pipeline.name)),
+            ("sha256", .string(context.pipeline.sha256)),
+            ("formatVersion", .int(PipelineSpec.formatVersion)),
+        ])))
+        if !context.pipeline.tool.isEmpty { report.append(("tool", .string(context.pipeline.tool))) }
         report += [
             ("inputs", .object(inputs)),
             ("results", .object(context.reports)),
