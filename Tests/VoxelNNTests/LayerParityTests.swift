@@ -108,4 +108,32 @@ struct SafetensorsTests {
         hostile += [0, 0, 0, 0]
         #expect(throws: NNError.self) { _ = try Safetensors(bytes: hostile, path: "hostile.safetensors") }
     }
+
+    /// A safetensors file of the given header (JSON text) followed by `dataBytes` zero bytes.
+    static func file(header: String, dataBytes: Int) -> [UInt8] {
+        let h = Array(header.utf8)
+        return withUnsafeBytes(of: UInt64(h.count).littleEndian) { Array($0) } + h + [UInt8](repeating: 0, count: dataBytes)
+    }
+
+    @Test("tensors must tile the data section exactly: overlap, aliasing, gaps and unexplained bytes are refused", arguments: [
+        (#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#, 12, "overlaps"),
+        (#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, 8, "overlaps"),
+        (#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, 8, "belong to no tensor"),
+        (#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, 8, "the rest belongs to no tensor"),
+    ])
+    func tiling(_ header: String, _ dataBytes: Int, _ fragment: String) {
+        do {
+            _ = try Safetensors(bytes: Self.file(header: header, dataBytes: dataBytes), path: "t.safetensors")
+            Issue.record("accepted \(header)")
+        } catch {
+            #expect("\(error)".contains(fragment), "\(error)")
+        }
+    }
+
+    @Test("tensors listed out of order but tiling the data are accepted")
+    func tilingInAnyOrder() throws {
+        let header = #"{"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},"__metadata__":{"x":"y"},"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}"#
+        let file = try Safetensors(bytes: Self.file(header: header, dataBytes: 8), path: "t.safetensors")
+        #expect(Set(file.entries.keys) == ["a", "b"])
+    }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Testing
 import TestSupport
 import VoxelPipeline
+import VoxelIO
 
 /// `voxelflow run`, `stages` and the example pipelines, through the command line.
 @Suite("voxelflow run")
@@ -122,6 +123,24 @@ struct RunCommandTests {
         for type in PipelineFixtures.registry.definitions.keys {
             #expect(node.member("$defs")?.value.member("stage-\(type)") != nil, "\(type) missing from the schema")
         }
+    }
+
+    @Test("outputs say what they are: label maps carry the NIfTI label intent and no scan description; reports name the pipeline and its hash")
+    func outputsSayWhatTheyAre() throws {
+        let out = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(out) }
+        let pipeline = TestPaths.repositoryRoot + "/pipelines/ct-bone-segmentation.json"
+        let r = PipelineFixtures.cli(["run", pipeline, "-i", TestPaths.sampleData + "/dicom", "-o", out + "/r", "-q"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let header = try NIfTI.readHeader(out + "/r/cases/INV3-CRANIUM_CT1/bone.nii.gz")
+        #expect(header.intentCode == NIfTIWriteOptions.labelIntent)
+        #expect(header.descrip.isEmpty, "\(header.descrip)")
+        let report = try JSONParser.parse(String(contentsOfFile: out + "/r/cases/INV3-CRANIUM_CT1/report.json", encoding: .utf8))
+        let bytes = try #require(FileManager.default.contents(atPath: pipeline))
+        #expect(report.member("pipeline")?.value.member("name")?.value.string == "ct-bone-segmentation")
+        #expect(report.member("pipeline")?.value.member("sha256")?.value.string == SHA256.hex([UInt8](bytes)))
+        #expect(report.member("pipeline")?.value.member("formatVersion")?.value.json == .int(PipelineSpec.formatVersion))
+        #expect(report.member("tool")?.value.string?.hasPrefix("voxelflow ") == true)
     }
 
     @Test("--dry-run lists the cases and their files and writes nothing")

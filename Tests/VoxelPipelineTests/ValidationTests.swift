@@ -101,6 +101,20 @@ struct ValidationTests {
              path: "inputs.ct.type", fragment: "(did you mean \"nifti\"?)", line: 4),
         Case(name: "unknown case-name placeholder", text: pipeline(stages: #"{ "id": "r", "type": "write-report" }"#, inputs: #""ct": { "type": "dicom-series", "caseName": "{patinet}" }"#),
              path: "inputs.ct.caseName", fragment: "unknown placeholder {patinet}", line: 4),
+        Case(name: "select rule with an inverted range", text: pipeline(stages: #"{ "id": "r", "type": "write-report" }"#, inputs: #""ct": { "type": "dicom-series", "select": { "slices": [20, 2] } }"#),
+             path: "inputs.ct.select.slices", fragment: "expected [minimum, maximum]", line: 4),
+        Case(name: "select orientation misspelt", text: pipeline(stages: #"{ "id": "r", "type": "write-report" }"#, inputs: #""ct": { "type": "dicom-series", "select": { "orientation": "axal" } }"#),
+             path: "inputs.ct.select.orientation", fragment: "(did you mean \"axial\"?)", line: 4),
+        Case(name: "select regular expression that does not compile", text: pipeline(stages: #"{ "id": "r", "type": "write-report" }"#, inputs: #""ct": { "type": "dicom-series", "select": { "seriesDescription": "(axial" } }"#),
+             path: "inputs.ct.select.seriesDescription", fragment: "not a valid regular expression", line: 4),
+        Case(name: "unknown select rule", text: pipeline(stages: #"{ "id": "r", "type": "write-report" }"#, inputs: #""ct": { "type": "dicom-series", "select": { "bestPerStudie": "thinnest" } }"#),
+             path: "inputs.ct.select.bestPerStudie", fragment: "(did you mean \"bestPerStudy\"?)", line: 4),
+        Case(name: "reference input whose file is missing", text: pipeline(stages: #"{ "id": "r", "type": "write-report" }"#, inputs: #""ct": { "type": "nifti", "pattern": "*.nii" }, "atlas": { "type": "reference", "path": "no-such-atlas.nii.gz" }"#),
+             path: "inputs.atlas.path", fragment: "no such file /tmp/no-such-atlas.nii.gz", line: 4),
+        Case(name: "two inputs defining cases beside a DICOM series", text: pipeline(stages: #"{ "id": "r", "type": "write-report" }"#, inputs: #""ct": { "type": "dicom-series" }, "mask": { "type": "nifti", "pattern": "*.nii" }"#),
+             path: "inputs", fragment: "must be the only input that defines cases", line: 4),
+        Case(name: "a number that is not one of a numeric choice", text: pipeline(stages: #"{ "id": "k", "type": "keep-largest-component", "source": "mask", "connectivity": 8 }"#),
+             path: "stages[0].connectivity", fragment: "8.0 is not one of \"6\", \"18\", \"26\"", line: 6),
         Case(name: "program not on PATH (checked when the stage is set up)",
              text: pipeline(stages: #"{ "id": "x", "type": "external-command", "command": ["no-such-program-voxelflow"] }"#),
              path: "stages[0]", fragment: "program \"no-such-program-voxelflow\" not found on PATH", line: 6),
@@ -124,6 +138,37 @@ struct ValidationTests {
         let found = Self.issues(text)
         #expect(found.count == 3, "\(found)")
         #expect(found.map(\.path) == ["stages[0].source", "stages[1].type", "stages[2].source"])
+    }
+
+    @Test("one pass reports set-up problems (an orientation code) together with type errors elsewhere")
+    func setUpProblemsWithOthers() {
+        let text = Self.pipeline(stages: #"{ "id": "r", "type": "reorient", "source": "ct", "orientation": "RAZ" }, { "id": "s", "type": "resample", "source": "r", "spacing": "1" }, { "id": "w", "type": "write-nifti", "source": "s", "path": "../x.nii.gz" }"#)
+        let found = Self.issues(text)
+        #expect(found.map(\.path) == ["stages[0]", "stages[1].spacing", "stages[2].path"], "\(found)")
+        #expect(found.first?.message.contains("orientation 'RAZ'") == true)
+    }
+
+    @Test("\"$schema\" is accepted at the top, and a numeric choice may be written as a number")
+    func schemaKeyAndNumericChoice() throws {
+        let text = Self.pipeline(stages: #"{ "id": "k", "type": "keep-largest-component", "source": "mask", "connectivity": 6 }"#)
+            .replacingOccurrences(of: "\"voxelflow\": 1,", with: "\"$schema\": \"../pipelines/schema.json\",\n  \"voxelflow\": 1,")
+        #expect(Self.issues(text).isEmpty, "\(Self.issues(text))")
+        let spec = try PipelineValidator(registry: PipelineFixtures.registry).validate(text: text, file: "p.json", directory: "/tmp")
+        #expect(spec.stages[0].parameters.string("connectivity") == "6")
+        #expect(spec.builtStages?.count == 1, "the validator hands its built stages to the runner")
+    }
+
+    @Test("a pipeline file that is not UTF-8 is refused at the offending byte")
+    func invalidUTF8() throws {
+        var bytes = Array(Self.pipeline(stages: #"{ "id": "r", "type": "write-report" }"#).utf8)
+        let at = try #require(bytes.firstIndex(of: UInt8(ascii: "t")))  // the name "t" on line 3
+        bytes[at] = 0xC3  // a lead byte without its continuation
+        do {
+            _ = try PipelineValidator(registry: PipelineFixtures.registry).validate(bytes: bytes, file: "p.json", directory: "/tmp")
+            Issue.record("accepted")
+        } catch let e as PipelineValidationError {
+            #expect(e.issues.count == 1 && e.issues[0].line == 3 && e.issues[0].message.contains("invalid UTF-8"), "\(e.issues)")
+        }
     }
 
     @Test("a missing resource file is reported (parameters of type existingFile)")
@@ -186,6 +231,27 @@ struct JSONParserTests {
         } catch {
             Issue.record("\(error)")
         }
+    }
+
+    @Test("bytes that are not UTF-8 are refused with their position; valid multi-byte text is accepted", arguments: [
+        ([0x22, 0xFF, 0x22], 1, 2), ([0x0A, 0x22, 0xC3, 0x28, 0x22], 2, 2), ([0x22, 0xE2, 0x82, 0x22], 1, 2),
+        ([0x22, 0xED, 0xA0, 0x80, 0x22], 1, 2), ([0x22, 0xF4, 0x90, 0x80, 0x80, 0x22], 1, 2), ([0x22, 0xC0, 0xAF, 0x22], 1, 2),
+    ] as [([UInt8], Int, Int)])
+    func invalidUTF8(bytes: [UInt8], line: Int, column: Int) {
+        do {
+            _ = try JSONParser.parse(bytes: bytes)
+            Issue.record("accepted \(bytes)")
+        } catch let e as JSONSyntaxError {
+            #expect(e.line == line && e.column == column && e.message.contains("UTF-8"), "\(e)")
+        } catch {
+            Issue.record("\(error)")
+        }
+    }
+
+    @Test("valid UTF-8 of every length parses to the same string")
+    func validUTF8() throws {
+        let text = "\"aé€𝄞\""
+        #expect(try JSONParser.parse(bytes: Array(text.utf8)).string == "aé€𝄞")
     }
 
     @Test("nesting is limited, so hostile input cannot exhaust the stack")

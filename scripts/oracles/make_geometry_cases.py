@@ -16,7 +16,16 @@ independently of VoxelFlow.
   tilt:    ImagePositionPatient shifted along y by k * spacing * tan(15 degrees) for slice k, orientation
            unchanged, GantryDetectorTilt 15: a gantry-tilted (sheared) stack. Prints {"tilt_degrees": 15}.
 
-Usage: make_geometry_cases.py SRC_DIR OUT_DIR oblique|tilt|pet|pet-noweight|mosaic|repeat
+  shared-uid: the first 8 slices as patient A, the last 8 as patient B, all with one SeriesInstanceUID (as broken
+           exports and anonymisers produce): must become two stacks, never one volume of two patients.
+  long-uid: two series of 8 slices whose SeriesInstanceUIDs are 70 characters long (non-conformant) and share
+           their first 64: a reader that truncates UIDs to 64 characters merges them.
+  mixed:   a study as scanners write it: the axial series (ORIGINAL\PRIMARY\AXIAL, 16 slices of 1.5 mm,
+           "Head 1.5mm", BodyPartExamined HEAD, ProtocolName "Head routine"), a one-slice sagittal localizer
+           (ORIGINAL\PRIMARY\LOCALIZER, "Scout") and a derived reformat of every other slice (DERIVED\SECONDARY,
+           "MPR 3mm"). Prints the series descriptions.
+
+Usage: make_geometry_cases.py SRC_DIR OUT_DIR oblique|tilt|pet|pet-noweight|mosaic|repeat|shared-uid|long-uid|mixed
 """
 import json
 import math
@@ -60,6 +69,53 @@ def main():
                 ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
                 ds.save_as(os.path.join(out, f"A{acquisition}_{k:03d}.dcm"))
         print(json.dumps({"acquisitions": 2}))
+        return
+    if case == "shared-uid":
+        for k, ds in enumerate(slices):
+            ds.PatientID = "PATIENT-A" if k < 8 else "PATIENT-B"
+            ds.save_as(os.path.join(out, f"S{k:03d}.dcm"))
+        print(json.dumps({"patients": ["PATIENT-A", "PATIENT-B"]}))
+        return
+    if case == "long-uid":
+        prefix = "1.2.826.0.1.3680043.8.498." + "1" * (64 - len("1.2.826.0.1.3680043.8.498."))
+        uids = [prefix + ".11111", prefix + ".22222"]
+        for k, ds in enumerate(slices):
+            ds.SeriesInstanceUID = uids[k % 2]
+            ds.save_as(os.path.join(out, f"S{k:03d}.dcm"))
+        print(json.dumps({"uids": uids}))
+        return
+    if case == "mixed":
+        study = slices[0].StudyInstanceUID
+        main_uid, scout_uid, mpr_uid = (pydicom.uid.generate_uid() for _ in range(3))
+        for k, ds in enumerate(slices):
+            ds.SeriesInstanceUID = main_uid
+            ds.SeriesNumber = "2"
+            ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+            ds.SeriesDescription = "Head 1.5mm"
+            ds.BodyPartExamined = "HEAD"
+            ds.ProtocolName = "Head routine"
+            ds.save_as(os.path.join(out, f"AX{k:03d}.dcm"))
+        for k, ds in enumerate(slices[::2]):
+            ds = pydicom.dcmread(os.path.join(out, f"AX{2 * k:03d}.dcm"))
+            ds.SeriesInstanceUID = mpr_uid
+            ds.SeriesNumber = "3"
+            ds.ImageType = ["DERIVED", "SECONDARY", "MPR"]
+            ds.SeriesDescription = "MPR 3mm"
+            ds.SliceThickness = "3"
+            ds.SOPInstanceUID = pydicom.uid.generate_uid()
+            ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+            ds.save_as(os.path.join(out, f"MPR{k:03d}.dcm"))
+        ds = pydicom.dcmread(os.path.join(out, "AX008.dcm"))
+        ds.SeriesInstanceUID = scout_uid
+        ds.SeriesNumber = "1"
+        ds.ImageType = ["ORIGINAL", "PRIMARY", "LOCALIZER"]
+        ds.SeriesDescription = "Scout"
+        ds.ImageOrientationPatient = ["0", "1", "0", "0", "0", "-1"]
+        ds.SOPInstanceUID = pydicom.uid.generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        assert ds.StudyInstanceUID == study
+        ds.save_as(os.path.join(out, "SCOUT.dcm"))
+        print(json.dumps({"series": ["Scout", "Head 1.5mm", "MPR 3mm"]}))
         return
     if case == "mosaic":
         return make_mosaic(slices, out, row, col, normal, row_spacing, col_spacing, dz)

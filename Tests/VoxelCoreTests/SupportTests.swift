@@ -1,0 +1,51 @@
+import Testing
+import VoxelCore
+
+/// Known answers for the helpers everything else relies on: SHA-256 (pipeline hashes, case seeds, voxel
+/// hashes), the JSON writer (manifests, reports) and checked conversions of header numbers.
+@Suite("Support: hashing, JSON writing, checked conversions")
+struct SupportTests {
+    @Test("SHA-256 matches the FIPS 180-4 / NIST known answers", arguments: [
+        ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+        ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+        ("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
+    ])
+    func sha256KnownAnswers(_ message: String, _ digest: String) {
+        #expect(SHA256.hex(Array(message.utf8)) == digest)
+    }
+
+    @Test("SHA-256 of a million 'a's, fed in uneven pieces, matches the known answer")
+    func sha256Streaming() {
+        var h = SHA256()
+        var fed = 0
+        var piece = 1
+        while fed < 1_000_000 {
+            let n = min(piece, 1_000_000 - fed)
+            h.update([UInt8](repeating: UInt8(ascii: "a"), count: n))
+            fed += n
+            piece = piece * 7 % 1000 + 1
+        }
+        #expect(h.hexDigest() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    @Test("the JSON writer escapes, orders and formats exactly")
+    func jsonWriter() {
+        let value = JSON.object([("b", .int(1)), ("a", .array([.string("tab\there \"q\" \\ é \u{1F}"), .number(0.5), .bool(false), .null]))])
+        #expect(value.serialized(pretty: false) == #"{"b":1,"a":["tab\there \"q\" \\ é \u001f",0.5,false,null]}"#)
+        #expect(JSON.number(.infinity).serialized() == "null")
+        #expect(JSON.number(1e21).serialized(pretty: false) == JSON.format(1e21))
+        #expect(JSON.object([]).serialized(pretty: false) == "{}" && JSON.array([]).serialized(pretty: false) == "[]")
+    }
+
+    @Test("header numbers convert to Int only when finite and in range", arguments: [
+        (2.4, 2), (-2.6, -3), (1e15, 1_000_000_000_000_000),
+    ] as [(Double, Int)])
+    func checkedConversion(_ value: Double, _ expected: Int) {
+        #expect(Int(checkedRounding: value) == expected)
+    }
+
+    @Test("NaN, infinities and huge values give nil instead of a trap", arguments: [Double.nan, .infinity, -.infinity, 1e308, -1e20])
+    func checkedConversionRefuses(_ value: Double) {
+        #expect(Int(checkedRounding: value) == nil)
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+import TestSupport
+import VoxelCore
+import VoxelIO
+
+/// `convert` never writes over its input or over a file that exists without `--force`, and refuses DICOM
+/// objects that are not images by name.
+@Suite("voxelflow convert: never lose a file")
+struct CLIConvertSafetyTests {
+    static func run(_ args: String...) -> Subprocess.Result {
+        Subprocess.run([TestPaths.voxelflowExecutable] + args)
+    }
+
+    static func copyInput(_ dir: String, _ name: String = "in.nii") throws -> String {
+        let path = "\(dir)/\(name)"
+        try FileManager.default.copyItem(atPath: TestPaths.sampleData + "/nifti/format/colin3mm_n1_int16.nii", toPath: path)
+        return path
+    }
+
+    @Test("convert X X is refused, even with --force, and X is unchanged")
+    func sameFile() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        let input = try Self.copyInput(dir)
+        let before = FileManager.default.contents(atPath: input)
+        for extra in [[], ["--force"]] {
+            let r = Subprocess.run([TestPaths.voxelflowExecutable, "convert", input, input] + extra)
+            #expect(r.status == 3, "\(r.stderr)")
+            #expect(r.stderr.contains("would overwrite the input"), "\(r.stderr)")
+        }
+        #expect(FileManager.default.contents(atPath: input) == before)
+    }
+
+    @Test("an output reaching the input through a symbolic link, a hard link or ./ is refused")
+    func sameFileThroughLinks() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        let input = try Self.copyInput(dir)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/link.nii", withDestinationPath: input)
+        try FileManager.default.linkItem(atPath: input, toPath: dir + "/hard.nii")
+        let before = FileManager.default.contents(atPath: input)
+        for output in [dir + "/link.nii", dir + "/hard.nii", dir + "/./in.nii"] {
+            let r = Self.run("convert", input, output, "--force")
+            #expect(r.status == 3 && r.stderr.contains("would overwrite the input"), "\(output): \(r.stderr)")
+        }
+        #expect(FileManager.default.contents(atPath: input) == before)
+    }
+
+    @Test("a .hdr/.img pair is refused as output when either half is the input")
+    func pairHalves() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        let nii = try Self.copyInput(dir)
+        #expect(Self.run("convert", nii, dir + "/pair.hdr", "-q").status == 0)
+        let hdr = FileManager.default.contents(atPath: dir + "/pair.hdr"), img = FileManager.default.contents(atPath: dir + "/pair.img")
+        for output in [dir + "/pair.img", dir + "/pair.hdr"] {
+            let r = Self.run("convert", dir + "/pair.hdr", output, "--force")
+            #expect(r.status == 3 && r.stderr.contains("would overwrite the input"), "\(r.stderr)")
+        }
+        // A .nii input whose output pair would put its .img on the input is refused too.
+        try FileManager.default.createSymbolicLink(atPath: dir + "/other.img", withDestinationPath: nii)
+        let r = Self.run("convert", nii, dir + "/other.hdr", "--force")
+        #expect(r.status == 3 && r.stderr.contains("other.img"), "\(r.stderr)")
+        #expect(FileManager.default.contents(atPath: dir + "/pair.hdr") == hdr && FileManager.default.contents(atPath: dir + "/pair.img") == img)
+    }
+
+    @Test("an existing output is kept unless --force replaces it")
+    func existingOutput() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        let input = try Self.copyInput(dir)
+        try "precious".write(toFile: dir + "/out.nii.gz", atomically: true, encoding: .utf8)
+        let r = Self.run("convert", input, dir + "/out.nii.gz")
+        #expect(r.status == 3 && r.stderr.contains("already exists; use --force"), "\(r.stderr)")
+        #expect((try? String(contentsOfFile: dir + "/out.nii.gz", encoding: .utf8)) == "precious")
+        #expect(Self.run("convert", input, dir + "/out.nii.gz", "--force", "-q").status == 0)
+        #expect(try NIfTI.read(dir + "/out.nii.gz").volume.voxels == NIfTI.read(input).volume.voxels)
+    }
+
+    @Test("a DICOM output written over a slice of the input series is refused")
+    func dicomInputSlice() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        let source = TestPaths.sampleData + "/dicom/ct_head_implicit"
+        try FileManager.default.copyItem(atPath: source, toPath: dir + "/series")
+        try FileManager.default.createSymbolicLink(atPath: dir + "/slice.nii", withDestinationPath: dir + "/series/IM0050.dcm")
+        let before = FileManager.default.contents(atPath: dir + "/series/IM0050.dcm")
+        let r = Self.run("convert", dir + "/series", dir + "/slice.nii", "--force")
+        #expect(r.status == 3 && r.stderr.contains("would overwrite the input"), "\(r.stderr)")
+        #expect(FileManager.default.contents(atPath: dir + "/series/IM0050.dcm") == before)
+    }
+
+    @Test("a DICOM SEG or RTSTRUCT is refused by name, and info names the object instead of a 0x0 frame",
+          arguments: ["dicom/seg/pydicom_liver.dcm", "dicom/seg/ct_head_bone_seg_binary.dcm", "dicom/conformance/rtstruct.dcm"])
+    func nonImageObjects(_ file: String) throws {
+        let path = TestPaths.sharedData + "/" + file
+        guard TestPaths.exists(path) else { print("skipped: \(TestPaths.sharedDataMissing)"); return }
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        let kind = file.contains("rtstruct") ? "RT Structure Set" : "Segmentation"
+        for extra in [[], ["--resample-slices"]] {
+            let r = Subprocess.run([TestPaths.voxelflowExecutable, "convert", path, dir + "/out.nii.gz"] + extra)
+            #expect(r.status == 2, "\(r.stderr)")
+            #expect(r.stderr.contains("is a \(kind)") && r.stderr.contains("not an image series"), "\(r.stderr)")
+            #expect(!r.stderr.contains("missing slice") && !r.stderr.contains("resample"), "\(r.stderr)")
+        }
+        #expect(!TestPaths.exists(dir + "/out.nii.gz"))
+        let info = Self.run("info", path)
+        #expect(info.status == 0 && info.stdout.contains("object") && info.stdout.contains(kind), "\(info.stdout)")
+        #expect(!info.stdout.contains("0 x 0"))
+        let json = Self.run("info", "--json", path)
+        #expect(json.stdout.contains("\"objectKind\" : \"\(kind)"), "\(json.stdout)")
+    }
+}
