@@ -80,7 +80,7 @@ struct ExternalCommandStage: Stage {
         do {
             try fm.createDirectory(atPath: workdir, withIntermediateDirectories: true)
         } catch {
-            throw CaseError("\(workdir): cannot create a working folder: \(error.localizedDescription)")
+            throw CaseError("\(workdir): cannot create a working folder: \(FileSystemMessage.describe(error))")
         }
         defer { try? fm.removeItem(atPath: workdir) }
 

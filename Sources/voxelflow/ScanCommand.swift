@@ -30,7 +30,7 @@ struct ScanCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let scan = try DICOMScanner.scan(archive, threads: threads ?? System.coreCount)
+            let scan = try DICOMScanner.scan(archive, threads: threads ?? ComputeBudget.threads)
             let report = ScanReport(scan)
             if json {
                 let encoder = JSONEncoder()

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import VoxelCore
 
@@ -47,5 +48,65 @@ struct SupportTests {
     @Test("NaN, infinities and huge values give nil instead of a trap", arguments: [Double.nan, .infinity, -.infinity, 1e308, -1e20])
     func checkedConversionRefuses(_ value: Double) {
         #expect(Int(checkedRounding: value) == nil)
+    }
+}
+
+/// One compute budget from `--jobs` down to every parallel loop.
+@Suite("Compute budget")
+struct ComputeBudgetTests {
+    final class Probe: @unchecked Sendable {
+        private let lock = NSLock()
+        private var running = 0
+        private(set) var peak = 0
+        private(set) var threads = Set<UInt>()
+        private(set) var calls = [Int]()
+        private(set) var innerBudgets = Set<Int>()
+        func enter(_ i: Int) {
+            lock.lock()
+            running += 1; peak = max(peak, running); calls.append(i)
+            threads.insert(UInt(bitPattern: Int(bitPattern: pthread_self())))
+            innerBudgets.insert(ComputeBudget.threads)
+            lock.unlock()
+        }
+        func leave() { lock.lock(); running -= 1; lock.unlock() }
+    }
+
+    @Test("with a budget of 1 every call runs in order on the calling thread")
+    func serial() {
+        let probe = Probe()
+        let caller = UInt(bitPattern: Int(bitPattern: pthread_self()))
+        ComputeBudget.withThreads(1) {
+            Parallel.perform(50) { i in probe.enter(i); probe.leave() }
+        }
+        #expect(probe.calls == Array(0..<50))
+        #expect(probe.threads == [caller])
+        #expect(probe.peak == 1)
+    }
+
+    @Test("a budget of 2 never runs more than 2 calls at once, every index runs once, nested budgets are 1")
+    func bounded() {
+        let probe = Probe()
+        ComputeBudget.withThreads(2) {
+            Parallel.perform(64) { i in
+                probe.enter(i)
+                usleep(500)
+                probe.leave()
+            }
+        }
+        #expect(probe.calls.sorted() == Array(0..<64))
+        #expect(probe.peak <= 2)
+        #expect(probe.innerBudgets == [1])
+    }
+
+    @Test("the budget is per thread and restored after withThreads")
+    func scoped() {
+        let outside = ComputeBudget.threads
+        #expect(outside == System.coreCount)
+        ComputeBudget.withThreads(3) {
+            #expect(ComputeBudget.threads == 3)
+            ComputeBudget.withThreads(1) { #expect(ComputeBudget.threads == 1) }
+            #expect(ComputeBudget.threads == 3)
+        }
+        #expect(ComputeBudget.threads == outside)
     }
 }

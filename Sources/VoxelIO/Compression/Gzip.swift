@@ -59,7 +59,7 @@ public enum Gzip {
     }
 
     /// Worker threads used by default: one per core.
-    public static var defaultThreads: Int { max(1, System.coreCount) }
+    public static var defaultThreads: Int { max(1, ComputeBudget.threads) }
 
     struct Member {
         var offset: Int            // start of the member in the file
@@ -107,7 +107,7 @@ public enum Gzip {
         defer { failureSlots.deallocate() }
         let failures = Shared(failureSlots)
         let pointers = Shared((inBase, outBase))
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        Parallel.perform(workers) { worker in
             let (inBase, outBase) = pointers.value
             guard let d = libdeflate_alloc_decompressor() else {
                 failures.value[worker] = .corrupt("out of memory for a decompressor")
@@ -263,7 +263,7 @@ public enum Gzip {
         let slices = Shared(sliceList)
         let slots = Shared(slotOffsets + [total])
         let workers = min(max(1, threads), sliceList.count)
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        Parallel.perform(workers) { worker in
             let c = libdeflate_alloc_compressor(Int32(clamped))
             defer { if let c { libdeflate_free_compressor(c) } }
             var s = worker

@@ -24,6 +24,26 @@ final class DICOMFile {
     }
 
     static func message(_ chars: [CChar]) -> String {
-        String(decoding: chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        explained(String(decoding: chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+
+    /// DCMTK's condition texts that mean something a user can act on, in plain words; DCMTK's own text
+    /// stays in brackets as detail.
+    static let plainWords: [(dcmtk: String, plain: String)] = [
+        ("I/O suspension or premature end of stream", "the file ends before its data does (truncated or cut short)"),
+        ("Invalid stream", "the file's structure is damaged"),
+        ("Parse error", "the file's structure is damaged"),
+        ("No such file or directory", "no such file"),
+        ("Permission denied", "permission denied"),
+        ("Illegal call, perhaps wrong parameters", "the file's structure is damaged"),
+        ("Unknown Tag and Length", "an attribute has an invalid length"),
+    ]
+
+    /// `text` with a known DCMTK condition put in plain words.
+    static func explained(_ text: String) -> String {
+        for (dcmtk, plain) in plainWords where text.contains(dcmtk) && !text.contains("[DCMTK:") {
+            return "\(plain) [DCMTK: \(text)]"
+        }
+        return text
     }
 }

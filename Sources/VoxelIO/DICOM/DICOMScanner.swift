@@ -28,14 +28,14 @@ public struct DICOMScan: Sendable {
 /// series. A file that is not DICOM or cannot be parsed is listed with its reason and never stops the scan.
 public enum DICOMScanner {
     /// Scans `root` (a folder, or a single file). `threads` defaults to one per core.
-    public static func scan(_ root: String, threads: Int = System.coreCount) throws -> DICOMScan {
+    public static func scan(_ root: String, threads: Int = ComputeBudget.threads) throws -> DICOMScan {
         let files = try listFiles(root)
         let results = UnsafeMutableBufferPointer<Result<FileContent, DICOMError>?>.allocate(capacity: max(1, files.count))
         results.initialize(repeating: nil)
         defer { results.deinitialize(); results.deallocate() }
         let shared = Gzip.Shared(results)
         let workers = max(1, min(threads, files.count))
-        DispatchQueue.concurrentPerform(iterations: files.isEmpty ? 0 : workers) { w in
+        Parallel.perform(files.isEmpty ? 0 : workers) { w in
             var n = w
             while n < files.count {
                 shared.value[n] = readSlices(files[n])

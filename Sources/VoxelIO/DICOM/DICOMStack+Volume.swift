@@ -9,7 +9,7 @@ public struct DICOMVolumeOptions: Sendable {
     /// differs between slices.
     public var integerPhysicalValues = true
     /// Threads decoding files.
-    public var threads = System.coreCount
+    public var threads = ComputeBudget.threads
     /// Convert PET activity concentration (Bq/mL) to body-weight SUV (float32), with decay correction to
     /// the series time; refused with the missing attribute named when the header lacks what SUV needs.
     public var suvBodyWeight = false
@@ -107,7 +107,7 @@ extension DICOMStack {
         let (files, fileIndex) = distinctFiles()
         let h = first.header
         let frameBytes = h.rows * h.columns * 3
-        var decoded = try decodeAll(files, threads: System.coreCount)
+        var decoded = try decodeAll(files, threads: ComputeBudget.threads)
         if h.photometricInterpretation == "PALETTE COLOR" {
             for (n, path) in files.enumerated() {
                 let palette = try DICOMPalette.read(DICOMFile(path: path, headerOnly: true))
@@ -224,7 +224,7 @@ extension DICOMStack {
             defer { errors.deallocate(); skipped.deallocate() }
             let errs = Gzip.Shared(errors), skips = Gzip.Shared(skipped)
             let workers = max(1, min(options.threads, paths.count))
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
+            Parallel.perform(workers) { w in
                 var k = w
                 while k < paths.count {
                     let slice = UnsafeMutableBufferPointer(start: shared.value + k * frame, count: frame)
@@ -282,7 +282,7 @@ extension DICOMStack {
         let shared = Gzip.Shared(results)
         let paths = files
         let workers = max(1, min(threads, files.count))
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
+        Parallel.perform(workers) { w in
             var n = w
             while n < paths.count {
                 shared.value[n] = Result { try DICOMPixels.decode(paths[n]) }

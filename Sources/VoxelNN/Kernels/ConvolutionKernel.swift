@@ -1,3 +1,4 @@
+import VoxelCore
 import Dispatch
 
 /// 3D convolution geometry: kernel, stride, padding and dilation along (D, H, W).
@@ -89,7 +90,7 @@ enum ConvolutionKernel {
                     }
                     let ws = SendablePointer(wg), ys = SendableMutablePointer(yg), cs = SendableMutablePointer(cb)
                     let bs = biasPointer.map { SendablePointer($0) }
-                    DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                    Parallel.perform(workers) { worker in
                         let workspace = cs.pointer + worker * rows * rowsPerBlock * oW
                         for block in stride(from: worker, to: blocks, by: workers) {
                             let r0 = block * rowsPerBlock, r1 = min(outRows, r0 + rowsPerBlock)
@@ -218,7 +219,7 @@ enum ConvolutionKernel {
         let (sD, sH, sW) = (gm.stride[0], gm.stride[1], gm.stride[2])
         let outSpatial = oD * oH * oW
         let cs = SendablePointer(columns), ys = SendableMutablePointer(y)
-        DispatchQueue.concurrentPerform(iterations: channels) { c in
+        Parallel.perform(channels) { c in
             let yc = ys.pointer + c * outSpatial
             var row = c * gm.taps
             for kd in 0..<gm.kernel[0] { for kh in 0..<gm.kernel[1] { for kw in 0..<gm.kernel[2] {

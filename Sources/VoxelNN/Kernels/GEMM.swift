@@ -10,13 +10,18 @@ import VoxelCore
 /// OpenBLAS runs single-threaded: the engine spreads work over the cores itself (blocks of a convolution,
 /// or column ranges in `parallelMultiply`), which keeps BLAS threads from spinning and waiting on each other.
 public enum GEMM {
-    /// Worker threads the kernels use: one per core. Reading it (the engine's first use) sets OpenBLAS to
-    /// one thread and keeps freed memory for reuse (`MemoryAdvice.retainFreedMemory`), once.
-    static let workers: Int = {
+    /// Sets OpenBLAS to one thread and keeps freed memory for reuse (`MemoryAdvice.retainFreedMemory`), once.
+    private static let setUp: Void = {
         openblas_set_num_threads(1)
         MemoryAdvice.retainFreedMemory()
-        return max(1, System.coreCount)
     }()
+
+    /// Worker threads the kernels use: the calling thread's `ComputeBudget` (one per core unless a runner
+    /// shares the cores between cases). Reading it (the engine's first use) does the one-time set-up.
+    static var workers: Int {
+        _ = setUp
+        return ComputeBudget.threads
+    }
 
     /// Computes `c = alpha * a × b + beta * c` for row-major Float matrices.
     /// - Precondition: `a.count == m * k`, `b.count == k * n`, `c.count == m * n`.
@@ -62,7 +67,7 @@ extension GEMM {
         }
         let chunk = ((n + parts - 1) / parts + 15) / 16 * 16
         let ap = SendablePointer(a), bp = SendablePointer(b), cp = SendableMutablePointer(c)
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
+        Parallel.perform(parts) { part in
             let start = part * chunk, end = min(n, start + chunk)
             guard start < end else { return }
             multiply(m: m, n: end - start, k: k, a: ap.pointer, lda: lda, transposeA: transposeA, b: bp.pointer + start, ldb: ldb,

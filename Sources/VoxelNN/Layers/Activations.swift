@@ -1,3 +1,4 @@
+import VoxelCore
 import Dispatch
 import Foundation
 
@@ -45,7 +46,7 @@ public struct PReLU: ParameterizedLayer {
         y.data.withUnsafeMutableBufferPointer { buffer in
             guard let base0 = buffer.baseAddress else { return }
             let shared = SendableMutablePointer(base0)
-            DispatchQueue.concurrentPerform(iterations: n * c) { plane in
+            Parallel.perform(n * c) { plane in
                 let a = slopes[slopes.count == 1 ? 0 : plane % c]
                 let p = shared.pointer + plane * s
                 for i in 0..<s where p[i] < 0 { p[i] *= a }

@@ -1,3 +1,4 @@
+import VoxelCore
 import Dispatch
 
 /// `torch.nn.InstanceNorm3d`: each (sample, channel) normalised by its own mean and biased variance,
@@ -100,7 +101,7 @@ public struct BatchNorm3d: ParameterizedLayer {
         y.data.withUnsafeMutableBufferPointer { buffer in
             guard let base = buffer.baseAddress else { return }
             let shared = SendableMutablePointer(base)
-            DispatchQueue.concurrentPerform(iterations: n * c) { plane in
+            Parallel.perform(n * c) { plane in
                 let p = shared.pointer + plane * s
                 let scale = scales[plane % c], shift = shifts[plane % c]
                 if let slope = negativeSlope {
@@ -132,7 +133,7 @@ enum Normalization {
         y.data.withUnsafeMutableBufferPointer { buffer in
             guard let base0 = buffer.baseAddress else { return }
             let shared = SendableMutablePointer(base0)
-            DispatchQueue.concurrentPerform(iterations: n * groups) { job in
+            Parallel.perform(n * groups) { job in
                 let b = job / groups, g = job % groups
                 let data = shared.pointer + (b * c + g * perGroup) * s
                 let count = perGroup * s

@@ -1,3 +1,4 @@
+import VoxelCore
 import Dispatch
 
 /// `torch.nn.MaxPool3d` (padding counts as −∞).
@@ -59,7 +60,7 @@ enum Pooling {
         x.data.withUnsafeBufferPointer { xbuf in y.data.withUnsafeMutableBufferPointer { ybuf in
             guard let xb = xbuf.baseAddress, let yb = ybuf.baseAddress else { return }
             let input = SendablePointer(xb), output = SendableMutablePointer(yb)
-            DispatchQueue.concurrentPerform(iterations: n * c) { plane in
+            Parallel.perform(n * c) { plane in
                 let xp = input.pointer + plane * inSpatial, yp = output.pointer + plane * outSpatial
                 for od in 0..<oD {
                     let d0 = od * sD - pD, dEnd = min(d0 + kD, iD + pD)

@@ -1,5 +1,6 @@
 import Foundation
 import VoxelCore
+import VoxelIO
 
 /// The state of one case while its stages run: inputs (loaded on first use), stage results, warnings
 /// and the files written. Stages read earlier results through it and write their files inside it.
@@ -101,7 +102,7 @@ public struct CaseContext: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         } catch {
-            throw CaseError("\(parent): cannot create folder: \(error.localizedDescription)")
+            throw CaseError("\(parent): cannot create folder: \(FileSystemMessage.describe(error))")
         }
         if !outputs.contains(relativePath) { outputs.append(relativePath) }
         return full

@@ -238,7 +238,7 @@ public struct Runner: Sendable {
             if fm.fileExists(atPath: files.staging) { try fm.removeItem(atPath: files.staging) }
             try fm.createDirectory(atPath: files.staging, withIntermediateDirectories: true)
         } catch {
-            throw RunError.cannotPrepareOutput(path: out, reason: error.localizedDescription)
+            throw RunError.cannotPrepareOutput(path: out, reason: FileSystemMessage.describe(error))
         }
         let written = OutputFolderState.inspect(out).caseIDsWritten(by: OutputFolderState.inspect(out).runs)
         // Keep only the completed cases' lines (drops failed ones and a line cut short by a killed run).
@@ -267,12 +267,17 @@ public struct Runner: Sendable {
         let group = DispatchGroup()
         for _ in 0..<jobs {
             group.enter()
+            // One compute budget: the cores are shared between the cases running at the same time, so every
+            // parallel loop inside a case (decoding, resampling, convolution) uses its share, not all cores.
+            let share = max(1, System.coreCount / jobs)
             let thread = Thread {
+                ComputeBudget.withThreads(share) {
                 while !control.stopRequested, let n = next.take(limit: todo.count) {
                     let caseRecord = self.process(todo[n], stages: stages, out: out, staging: files.staging,
                                                   written: written, manifest: manifest, failures: recordFailures)
                     results.add(caseRecord)
                     progress.finished(caseRecord)
+                }
                 }
                 group.leave()
             }
@@ -378,7 +383,7 @@ public struct Runner: Sendable {
             try? fm.removeItem(atPath: staging)
             record.status = .failed
             record.outputs = []
-            record.error = ("output", "\(destination): cannot move the finished case into place: \(error.localizedDescription)")
+            record.error = ("output", "\(destination): cannot move the finished case into place: \(FileSystemMessage.describe(error))")
             append(record)
         }
         return record
@@ -402,7 +407,7 @@ public struct Runner: Sendable {
             if fm.fileExists(atPath: staging) { try fm.removeItem(atPath: staging) }
             try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
         } catch {
-            return fail("output", "\(staging): cannot create: \(error.localizedDescription)")
+            return fail("output", "\(staging): cannot create: \(FileSystemMessage.describe(error))")
         }
         var context = CaseContext(caseID: c.id, inputs: c.inputs, seed: Runner.caseSeed(spec.seed, c.id), stagingDirectory: staging,
                                   pipeline: PipelineIdentity(name: spec.name, sha256: spec.sha256, tool: toolVersion.isEmpty ? "" : "voxelflow \(toolVersion)"))

@@ -124,7 +124,7 @@ public struct RandomElasticDeformation: Codable, Sendable, Equatable {
             warped.withUnsafeMutableBufferPointer { dst in
                 sources.withUnsafeMutableBufferPointer { labelSource in
                     let input = SendableConstBuffer(src), output = SendableBuffer(dst), nearest = SendableBuffer(labelSource)
-                    DispatchQueue.concurrentPerform(iterations: s.z) { z in
+                    Parallel.perform(s.z) { z in
                         let displacement = field.plane(z)
                         for y in 0..<s.y {
                             for x in 0..<s.x {

@@ -38,8 +38,8 @@ public struct GaussianSmooth: Codable, Sendable, Equatable {
             let lines = data.count / n
             data.withUnsafeMutableBufferPointer { out in
                 let shared = SendableBuffer(out)
-                let chunks = System.coreCount * 4
-                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                let chunks = ComputeBudget.threads * 4
+                Parallel.perform(chunks) { chunk in
                     let per = (lines + chunks - 1) / chunks
                     let first = min(lines, chunk * per), last = min(lines, first + per)
                     var line = [Double](repeating: 0, count: n)

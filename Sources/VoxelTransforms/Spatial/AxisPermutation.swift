@@ -72,8 +72,8 @@ public struct AxisPermutation: Codable, Sendable, Equatable {
         let outStride = [1, out[0], out[0] * out[1]]
         let tile = 64
         let planes = out[g] * t
-        DispatchQueue.concurrentPerform(iterations: min(System.coreCount * 4, max(1, planes))) { chunk in
-            let chunks = min(System.coreCount * 4, max(1, planes))
+        Parallel.perform(min(ComputeBudget.threads * 4, max(1, planes))) { chunk in
+            let chunks = min(ComputeBudget.threads * 4, max(1, planes))
             let per = (planes + chunks - 1) / chunks
             let first = min(planes, chunk * per), last = min(planes, first + per)
             guard let to = d.buffer.baseAddress, let from = s.buffer.baseAddress else { return }
@@ -111,9 +111,9 @@ public struct AxisPermutation: Codable, Sendable, Equatable {
                         return
                     }
                     let slabs = out[2] * t
-                    let chunks = min(System.coreCount * 4, max(1, slabs))
+                    let chunks = min(ComputeBudget.threads * 4, max(1, slabs))
                     let per = (slabs + chunks - 1) / chunks
-                    DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                    Parallel.perform(chunks) { chunk in
                         let first = min(slabs, chunk * per), last = min(slabs, first + per)
                         for slab in first..<last {
                             let time = slab / out[2], k = slab % out[2]

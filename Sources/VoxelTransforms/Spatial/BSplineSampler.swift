@@ -25,7 +25,7 @@ enum BSplineSampler {
                 let count = n[others[0]] * n[others[1]]
                 let chunks = min(threads * 4, max(1, count))
                 let per = (count + chunks - 1) / chunks
-                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                Parallel.perform(chunks) { chunk in
                     var line = [Double](repeating: 0, count: length)
                     let lo = min(count, chunk * per), hi = min(count, lo + per)
                     for l in lo..<hi {
@@ -111,7 +111,7 @@ enum BSplineSampler {
                     let src = SendableConstBuffer(coefficients), dst = SendableBuffer(destination)
                     let chunks = min(threads * 4, max(1, out.z))
                     let per = (out.z + chunks - 1) / chunks
-                    DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                    Parallel.perform(chunks) { chunk in
                         let first = min(out.z, chunk * per), last = min(out.z, first + per)
                         for k in first..<last {
                             for j in 0..<out.y {

@@ -45,14 +45,14 @@ public struct ResampleToGrid: Codable, Sendable, Equatable {
         let m = map.linear, o = map.translation
         let colX = m.column(0), colY = m.column(1), colZ = m.column(2)
         let limit = SIMD3<Double>(Double(input.x) - 0.5, Double(input.y) - 0.5, Double(input.z) - 0.5)
-        let threads = System.coreCount
+        let threads = ComputeBudget.threads
 
         /// Visits every output voxel with its input continuous index, slab by slab in parallel.
         func forEachVoxel(_ body: @escaping @Sendable (_ n: Int, _ p: SIMD3<Double>) -> Void) {
             let slabs = out.z * t
             let chunks = min(threads * 4, max(1, slabs))
             let per = (slabs + chunks - 1) / chunks
-            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            Parallel.perform(chunks) { chunk in
                 let first = min(slabs, chunk * per), last = min(slabs, first + per)
                 for s in first..<last {
                     let time = s / out.z, k = s % out.z
@@ -151,7 +151,7 @@ enum LinearSampler {
         let chunks = min(threads * 4, max(1, slabs))
         let per = (slabs + chunks - 1) / chunks
         let sx = input.x, sxy = input.x * input.y
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+        Parallel.perform(chunks) { chunk in
             let src = source.buffer, dst = destination.buffer
             let first = min(slabs, chunk * per), last = min(slabs, first + per)
             for s in first..<last {
@@ -261,7 +261,7 @@ extension LinearSampler {
         let slabs = out.z * t
         let chunks = min(threads * 4, max(1, slabs))
         let per = (slabs + chunks - 1) / chunks
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+        Parallel.perform(chunks) { chunk in
             let src = source.buffer, dst = destination.buffer
             let first = min(slabs, chunk * per), last = min(slabs, first + per)
             for s in first..<last {
