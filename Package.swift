@@ -13,11 +13,13 @@ let package = Package(
     name: "VoxelFlow",
     platforms: [.macOS(.v14)],
     products: [
+        .library(name: "VoxelSupport", targets: ["VoxelSupport"]),
         .library(name: "VoxelCore", targets: ["VoxelCore"]),
         .library(name: "VoxelIO", targets: ["VoxelIO"]),
         .library(name: "VoxelNN", targets: ["VoxelNN"]),
         .library(name: "VoxelTransforms", targets: ["VoxelTransforms"]),
         .library(name: "VoxelPipeline", targets: ["VoxelPipeline"]),
+        .library(name: "VoxelCatalog", targets: ["VoxelCatalog"]),
         .executable(name: "voxelflow", targets: ["voxelflow"]),
     ],
     dependencies: [
@@ -37,20 +39,26 @@ let package = Package(
         .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev", "zlib1g-dev"])]),
 
         // MARK: Swift modules
+        // JSON, hashing, seeded random numbers, checked conversions and the platform helpers (core count,
+        // compute budget, parallel loops, memory advice): shared by every module, apart from the volume model.
+        .target(name: "VoxelSupport"),
         .target(name: "VoxelCore"),
-        .target(name: "VoxelIO", dependencies: ["VoxelCore", "CNIfTI", "CDCMTK", "CDeflate"]),
-        .target(name: "VoxelNN", dependencies: ["VoxelCore", "CBLAS"]),
-        .target(name: "VoxelTransforms", dependencies: ["VoxelCore"]),
-        .target(name: "VoxelPipeline", dependencies: ["VoxelCore", "VoxelIO", "VoxelTransforms", "VoxelNN"]),
+        .target(name: "VoxelIO", dependencies: ["VoxelSupport", "VoxelCore", "CNIfTI", "CDCMTK", "CDeflate"]),
+        .target(name: "VoxelNN", dependencies: ["VoxelSupport", "VoxelCore", "CBLAS"]),
+        .target(name: "VoxelTransforms", dependencies: ["VoxelSupport", "VoxelCore"]),
+        .target(name: "VoxelPipeline", dependencies: ["VoxelSupport", "VoxelCore", "VoxelIO", "VoxelTransforms", "VoxelNN"]),
 
         // MARK: Analysis plugins (built only on the public API)
-        .target(name: "LabelStatisticsPlugin", dependencies: ["VoxelPipeline", "VoxelCore", "VoxelTransforms"], path: "Plugins/LabelStatistics"),
-        .target(name: "ExternalCommandPlugin", dependencies: ["VoxelPipeline", "VoxelCore", "VoxelIO"], path: "Plugins/ExternalCommand"),
+        .target(name: "LabelStatisticsPlugin", dependencies: ["VoxelPipeline", "VoxelSupport", "VoxelCore", "VoxelTransforms"], path: "Plugins/LabelStatistics"),
+        .target(name: "ExternalCommandPlugin", dependencies: ["VoxelPipeline", "VoxelSupport", "VoxelCore", "VoxelIO"], path: "Plugins/ExternalCommand"),
+
+        // The stage types the tool offers (built-in + plugins), shared by the command line and the tests.
+        .target(name: "VoxelCatalog", dependencies: ["VoxelPipeline", "LabelStatisticsPlugin", "ExternalCommandPlugin"]),
 
         .executableTarget(
             name: "voxelflow",
             dependencies: [
-                "VoxelCore", "VoxelIO", "VoxelPipeline", "LabelStatisticsPlugin", "ExternalCommandPlugin",
+                "VoxelSupport", "VoxelCore", "VoxelIO", "VoxelPipeline", "VoxelCatalog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -58,20 +66,20 @@ let package = Package(
         // MARK: Benchmarks (side by side with peer tools; never part of `swift test`)
         .executableTarget(
             name: "voxelflow-bench",
-            dependencies: ["VoxelCore", "VoxelIO", "VoxelTransforms", "VoxelNN"],
+            dependencies: ["VoxelSupport", "VoxelCore", "VoxelIO", "VoxelTransforms", "VoxelNN"],
             path: "Benchmarks/Sources/voxelflow-bench"
         ),
 
         // MARK: Tests
-        .target(name: "TestSupport", dependencies: ["VoxelCore", "VoxelIO"], path: "Tests/TestSupport"),
-        .testTarget(name: "VoxelCoreTests", dependencies: ["VoxelCore", "TestSupport"]),
-        .testTarget(name: "VoxelIOTests", dependencies: ["VoxelIO", "VoxelCore", "TestSupport"]),
-        .testTarget(name: "VoxelNNTests", dependencies: ["VoxelNN", "VoxelCore", "TestSupport"]),
-        .testTarget(name: "VoxelTransformsTests", dependencies: ["VoxelTransforms", "VoxelIO", "VoxelCore", "TestSupport"]),
-        .testTarget(name: "voxelflowTests", dependencies: ["VoxelIO", "VoxelCore", "TestSupport"]),
+        .target(name: "TestSupport", dependencies: ["VoxelSupport", "VoxelCore", "VoxelIO"], path: "Tests/TestSupport"),
+        .testTarget(name: "VoxelCoreTests", dependencies: ["VoxelSupport", "VoxelCore", "TestSupport"]),
+        .testTarget(name: "VoxelIOTests", dependencies: ["VoxelSupport", "VoxelIO", "VoxelCore", "TestSupport"]),
+        .testTarget(name: "VoxelNNTests", dependencies: ["VoxelSupport", "VoxelNN", "VoxelCore", "TestSupport"]),
+        .testTarget(name: "VoxelTransformsTests", dependencies: ["VoxelSupport", "VoxelTransforms", "VoxelIO", "VoxelCore", "TestSupport"]),
+        .testTarget(name: "voxelflowTests", dependencies: ["VoxelSupport", "VoxelIO", "VoxelCore", "TestSupport"]),
         .testTarget(
             name: "VoxelPipelineTests",
-            dependencies: ["VoxelPipeline", "LabelStatisticsPlugin", "ExternalCommandPlugin", "VoxelIO", "VoxelCore", "VoxelNN", "TestSupport"]
+            dependencies: ["VoxelSupport", "VoxelPipeline", "VoxelCatalog", "VoxelIO", "VoxelCore", "VoxelNN", "TestSupport"]
         ),
     ]
 )

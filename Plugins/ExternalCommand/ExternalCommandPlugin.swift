@@ -2,6 +2,7 @@ import Foundation
 import VoxelCore
 import VoxelIO
 import VoxelPipeline
+import VoxelSupport
 
 /// The external command plugin: runs any program on a case's data and reads back the NIfTI label map it
 /// writes, so nnU-Net, TotalSegmentator or a lab's own script can be a pipeline stage.

@@ -1,5 +1,6 @@
 import VoxelCore
 import VoxelPipeline
+import VoxelSupport
 
 /// Measurements of one label of a label map.
 public struct LabelStatistics: Sendable {

@@ -1,6 +1,7 @@
 import VoxelCore
 import VoxelPipeline
 import VoxelTransforms
+import VoxelSupport
 
 /// The label statistics plugin: per label, voxel count, volume in mL, bounding box, centroid in world mm
 /// and the statistics of the image under the label, as a section of the case report.

@@ -1,4 +1,5 @@
 import VoxelCore
+import VoxelSupport
 
 /// A dense float32 tensor in row-major order, the last axis fastest.
 ///

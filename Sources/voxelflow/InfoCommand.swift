@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VoxelCore
 import VoxelIO
+import VoxelSupport
 
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,8 @@
 import VoxelCore
 import ArgumentParser
+import VoxelCatalog
 import VoxelPipeline
+import VoxelSupport
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VoxelCore
 import VoxelIO
+import VoxelSupport
 
 struct ScanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

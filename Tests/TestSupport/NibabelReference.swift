@@ -1,5 +1,6 @@
 import Foundation
 import VoxelCore
+import VoxelSupport
 
 /// What nibabel reads from one NIfTI file (see scripts/oracles/nifti_reference.py).
 public struct NibabelReference: Codable, Sendable, CustomTestStringConvertibleShim {

@@ -1,4 +1,5 @@
 import VoxelCore
+import VoxelSupport
 
 extension Volume {
     /// SHA-256 of the stored voxels as little-endian bytes in file order (x fastest), as the oracle hashes them.

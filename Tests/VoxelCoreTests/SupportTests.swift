@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VoxelCore
+import VoxelSupport
 
 /// Known answers for the helpers everything else relies on: SHA-256 (pipeline hashes, case seeds, voxel
 /// hashes), the JSON writer (manifests, reports) and checked conversions of header numbers.

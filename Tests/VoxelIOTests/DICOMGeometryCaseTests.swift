@@ -3,6 +3,7 @@ import Testing
 import TestSupport
 import VoxelCore
 @testable import VoxelIO
+import VoxelSupport
 
 /// Oblique and gantry-tilted series built from the real sample series by pydicom, with the expected
 /// geometry computed in numpy (scripts/oracles/make_geometry_cases.py), independently of VoxelFlow.

@@ -2,6 +2,7 @@ import Testing
 import TestSupport
 import VoxelCore
 @testable import VoxelIO
+import VoxelSupport
 
 /// Every decodable corpus file gives pydicom's pixels; malformed files fail cleanly.
 @Suite("DICOM pixel decoding agrees with pydicom")

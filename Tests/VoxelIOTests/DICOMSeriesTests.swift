@@ -3,6 +3,7 @@ import Testing
 import TestSupport
 import VoxelCore
 @testable import VoxelIO
+import VoxelSupport
 
 /// DICOM series become the same grid and values as dcm2niix's conversion of the same head CT.
 @Suite("DICOM series assembly agrees with dcm2niix",

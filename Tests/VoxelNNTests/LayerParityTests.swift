@@ -3,6 +3,7 @@ import Testing
 import TestSupport
 import VoxelCore
 import VoxelNN
+import VoxelSupport
 
 /// Every layer against PyTorch: inputs, parameters and outputs exported once by
 /// scripts/oracles/export_nn_refs.py into Tests/Fixtures/nn/ (so the tests need no torch).

@@ -3,6 +3,7 @@ import Testing
 import TestSupport
 import VoxelCore
 import VoxelNN
+import VoxelSupport
 
 /// Whole MONAI networks against PyTorch: state_dicts, inputs and outputs exported by
 /// scripts/oracles/export_nn_refs.py (random weights, norm statistics moved off their defaults).

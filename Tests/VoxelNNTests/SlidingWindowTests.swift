@@ -3,6 +3,7 @@ import Testing
 import TestSupport
 import VoxelCore
 @testable import VoxelNN
+import VoxelSupport
 
 /// Sliding-window inference against MONAI's `sliding_window_inference` on the same network and volume
 /// (fixtures `window_*` from scripts/oracles/export_nn_refs.py; mirroring is checked against flips done in

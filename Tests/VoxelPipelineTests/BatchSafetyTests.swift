@@ -4,6 +4,7 @@ import TestSupport
 import VoxelCore
 import VoxelIO
 import VoxelPipeline
+import VoxelSupport
 
 /// A batch never loses a user's file, accounts for every input, and records what happened — through the
 /// command line, as a user runs it.

@@ -5,6 +5,7 @@ import VoxelCore
 import VoxelIO
 import VoxelNN
 import VoxelPipeline
+import VoxelSupport
 
 /// The `segment` and `classify` stages, end to end through the command-line tool.
 @Suite("Model stages")

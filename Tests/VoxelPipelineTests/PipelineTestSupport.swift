@@ -1,20 +1,15 @@
-import ExternalCommandPlugin
 import Foundation
-import LabelStatisticsPlugin
+import VoxelCatalog
 import TestSupport
 import VoxelCore
 import VoxelIO
 import VoxelPipeline
+import VoxelSupport
 
 /// Helpers shared by the pipeline tests: registries, small archives and pipeline files.
 enum PipelineFixtures {
     /// The same stage set as the command-line tool.
-    static var registry: StageRegistry {
-        var r = StageRegistry.builtIn
-        LabelStatisticsPlugin.register(in: &r)
-        ExternalCommandPlugin.register(in: &r)
-        return r
-    }
+    static var registry: StageRegistry { StageCatalog.registry }
 
     /// Writes `count` cases of tiny NIfTI images (`images/caseNN.nii.gz`, int16 "CT" values with a bright
     /// block) and matching labels (`labels/caseNN.nii.gz`). Cases in `corrupt` get a truncated image file.

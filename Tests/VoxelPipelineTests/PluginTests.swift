@@ -4,6 +4,7 @@ import TestSupport
 import VoxelCore
 import VoxelIO
 import VoxelPipeline
+import VoxelSupport
 
 /// The two analysis plugins: label statistics (checked against numpy on the real head CT) and the
 /// external command stage (success, failure, timeout).

@@ -4,6 +4,7 @@ import Testing
 import TestSupport
 import VoxelPipeline
 import VoxelIO
+import VoxelSupport
 
 /// `voxelflow run`, `stages` and the example pipelines, through the command line.
 @Suite("voxelflow run")

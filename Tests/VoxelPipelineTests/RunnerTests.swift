@@ -4,6 +4,7 @@ import TestSupport
 import VoxelCore
 import VoxelIO
 import VoxelPipeline
+import VoxelSupport
 
 /// The batch runner: failures stay within their case, outputs are atomic and deterministic, shards
 /// partition the cases, and identifiers from scans cannot escape the output folder.

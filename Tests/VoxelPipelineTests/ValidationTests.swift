@@ -3,6 +3,7 @@ import Foundation
 import Testing
 import TestSupport
 import VoxelPipeline
+import VoxelSupport
 
 /// `voxelflow validate`: every kind of problem is found before any scan is read, with its JSON path,
 /// line and column.

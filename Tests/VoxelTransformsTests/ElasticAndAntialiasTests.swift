@@ -3,6 +3,7 @@ import TestSupport
 import VoxelCore
 import VoxelIO
 @testable import VoxelTransforms
+import VoxelSupport
 
 @Suite("Elastic deformation")
 struct ElasticDeformationTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 import VoxelCore
+import VoxelSupport
 
 /// Runs scripts/oracles/transform_reference.py and reads back what it wrote.
 enum TransformOracle {

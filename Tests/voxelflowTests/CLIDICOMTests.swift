@@ -3,6 +3,7 @@ import Testing
 import TestSupport
 import VoxelCore
 import VoxelIO
+import VoxelSupport
 
 /// `scan` and DICOM `convert` on the committed sample series, checked against the committed HU volume of
 /// the same CT (whose reading is itself checked against nibabel).

@@ -3,6 +3,7 @@ import Testing
 import TestSupport
 import VoxelCore
 import VoxelIO
+import VoxelSupport
 
 /// The `voxelflow` executable, run as a user would.
 @Suite("voxelflow command line")

@@ -1,6 +1,7 @@
 import Foundation
 import VoxelCore
 import VoxelNN
+import VoxelSupport
 
 /// Times networks on the input stored in a weights file (written by Benchmarks/network.py): the network is
 /// the one described in the file's metadata `config`; sliding-window settings come from metadata `window`.

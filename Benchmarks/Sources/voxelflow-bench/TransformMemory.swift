@@ -2,6 +2,7 @@ import Foundation
 import VoxelCore
 import VoxelIO
 import VoxelTransforms
+import VoxelSupport
 
 /// Peak memory of one transform: the input (and, for label transforms, a bone mask made from it) is loaded
 /// first, the kernel's peak-RSS counter is reset (`/proc/self/clear_refs`), the transform runs, and the new

@@ -18,6 +18,7 @@ import Foundation
 import VoxelCore
 import VoxelIO
 import VoxelTransforms
+import VoxelSupport
 
 func seconds(_ body: () throws -> Void) rethrows -> Double {
     let start = DispatchTime.now().uptimeNanoseconds

@@ -1,6 +1,7 @@
 import VoxelCore
 import CDeflate
 import Dispatch
+import VoxelSupport
 
 /// Gzip reading and writing for `.nii.gz` and friends.
 ///

@@ -1,4 +1,5 @@
 import VoxelCore
+import VoxelSupport
 
 /// Plausibility checks of the numeric attributes a DICOM file's geometry and values depend on.
 ///

@@ -4,6 +4,7 @@ import VoxelCore
 #if canImport(Glibc)
 import Glibc
 #endif
+import VoxelSupport
 
 /// The result of scanning a folder tree for DICOM files.
 public struct DICOMScan: Sendable {

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import VoxelCore
+import VoxelSupport
 
 /// Groups slices into series and stacks (split by size, pixel format, orientation, pixel spacing, echo,
 /// temporal position, and acquisition when acquisitions repeat positions), sorts them in space and checks their spacing — the rules of

@@ -1,5 +1,6 @@
 import Dispatch
 import VoxelCore
+import VoxelSupport
 
 /// How `DICOMStack.volume` stores values.
 public struct DICOMVolumeOptions: Sendable {

@@ -1,9 +1,10 @@
 #if canImport(Glibc)
-import VoxelCore
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import VoxelCore
+import VoxelSupport
 
 /// Low-level whole-file reads and atomic writes with typed errors.
 enum FileIO {

@@ -1,4 +1,5 @@
 import VoxelCore
+import VoxelSupport
 
 /// A printable, JSON-encodable description of a NIfTI file (what `voxelflow info` shows).
 public struct NIfTISummary: Sendable, Codable, Equatable {

@@ -1,5 +1,6 @@
 import CNIfTI
 import VoxelCore
+import VoxelSupport
 
 /// Reads and writes NIfTI-1 and NIfTI-2 files (`.nii`, `.nii.gz`, `.hdr`/`.img` pairs, either byte order).
 ///

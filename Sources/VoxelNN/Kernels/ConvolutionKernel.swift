@@ -1,5 +1,6 @@
 import VoxelCore
 import Dispatch
+import VoxelSupport
 
 /// 3D convolution geometry: kernel, stride, padding and dilation along (D, H, W).
 public struct ConvGeometry: Sendable, Equatable {

@@ -1,6 +1,7 @@
 import CBLAS
 import Dispatch
 import VoxelCore
+import VoxelSupport
 
 /// Single-precision matrix multiply on OpenBLAS: `C = alpha * A × B + beta * C`.
 ///

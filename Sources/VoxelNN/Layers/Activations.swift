@@ -1,6 +1,7 @@
 import VoxelCore
 import Dispatch
 import Foundation
+import VoxelSupport
 
 /// `torch.nn.ReLU`.
 public struct ReLU: Layer {

@@ -1,4 +1,5 @@
 import VoxelCore
+import VoxelSupport
 
 /// `torch.nn.Dropout`: in training, each element is zeroed with probability `p` and the others scaled by
 /// 1 / (1 − p); in inference (`forward`) it is the identity. The training draw comes from a

@@ -1,5 +1,6 @@
 import VoxelCore
 import Dispatch
+import VoxelSupport
 
 /// `torch.nn.InstanceNorm3d`: each (sample, channel) normalised by its own mean and biased variance,
 /// `eps` 1e-5, optional per-channel affine (MONAI's default norm in `UNet`).

@@ -1,5 +1,6 @@
 import VoxelCore
 import Dispatch
+import VoxelSupport
 
 /// `torch.nn.MaxPool3d` (padding counts as −∞).
 public struct MaxPool3d: Layer {

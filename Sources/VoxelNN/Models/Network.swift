@@ -1,4 +1,5 @@
 import VoxelCore
+import VoxelSupport
 
 /// A whole network that maps an `N × inChannels × D × H × W` tensor to its output: segmentation networks give
 /// `N × outChannels × D × H × W` logits, classifiers `N × outChannels` logits.

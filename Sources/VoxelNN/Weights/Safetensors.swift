@@ -1,5 +1,6 @@
 import Foundation
 import VoxelCore
+import VoxelSupport
 
 /// A safetensors file: an 8-byte little-endian header length, a JSON header naming each tensor's dtype,
 /// shape and byte range, then the raw little-endian data. Everything is checked before use: header length

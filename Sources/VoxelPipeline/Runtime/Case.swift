@@ -1,5 +1,6 @@
 import VoxelCore
 import VoxelIO
+import VoxelSupport
 
 /// One unit of work: the inputs of one patient scan (a DICOM series, or NIfTI files sharing a key).
 public struct Case: Sendable {

@@ -1,6 +1,7 @@
 import Foundation
 import VoxelCore
 import VoxelIO
+import VoxelSupport
 
 /// The state of one case while its stages run: inputs (loaded on first use), stage results, warnings
 /// and the files written. Stages read earlier results through it and write their files inside it.

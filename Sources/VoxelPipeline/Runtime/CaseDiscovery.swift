@@ -1,6 +1,7 @@
 import Foundation
 import VoxelCore
 import VoxelIO
+import VoxelSupport
 
 /// What became of one file of the archive in a run (a line of `inputs.jsonl`).
 public struct InventoryEntry: Sendable, Equatable {

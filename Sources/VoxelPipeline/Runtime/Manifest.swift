@@ -1,5 +1,6 @@
 import VoxelCore
 import Foundation
+import VoxelSupport
 
 /// The outcome of one case, one line of `manifest.jsonl`.
 public struct CaseRecord: Sendable {

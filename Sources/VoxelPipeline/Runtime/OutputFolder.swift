@@ -1,5 +1,6 @@
 import Foundation
 import VoxelCore
+import VoxelSupport
 
 /// The files one run, or one shard of a run, keeps in its output folder.
 ///

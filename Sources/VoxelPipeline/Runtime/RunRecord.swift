@@ -1,5 +1,6 @@
 import VoxelCore
 import Foundation
+import VoxelSupport
 
 /// The provenance file of a run or shard (`OUT/run.json`, `OUT/run-shard-i-of-n.json`): pipeline and its hash,
 /// tool version, seed, archive, shard, status and case counts of the latest invocation, and `invocations`,

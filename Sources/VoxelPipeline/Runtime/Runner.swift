@@ -1,6 +1,7 @@
 import Foundation
 import VoxelCore
 import VoxelIO
+import VoxelSupport
 
 /// How a run is carried out.
 public struct RunOptions: Sendable {

@@ -1,4 +1,5 @@
 import VoxelCore
+import VoxelSupport
 /// What a pipeline input or stage result holds.
 public enum ValueKind: String, Sendable, CaseIterable, Codable {
     /// An intensity volume (`Volume`): CT in HU, PET in SUV, MR in scanner units, or a normalised tensor.

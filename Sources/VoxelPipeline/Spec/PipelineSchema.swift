@@ -1,6 +1,7 @@
 import VoxelCore
 import VoxelIO
 import Foundation
+import VoxelSupport
 
 /// The JSON Schema (draft 2020-12) of pipeline files, generated from a stage registry, and the stage
 /// reference in Markdown. Both are committed (`pipelines/schema.json`, `docs/stages.md`) and a test fails

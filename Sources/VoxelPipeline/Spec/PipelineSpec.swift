@@ -1,5 +1,6 @@
 import VoxelCore
 import VoxelIO
+import VoxelSupport
 
 /// A checked pipeline: what a case is, and the stages to run on each case.
 ///

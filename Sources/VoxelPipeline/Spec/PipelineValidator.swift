@@ -1,6 +1,7 @@
 import Foundation
 import VoxelCore
 import VoxelIO
+import VoxelSupport
 
 /// Checks a pipeline file completely before any scan is read, collecting every problem with its JSON path,
 /// line and column: syntax, unknown keys (with a suggestion), unknown stage types, parameter types and

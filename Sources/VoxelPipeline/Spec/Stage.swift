@@ -1,4 +1,5 @@
 import VoxelCore
+import VoxelSupport
 
 /// A value that flows between stages within one case.
 public enum StageValue: Sendable {

@@ -1,6 +1,7 @@
 import VoxelCore
 import VoxelIO
 import VoxelTransforms
+import VoxelSupport
 
 /// `write-nifti`: writes an image or label map as NIfTI, optionally back on the grid of another value.
 struct WriteNIfTIStage: Stage {

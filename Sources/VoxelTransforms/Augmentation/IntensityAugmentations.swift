@@ -1,4 +1,5 @@
 import VoxelCore
+import VoxelSupport
 
 /// Gamma contrast with γ drawn from `gammaRange`, with probability `probability`; labels untouched.
 /// MONAI's `AdjustContrast`: `((x − min) / (range + ε))^γ · range + min`, ε = 1e-7. Output float32.

@@ -1,4 +1,5 @@
 import VoxelCore
+import VoxelSupport
 
 /// Contrast scaling about the mean, nnU-Net style: `(x − mean)·f + mean` with f from `factorRange`, then
 /// clipped to the original value range. Labels untouched. Output float32.

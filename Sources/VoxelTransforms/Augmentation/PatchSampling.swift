@@ -1,4 +1,5 @@
 import VoxelCore
+import VoxelSupport
 
 /// Training patches centred on label voxels with probability `positiveFraction` (a random non-zero label
 /// voxel) or anywhere otherwise (a random voxel), MONAI's `RandCropByPosNegLabel` idea. Patches reaching

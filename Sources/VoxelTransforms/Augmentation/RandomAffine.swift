@@ -1,4 +1,5 @@
 import VoxelCore
+import VoxelSupport
 
 /// Random rotation (about each axis, radians drawn from ±`maxRotation`), isotropic scale (from
 /// `scaleRange`) and translation (mm, ±`maxTranslation`) about the grid centre, with probability

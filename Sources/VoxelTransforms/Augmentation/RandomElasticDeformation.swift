@@ -1,5 +1,6 @@
 import Dispatch
 import VoxelCore
+import VoxelSupport
 
 /// Random elastic deformation (TorchIO's `RandomElasticDeformation` scheme), with probability `probability`.
 ///

@@ -1,4 +1,5 @@
 import VoxelCore
+import VoxelSupport
 
 /// Flips each axis independently with probability `probability` (image and label together). Exact: a
 /// re-indexing, geometry updated so world positions stay consistent (as MONAI's MetaTensor does).

@@ -1,5 +1,6 @@
 import Dispatch
 import VoxelCore
+import VoxelSupport
 
 /// Separable Gaussian smoothing with σ in voxels per axis — scipy's `gaussian_filter`: kernel radius
 /// ⌊4σ + 0.5⌋, weights normalised to 1, borders mirrored with the edge sample repeated ("reflect").

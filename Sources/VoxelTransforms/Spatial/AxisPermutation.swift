@@ -1,5 +1,6 @@
 import Dispatch
 import VoxelCore
+import VoxelSupport
 
 /// A pure re-indexing of a grid: output axis `c` runs along input axis `axes[c]`, reversed when `flips[c]`.
 /// No interpolation: voxel values move, unchanged, and every voxel keeps its world position, so the

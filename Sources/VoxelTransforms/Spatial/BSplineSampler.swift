@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import VoxelCore
+import VoxelSupport
 
 /// Cubic B-spline interpolation (order 3), as ITK's `BSplineInterpolateImageFunction` that SimpleITK's
 /// `sitkBSpline` uses: the volume is first turned into B-spline coefficients by recursive prefiltering

@@ -1,5 +1,6 @@
 import Dispatch
 import VoxelCore
+import VoxelSupport
 
 /// How values between voxel centres are computed.
 public enum Interpolation: String, Codable, Sendable, CaseIterable {
