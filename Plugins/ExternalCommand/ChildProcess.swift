@@ -37,7 +37,7 @@ enum ChildProcess {
             guard let base = buffer.baseAddress else { return EINVAL }
             return posix_spawn(&pid, executable, &actions, &attributes, UnsafeMutablePointer(mutating: base), environ)
         }
-        guard status == 0 else { throw CaseError("cannot start \(executable): \(String(cString: strerror(status)))") }
+        guard status == 0 else { throw CaseError.programFailed(program: executable, reason: "cannot be started: \(String(cString: strerror(status)))") }
 
         let deadline = Date().addingTimeInterval(timeout)
         var waitStatus: Int32 = 0
@@ -48,7 +48,7 @@ enum ChildProcess {
             if r == pid {
                 ending = decode(waitStatus)
             } else if r < 0 && errno != EINTR {
-                throw CaseError("lost track of \(executable): \(String(cString: strerror(errno)))")
+                throw CaseError.programFailed(program: executable, reason: "was lost track of: \(String(cString: strerror(errno)))")
             } else if Date() >= deadline {
                 kill(-pid, SIGTERM)
                 let grace = Date().addingTimeInterval(2)

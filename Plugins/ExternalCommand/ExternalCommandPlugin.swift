@@ -26,11 +26,11 @@ public enum ExternalCommandPlugin {
         produces: .kind(.labels),
         make: { c in
             let command = c.parameters.strings("command") ?? []
-            guard let program = command.first, !program.isEmpty else { throw CaseError("command is empty") }
+            guard let program = command.first, !program.isEmpty else { throw CaseError.invalidParameters(stage: c.id, reason: "command is empty") }
             let executable = try ExternalCommandStage.resolve(program, pipelineDirectory: c.pipelineDirectory)
             for argument in command {
                 for id in ExternalCommandStage.niftiReferences(in: argument) where id.isEmpty {
-                    throw CaseError("\(argument): {nifti:} needs a value id")
+                    throw CaseError.invalidParameters(stage: c.id, reason: "\(argument): {nifti:} needs a value id")
                 }
             }
             let parameters = c.parameters.values["parameters"] ?? .object([])
@@ -53,14 +53,14 @@ struct ExternalCommandStage: Stage {
     static func resolve(_ program: String, pipelineDirectory: String) throws -> String {
         if program.contains("/") {
             let full = program.hasPrefix("/") ? program : "\(pipelineDirectory)/\(program)"
-            guard access(full, X_OK) == 0 else { throw CaseError("program not found or not executable: \(full)") }
+            guard access(full, X_OK) == 0 else { throw CaseError.invalidParameters(stage: nil, reason: "program not found or not executable: \(full)") }
             return full
         }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         for folder in path.split(separator: ":") where access("\(folder)/\(program)", X_OK) == 0 {
             return "\(folder)/\(program)"
         }
-        throw CaseError("program \"\(program)\" not found on PATH")
+        throw CaseError.invalidParameters(stage: nil, reason: "program \"\(program)\" not found on PATH")
     }
 
     /// The ids named by `{nifti:ID}` placeholders in an argument.
@@ -81,13 +81,13 @@ struct ExternalCommandStage: Stage {
         do {
             try fm.createDirectory(atPath: workdir, withIntermediateDirectories: true)
         } catch {
-            throw CaseError("\(workdir): cannot create a working folder: \(FileSystemMessage.describe(error))")
+            throw CaseError.cannotWrite(path: workdir, reason: "cannot create a working folder: \(FileSystemMessage.describe(error))")
         }
         defer { try? fm.removeItem(atPath: workdir) }
 
         let output = "\(workdir)/output.nii.gz"
         let paramsFile = "\(workdir)/params.json"
-        try AtomicWrite.write(Array((parameters.serialized() + "\n").utf8), to: paramsFile)
+        try AtomicFile.write(Array((parameters.serialized() + "\n").utf8), to: paramsFile)
         var written: [String: String] = [:]
         var expanded: [String] = []
         for argument in arguments {
@@ -99,7 +99,7 @@ struct ExternalCommandStage: Stage {
                     switch try context.value(id) {
                     case .image(let v): volume = v
                     case .labels(let l): volume = l.volume
-                    case .report: throw CaseError("{nifti:\(id)}: \"\(id)\" is a report, not an image")
+                    case .report: throw CaseError.wrongKind(id: id, found: "a report", needed: "an image or label map", hint: "{nifti:\(id)} writes images")
                     }
                     var options = NIfTIWriteOptions()
                     options.compressionLevel = 1
@@ -120,27 +120,27 @@ struct ExternalCommandStage: Stage {
         switch result.ending {
         case .exited(0): break
         case .exited(let status):
-            throw CaseError("\(name) exited with status \(status)\(Self.tail(result.stderr))")
+            throw CaseError.programFailed(program: name, reason: "exited with status \(status)\(Self.tail(result.stderr))")
         case .signalled(let signal):
-            throw CaseError("\(name) was killed by signal \(signal)\(Self.tail(result.stderr))")
+            throw CaseError.programFailed(program: name, reason: "was killed by signal \(signal)\(Self.tail(result.stderr))")
         case .timedOut:
-            throw CaseError("\(name) did not finish within \(JSON.number(timeout).serialized()) s and was killed\(Self.tail(result.stderr))")
+            throw CaseError.programFailed(program: name, reason: "did not finish within \(JSON.number(timeout).serialized()) s and was killed\(Self.tail(result.stderr))")
         }
         guard fm.fileExists(atPath: output) else {
-            throw CaseError("\(name) finished but wrote no label map at {output}\(Self.tail(result.stderr))")
+            throw CaseError.programFailed(program: name, reason: "finished but wrote no label map at {output}\(Self.tail(result.stderr))")
         }
         let image: NIfTIImage
         do {
             image = try NIfTI.read(output)
         } catch {
-            throw CaseError("\(name) wrote an unreadable label map: \(error)")
+            throw CaseError.programFailed(program: name, reason: "wrote an unreadable label map: \(error)")
         }
         let labels = try LabelConversion.labelMap(from: image.volume)
         if let grid {
             let target = try context.geometry(grid)
             let a = target.affine.rows.joined(), b = labels.geometry.affine.rows.joined()
             guard target.size == labels.geometry.size, zip(a, b).allSatisfy({ abs($0 - $1) <= 1e-4 }) else {
-                throw CaseError("\(name) wrote a label map of size \(labels.geometry.size) that is not on the grid of \"\(grid)\" (size \(target.size))")
+                throw CaseError.programFailed(program: name, reason: "wrote a label map of size \(labels.geometry.size) that is not on the grid of \"\(grid)\" (size \(target.size))")
             }
         }
         return .labels(labels)

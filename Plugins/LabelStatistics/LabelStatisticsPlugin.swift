@@ -28,7 +28,7 @@ public enum LabelStatisticsPlugin {
             var names: [Int: String] = [:]
             if case .object(let members)? = c.parameters.values["names"] {
                 for (k, v) in members {
-                    guard let label = Int(k), let name = v.stringValue else { throw CaseError("names: keys must be label numbers and values strings") }
+                    guard let label = Int(k), let name = v.stringValue else { throw CaseError.invalidParameters(stage: c.id, reason: "names: keys must be label numbers and values strings") }
                     names[label] = name
                 }
             }
@@ -50,7 +50,7 @@ struct LabelStatisticsStage: Stage {
         let volume = try image.map { try context.image($0) }
         if let volume, !Self.sameGrid(volume.geometry, labelMap.geometry) {
             guard resampleLabels else {
-                throw CaseError("label map \"\(labels)\" (\(Self.describe(labelMap.geometry))) is not on the grid of image \"\(image ?? "")\" (\(Self.describe(volume.geometry))); set \"resampleLabels\": true to resample it")
+                throw CaseError.gridMismatch("label map \"\(labels)\" (\(Self.describe(labelMap.geometry))) is not on the grid of image \"\(image ?? "")\" (\(Self.describe(volume.geometry))); set \"resampleLabels\": true to resample it")
             }
             labelMap = try LabelMap(ResampleToGrid(target: volume.geometry, interpolation: .nearest).apply(labelMap.volume))
         }

@@ -33,24 +33,16 @@ enum ExitCodes {
     /// The table as Markdown (the README's copy).
     static let markdown = "| code | meaning |\n| --- | --- |\n" + table.map { "| \($0.code) | \($0.meaning) |" }.joined(separator: "\n")
 
-    /// Prints the error on standard error and maps it to an exit code.
+    /// Prints the error on standard error and maps it to an exit code by its type (never by its text).
     static func fail(_ error: any Error) -> ExitCode {
         printError("voxelflow: error: \(error)")
-        if let e = error as? NIfTIError {
-            switch e.kind {
-            case .cannotEncode, .io: return e.path.isEmpty ? ExitCode(badInput) : ExitCode(isOutput(e) ? cannotWrite : badInput)
-            default: return ExitCode(badInput)
-            }
+        switch error {
+        case let e as NIfTIError: return ExitCode(e.isOutputError ? cannotWrite : badInput)
+        case is OutputError: return ExitCode(cannotWrite)
+        case let e as FileIOError: return ExitCode(e.operation == .write || e.operation == .rename ? cannotWrite : badInput)
+        case is InputError, is DICOMError, is DICOMSeriesError, is DICOMSeriesChoice.Problem: return ExitCode(badInput)
+        default: return ExitCode(1)
         }
-        if error is OutputError { return ExitCode(cannotWrite) }
-        if error is InputError || error is DICOMError || error is DICOMSeriesError || error is DICOMSeriesChoice.Problem { return ExitCode(badInput) }
-        return ExitCode(1)
-    }
-
-    private static func isOutput(_ e: NIfTIError) -> Bool {
-        if case .cannotEncode = e.kind { return true }
-        if case .io(let why) = e.kind { return why.hasPrefix("cannot write") }
-        return false
     }
 }
 

@@ -178,7 +178,7 @@ struct ValidationTests {
         registry.register(StageDefinition(
             type: "test-model", category: .model, summary: "test",
             parameters: [ParameterSpec("weights", .existingFile, doc: "weights")], produces: .kind(.labels),
-            make: { _ in throw CaseError("not runnable") }))
+            make: { _ in throw CaseError.model(stage: nil, reason: "not runnable") }))
         let dir = TestPaths.temporaryDirectory()
         defer { TestPaths.removeTree(dir) }
         let text = Self.pipeline(stages: #"{ "id": "m", "type": "test-model", "weights": "models/unet.safetensors" }"#)

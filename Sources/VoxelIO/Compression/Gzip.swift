@@ -11,12 +11,6 @@ import VoxelSupport
 /// them and decompress them in parallel. Files from other tools (one member, no subfield) are decompressed
 /// sequentially with libdeflate; zlib's streaming inflater reads header prefixes and explains failures.
 public enum Gzip {
-    /// Lends a non-Sendable value (buffers whose disjoint parts each worker touches) to `concurrentPerform`.
-    struct Shared<T>: @unchecked Sendable {
-        let value: T
-        init(_ value: T) { self.value = value }
-    }
-
     /// Uncompressed bytes per member when writing.
     public static let memberSize = 1 << 20
     /// Largest expansion DEFLATE allows (about 1032:1), used to reject headers that promise more data than

@@ -34,7 +34,7 @@ public enum DICOMScanner {
         let results = UnsafeMutableBufferPointer<Result<FileContent, DICOMError>?>.allocate(capacity: max(1, files.count))
         results.initialize(repeating: nil)
         defer { results.deinitialize(); results.deallocate() }
-        let shared = Gzip.Shared(results)
+        let shared = Shared(results)
         let workers = max(1, min(threads, files.count))
         Parallel.perform(files.isEmpty ? 0 : workers) { w in
             var n = w

@@ -217,13 +217,13 @@ extension DICOMStack {
         let voxels = [Int16](unsafeUninitializedCapacity: frame * paths.count) { buffer, initialized in
             guard let base = buffer.baseAddress else { return }
             MemoryAdvice.preferHugePages(UnsafeMutableRawBufferPointer(buffer))
-            let shared = Gzip.Shared(base)
+            let shared = Shared(base)
             let errors = UnsafeMutableBufferPointer<(any Error)?>.allocate(capacity: paths.count)
             errors.initialize(repeating: nil)
             let skipped = UnsafeMutableBufferPointer<Bool>.allocate(capacity: paths.count)
             skipped.initialize(repeating: false)
             defer { errors.deallocate(); skipped.deallocate() }
-            let errs = Gzip.Shared(errors), skips = Gzip.Shared(skipped)
+            let errs = Shared(errors), skips = Shared(skipped)
             let workers = max(1, min(options.threads, paths.count))
             Parallel.perform(workers) { w in
                 var k = w
@@ -280,7 +280,7 @@ extension DICOMStack {
         let results = UnsafeMutableBufferPointer<Result<DICOMPixelData, any Error>?>.allocate(capacity: files.count)
         results.initialize(repeating: nil)
         defer { results.deinitialize(); results.deallocate() }
-        let shared = Gzip.Shared(results)
+        let shared = Shared(results)
         let paths = files
         let workers = max(1, min(threads, files.count))
         Parallel.perform(workers) { w in

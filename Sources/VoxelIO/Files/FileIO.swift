@@ -120,3 +120,19 @@ enum FileIO {
         String(cString: strerror(errno))
     }
 }
+
+/// Whole-file writes that appear atomically: the bytes go to a temporary file beside the target (named
+/// `.NAME.partial-PID-RANDOM`), which is renamed over the target once complete. Every file VoxelFlow writes
+/// goes through here or through `NIfTI.write`, which uses the same mechanism.
+public enum AtomicFile {
+    /// Writes `bytes` to `path` atomically; with `durable`, flushes them to disk before the rename.
+    /// - Throws: `FileIOError` naming the path, the operation and the system's reason.
+    public static func write(_ bytes: [UInt8], to path: String, durable: Bool = false) throws {
+        try bytes.withUnsafeBytes { try FileIO.writeAtomically(path, chunks: [$0], durable: durable) }
+    }
+
+    /// True for the name of a temporary file an atomic write left behind when its process was killed.
+    public static func isLeftover(_ name: String) -> Bool {
+        name.hasPrefix(".") && name.contains(".partial-")
+    }
+}

@@ -16,6 +16,8 @@ public struct NIfTIError: Error, Equatable, CustomStringConvertible {
         case corrupt(String)
         /// The file extension does not say which NIfTI layout to use.
         case unsupportedExtension(String)
+        /// The output file could not be written (the system's reason).
+        case cannotWriteFile(String)
         /// The transform that gives the geometry (sform, qform or pixdim) is unusable (e.g. not finite).
         case invalidTransform(String)
         /// The volume cannot be represented in the requested output (e.g. too large for NIfTI-1).
@@ -45,10 +47,21 @@ public struct NIfTIError: Error, Equatable, CustomStringConvertible {
         case .truncated(let why): what = "truncated or inconsistent file: \(why)"
         case .corrupt(let why): what = "corrupt data: \(why)"
         case .invalidTransform(let why): what = "unusable geometry: \(why)"
+        case .cannotWriteFile(let why): what = "cannot write: \(why)"
         case .unsupportedExtension(let ext): what = "unsupported file extension '\(ext)' (use .nii, .nii.gz, .hdr or .img)"
         case .cannotEncode(let why): what = "cannot write: \(why)"
         case .io(let why): what = why
         }
         return "\(path): \(what)"
+    }
+}
+
+extension NIfTIError {
+    /// True when writing an output failed (as opposed to reading an input): the command line exits 3.
+    public var isOutputError: Bool {
+        switch kind {
+        case .cannotEncode, .cannotWriteFile: return true
+        default: return false
+        }
     }
 }

@@ -83,7 +83,7 @@ extension NIfTI {
                     try FileIO.writeAtomically(target, chunks: parts, durable: options.durable)
                 }
             } catch {
-                throw NIfTIError(path: target, kind: .io("cannot write: \(FileIOError.reason(error))"))
+                throw NIfTIError(path: target, kind: .cannotWriteFile(FileIOError.reason(error)))
             }
         }
 

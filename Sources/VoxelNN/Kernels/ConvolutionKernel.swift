@@ -75,32 +75,32 @@ enum ConvolutionKernel {
         withBuffers(x, weight, &y, &columns) { _, wb, yb, cb in
             for b in 0..<n {
                 // The base of every input channel of sample b, across the parts.
-                var channelBases: [SendablePointer] = []
+                var channelBases: [Shared<UnsafePointer<Float>>] = []
                 for (part, tensor) in zip(parts, inputs) {
                     let c = tensor.shape[1]
-                    for ch in 0..<c { channelBases.append(SendablePointer(part + (b * c + ch) * inSpatial)) }
+                    for ch in 0..<c { channelBases.append(Shared(part + (b * c + ch) * inSpatial)) }
                 }
                 for g in 0..<groups {
                     let sources = Array(channelBases[(g * cinG)..<((g + 1) * cinG)])
                     let yg = yb + (b * cout + g * coutG) * outSpatial
                     let wg = wb + g * coutG * rows
                     if pointwise {
-                        GEMM.parallelMultiply(m: coutG, n: outSpatial, k: cinG, a: wg, lda: rows, b: sources[0].pointer, ldb: inSpatial, c: yg, ldc: outSpatial)
+                        GEMM.parallelMultiply(m: coutG, n: outSpatial, k: cinG, a: wg, lda: rows, b: sources[0].value, ldb: inSpatial, c: yg, ldc: outSpatial)
                         if let bp = biasPointer { addBias(bp + g * coutG, channels: coutG, to: yg, columns: outSpatial, ld: outSpatial) }
                         continue
                     }
-                    let ws = SendablePointer(wg), ys = SendableMutablePointer(yg), cs = SendableMutablePointer(cb)
-                    let bs = biasPointer.map { SendablePointer($0) }
+                    let ws = Shared(wg), ys = Shared(yg), cs = Shared(cb)
+                    let bs = biasPointer.map { Shared($0) }
                     Parallel.perform(workers) { worker in
-                        let workspace = cs.pointer + worker * rows * rowsPerBlock * oW
+                        let workspace = cs.value + worker * rows * rowsPerBlock * oW
                         for block in stride(from: worker, to: blocks, by: workers) {
                             let r0 = block * rowsPerBlock, r1 = min(outRows, r0 + rowsPerBlock)
                             let count = (r1 - r0) * oW
                             im2col(sources, inSize: inSize, outSize: outSize, geometry: geometry, rows: r0..<r1, into: workspace, ld: count)
-                            GEMM.multiply(m: coutG, n: count, k: rows, a: ws.pointer, lda: rows, b: workspace, ldb: count,
-                                          c: ys.pointer + r0 * oW, ldc: outSpatial)
+                            GEMM.multiply(m: coutG, n: count, k: rows, a: ws.value, lda: rows, b: workspace, ldb: count,
+                                          c: ys.value + r0 * oW, ldc: outSpatial)
                             // The block is still in cache: add the bias now rather than in another pass.
-                            if let bp = bs?.pointer { addBias(bp + g * coutG, channels: coutG, to: ys.pointer + r0 * oW, columns: count, ld: outSpatial) }
+                            if let bp = bs?.value { addBias(bp + g * coutG, channels: coutG, to: ys.value + r0 * oW, columns: count, ld: outSpatial) }
                         }
                     }
                 }
@@ -135,7 +135,7 @@ enum ConvolutionKernel {
     /// q-th output position of the output rows `rows` (row r = depth r / oH, height r % oH; 0 in the
     /// padding). Each output row is a contiguous run of the input (strided by the W stride) between two
     /// zero-filled margins computed once.
-    static func im2col(_ sources: [SendablePointer], inSize: [Int], outSize: [Int], geometry gm: ConvGeometry,
+    static func im2col(_ sources: [Shared<UnsafePointer<Float>>], inSize: [Int], outSize: [Int], geometry gm: ConvGeometry,
                        rows: Range<Int>, into columns: UnsafeMutablePointer<Float>, ld: Int) {
         let (iD, iH, iW) = (inSize[0], inSize[1], inSize[2])
         let (oH, oW) = (outSize[1], outSize[2])
@@ -143,7 +143,7 @@ enum ConvolutionKernel {
         let (sD, sH, sW) = (gm.stride[0], gm.stride[1], gm.stride[2])
         var row = 0
         for source in sources {
-            let xc = source.pointer
+            let xc = source.value
             for kd in 0..<kD { for kh in 0..<kH { for kw in 0..<kW {
                 var dst = columns + row * ld
                 let offD = kd * gm.dilation[0] - gm.padding[0], offH = kh * gm.dilation[1] - gm.padding[1], offW = kw * gm.dilation[2] - gm.padding[2]
@@ -219,12 +219,12 @@ enum ConvolutionKernel {
         let (oD, oH, oW) = (outSize[0], outSize[1], outSize[2])
         let (sD, sH, sW) = (gm.stride[0], gm.stride[1], gm.stride[2])
         let outSpatial = oD * oH * oW
-        let cs = SendablePointer(columns), ys = SendableMutablePointer(y)
+        let cs = Shared(columns), ys = Shared(y)
         Parallel.perform(channels) { c in
-            let yc = ys.pointer + c * outSpatial
+            let yc = ys.value + c * outSpatial
             var row = c * gm.taps
             for kd in 0..<gm.kernel[0] { for kh in 0..<gm.kernel[1] { for kw in 0..<gm.kernel[2] {
-                var src = cs.pointer + row * ld
+                var src = cs.value + row * ld
                 let offD = kd * gm.dilation[0] - gm.padding[0], offH = kh * gm.dilation[1] - gm.padding[1], offW = kw * gm.dilation[2] - gm.padding[2]
                 // Input columns whose output column is inside.
                 let (lo, hi) = validRange(count: iW, stride: sW, offset: offW, limit: oW)
@@ -282,13 +282,3 @@ enum ConvolutionKernel {
     }
 }
 
-/// Raw pointers shared with worker threads inside one kernel call (each thread touches its own channel).
-struct SendablePointer: @unchecked Sendable {
-    let pointer: UnsafePointer<Float>
-    init(_ p: UnsafePointer<Float>) { pointer = p }
-}
-
-struct SendableMutablePointer: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Float>
-    init(_ p: UnsafeMutablePointer<Float>) { pointer = p }
-}

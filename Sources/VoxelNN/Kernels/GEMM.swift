@@ -67,12 +67,12 @@ extension GEMM {
             return
         }
         let chunk = ((n + parts - 1) / parts + 15) / 16 * 16
-        let ap = SendablePointer(a), bp = SendablePointer(b), cp = SendableMutablePointer(c)
+        let ap = Shared(a), bp = Shared(b), cp = Shared(c)
         Parallel.perform(parts) { part in
             let start = part * chunk, end = min(n, start + chunk)
             guard start < end else { return }
-            multiply(m: m, n: end - start, k: k, a: ap.pointer, lda: lda, transposeA: transposeA, b: bp.pointer + start, ldb: ldb,
-                     c: cp.pointer + start, ldc: ldc, beta: beta)
+            multiply(m: m, n: end - start, k: k, a: ap.value, lda: lda, transposeA: transposeA, b: bp.value + start, ldb: ldb,
+                     c: cp.value + start, ldc: ldc, beta: beta)
         }
     }
 }

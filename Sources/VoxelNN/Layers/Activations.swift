@@ -46,10 +46,10 @@ public struct PReLU: ParameterizedLayer {
         let slopes = weight.data
         y.data.withUnsafeMutableBufferPointer { buffer in
             guard let base0 = buffer.baseAddress else { return }
-            let shared = SendableMutablePointer(base0)
+            let shared = Shared(base0)
             Parallel.perform(n * c) { plane in
                 let a = slopes[slopes.count == 1 ? 0 : plane % c]
-                let p = shared.pointer + plane * s
+                let p = shared.value + plane * s
                 for i in 0..<s where p[i] < 0 { p[i] *= a }
             }
         }

@@ -101,9 +101,9 @@ public struct BatchNorm3d: ParameterizedLayer {
         let shifts = (0..<c).map { bias.data[$0] - runningMean.data[$0] * scales[$0] }
         y.data.withUnsafeMutableBufferPointer { buffer in
             guard let base = buffer.baseAddress else { return }
-            let shared = SendableMutablePointer(base)
+            let shared = Shared(base)
             Parallel.perform(n * c) { plane in
-                let p = shared.pointer + plane * s
+                let p = shared.value + plane * s
                 let scale = scales[plane % c], shift = shifts[plane % c]
                 if let slope = negativeSlope {
                     for i in 0..<s { let v = p[i] * scale + shift; p[i] = v < 0 ? v * slope : v }
@@ -133,10 +133,10 @@ enum Normalization {
         let perGroup = c / groups
         y.data.withUnsafeMutableBufferPointer { buffer in
             guard let base0 = buffer.baseAddress else { return }
-            let shared = SendableMutablePointer(base0)
+            let shared = Shared(base0)
             Parallel.perform(n * groups) { job in
                 let b = job / groups, g = job % groups
-                let data = shared.pointer + (b * c + g * perGroup) * s
+                let data = shared.value + (b * c + g * perGroup) * s
                 let count = perGroup * s
                 guard count > 0 else { return }
                 var k: Float = 0

@@ -60,9 +60,9 @@ enum Pooling {
         let (pD, pH, pW) = (g.padding[0], g.padding[1], g.padding[2])
         x.data.withUnsafeBufferPointer { xbuf in y.data.withUnsafeMutableBufferPointer { ybuf in
             guard let xb = xbuf.baseAddress, let yb = ybuf.baseAddress else { return }
-            let input = SendablePointer(xb), output = SendableMutablePointer(yb)
+            let input = Shared(xb), output = Shared(yb)
             Parallel.perform(n * c) { plane in
-                let xp = input.pointer + plane * inSpatial, yp = output.pointer + plane * outSpatial
+                let xp = input.value + plane * inSpatial, yp = output.value + plane * outSpatial
                 for od in 0..<oD {
                     let d0 = od * sD - pD, dEnd = min(d0 + kD, iD + pD)
                     for oh in 0..<oH {

@@ -56,7 +56,7 @@ public struct CaseInput: Sendable {
             volume = image.volume
         case .dicomSeries(let stack, let options):
             guard stack.isRegular || options.resampleSlices else {
-                throw CaseError("DICOM series \(stack.label): \(stack.irregularity ?? "irregular slices") (set \"resampleSlices\": true on the input to resample)")
+                throw CaseError.unusableInput(input: name, reason: "DICOM series \(stack.label): \(stack.irregularity ?? "irregular slices") (set \"resampleSlices\": true on the input to resample)")
             }
             warnings += stack.problems.map { "DICOM series \(stack.label): \($0)" }
             var o = DICOMVolumeOptions()
@@ -69,7 +69,7 @@ public struct CaseInput: Sendable {
             do {
                 return .labels(try LabelConversion.labelMap(from: volume))
             } catch let e as CaseError {
-                throw CaseError("input \"\(name)\": \(e.message)")
+                throw CaseError.unusableInput(input: name, reason: e.message)
             }
         default:
             return .image(volume)
@@ -99,10 +99,44 @@ public struct CaseInput: Sendable {
     }
 }
 
-/// A case-level failure with a message (missing inputs, unusable values, a failed external program).
-public struct CaseError: Error, CustomStringConvertible, Sendable {
-    public var message: String
-    public init(_ message: String) { self.message = message }
+/// Why one case failed at one stage. The runner records the message in the manifest and goes on with the
+/// other cases. Plugins throw these too (or any other error, whose description is recorded).
+public enum CaseError: Error, CustomStringConvertible, Sendable {
+    /// A stage asked for a value that no input or earlier stage holds.
+    case noSuchValue(id: String)
+    /// A value is of another kind than the stage needs (a report where an image is needed, …).
+    case wrongKind(id: String, found: String, needed: String, hint: String? = nil)
+    /// Two values that must share a grid do not.
+    case gridMismatch(String)
+    /// A stage's parameters cannot be used (found when it is set up, or with this case's values).
+    case invalidParameters(stage: String?, reason: String)
+    /// An input cannot be used as the pipeline says (a labels input holding fractions, an irregular series).
+    case unusableInput(input: String, reason: String)
+    /// Voxels that are not labels where a label map is needed.
+    case notLabels(String)
+    /// A file or folder could not be created or written.
+    case cannotWrite(path: String, reason: String)
+    /// An external program could not be started, failed, or wrote something unusable.
+    case programFailed(program: String, reason: String)
+    /// A network could not be loaded or run on this input.
+    case model(stage: String?, reason: String)
+
+    /// What went wrong, in words a user can act on.
+    public var message: String {
+        switch self {
+        case .noSuchValue(let id): return "no value named \"\(id)\" in this case"
+        case .wrongKind(let id, let found, let needed, let hint):
+            return "\"\(id)\" is \(found), not \(needed)" + (hint.map { "; \($0)" } ?? "")
+        case .gridMismatch(let why): return why
+        case .invalidParameters(let stage, let reason): return (stage.map { "stage \($0): " } ?? "") + reason
+        case .unusableInput(let input, let reason): return "input \"\(input)\": \(reason)"
+        case .notLabels(let why): return why
+        case .cannotWrite(let path, let reason): return "\(path): cannot write: \(reason)"
+        case .programFailed(let program, let reason): return "\(program) \(reason)"
+        case .model(let stage, let reason): return (stage.map { "stage \($0): " } ?? "") + reason
+        }
+    }
+
     public var description: String { message }
 }
 
@@ -114,15 +148,15 @@ public enum LabelConversion {
     /// - Throws: `CaseError` naming the first value that is not a label.
     public static func labelMap(from volume: Volume) throws -> LabelMap {
         if volume.voxelType.isInteger && volume.scaling.isIdentity { return try LabelMap(volume) }
-        guard volume.voxelType != .rgb24 else { throw CaseError("colour voxels cannot be labels") }
-        guard volume.timePoints == 1 else { throw CaseError("a label map is 3D, this file has \(volume.timePoints) volumes") }
+        guard volume.voxelType != .rgb24 else { throw CaseError.notLabels("colour voxels cannot be labels") }
+        guard volume.timePoints == 1 else { throw CaseError.notLabels("a label map is 3D, this file has \(volume.timePoints) volumes") }
         let n = volume.voxels.count
         var values = [Int32](repeating: 0, count: n)
         var maxValue: Int32 = 0
         for i in 0..<n {
             let v = volume.scaling.apply(volume.voxels.value(at: i))
             guard v == v.rounded(), v >= 0, v <= Double(Int32.max) else {
-                throw CaseError("voxel \(i) holds \(v), which is not a label (labels are whole numbers ≥ 0)")
+                throw CaseError.notLabels("voxel \(i) holds \(v), which is not a label (labels are whole numbers ≥ 0)")
             }
             values[i] = Int32(v)
             maxValue = max(maxValue, values[i])

@@ -47,7 +47,7 @@ public struct CaseContext: Sendable {
     /// - Throws: the reader's error for an unreadable input; `CaseError` for an unknown id.
     public mutating func value(_ id: String) throws -> StageValue {
         if let v = values[id] { return v }
-        guard let input = inputs[id] else { throw CaseError("no value named \"\(id)\" in this case") }
+        guard let input = inputs[id] else { throw CaseError.noSuchValue(id: id) }
         let start = Clock.now()
         let v: StageValue
         do {
@@ -70,14 +70,14 @@ public struct CaseContext: Sendable {
     /// - Throws: `CaseError` when `id` holds another kind of value.
     public mutating func image(_ id: String) throws -> Volume {
         if case .image(let v) = try value(id) { return v }
-        throw CaseError("\"\(id)\" is not an image")
+        throw CaseError.wrongKind(id: id, found: try value(id).kindName, needed: "an image")
     }
 
     /// The label map `id`.
     /// - Throws: `CaseError` when `id` holds another kind of value.
     public mutating func labels(_ id: String) throws -> LabelMap {
         if case .labels(let v) = try value(id) { return v }
-        throw CaseError("\"\(id)\" is not a label map")
+        throw CaseError.wrongKind(id: id, found: try value(id).kindName, needed: "a label map")
     }
 
     /// The grid of the image or label map `id` (for putting results back on a scan's grid).
@@ -86,7 +86,7 @@ public struct CaseContext: Sendable {
         switch try value(id) {
         case .image(let v): return v.geometry
         case .labels(let l): return l.geometry
-        case .report: throw CaseError("\"\(id)\" is a report, not a grid")
+        case .report: throw CaseError.wrongKind(id: id, found: "a report", needed: "an image or label map (a grid)")
         }
     }
 
@@ -103,7 +103,7 @@ public struct CaseContext: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         } catch {
-            throw CaseError("\(parent): cannot create folder: \(FileSystemMessage.describe(error))")
+            throw CaseError.cannotWrite(path: parent, reason: "cannot create the folder: \(FileSystemMessage.describe(error))")
         }
         if !outputs.contains(relativePath) { outputs.append(relativePath) }
         return full
@@ -112,7 +112,7 @@ public struct CaseContext: Sendable {
     /// Writes `text` to `relativePath` in the case's folder (temporary name, then rename).
     public mutating func writeText(_ text: String, to relativePath: String) throws {
         let full = try outputFile(relativePath)
-        try AtomicWrite.write(Array(text.utf8), to: full)
+        try AtomicFile.write(Array(text.utf8), to: full)
     }
 
     mutating func store(_ value: StageValue, as id: String) {
@@ -149,36 +149,5 @@ enum Clock {
         var t = timespec()
         clock_gettime(CLOCK_MONOTONIC, &t)
         return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
-    }
-}
-
-/// Whole-file writes that appear atomically (temporary file in the same folder, then rename).
-public enum AtomicWrite {
-    /// Writes `bytes` to `path` via a temporary file and `rename`, so `path` never holds partial data.
-    /// - Throws: `CaseError` naming the path and the system's reason.
-    public static func write(_ bytes: [UInt8], to path: String) throws {
-        let temporary = "\((path as NSString).deletingLastPathComponent)/.\((path as NSString).lastPathComponent).\(getpid()).tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw CaseError("\(path): cannot write: \(String(cString: strerror(errno)))") }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { buffer -> Int in
-                guard let base = buffer.baseAddress else { return 0 }
-                return Glibc.write(fd, base + offset, buffer.count - offset)
-            }
-            if n <= 0 {
-                let why = String(cString: strerror(errno))
-                close(fd)
-                unlink(temporary)
-                throw CaseError("\(path): cannot write: \(why)")
-            }
-            offset += n
-        }
-        close(fd)
-        guard rename(temporary, path) == 0 else {
-            let why = String(cString: strerror(errno))
-            unlink(temporary)
-            throw CaseError("\(path): cannot rename into place: \(why)")
-        }
     }
 }

@@ -55,7 +55,7 @@ public struct Discovery: Sendable {
 public enum CaseDiscovery {
     /// The cases in `archive`, sorted by id. Ids are unique: clashes get `-2`, `-3`, … in a fixed order.
     /// - Parameter scanThreads: threads for reading DICOM headers.
-    /// - Throws: `CaseError` when the archive is not a readable folder.
+    /// - Throws: `RunError.archive` when the archive is not a readable folder.
     public static func discover(_ spec: PipelineSpec, archive: String, scanThreads: Int = ComputeBudget.threads) throws -> [Case] {
         try survey(spec, archive: archive, scanThreads: scanThreads).cases
     }
@@ -63,11 +63,11 @@ public enum CaseDiscovery {
     /// The cases in `archive` with an account of every file (used, non-image, unreadable, filtered,
     /// duplicate, unmatched) and, when no case was found, the reason. Reference inputs are added to every
     /// case.
-    /// - Throws: `CaseError` when the archive is not a readable folder.
+    /// - Throws: `RunError.archive` when the archive is not a readable folder.
     public static func survey(_ spec: PipelineSpec, archive: String, scanThreads: Int = ComputeBudget.threads) throws -> Discovery {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: archive, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw CaseError("\(archive): not a folder (the archive is a folder of DICOM or NIfTI files)")
+            throw RunError.archive(path: archive, reason: "not a folder (the archive is a folder of DICOM or NIfTI files)")
         }
         // Absolute and free of symbolic links, as the DICOM scanner reports paths, so that records can
         // give every path relative to the archive.

@@ -1,4 +1,5 @@
 import VoxelCore
+import VoxelIO
 import Foundation
 import VoxelSupport
 
@@ -47,7 +48,7 @@ final class Manifest: @unchecked Sendable {
     init(path: String) throws {
         self.path = path
         fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw CaseError("\(path): cannot open the manifest: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw FileIOError(path: path, operation: .open, reason: String(cString: strerror(errno))) }
     }
 
     deinit { close(fd) }
@@ -60,7 +61,7 @@ final class Manifest: @unchecked Sendable {
             guard let base = buffer.baseAddress else { return 0 }
             return write(fd, base, buffer.count)
         }
-        guard n == line.count else { throw CaseError("\(path): cannot append to the manifest: \(String(cString: strerror(errno)))") }
+        guard n == line.count else { throw FileIOError(path: path, operation: .write, reason: String(cString: strerror(errno))) }
     }
 
     /// Lines of an existing manifest that parse as JSON objects, with their case id and status; an

@@ -1,5 +1,6 @@
 import Foundation
 import VoxelCore
+import VoxelIO
 import VoxelSupport
 
 /// The files one run, or one shard of a run, keeps in its output folder.
@@ -56,7 +57,7 @@ struct RunFiles {
     /// True for the names VoxelFlow writes in an output folder.
     static func isRunEntry(_ name: String) -> Bool {
         if ["cases", ".partial", "run.json", "manifest.jsonl", "inputs.jsonl"].contains(name) { return true }
-        if name.hasPrefix(".") && name.hasSuffix(".tmp") { return true }  // a write cut short by a kill
+        if AtomicFile.isLeftover(name) { return true }  // a write cut short by a kill
         for (base, ext) in [("run", ".json"), ("manifest", ".jsonl"), ("inputs", ".jsonl")]
         where name.hasPrefix("\(base)-shard-") && name.hasSuffix(ext) {
             return true

@@ -1,4 +1,5 @@
 import VoxelCore
+import VoxelIO
 import Foundation
 import VoxelSupport
 
@@ -83,7 +84,7 @@ struct RunRecord {
     func write(to path: String) throws {
         let all = JSON.object(members + [("invocations", .array(history + [.object(invocation)]))])
         do {
-            try AtomicWrite.write(Array((all.serialized() + "\n").utf8), to: path)
+            try AtomicFile.write(Array((all.serialized() + "\n").utf8), to: path)
         } catch {
             throw RunError.cannotRecord(path: path, reason: "\(error)")
         }

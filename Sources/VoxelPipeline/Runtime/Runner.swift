@@ -168,8 +168,6 @@ public struct Runner: Sendable {
         let discovery: Discovery
         do {
             discovery = try CaseDiscovery.survey(spec, archive: options.archive)
-        } catch let e as CaseError {
-            throw RunError.archive(path: options.archive, reason: e.message)
         } catch let e as DICOMError {
             throw RunError.archive(path: e.path, reason: e.reason)
         }
@@ -244,8 +242,8 @@ public struct Runner: Sendable {
         let written = OutputFolderState.inspect(out).caseIDsWritten(by: OutputFolderState.inspect(out).runs)
         // Keep only the completed cases' lines (drops failed ones and a line cut short by a killed run).
         do {
-            try AtomicWrite.write(Array(keptLines.map { $0 + "\n" }.joined().utf8), to: files.manifest)
-            try AtomicWrite.write(Array(discovery.inventory.map { $0.json.serialized(pretty: false) + "\n" }.joined().utf8), to: files.inventory)
+            try AtomicFile.write(Array(keptLines.map { $0 + "\n" }.joined().utf8), to: files.manifest)
+            try AtomicFile.write(Array(discovery.inventory.map { $0.json.serialized(pretty: false) + "\n" }.joined().utf8), to: files.inventory)
         } catch {
             throw RunError.cannotRecord(path: files.manifest, reason: "\(error)")
         }

@@ -15,6 +15,15 @@ public enum StageValue: Sendable {
         case .report: return .report
         }
     }
+
+    /// "an image", "a label map" or "a report", for messages.
+    public var kindName: String {
+        switch self {
+        case .image: return "an image"
+        case .labels: return "a label map"
+        case .report: return "a report"
+        }
+    }
 }
 
 /// One configured step of a pipeline.

@@ -17,8 +17,8 @@ enum LabelStages {
         produces: .kind(.labels),
         make: { c in
             let lower = c.parameters.double("lower"), upper = c.parameters.double("upper")
-            guard lower != nil || upper != nil else { throw CaseError("give \"lower\", \"upper\" or both") }
-            if let lower, let upper, lower > upper { throw CaseError("lower (\(lower)) is above upper (\(upper))") }
+            guard lower != nil || upper != nil else { throw CaseError.invalidParameters(stage: nil, reason: "give \"lower\", \"upper\" or both") }
+            if let lower, let upper, lower > upper { throw CaseError.invalidParameters(stage: nil, reason: "lower (\(lower)) is above upper (\(upper))") }
             return ThresholdStage(source: c.parameters.string("source") ?? "", lower: lower ?? -.infinity, upper: upper ?? .infinity,
                                   label: UInt8(c.parameters.int("label") ?? 1))
         })

@@ -37,7 +37,7 @@ enum ModelStages {
         produces: .kind(.labels),
         make: { c in
             let network = try loadNetwork(c)
-            guard !network.isClassifier else { throw CaseError("stage \(c.id): \"segment\" needs a segmentation network; use \"classify\" for a classifier") }
+            guard !network.isClassifier else { throw CaseError.invalidParameters(stage: c.id, reason: "\"segment\" needs a segmentation network; use \"classify\" for a classifier") }
             let p = c.parameters
             let roiIJK = p.ints("roi") ?? [96, 96, 96]
             let axes = (p.strings("mirror") ?? []).compactMap { ["k": 0, "j": 1, "i": 2][$0] }
@@ -45,7 +45,7 @@ enum ModelStages {
                                            blend: p.string("blend") == "constant" ? .constant : .gaussian(sigmaScale: p.double("sigmaScale") ?? 0.125),
                                            batchSize: p.int("batchSize") ?? 1, mirrorAxes: axes)
             if let bad = window.roi.first(where: { $0 % network.sizeMultiple != 0 }) {
-                throw CaseError("stage \(c.id): roi size \(bad) is not a multiple of \(network.sizeMultiple), which this network needs")
+                throw CaseError.invalidParameters(stage: c.id, reason: "roi size \(bad) is not a multiple of \(network.sizeMultiple), which this network needs")
             }
             let rule: SlidingWindow.LabelRule = p.string("activation") == "sigmoid" ? .sigmoid(threshold: Float(p.double("threshold") ?? 0.5)) : .argmax
             return SegmentStage(id: c.id, inputs: NetworkInputs(p), network: network, window: window, rule: rule)
@@ -63,10 +63,10 @@ enum ModelStages {
         produces: .kind(.report),
         make: { c in
             let network = try loadNetwork(c)
-            guard network.isClassifier else { throw CaseError("stage \(c.id): \"classify\" needs a classification network; use \"segment\" for a segmentation network") }
+            guard network.isClassifier else { throw CaseError.invalidParameters(stage: c.id, reason: "\"classify\" needs a classification network; use \"segment\" for a segmentation network") }
             let names = c.parameters.strings("classNames") ?? (0..<network.outChannels).map { "class \($0)" }
             guard names.count == network.outChannels else {
-                throw CaseError("stage \(c.id): \(names.count) class names for a network with \(network.outChannels) outputs")
+                throw CaseError.invalidParameters(stage: c.id, reason: "\(names.count) class names for a network with \(network.outChannels) outputs")
             }
             return ClassifyStage(inputs: NetworkInputs(c.parameters), network: network, activation: c.parameters.string("activation") ?? "softmax",
                                  names: names, weightsFile: c.parameters.string("weights") ?? "")
@@ -76,14 +76,14 @@ enum ModelStages {
     /// present with its shape, nothing left over).
     static func loadNetwork(_ c: StageConfiguration) throws -> any Network {
         guard case .object? = c.parameters.values["network"], let description = c.parameters.values["network"] else {
-            throw CaseError("stage \(c.id): \"network\" must be an object")
+            throw CaseError.invalidParameters(stage: c.id, reason: "\"network\" must be an object")
         }
         let file = c.parameters.string("weights") ?? ""
         let path = file.hasPrefix("/") ? file : "\(c.pipelineDirectory)/\(file)"
         do {
             return try Networks.load(Safetensors(path: path), description: description)
         } catch let error as NNError {
-            throw CaseError("stage \(c.id): \(path): \(error)")
+            throw CaseError.model(stage: c.id, reason: "\(path): \(error)")
         }
     }
 }
@@ -102,13 +102,13 @@ struct NetworkInputs: Sendable {
         for id in ids.dropFirst() {
             let image = try context.image(id)
             guard image.geometry.size == first.geometry.size else {
-                throw CaseError("\"\(id)\" is \(image.geometry.size), but \"\(ids[0])\" is \(first.geometry.size); resample it onto the same grid first (resample-to)")
+                throw CaseError.gridMismatch("\"\(id)\" is \(image.geometry.size), but \"\(ids[0])\" is \(first.geometry.size); resample it onto the same grid first (resample-to)")
             }
             data += image.physicalFloats()
             channels += image.timePoints
         }
         guard channels == expected else {
-            throw CaseError("the network takes \(expected) input channel(s), but \(ids.joined(separator: " + ")) give \(channels)")
+            throw CaseError.model(stage: nil, reason: "the network takes \(expected) input channel(s), but \(ids.joined(separator: " + ")) give \(channels)")
         }
         let size = first.geometry.size
         return (try Tensor(shape: [1, channels, size.z, size.y, size.x], data: data), first)
@@ -129,7 +129,7 @@ struct SegmentStage: Stage {
         do {
             voxels = try window.labels(input, network: network, rule: rule)
         } catch let error as NNError {
-            throw CaseError("\(error)")
+            throw CaseError.model(stage: nil, reason: "\(error)")
         }
         var metadata = image.metadata
         metadata.intensityUnit = nil
@@ -151,7 +151,7 @@ struct ClassifyStage: Stage {
         do {
             logits = try network.forward(input).data
         } catch let error as NNError {
-            throw CaseError("\(error)")
+            throw CaseError.model(stage: nil, reason: "\(error)")
         }
         let scores: [Float]
         switch activation {

@@ -104,12 +104,12 @@ struct CropForegroundStage: Stage {
         } else if case .image(let v) = try context.value(source) {
             window = try crop.plan(for: v)
         } else {
-            throw CaseError("cropping a label map needs \"mask\" (a threshold applies to images)")
+            throw CaseError.invalidParameters(stage: nil, reason: "cropping a label map needs \"mask\" (a threshold applies to images)")
         }
         switch try context.value(source) {
         case .image(let v): return .image(try window.apply(v))
         case .labels(let l): return .labels(try LabelMap(window.apply(l.volume)))
-        case .report: throw CaseError("\"\(source)\" is a report")
+        case .report: throw CaseError.wrongKind(id: source, found: "a report", needed: "an image or label map")
         }
     }
 }
@@ -128,7 +128,7 @@ struct ResampleToStage: Stage {
         case .labels(let l):
             return .labels(try LabelMap(ResampleToGrid(target: target, interpolation: .nearest).apply(l.volume)))
         case .report:
-            throw CaseError("\"\(source)\" is a report")
+            throw CaseError.wrongKind(id: source, found: "a report", needed: "an image or label map")
         }
     }
 }

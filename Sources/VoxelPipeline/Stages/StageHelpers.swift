@@ -27,9 +27,9 @@ struct MapStage: Stage {
         switch try context.value(source) {
         case .image(let v): return .image(try image(v))
         case .labels(let l):
-            guard let labels else { throw CaseError("\"\(source)\" is a label map; this stage needs an image") }
+            guard let labels else { throw CaseError.wrongKind(id: source, found: "a label map", needed: "an image") }
             return .labels(try labels(l))
-        case .report: throw CaseError("\"\(source)\" is a report, not an image or label map")
+        case .report: throw CaseError.wrongKind(id: source, found: "a report", needed: "an image or label map")
         }
     }
 }

@@ -19,7 +19,7 @@ struct WriteNIfTIStage: Stage {
         make: { c in
             let path = c.parameters.string("path") ?? "{id}.nii.gz"
             guard path.hasSuffix(".nii") || path.hasSuffix(".nii.gz") else {
-                throw CaseError("path \"\(path)\" must end in .nii or .nii.gz")
+                throw CaseError.invalidParameters(stage: c.id, reason: "path \"\(path)\" must end in .nii or .nii.gz")
             }
             return WriteNIfTIStage(id: c.id, source: c.parameters.string("source") ?? "", path: path,
                                    grid: c.parameters.string("grid"), level: c.parameters.int("compression") ?? 6)
@@ -37,7 +37,7 @@ struct WriteNIfTIStage: Stage {
         switch try context.value(source) {
         case .image(let v): volume = v
         case .labels(let l): volume = l.volume; isLabels = true
-        case .report: throw CaseError("\"\(source)\" is a report; write it with write-report")
+        case .report: throw CaseError.wrongKind(id: source, found: "a report", needed: "an image or label map", hint: "write it with write-report")
         }
         if let grid {
             let target = try context.geometry(grid)

@@ -124,7 +124,7 @@ public struct RandomElasticDeformation: Codable, Sendable, Equatable {
         values.withUnsafeBufferPointer { src in
             warped.withUnsafeMutableBufferPointer { dst in
                 sources.withUnsafeMutableBufferPointer { labelSource in
-                    let input = SendableConstBuffer(src), output = SendableBuffer(dst), nearest = SendableBuffer(labelSource)
+                    let input = Shared(src), output = Shared(dst), nearest = Shared(labelSource)
                     Parallel.perform(s.z) { z in
                         let displacement = field.plane(z)
                         for y in 0..<s.y {
@@ -134,7 +134,7 @@ public struct RandomElasticDeformation: Codable, Sendable, Equatable {
                                 let n = z * sliceSize + m
                                 if hasLabel {
                                     let r = (p + 0.5).rounded(.down)
-                                    nearest.buffer[n] = Int32(Int(r.x) + s.x * (Int(r.y) + s.y * Int(r.z)))
+                                    nearest.value[n] = Int32(Int(r.x) + s.x * (Int(r.y) + s.y * Int(r.z)))
                                 }
                                 let f = p.rounded(.down)
                                 let w = p - f
@@ -142,13 +142,13 @@ public struct RandomElasticDeformation: Codable, Sendable, Equatable {
                                 let x1 = min(s.x - 1, x0 + 1), y1 = min(s.y - 1, y0 + 1), z1 = min(s.z - 1, z0 + 1)
                                 for time in 0..<t {
                                     let base = time * frame
-                                    func v(_ a: Int, _ b: Int, _ c: Int) -> Float { input.buffer[base + a + s.x * (b + s.y * c)] }
+                                    func v(_ a: Int, _ b: Int, _ c: Int) -> Float { input.value[base + a + s.x * (b + s.y * c)] }
                                     let c00 = v(x0, y0, z0) + (v(x1, y0, z0) - v(x0, y0, z0)) * w.x
                                     let c10 = v(x0, y1, z0) + (v(x1, y1, z0) - v(x0, y1, z0)) * w.x
                                     let c01 = v(x0, y0, z1) + (v(x1, y0, z1) - v(x0, y0, z1)) * w.x
                                     let c11 = v(x0, y1, z1) + (v(x1, y1, z1) - v(x0, y1, z1)) * w.x
                                     let c0 = c00 + (c10 - c00) * w.y, c1 = c01 + (c11 - c01) * w.y
-                                    output.buffer[base + n] = c0 + (c1 - c0) * w.z
+                                    output.value[base + n] = c0 + (c1 - c0) * w.z
                                 }
                             }
                         }

@@ -38,7 +38,7 @@ public struct GaussianSmooth: Codable, Sendable, Equatable {
             // Lines along `axis`: every combination of the other two indices, for every time point.
             let lines = data.count / n
             data.withUnsafeMutableBufferPointer { out in
-                let shared = SendableBuffer(out)
+                let shared = Shared(out)
                 let chunks = ComputeBudget.threads * 4
                 Parallel.perform(chunks) { chunk in
                     let per = (lines + chunks - 1) / chunks
@@ -55,7 +55,7 @@ public struct GaussianSmooth: Codable, Sendable, Equatable {
                         default: start = rest
                         }
                         let base = t * frame + start
-                        for i in 0..<n { line[i] = Double(shared.buffer[base + i * stride]) }
+                        for i in 0..<n { line[i] = Double(shared.value[base + i * stride]) }
                         for i in 0..<n {
                             var acc = 0.0
                             for (m, w) in k.enumerated() {
@@ -66,7 +66,7 @@ public struct GaussianSmooth: Codable, Sendable, Equatable {
                             }
                             result[i] = acc
                         }
-                        for i in 0..<n { shared.buffer[base + i * stride] = Float(result[i]) }
+                        for i in 0..<n { shared.value[base + i * stride] = Float(result[i]) }
                     }
                 }
             }

@@ -67,7 +67,7 @@ public struct AxisPermutation: Codable, Sendable, Equatable {
     /// output is walked in tiles of output axis 0 × output axis `fast` (the one the input stores
     /// contiguously), so both the rows written and the input lines read stay in cache. Tiles of the
     /// remaining axis (and time) run on all cores.
-    static func tiled<T>(_ d: SendableBuffer<T>, _ s: SendableConstBuffer<T>, out: [Int], count: Int, timePoints t: Int,
+    static func tiled<T>(_ d: Shared<UnsafeMutableBufferPointer<T>>, _ s: Shared<UnsafeBufferPointer<T>>, out: [Int], count: Int, timePoints t: Int,
                          frame: Int, start: Int, step: [Int], fast f: Int) {
         let g = f == 1 ? 2 : 1
         let outStride = [1, out[0], out[0] * out[1]]
@@ -77,7 +77,7 @@ public struct AxisPermutation: Codable, Sendable, Equatable {
             let chunks = min(ComputeBudget.threads * 4, max(1, planes))
             let per = (planes + chunks - 1) / chunks
             let first = min(planes, chunk * per), last = min(planes, first + per)
-            guard let to = d.buffer.baseAddress, let from = s.buffer.baseAddress else { return }
+            guard let to = d.value.baseAddress, let from = s.value.baseAddress else { return }
             for plane in first..<last {
                 let time = plane / out[g], gi = plane % out[g]
                 let outBase = time * count + gi * outStride[g]
@@ -106,7 +106,7 @@ public struct AxisPermutation: Codable, Sendable, Equatable {
                 MemoryAdvice.preferHugePages(UnsafeMutableRawBufferPointer(buffer))
                 a.withUnsafeBufferPointer { source in
                     guard source.baseAddress != nil else { return }
-                    let d = SendableBuffer(buffer), s = SendableConstBuffer(source)
+                    let d = Shared(buffer), s = Shared(source)
                     if abs(step[0]) != 1, let f = [1, 2].first(where: { abs(step[$0]) == 1 }) {
                         tiled(d, s, out: out, count: count, timePoints: t, frame: frame, start: start, step: step, fast: f)
                         return
@@ -121,7 +121,7 @@ public struct AxisPermutation: Codable, Sendable, Equatable {
                             for j in 0..<out[1] {
                                 let o = time * count + out[0] * (j + out[1] * k)
                                 let i0 = time * frame + start + j * step[1] + k * step[2]
-                                guard let to = d.buffer.baseAddress, let from = s.buffer.baseAddress else { continue }
+                                guard let to = d.value.baseAddress, let from = s.value.baseAddress else { continue }
                                 if step[0] == 1 {
                                     (to + o).update(from: from + i0, count: out[0])
                                 } else {

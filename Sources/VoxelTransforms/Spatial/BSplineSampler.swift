@@ -18,7 +18,7 @@ enum BSplineSampler {
         let n = [size.x, size.y, size.z]
         let strides = [1, size.x, size.x * size.y]
         values.withUnsafeMutableBufferPointer { buffer in
-            let shared = SendableBuffer(buffer)
+            let shared = Shared(buffer)
             for axis in 0..<3 where n[axis] > 1 {
                 let length = n[axis], stride = strides[axis]
                 // Lines along `axis`: every combination of the other two indices.
@@ -32,9 +32,9 @@ enum BSplineSampler {
                     for l in lo..<hi {
                         let a = l % n[others[0]], b = l / n[others[0]]
                         let start = a * strides[others[0]] + b * strides[others[1]]
-                        for m in 0..<length { line[m] = Double(shared.buffer[start + m * stride]) }
+                        for m in 0..<length { line[m] = Double(shared.value[start + m * stride]) }
                         filter(&line)
-                        for m in 0..<length { shared.buffer[start + m * stride] = Float(line[m]) }
+                        for m in 0..<length { shared.value[start + m * stride] = Float(line[m]) }
                     }
                 }
             }
@@ -109,7 +109,7 @@ enum BSplineSampler {
             coefficients(&c, size: input, threads: threads)
             c.withUnsafeBufferPointer { coefficients in
                 result.withUnsafeMutableBufferPointer { destination in
-                    let src = SendableConstBuffer(coefficients), dst = SendableBuffer(destination)
+                    let src = Shared(coefficients), dst = Shared(destination)
                     let chunks = min(threads * 4, max(1, out.z))
                     let per = (out.z + chunks - 1) / chunks
                     Parallel.perform(chunks) { chunk in
@@ -130,13 +130,13 @@ enum BSplineSampler {
                                         let zBase = iz[c] * input.x * input.y
                                         for b in 0..<4 {
                                             let r = zBase + iy[b] * input.x
-                                            let v0 = Double(src.buffer[r + ix[0]]), v1 = Double(src.buffer[r + ix[1]])
-                                            let v2 = Double(src.buffer[r + ix[2]]), v3 = Double(src.buffer[r + ix[3]])
+                                            let v0 = Double(src.value[r + ix[0]]), v1 = Double(src.value[r + ix[1]])
+                                            let v2 = Double(src.value[r + ix[2]]), v3 = Double(src.value[r + ix[3]])
                                             plane += wy[b] * (wx[0] * v0 + wx[1] * v1 + wx[2] * v2 + wx[3] * v3)
                                         }
                                         sum += wz[c] * plane
                                     }
-                                    dst.buffer[row + i] = Float(sum)
+                                    dst.value[row + i] = Float(sum)
                                 }
                             }
                         }

@@ -77,11 +77,11 @@ public struct ResampleToGrid: Codable, Sendable, Equatable {
             // Gather stored values; outside voxels get the stored equivalent of `fill`.
             var sources = [Int32](repeating: -1, count: frameOut * t)
             sources.withUnsafeMutableBufferPointer { buffer in
-                let shared = SendableBuffer(buffer)
+                let shared = Shared(buffer)
                 forEachVoxel { n, p in
                     guard inside(p) else { return }
                     let i = Int((p.x + 0.5).rounded(.down)), j = Int((p.y + 0.5).rounded(.down)), k = Int((p.z + 0.5).rounded(.down))
-                    shared.buffer[n] = Int32(truncatingIfNeeded: (n / frameOut) * frameIn + i + input.x * (j + input.y * k))
+                    shared.value[n] = Int32(truncatingIfNeeded: (n / frameOut) * frameIn + i + input.x * (j + input.y * k))
                 }
             }
             guard frameIn * t < Int(Int32.max) else { throw TransformError.incompatibleVolume("volume too large for nearest resampling") }
@@ -101,10 +101,10 @@ public struct ResampleToGrid: Codable, Sendable, Equatable {
             }
             let slope = volume.scaling.slope, intercept = volume.scaling.intercept
             values.withUnsafeMutableBufferPointer { dst in
-                let destination = SendableBuffer(dst)
+                let destination = Shared(dst)
                 func run<T: SampleValue>(_ src: [T]) {
                     src.withUnsafeBufferPointer { raw in
-                        LinearSampler.run(source: SendableConstBuffer(raw), destination: destination, input: input, out: out,
+                        LinearSampler.run(source: Shared(raw), destination: destination, input: input, out: out,
                                           timePoints: t, origin: o, steps: (colX, colY, colZ), limit: limit, slope: slope,
                                           intercept: intercept, threads: threads)
                     }
@@ -138,7 +138,7 @@ enum LinearSampler {
     @inline(__always)
     static func toDouble<T: SampleValue>(_ v: T) -> Double { v.sampleValue }
 
-    static func run<T: SampleValue>(source: SendableConstBuffer<T>, destination: SendableBuffer<Float>, input: SIMD3<Int>, out: SIMD3<Int>,
+    static func run<T: SampleValue>(source: Shared<UnsafeBufferPointer<T>>, destination: Shared<UnsafeMutableBufferPointer<Float>>, input: SIMD3<Int>, out: SIMD3<Int>,
                                     timePoints t: Int, origin o: SIMD3<Double>, steps: (SIMD3<Double>, SIMD3<Double>, SIMD3<Double>),
                                     limit: SIMD3<Double>, slope: Double, intercept: Double, threads: Int) {
         let frameOut = out.x * out.y * out.z, frameIn = input.x * input.y * input.z
@@ -153,7 +153,7 @@ enum LinearSampler {
         let per = (slabs + chunks - 1) / chunks
         let sx = input.x, sxy = input.x * input.y
         Parallel.perform(chunks) { chunk in
-            let src = source.buffer, dst = destination.buffer
+            let src = source.value, dst = destination.value
             let first = min(slabs, chunk * per), last = min(slabs, first + per)
             for s in first..<last {
                 let time = s / out.z, k = s % out.z
@@ -251,7 +251,7 @@ extension LinearSampler {
 
     /// Axis-aligned mapping (the grids share directions): taps are computed once per axis, so the inner
     /// loop is eight loads and seven lerps.
-    static func separable<T: SampleValue>(source: SendableConstBuffer<T>, destination: SendableBuffer<Float>, input: SIMD3<Int>,
+    static func separable<T: SampleValue>(source: Shared<UnsafeBufferPointer<T>>, destination: Shared<UnsafeMutableBufferPointer<Float>>, input: SIMD3<Int>,
                                           out: SIMD3<Int>, timePoints t: Int, origin o: SIMD3<Double>, scale: SIMD3<Double>,
                                           limit: SIMD3<Double>, slope: Double, intercept: Double, threads: Int) {
         let tx = Taps(count: out.x, origin: o.x, step: scale.x, size: input.x, limit: limit.x)
@@ -263,7 +263,7 @@ extension LinearSampler {
         let chunks = min(threads * 4, max(1, slabs))
         let per = (slabs + chunks - 1) / chunks
         Parallel.perform(chunks) { chunk in
-            let src = source.buffer, dst = destination.buffer
+            let src = source.value, dst = destination.value
             let first = min(slabs, chunk * per), last = min(slabs, first + per)
             for s in first..<last {
                 let time = s / out.z, k = s % out.z
@@ -303,15 +303,4 @@ extension UInt32: SampleValue { @inline(__always) var sampleValue: Double { Doub
 extension Float: SampleValue { @inline(__always) var sampleValue: Double { Double(self) } }
 extension Double: SampleValue { @inline(__always) var sampleValue: Double { self } }
 
-/// A mutable buffer lent to concurrent workers that write disjoint elements.
-struct SendableBuffer<T>: @unchecked Sendable {
-    let buffer: UnsafeMutableBufferPointer<T>
-    init(_ buffer: UnsafeMutableBufferPointer<T>) { self.buffer = buffer }
-}
-
-/// A read-only buffer lent to concurrent workers.
-struct SendableConstBuffer<T>: @unchecked Sendable {
-    let buffer: UnsafeBufferPointer<T>
-    init(_ buffer: UnsafeBufferPointer<T>) { self.buffer = buffer }
-}
 
