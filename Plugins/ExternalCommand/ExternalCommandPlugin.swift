@@ -25,7 +25,7 @@ public enum ExternalCommandPlugin {
         ],
         produces: .kind(.labels),
         make: { c in
-            let command = c.parameters.strings("command") ?? []
+            let command = try c.strings("command")
             guard let program = command.first, !program.isEmpty else { throw CaseError.invalidParameters(stage: c.id, reason: "command is empty") }
             let executable = try ExternalCommandStage.resolve(program, pipelineDirectory: c.pipelineDirectory)
             for argument in command {
@@ -33,9 +33,9 @@ public enum ExternalCommandPlugin {
                     throw CaseError.invalidParameters(stage: c.id, reason: "\(argument): {nifti:} needs a value id")
                 }
             }
-            let parameters = c.parameters.values["parameters"] ?? .object([])
+            let parameters = try c.json("parameters")
             return ExternalCommandStage(executable: executable, arguments: Array(command.dropFirst()),
-                                        timeout: c.parameters.double("timeout") ?? 3600, parameters: parameters,
+                                        timeout: try c.double("timeout"), parameters: parameters,
                                         grid: c.parameters.string("grid"), stageID: c.id)
         })
 }

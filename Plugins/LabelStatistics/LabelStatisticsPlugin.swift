@@ -32,9 +32,9 @@ public enum LabelStatisticsPlugin {
                     names[label] = name
                 }
             }
-            return LabelStatisticsStage(labels: c.parameters.string("labels") ?? "", image: c.parameters.string("image"),
-                                        percentiles: c.parameters.doubles("percentiles") ?? [], names: names,
-                                        resampleLabels: c.parameters.bool("resampleLabels") ?? false)
+            return LabelStatisticsStage(labels: try c.string("labels"), image: c.parameters.string("image"),
+                                        percentiles: try c.doubles("percentiles"), names: names,
+                                        resampleLabels: try c.bool("resampleLabels"))
         })
 }
 

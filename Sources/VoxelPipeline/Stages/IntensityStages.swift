@@ -17,10 +17,10 @@ enum IntensityStages {
         ],
         produces: .kind(.image),
         make: { c in
-            let level = c.parameters.double("level") ?? 0, width = c.parameters.double("width") ?? 1
+            let level = try c.double("level"), width = try c.double("width")
             let t = ScaleIntensityRange(aMin: level - width / 2, aMax: level + width / 2,
-                                        bMin: c.parameters.double("outputMin") ?? 0, bMax: c.parameters.double("outputMax") ?? 1, clip: true)
-            return ImageStage(source: c.parameters.string("source") ?? "", transform: t.apply)
+                                        bMin: try c.double("outputMin"), bMax: try c.double("outputMax"), clip: true)
+            return ImageStage(source: try c.string("source"), transform: t.apply)
         })
 
     static let scaleRange = StageDefinition(
@@ -52,8 +52,8 @@ enum IntensityStages {
         ],
         produces: .kind(.image),
         make: { c in
-            let t = NormalizeIntensity(nonzero: c.parameters.bool("nonzero") ?? false)
-            return NormalizeStage(source: c.parameters.string("source") ?? "", mask: c.parameters.string("mask"), transform: t)
+            let t = NormalizeIntensity(nonzero: try c.bool("nonzero"))
+            return NormalizeStage(source: try c.string("source"), mask: c.parameters.string("mask"), transform: t)
         })
 
     static let percentileNormalize = StageDefinition(
@@ -67,8 +67,8 @@ enum IntensityStages {
         ],
         produces: .kind(.image),
         make: { c in
-            let t = try PercentileNormalize(lower: c.parameters.double("lower") ?? 0.5, upper: c.parameters.double("upper") ?? 99.5)
-            return PercentileStage(source: c.parameters.string("source") ?? "", mask: c.parameters.string("mask"), transform: t)
+            let t = try PercentileNormalize(lower: try c.double("lower"), upper: try c.double("upper"))
+            return PercentileStage(source: try c.string("source"), mask: c.parameters.string("mask"), transform: t)
         })
 
     static let gaussianSmooth = StageDefinition(
@@ -80,8 +80,8 @@ enum IntensityStages {
         ],
         produces: .kind(.image),
         make: { c in
-            let t = try GaussianSmooth(sigma: c.parameters.doubles("sigma") ?? [])
-            return ImageStage(source: c.parameters.string("source") ?? "", transform: t.apply)
+            let t = try GaussianSmooth(sigma: try c.doubles("sigma"))
+            return ImageStage(source: try c.string("source"), transform: t.apply)
         })
 }
 

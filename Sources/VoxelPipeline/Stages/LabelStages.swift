@@ -19,8 +19,8 @@ enum LabelStages {
             let lower = c.parameters.double("lower"), upper = c.parameters.double("upper")
             guard lower != nil || upper != nil else { throw CaseError.invalidParameters(stage: nil, reason: "give \"lower\", \"upper\" or both") }
             if let lower, let upper, lower > upper { throw CaseError.invalidParameters(stage: nil, reason: "lower (\(lower)) is above upper (\(upper))") }
-            return ThresholdStage(source: c.parameters.string("source") ?? "", lower: lower ?? -.infinity, upper: upper ?? .infinity,
-                                  label: UInt8(c.parameters.int("label") ?? 1))
+            return ThresholdStage(source: try c.string("source"), lower: lower ?? -.infinity, upper: upper ?? .infinity,
+                                  label: UInt8(try c.int("label")))
         })
 
     static let connectedComponents = StageDefinition(
@@ -29,8 +29,8 @@ enum LabelStages {
         parameters: [CommonParameters.source([.labels]), CommonParameters.connectivity],
         produces: .kind(.labels),
         make: { c in
-            let t = ConnectedComponents(connectivity: CommonParameters.connectivityValue(c.parameters))
-            return LabelStage(source: c.parameters.string("source") ?? "") { try t.apply($0).labels }
+            let t = ConnectedComponents(connectivity: try CommonParameters.connectivityValue(c))
+            return LabelStage(source: try c.string("source")) { try t.apply($0).labels }
         })
 
     static let keepLargest = StageDefinition(
@@ -39,8 +39,8 @@ enum LabelStages {
         parameters: [CommonParameters.source([.labels]), CommonParameters.connectivity],
         produces: .kind(.labels),
         make: { c in
-            let t = KeepLargestComponent(connectivity: CommonParameters.connectivityValue(c.parameters))
-            return LabelStage(source: c.parameters.string("source") ?? "", transform: t.apply)
+            let t = KeepLargestComponent(connectivity: try CommonParameters.connectivityValue(c))
+            return LabelStage(source: try c.string("source"), transform: t.apply)
         })
 
     static let fillHoles = StageDefinition(
@@ -48,7 +48,7 @@ enum LabelStages {
         summary: "Fill enclosed background holes of a binary mask (scipy binary_fill_holes); output 0/1.",
         parameters: [CommonParameters.source([.labels])],
         produces: .kind(.labels),
-        make: { c in LabelStage(source: c.parameters.string("source") ?? "", transform: FillHoles().apply) })
+        make: { c in LabelStage(source: try c.string("source"), transform: FillHoles().apply) })
 
     static let removeSmall = StageDefinition(
         type: "remove-small-components", category: .labels,
@@ -60,9 +60,9 @@ enum LabelStages {
         ],
         produces: .kind(.labels),
         make: { c in
-            let t = try RemoveSmallComponents(minimumMillilitres: c.parameters.double("minVolumeML") ?? 0,
-                                              connectivity: CommonParameters.connectivityValue(c.parameters))
-            return LabelStage(source: c.parameters.string("source") ?? "", transform: t.apply)
+            let t = try RemoveSmallComponents(minimumMillilitres: try c.double("minVolumeML"),
+                                              connectivity: try CommonParameters.connectivityValue(c))
+            return LabelStage(source: try c.string("source"), transform: t.apply)
         })
 
     static let remap = StageDefinition(
@@ -75,8 +75,8 @@ enum LabelStages {
         ],
         produces: .kind(.labels),
         make: { c in
-            let t = try RemapLabels(mapping: c.parameters.labelMapping("mapping") ?? [:], dropUnmapped: c.parameters.bool("dropUnmapped") ?? false)
-            return LabelStage(source: c.parameters.string("source") ?? "", transform: t.apply)
+            let t = try RemapLabels(mapping: try c.labelMapping("mapping"), dropUnmapped: try c.bool("dropUnmapped"))
+            return LabelStage(source: try c.string("source"), transform: t.apply)
         })
 
     static let morphology = StageDefinition(
@@ -90,9 +90,9 @@ enum LabelStages {
         ],
         produces: .kind(.labels),
         make: { c in
-            let op = BinaryMorphology.Operation(rawValue: c.parameters.string("operation") ?? "") ?? .erode
-            let t = try BinaryMorphology(op, connectivity: CommonParameters.connectivityValue(c.parameters), iterations: c.parameters.int("iterations") ?? 1)
-            return LabelStage(source: c.parameters.string("source") ?? "", transform: t.apply)
+            let op = try c.choice("operation", as: BinaryMorphology.Operation.self)
+            let t = try BinaryMorphology(op, connectivity: try CommonParameters.connectivityValue(c), iterations: try c.int("iterations"))
+            return LabelStage(source: try c.string("source"), transform: t.apply)
         })
 }
 
@@ -106,8 +106,8 @@ extension LabelStages {
         ],
         produces: .kind(.image),
         make: { c in
-            let t = try OneHot(classes: c.parameters.ints("classes") ?? [])
-            return OneHotStage(source: c.parameters.string("source") ?? "", transform: t)
+            let t = try OneHot(classes: try c.ints("classes"))
+            return OneHotStage(source: try c.string("source"), transform: t)
         })
 }
 

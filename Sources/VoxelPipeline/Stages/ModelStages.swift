@@ -68,8 +68,8 @@ enum ModelStages {
             guard names.count == network.outChannels else {
                 throw CaseError.invalidParameters(stage: c.id, reason: "\(names.count) class names for a network with \(network.outChannels) outputs")
             }
-            return ClassifyStage(inputs: NetworkInputs(c.parameters), network: network, activation: c.parameters.string("activation") ?? "softmax",
-                                 names: names, weightsFile: c.parameters.string("weights") ?? "")
+            return ClassifyStage(inputs: NetworkInputs(c.parameters), network: network, activation: try c.string("activation"),
+                                 names: names, weightsFile: try c.string("weights"))
         })
 
     /// Builds the described network and loads its weights (the whole file is checked: every parameter
@@ -78,7 +78,7 @@ enum ModelStages {
         guard case .object? = c.parameters.values["network"], let description = c.parameters.values["network"] else {
             throw CaseError.invalidParameters(stage: c.id, reason: "\"network\" must be an object")
         }
-        let file = c.parameters.string("weights") ?? ""
+        let file = try c.string("weights")
         let path = file.hasPrefix("/") ? file : "\(c.pipelineDirectory)/\(file)"
         do {
             return try Networks.load(Safetensors(path: path), description: description)

@@ -16,8 +16,8 @@ enum SpatialStages {
         ],
         produces: .sameAs(parameter: "source"),
         make: { c in
-            let r = try Reorient(target: c.parameters.string("orientation") ?? "RAS")
-            return MapStage(source: c.parameters.string("source") ?? "",
+            let r = try Reorient(target: try c.string("orientation"))
+            return MapStage(source: try c.string("source"),
                             image: { try r.apply($0).volume },
                             labels: { try LabelMap(r.apply($0.volume).volume) })
         })
@@ -35,11 +35,11 @@ enum SpatialStages {
         ],
         produces: .sameAs(parameter: "source"),
         make: { c in
-            let spacing = c.parameters.doubles("spacing") ?? []
-            let interpolation = Interpolation(rawValue: c.parameters.string("interpolation") ?? "linear") ?? .linear
-            let image = try Resample(spacing: spacing, interpolation: interpolation, antialias: c.parameters.bool("antialias") ?? false)
+            let spacing = try c.doubles("spacing")
+            let interpolation = try c.choice("interpolation", as: Interpolation.self)
+            let image = try Resample(spacing: spacing, interpolation: interpolation, antialias: try c.bool("antialias"))
             let labels = try Resample(spacing: spacing, interpolation: .nearest)
-            return MapStage(source: c.parameters.string("source") ?? "",
+            return MapStage(source: try c.string("source"),
                             image: { try image.apply($0).volume },
                             labels: { try LabelMap(labels.apply($0.volume).volume) })
         })
@@ -56,9 +56,9 @@ enum SpatialStages {
         ],
         produces: .sameAs(parameter: "source"),
         make: { c in
-            ResampleToStage(source: c.parameters.string("source") ?? "", reference: c.parameters.string("reference") ?? "",
-                            interpolation: Interpolation(rawValue: c.parameters.string("interpolation") ?? "linear") ?? .linear,
-                            fill: c.parameters.double("fill") ?? 0)
+            ResampleToStage(source: try c.string("source"), reference: try c.string("reference"),
+                            interpolation: try c.choice("interpolation", as: Interpolation.self),
+                            fill: try c.double("fill"))
         })
 
     static let cropForeground = StageDefinition(
@@ -72,8 +72,8 @@ enum SpatialStages {
         ],
         produces: .sameAs(parameter: "source"),
         make: { c in
-            let crop = try CropForeground(threshold: c.parameters.double("threshold") ?? 0, margin: c.parameters.int("margin") ?? 0)
-            return CropForegroundStage(source: c.parameters.string("source") ?? "", mask: c.parameters.string("mask"), crop: crop)
+            let crop = try CropForeground(threshold: try c.double("threshold"), margin: try c.int("margin"))
+            return CropForegroundStage(source: try c.string("source"), mask: c.parameters.string("mask"), crop: crop)
         })
 
     static let cropOrPad = StageDefinition(
@@ -85,8 +85,8 @@ enum SpatialStages {
         ],
         produces: .sameAs(parameter: "source"),
         make: { c in
-            let crop = try CropOrPad(size: c.parameters.ints("size") ?? [])
-            return MapStage(source: c.parameters.string("source") ?? "",
+            let crop = try CropOrPad(size: try c.ints("size"))
+            return MapStage(source: try c.string("source"),
                             image: { v in try crop.plan(for: v.geometry).apply(v) },
                             labels: { l in try LabelMap(crop.plan(for: l.geometry).apply(l.volume)) })
         })

@@ -10,8 +10,13 @@ enum CommonParameters {
     static let connectivity = ParameterSpec("connectivity", .choice(["6", "18", "26"]), default: .string("26"),
                                             doc: "neighbours that touch: 6 (faces), 18 (+ edges) or 26 (+ corners)")
 
-    static func connectivityValue(_ values: ParameterValues) -> Connectivity {
-        Connectivity(rawValue: Int(values.string("connectivity") ?? "26") ?? 26) ?? .corners
+    /// The `connectivity` parameter (its default is the one declared by the stage).
+    static func connectivityValue(_ c: StageConfiguration) throws -> Connectivity {
+        let text = try c.string("connectivity")
+        guard let n = Int(text), let value = Connectivity(rawValue: n) else {
+            throw CaseError.invalidParameters(stage: c.id, reason: "connectivity \(text) is not 6, 18 or 26")
+        }
+        return value
     }
 }
 

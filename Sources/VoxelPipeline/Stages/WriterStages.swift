@@ -17,12 +17,12 @@ struct WriteNIfTIStage: Stage {
         ],
         produces: .nothing,
         make: { c in
-            let path = c.parameters.string("path") ?? "{id}.nii.gz"
+            let path = try c.string("path")
             guard path.hasSuffix(".nii") || path.hasSuffix(".nii.gz") else {
                 throw CaseError.invalidParameters(stage: c.id, reason: "path \"\(path)\" must end in .nii or .nii.gz")
             }
-            return WriteNIfTIStage(id: c.id, source: c.parameters.string("source") ?? "", path: path,
-                                   grid: c.parameters.string("grid"), level: c.parameters.int("compression") ?? 6)
+            return WriteNIfTIStage(id: c.id, source: try c.string("source"), path: path,
+                                   grid: c.parameters.string("grid"), level: try c.int("compression"))
         })
 
     let id: String
@@ -71,7 +71,7 @@ struct WriteReportStage: Stage {
             ParameterSpec("pipeline", .string, optional: true, doc: "pipeline name recorded in the report (default: the pipeline's name)"),
         ],
         produces: .nothing,
-        make: { c in WriteReportStage(id: c.id, path: c.parameters.string("path") ?? "report.json", pipelineName: c.parameters.string("pipeline")) })
+        make: { c in WriteReportStage(id: c.id, path: try c.string("path"), pipelineName: c.parameters.string("pipeline")) })
 
     let id: String
     let path: String
