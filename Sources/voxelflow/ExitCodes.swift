@@ -25,7 +25,26 @@ enum ExitCodes {
         (interrupted, "run: interrupted by SIGINT or SIGTERM (finished cases kept; continue with --resume)"),
     ]
 
-    static let help = "EXIT CODES\n" + table.map { "  \(String($0.code).padding(toLength: 4, withPad: " ", startingAt: 0))\($0.meaning)" }.joined(separator: "\n")
+    static let help = "EXIT CODES\n" + table.map { row in
+        wrapped(row.meaning, width: 72).enumerated().map { n, line in
+            (n == 0 ? "  " + String(row.code).padding(toLength: 4, withPad: " ", startingAt: 0) : "      ") + line
+        }.joined(separator: "\n")
+    }.joined(separator: "\n")
+
+    /// `text` broken into lines of at most `width` characters at spaces.
+    static func wrapped(_ text: String, width: Int) -> [String] {
+        var lines: [String] = []
+        var current = ""
+        for word in text.split(separator: " ") {
+            if !current.isEmpty && current.count + 1 + word.count > width {
+                lines.append(current)
+                current = ""
+            }
+            current += (current.isEmpty ? "" : " ") + word
+        }
+        if !current.isEmpty { lines.append(current) }
+        return lines
+    }
 
     /// The same table for `run --help`.
     static var runHelp: String { help }

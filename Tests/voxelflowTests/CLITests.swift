@@ -111,3 +111,33 @@ struct CLITests {
         }
     }
 }
+
+/// The exit-code table is written once, in the code: `--help` prints it, and the README's copy must match.
+@Suite("exit codes")
+struct ExitCodeTableTests {
+    @Test("the README's exit-code table is the one `voxelflow --help` prints")
+    func readmeMatchesHelp() throws {
+        let help = Subprocess.run([TestPaths.voxelflowExecutable, "--help"]).stdout
+        let lines = help.split(separator: "\n").drop { !$0.hasPrefix("EXIT CODES") }.dropFirst()
+        var table: [(String, String)] = []
+        for line in lines {
+            let t = line.trimmingCharacters(in: .whitespaces)
+            if t.isEmpty { break }
+            if let space = t.firstIndex(of: " "), Int(t[..<space]) != nil {
+                table.append((String(t[..<space]), t[space...].trimmingCharacters(in: .whitespaces)))
+            } else if let last = table.popLast() {
+                table.append((last.0, last.1 + " " + t))  // a continuation line
+            }
+        }
+        #expect(table.count >= 6, "\(help)")
+        let readme = try String(contentsOfFile: TestPaths.repositoryRoot + "/README.md", encoding: .utf8)
+        let rows = readme.split(separator: "\n").filter { $0.hasPrefix("| ") && $0.split(separator: "|").count == 2 }
+        let readmeTable = rows.compactMap { row -> (String, String)? in
+            let cells = row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard cells.count == 2, Int(cells[0]) != nil else { return nil }
+            return (cells[0], cells[1].replacingOccurrences(of: "`", with: ""))
+        }
+        #expect(readmeTable.map(\.0) == table.map(\.0), "README codes \(readmeTable.map(\.0)) vs --help \(table.map(\.0))")
+        #expect(readmeTable.map(\.1) == table.map(\.1), "README meanings differ from --help")
+    }
+}
