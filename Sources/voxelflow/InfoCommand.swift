@@ -54,10 +54,7 @@ struct InfoCommand: ParsableCommand {
     }
 
     private func printJSON<T: Encodable>(_ value: T) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let data = try encoder.encode(value)
-        print(String(decoding: data, as: UTF8.self))
+        print(try JSONValueEncoder.encode(value).serialized())
     }
 }
 

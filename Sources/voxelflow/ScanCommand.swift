@@ -34,9 +34,7 @@ struct ScanCommand: ParsableCommand {
             let scan = try DICOMScanner.scan(archive, threads: threads ?? ComputeBudget.threads)
             let report = ScanReport(scan)
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+                print(try JSONValueEncoder.encode(report).serialized())
             } else {
                 print(report.table())
             }

@@ -111,3 +111,20 @@ struct ComputeBudgetTests {
         #expect(ComputeBudget.threads == outside)
     }
 }
+
+/// The one JSON writer also serves Codable values (`info --json`, `scan --json`).
+@Suite("JSON value encoder")
+struct JSONValueEncoderTests {
+    struct Inner: Codable, Equatable { var b: [Int]; var a: Double? }
+    struct Outer: Codable, Equatable { var z: String; var y: Inner; var x: [Inner]; var w: Double; var v: Bool? }
+
+    @Test("a Codable value encodes with sorted keys, nil left out, non-finite as null, and decodes back")
+    func roundTrip() throws {
+        let value = Outer(z: "é/\"", y: Inner(b: [1, 2], a: 0.5), x: [Inner(b: [], a: nil)], w: 3, v: nil)
+        let json = try JSONValueEncoder.encode(value)
+        #expect(json.serialized(pretty: false) == #"{"w":3,"x":[{"b":[]}],"y":{"a":0.5,"b":[1,2]},"z":"é/\""}"#)
+        let decoded = try JSONDecoder().decode(Outer.self, from: Data(json.serialized().utf8))
+        #expect(decoded == value)
+        #expect(try JSONValueEncoder.encode(Inner(b: [], a: .nan)).serialized(pretty: false) == #"{"a":null,"b":[]}"#)
+    }
+}

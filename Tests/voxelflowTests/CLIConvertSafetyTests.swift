@@ -110,6 +110,6 @@ struct CLIConvertSafetyTests {
         #expect(info.status == 0 && info.stdout.contains("object") && info.stdout.contains(kind), "\(info.stdout)")
         #expect(!info.stdout.contains("0 x 0"))
         let json = Self.run("info", "--json", path)
-        #expect(json.stdout.contains("\"objectKind\" : \"\(kind)"), "\(json.stdout)")
+        #expect(json.stdout.contains("\"objectKind\": \"\(kind)"), "\(json.stdout)")
     }
 }

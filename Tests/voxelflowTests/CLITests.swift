@@ -118,7 +118,7 @@ struct ExitCodeTableTests {
     @Test("the README's exit-code table is the one `voxelflow --help` prints")
     func readmeMatchesHelp() throws {
         let help = Subprocess.run([TestPaths.voxelflowExecutable, "--help"]).stdout
-        let lines = help.split(separator: "\n").drop { !$0.hasPrefix("EXIT CODES") }.dropFirst()
+        let lines = help.split(separator: "\n", omittingEmptySubsequences: false).drop { !$0.hasPrefix("EXIT CODES") }.dropFirst()
         var table: [(String, String)] = []
         for line in lines {
             let t = line.trimmingCharacters(in: .whitespaces)

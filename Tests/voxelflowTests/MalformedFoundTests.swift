@@ -36,7 +36,7 @@ struct MalformedFoundTests {
         Case(folder: "03c_rle_segoffset_6109", arguments: ["convert", "IN", "OUT/out.nii.gz"], status: 2,
              says: ["MR_small_RLE.dcm", "segment 2 starts at byte 6109, outside the 6108-byte fragment"]),
         Case(folder: "04_rescale_nan_infojson", arguments: ["info", "--json", "IN/CT_small.dcm"], status: 0,
-             says: ["\"rescaleSlope\" : 1", "RescaleIntercept (0028,1052) is not a finite number (nan); shown as null"]),
+             says: ["\"rescaleSlope\": 1", "RescaleIntercept (0028,1052) is not a finite number (nan); shown as null"]),
         Case(folder: "04b_nifti_srow_inf_infojson", arguments: ["info", "--json", "IN/img.nii"], status: 2,
              says: ["img.nii: unusable geometry: the sform holds a value that is not a finite number"]),
         Case(folder: "05b_nifti_voxoffset_2p31", arguments: ["convert", "IN/img.nii", "OUT/out.nii.gz"], status: 2,
