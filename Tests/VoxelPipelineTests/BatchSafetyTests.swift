@@ -133,13 +133,7 @@ struct BatchSafetyTests {
     func interruptAndResume() throws {
         let (root, _) = try Self.setUp(count: 12)
         defer { TestPaths.removeTree(root) }
-        let script = root + "/slow-copy.sh"
-        try "#!/bin/sh\nsleep 0.3\ncp \"$1\" \"$2\"\n".write(toFile: script, atomically: true, encoding: .utf8)
-        chmod(script, 0o755)
-        let text = PipelineFixtures.statisticsPipeline.replacingOccurrences(
-            of: #"{ "id": "largest", "type": "keep-largest-component", "source": "mask" },"#,
-            with: #"{ "id": "slow", "type": "external-command", "command": ["\#(script)", "{nifti:mask}", "{output}"] }, { "id": "largest", "type": "keep-largest-component", "source": "slow" },"#)
-        let pipeline = try PipelineFixtures.writePipeline(text, in: root)
+        let pipeline = try PipelineFixtures.writeSlowPipeline(in: root, seconds: 0.3)
         let out = root + "/out"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestPaths.voxelflowExecutable)

@@ -61,6 +61,18 @@ enum PipelineFixtures {
     }
     """
 
+    /// The statistics pipeline with a slow first stage (an external program that sleeps `seconds`, then
+    /// copies the mask), so that a signal or a kill lands while cases are in flight. Returns its path.
+    static func writeSlowPipeline(in directory: String, seconds: Double) throws -> String {
+        let script = directory + "/slow-copy.sh"
+        try "#!/bin/sh\nsleep \(seconds)\ncp \"$1\" \"$2\"\n".write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        let text = statisticsPipeline.replacingOccurrences(
+            of: #"{ "id": "largest", "type": "keep-largest-component", "source": "mask" },"#,
+            with: #"{ "id": "slow", "type": "external-command", "command": ["\#(script)", "{nifti:mask}", "{output}"] }, { "id": "largest", "type": "keep-largest-component", "source": "slow" },"#)
+        return try writePipeline(text, in: directory)
+    }
+
     /// Writes `text` as a pipeline file in `directory` and returns its path.
     static func writePipeline(_ text: String, in directory: String, name: String = "pipeline.json") throws -> String {
         let path = "\(directory)/\(name)"

@@ -60,14 +60,7 @@ struct RunCommandTests {
         let root = TestPaths.temporaryDirectory()
         defer { TestPaths.removeTree(root) }
         try PipelineFixtures.makeArchive(root + "/archive", count: 16, size: 24)
-        // A slow stage (an external program that sleeps) so the kill lands while cases are in flight.
-        let script = root + "/slow-copy.sh"
-        try "#!/bin/sh\nsleep 0.15\ncp \"$1\" \"$2\"\n".write(toFile: script, atomically: true, encoding: .utf8)
-        chmod(script, 0o755)
-        let text = PipelineFixtures.statisticsPipeline.replacingOccurrences(
-            of: #"{ "id": "largest", "type": "keep-largest-component", "source": "mask" },"#,
-            with: #"{ "id": "slow", "type": "external-command", "command": ["\#(script)", "{nifti:mask}", "{output}"] }, { "id": "largest", "type": "keep-largest-component", "source": "slow" },"#)
-        let pipeline = try PipelineFixtures.writePipeline(text, in: root)
+        let pipeline = try PipelineFixtures.writeSlowPipeline(in: root, seconds: 0.15)
 
         let reference = PipelineFixtures.cli(["run", pipeline, "-i", root + "/archive", "-o", root + "/reference", "-q"])
         #expect(reference.status == 0, "\(reference.stderr)")

@@ -364,26 +364,26 @@ public struct Runner: Sendable {
         func append(_ r: CaseRecord) {
             do { try manifest.append(r) } catch { failures.update { $0.append("\(error)") } }
         }
-        guard record.status == .ok else { append(record); return record }
-        let destination = "\(out)/cases/\(c.id)"
-        if fm.fileExists(atPath: destination) && !written.contains(c.id) {
+        /// Drops the staged files and records the case as failed at the output step.
+        func failOutput(_ message: String) -> CaseRecord {
             try? fm.removeItem(atPath: staging)
             record.status = .failed
             record.outputs = []
-            record.error = ("output", "\(destination): already exists and no VoxelFlow run in this folder wrote it; nothing was replaced (move it away and use --resume)")
+            record.error = ("output", message)
             append(record)
             return record
+        }
+        guard record.status == .ok else { append(record); return record }
+        let destination = "\(out)/cases/\(c.id)"
+        if fm.fileExists(atPath: destination) && !written.contains(c.id) {
+            return failOutput("\(destination): already exists and no VoxelFlow run in this folder wrote it; nothing was replaced (move it away and use --resume)")
         }
         append(record)
         do {
             if fm.fileExists(atPath: destination) { try fm.removeItem(atPath: destination) }
             try fm.moveItem(atPath: staging, toPath: destination)
         } catch {
-            try? fm.removeItem(atPath: staging)
-            record.status = .failed
-            record.outputs = []
-            record.error = ("output", "\(destination): cannot move the finished case into place: \(FileSystemMessage.describe(error))")
-            append(record)
+            return failOutput("\(destination): cannot move the finished case into place: \(FileSystemMessage.describe(error))")
         }
         return record
     }

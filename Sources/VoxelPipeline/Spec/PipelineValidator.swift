@@ -262,10 +262,13 @@ private struct Checker {
         rules.seriesDescription = regex("seriesDescription")
         rules.protocolName = regex("protocolName")
         rules.bodyPartExamined = regex("bodyPartExamined")
+        /// A rule given as one value or an array of them.
+        func items(_ node: JSONNode) -> [JSONNode] {
+            if case .array(let list) = node.value { return list }
+            return [node]
+        }
         if let m = keys["imageType"] {
-            let items: [JSONNode]
-            if case .array(let list) = m.value.value { items = list } else { items = [m.value] }
-            for item in items {
+            for item in items(m.value) {
                 if let s = item.string, !s.isEmpty, s != "!" { rules.imageType.append(s) } else {
                     issue("\(path).imageType", item, "expected ImageType values such as \"ORIGINAL\" or \"!LOCALIZER\"")
                 }
@@ -285,10 +288,8 @@ private struct Checker {
         rules.sliceSpacing = range("sliceSpacing")
         rules.pixelSpacing = range("pixelSpacing")
         if let m = keys["orientation"] {
-            let items: [JSONNode]
-            if case .array(let list) = m.value.value { items = list } else { items = [m.value] }
             let names = DICOMSeriesSelection.Plane.allCases.map(\.rawValue)
-            for item in items {
+            for item in items(m.value) {
                 if let s = item.string, let plane = DICOMSeriesSelection.Plane(rawValue: s.lowercased()) { rules.planes.append(plane) } else {
                     issue("\(path).orientation", item, "expected \(names.map { "\"\($0)\"" }.joined(separator: ", ")) or an array of them"
                           + DidYouMean.suffix(item.string ?? "", among: names))
