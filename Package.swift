@@ -58,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "voxelflow",
             dependencies: [
-                "VoxelSupport", "VoxelCore", "VoxelIO", "VoxelPipeline", "VoxelCatalog",
+                "VoxelSupport", "VoxelCore", "VoxelIO", "VoxelTransforms", "VoxelPipeline", "VoxelCatalog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

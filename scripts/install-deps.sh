@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages VoxelFlow builds against.
 # Runs apt-get only for what is missing; without root it prints the exact command instead.
 # Usage: scripts/install-deps.sh [--test|--bench]
-#   --test  adds what the test oracles need (python3-venv)
+#   --test  adds what the test oracles need (python3-venv; dicom3tools for dciodvfy, which validates written SEGs)
 #   --bench adds the peer tools the benchmarks compare against (python3-venv, dcm2niix)
 set -euo pipefail
 
@@ -18,7 +18,7 @@ PACKAGES=(
 )
 
 if [ "${1:-}" = "--test" ]; then
-  PACKAGES+=(python3 python3-venv)
+  PACKAGES+=(python3 python3-venv dicom3tools)
 elif [ "${1:-}" = "--bench" ]; then
   PACKAGES+=(python3 python3-venv dcm2niix)
 fi

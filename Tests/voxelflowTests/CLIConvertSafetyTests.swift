@@ -113,3 +113,63 @@ struct CLIConvertSafetyTests {
         #expect(json.stdout.contains("\"objectKind\": \"\(kind)"), "\(json.stdout)")
     }
 }
+
+/// `voxelflow export-seg` as a user runs it.
+@Suite("voxelflow export-seg")
+struct CLIExportSegTests {
+    static let series = TestPaths.sampleData + "/dicom/ct_head_implicit"
+
+    static func run(_ args: [String]) -> Subprocess.Result { Subprocess.run([TestPaths.voxelflowExecutable, "export-seg"] + args) }
+
+    /// A bone mask (> 300 HU) of the sample series, as NIfTI.
+    static func boneMask(in dir: String) throws -> String {
+        let volume = try #require(try DICOMScanner.scan(series).stacks.first).volume()
+        var values = [UInt8](repeating: 0, count: volume.voxels.count)
+        for i in 0..<values.count where volume.scaling.apply(volume.voxels.value(at: i)) > 300 { values[i] = 1 }
+        let path = dir + "/bone.nii.gz"
+        try NIfTI.write(Volume(geometry: volume.geometry, voxels: .uint8(values)), to: path)
+        return path
+    }
+
+    @Test("writes a SEG named from the shipped label table; empty frames are left out unless asked for")
+    func writes() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        let mask = try Self.boneMask(in: dir)
+        let table = dir + "/table.json"
+        try #"{"labels": [{"value": 1, "name": "Bone", "type": {"scheme": "SCT", "value": "272673000", "meaning": "Bone"}}]}"#
+            .write(toFile: table, atomically: true, encoding: .utf8)
+        let r = Self.run([mask, "--reference", Self.series, "-o", dir + "/seg.dcm", "--label-table", table])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("1 segment, 16 frames"), "\(r.stdout)")
+        let header = try DICOMHeader.read(dir + "/seg.dcm")
+        #expect(header.sopClassUID == DICOMSOPClass.segmentation && header.modality == "SEG")
+        let again = Self.run([mask, "--reference", Self.series, "-o", dir + "/seg.dcm"])
+        #expect(again.status == 3 && again.stderr.contains("already exists; use --force"), "\(again.stderr)")
+        // A mask with an empty slice: 15 frames, or 16 with --keep-empty-frames.
+        var image = try NIfTI.read(mask).volume
+        let n = image.geometry.size.x * image.geometry.size.y
+        var values = [UInt8](repeating: 0, count: image.voxels.count)
+        for i in n..<values.count { values[i] = UInt8(image.voxels.value(at: i)) }
+        image = try Volume(geometry: image.geometry, voxels: .uint8(values))
+        try NIfTI.write(image, to: dir + "/cut.nii.gz")
+        #expect(Self.run([dir + "/cut.nii.gz", "--reference", Self.series, "-o", dir + "/a.dcm"]).stdout.contains("15 frames"))
+        #expect(Self.run([dir + "/cut.nii.gz", "--reference", Self.series, "-o", dir + "/b.dcm", "--keep-empty-frames"]).stdout.contains("16 frames"))
+    }
+
+    @Test("a label map on another grid is refused with both grids named, or resampled with --resample")
+    func otherGrid() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        let mask = try NIfTI.read(try Self.boneMask(in: dir)).volume
+        var shifted = mask
+        shifted.geometry.origin += SIMD3(5, 0, 0)
+        try NIfTI.write(shifted, to: dir + "/shifted.nii.gz")
+        let r = Self.run([dir + "/shifted.nii.gz", "--reference", Self.series, "-o", dir + "/seg.dcm"])
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(r.stderr.contains("is not the series' grid") && r.stderr.contains("-117.0") && r.stderr.contains("-122.0"), "\(r.stderr)")
+        #expect(!TestPaths.exists(dir + "/seg.dcm"))
+        let resampled = Self.run([dir + "/shifted.nii.gz", "--reference", Self.series, "-o", dir + "/seg.dcm", "--resample"])
+        #expect(resampled.status == 0, "\(resampled.stderr)")
+    }
+}

@@ -136,6 +136,53 @@ typedef struct {
 int vf_dicom_palette(vf_dicom_file *file, int channel, vf_palette_info *info, uint16_t *dst, size_t capacity,
                      char *err, size_t errlen);
 
+/* ---- DICOM Segmentation (SEG) writing ------------------------------------------------------------------
+ * A SEG is built step by step on a handle: create it from one file of the source series (its patient, study,
+ * frame of reference and character set are copied), add segments, the shared geometry, the referenced source
+ * instances and one entry per frame, then write it with the packed 1-bit pixel data. Decimal strings (DS) are
+ * passed already formatted (at most 16 characters each, values separated by backslashes). */
+
+/** A SEG under construction. Owned by the caller; release with vf_seg_free. */
+typedef struct vf_seg vf_seg;
+
+/** Starts a SEG whose patient, study and frame of reference come from `source_file` (a file of the series
+ *  it segments). Returns NULL with a message in `err` when the file cannot be read or has no
+ *  FrameOfReferenceUID. */
+vf_seg *vf_seg_create(const char *source_file, char *err, size_t errlen);
+
+/** Releases a SEG handle (NULL is allowed). */
+void vf_seg_free(vf_seg *seg);
+
+/** Sets a top-level string attribute (group, element) of the SEG, e.g. SeriesDescription. Returns 0 or 1. */
+int vf_seg_set_string(vf_seg *seg, uint16_t group, uint16_t element, const char *value);
+
+/** Adds a segment. Codes are (scheme, value, meaning); an empty region scheme leaves the region out.
+ *  `algorithm_type` is AUTOMATIC, SEMIAUTOMATIC or MANUAL; the algorithm name is written unless MANUAL.
+ *  Returns 0 or 1. */
+int vf_seg_add_segment(vf_seg *seg, uint16_t number, const char *label, const char *algorithm_type, const char *algorithm_name,
+                       const char *category_scheme, const char *category_value, const char *category_meaning,
+                       const char *type_scheme, const char *type_value, const char *type_meaning,
+                       const char *region_scheme, const char *region_value, const char *region_meaning,
+                       uint16_t cielab_l, uint16_t cielab_a, uint16_t cielab_b);
+
+/** Sets the frame size and the shared geometry: ImageOrientationPatient ("r1\r2\r3\c1\c2\c3"), PixelSpacing
+ *  ("row\column"), SliceThickness and SpacingBetweenSlices (empty to leave out). Returns 0 or 1. */
+int vf_seg_set_geometry(vf_seg *seg, uint16_t rows, uint16_t columns, const char *orientation, const char *pixel_spacing,
+                        const char *slice_thickness, const char *spacing_between_slices);
+
+/** Lists one instance of the source series in the ReferencedSeriesSequence. Returns 0 or 1. */
+int vf_seg_add_referenced_instance(vf_seg *seg, const char *series_uid, const char *class_uid, const char *instance_uid);
+
+/** Adds the next frame: the segment it shows, its ImagePositionPatient ("x\y\z"), the source image it
+ *  was derived from (class, instance and, for multi-frame sources, the 1-based frame number, else 0) and the
+ *  1-based index of its position in the stack (the second dimension index). Returns 0 or 1. */
+int vf_seg_add_frame(vf_seg *seg, uint16_t segment, const char *position, const char *source_class, const char *source_instance,
+                     int32_t source_frame, uint32_t position_index);
+
+/** Writes the SEG to `path` (explicit VR little endian) with `pixels`: the frames' bits packed back to back,
+ *  least significant bit first (ceil(frames * rows * columns / 8) bytes). Returns 0, or non-zero with `err`. */
+int vf_seg_write(vf_seg *seg, const char *path, const uint8_t *pixels, size_t nbytes, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,100 @@
+import ArgumentParser
+import VoxelCore
+import VoxelIO
+import VoxelTransforms
+
+struct ExportSegCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export-seg",
+        abstract: "Write a label map as a DICOM Segmentation (SEG) that viewers open on its source series.",
+        discussion: """
+        LABELS is a label map (NIfTI) on the grid of the DICOM series in --reference (a folder; --series picks
+        one of several, as in `convert`). Each label becomes a segment named, coloured and coded from
+        --labels (a label table: {"labels": [{"value": 1, "name": "Liver", "color": [r, g, b],
+        "category": {...}, "type": {...}}]}; pipelines/labels/common-structures.json lists common CT/MR
+        structures with their SNOMED CT codes); labels not in the table are "Label N" coded as Tissue.
+        The SEG is BINARY: one frame per slice that holds a segment (all slices with --keep-empty-frames),
+        each referencing its source image; patient, study and frame of reference come from the series.
+        A label map on another grid is refused with both grids named, unless --resample puts it on the
+        series' grid (nearest neighbour). The output appears atomically; an existing OUTPUT is replaced only
+        with --force.
+
+        \\(ExitCodes.help)
+        """
+    )
+
+    @Argument(help: "The label map (NIfTI).")
+    var labels: String
+
+    @Option(name: .long, help: "The DICOM series the labels segment (a folder, or one file of it).")
+    var reference: String
+
+    @Option(name: .shortAndLong, help: "The SEG file to write.")
+    var output: String
+
+    @Option(name: .long, help: "A label table (JSON) with names, colours and codes.")
+    var labelTable: String?
+
+    @Option(name: .long, help: "For folders with several series: the stack number from `scan`, or a SeriesInstanceUID.")
+    var series: String?
+
+    @Option(name: .long, help: "SegmentAlgorithmName (e.g. the model that made the labels).")
+    var algorithm: String = "VoxelFlow"
+
+    @Option(name: .long, help: "SegmentAlgorithmType: AUTOMATIC, SEMIAUTOMATIC or MANUAL.")
+    var algorithmType: String = "AUTOMATIC"
+
+    @Flag(name: .long, help: "Write a frame for every slice of every segment, empty or not.")
+    var keepEmptyFrames = false
+
+    @Flag(name: .long, help: "Put a label map on another grid onto the series' grid (nearest neighbour).")
+    var resample = false
+
+    @Flag(name: .long, help: "Replace OUTPUT when it exists (never when it is one of the inputs).")
+    var force = false
+
+    @Flag(name: .shortAndLong, help: "Print nothing on success.")
+    var quiet = false
+
+    func validate() throws {
+        if !["AUTOMATIC", "SEMIAUTOMATIC", "MANUAL"].contains(algorithmType) {
+            throw ValidationError("--algorithm-type must be AUTOMATIC, SEMIAUTOMATIC or MANUAL")
+        }
+    }
+
+    func run() throws {
+        do {
+            let table = try labelTable.map { try LabelTable.read($0) }
+            let isFile = ImageFormat.detect(reference) == .dicom
+            let folder = isFile ? (reference.contains("/") ? String(reference[..<(reference.lastIndex(of: "/") ?? reference.endIndex)]) : ".") : reference
+            let scan = try DICOMScanner.scan(folder)
+            let stack = try DICOMSeriesChoice.select(from: scan, place: reference, file: isFile ? reference : nil, selector: series)
+            let inputs = NIfTI.datasetFiles(labels) + stack.slices.map(\.path)
+            if let id = FileIdentity(path: output), Set(inputs.compactMap { FileIdentity(path: $0) }).contains(id) {
+                throw OutputError(description: "\(output): would overwrite an input; choose another output name")
+            }
+            if !force && FileIdentity(path: output) != nil {
+                throw OutputError(description: "\(output): already exists; use --force to replace it")
+            }
+            let image = try NIfTI.read(labels)
+            var map = try LabelMap(image.volume)
+            let grid = stack.geometry()
+            if resample && (map.geometry.size != grid.size || map.geometry.affine.maxAbsDifference(to: grid.affine) >= 1e-3) {
+                map = try LabelMap(ResampleToGrid(target: grid, interpolation: .nearest).apply(map.volume))
+            }
+            var options = DICOMSegmentationOptions()
+            options.algorithmName = algorithm
+            options.algorithmType = algorithmType
+            options.keepEmptyFrames = keepEmptyFrames
+            let frames = try DICOMSegmentation.write(map, reference: stack, table: table, to: output, options: options)
+            if !quiet {
+                let segments = map.labelsPresent().filter { $0 > 0 }.count
+                print("wrote \(output) (DICOM SEG, \(segments) segment\(segments == 1 ? "" : "s"), \(frames) frame\(frames == 1 ? "" : "s")) on DICOM series \(stack.label)")
+            }
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            throw ExitCodes.fail(error)
+        }
+    }
+}
