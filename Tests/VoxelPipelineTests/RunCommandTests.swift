@@ -137,6 +137,24 @@ struct RunCommandTests {
         #expect(report.member("tool")?.value.string?.hasPrefix("voxelflow ") == true)
     }
 
+    @Test("the bone pipeline's DICOM SEG lies on the series and equals its NIfTI label map (read by highdicom)",
+          .enabled(if: TestPaths.oraclePython != nil, Comment(rawValue: TestPaths.oracleMissing)))
+    func pipelineSEG() throws {
+        let out = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(out) }
+        let r = PipelineFixtures.cli(["run", TestPaths.repositoryRoot + "/pipelines/ct-bone-segmentation.json", "-i", TestPaths.sampleData + "/dicom", "-o", out + "/r", "-q"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let caseDir = out + "/r/cases/INV3-CRANIUM_CT1"
+        let python = try #require(TestPaths.oraclePython)
+        let check = Subprocess.run([python, TestPaths.repositoryRoot + "/scripts/oracles/seg_reference.py", caseDir + "/bone_seg.dcm",
+                                    TestPaths.sampleData + "/dicom/ct_head_implicit", caseDir + "/bone.nii.gz"])
+        try #require(check.status == 0, "\(check.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(check.stdout.utf8)) as? [String: Any])
+        #expect(json["differing"] as? Int == 0, "\(check.stdout.prefix(300))")
+        let segments = try #require(json["segments"] as? [[String: Any]])
+        #expect(segments.first?["label"] as? String == "Bone" && segments.first?["type"] as? String == "272673000")
+    }
+
     @Test("--dry-run lists the cases and their files and writes nothing")
     func dryRun() throws {
         let root = TestPaths.temporaryDirectory()
