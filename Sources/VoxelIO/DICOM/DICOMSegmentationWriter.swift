@@ -86,29 +86,42 @@ public enum DICOMSegmentation {
         for s in stack.slices where seen.insert(s.header.sopInstanceUID).inserted {
             vf_seg_add_referenced_instance(seg, h.seriesInstanceUID, s.header.sopClassUID, s.header.sopInstanceUID)
         }
-        // Frames: for each segment, each slice holding it (or every slice), with its bits.
-        let nx = grid.size.x, ny = grid.size.y, frameSize = nx * ny
-        var bits = BitPacker()
-        var frames = 0
+        // Frames: for each segment, each slice holding it (or every slice), with its bits. One pass finds
+        // which labels each slice holds; each frame is then packed in one pass over its slice.
+        let nx = grid.size.x, ny = grid.size.y, nz = grid.size.z, frameSize = nx * ny
         let values = labels.volume.voxels
+        var label = [UInt16](repeating: 0, count: values.count)
+        for i in 0..<values.count { label[i] = UInt16(clamping: Int(values.value(at: i))) }
+        var segmentOf = [Int](repeating: 0, count: 65536)
+        for (n, value) in present.enumerated() { segmentOf[value] = n + 1 }
+        var holds = [Bool](repeating: false, count: (present.count + 1) * nz)  // [segment][slice]
+        for k in 0..<nz {
+            for i in (k * frameSize)..<((k + 1) * frameSize) where label[i] != 0 { holds[segmentOf[Int(label[i])] * nz + k] = true }
+        }
+        var frameList: [(segment: Int, value: UInt16, slice: Int)] = []
         for (n, value) in present.enumerated() {
-            for (k, slice) in stack.slices.enumerated() {
-                let base = k * frameSize
-                var any = false
-                for i in 0..<frameSize where Int(values.value(at: base + i)) == value { any = true; break }
-                guard any || options.keepEmptyFrames, let p = slice.position else { continue }
-                let position = [p.x, p.y, p.z].map(DecimalString.format).joined(separator: "\\")
-                let sourceFrame = slice.header.numberOfFrames > 1 ? Int32(slice.frame + 1) : 0
-                guard vf_seg_add_frame(seg, UInt16(n + 1), position, slice.header.sopClassUID, slice.header.sopInstanceUID,
-                                       sourceFrame, UInt32(k + 1)) == 0 else {
-                    throw DICOMError(path: path, reason: "cannot add frame \(frames + 1)")
-                }
-                for i in 0..<frameSize { bits.append(Int(values.value(at: base + i)) == value) }
-                frames += 1
+            for k in 0..<nz where holds[(n + 1) * nz + k] || options.keepEmptyFrames { frameList.append((n + 1, UInt16(value), k)) }
+        }
+        var bytes = [UInt8](repeating: 0, count: (frameList.count * frameSize + 7) / 8)
+        for (f, frame) in frameList.enumerated() {
+            let slice = stack.slices[frame.slice]
+            guard let p = slice.position else { continue }
+            let position = [p.x, p.y, p.z].map(DecimalString.format).joined(separator: "\\")
+            let sourceFrame = slice.header.numberOfFrames > 1 ? Int32(slice.frame + 1) : 0
+            guard vf_seg_add_frame(seg, UInt16(frame.segment), position, slice.header.sopClassUID, slice.header.sopInstanceUID,
+                                   sourceFrame, UInt32(frame.slice + 1)) == 0 else {
+                throw DICOMError(path: path, reason: "cannot add frame \(f + 1)")
+            }
+            var bit = f * frameSize
+            let base = frame.slice * frameSize
+            for i in 0..<frameSize {
+                if label[base + i] == frame.value { bytes[bit >> 3] |= UInt8(1) << UInt8(bit & 7) }
+                bit += 1
             }
         }
+        let frames = frameList.count
         let temporary = FileIO.temporaryName(for: path)
-        let status = bits.bytes.withUnsafeBufferPointer { buffer in
+        let status = bytes.withUnsafeBufferPointer { buffer in
             vf_seg_write(seg, temporary, buffer.baseAddress, buffer.count, &err, err.count)
         }
         guard status == 0 else {
@@ -126,18 +139,6 @@ public enum DICOMSegmentation {
     static func describe(_ g: Geometry) -> String {
         let s = g.spacing, o = g.origin
         return "\(g.size.x)×\(g.size.y)×\(g.size.z) voxels of \(DecimalString.format(s.x))×\(DecimalString.format(s.y))×\(DecimalString.format(s.z)) mm at (\(DecimalString.format(o.x)), \(DecimalString.format(o.y)), \(DecimalString.format(o.z)))"
-    }
-}
-
-/// Bits packed back to back, least significant bit first (DICOM 1-bit pixel data).
-struct BitPacker {
-    private(set) var bytes: [UInt8] = []
-    private var count = 0
-
-    mutating func append(_ bit: Bool) {
-        if count % 8 == 0 { bytes.append(0) }
-        if bit { bytes[bytes.count - 1] |= UInt8(1) << UInt8(count % 8) }
-        count += 1
     }
 }
 
