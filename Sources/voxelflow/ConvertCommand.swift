@@ -98,23 +98,8 @@ struct ConvertCommand: ParsableCommand {
         }
     }
 
-    /// Refuses an output that is one of the input files (same file after links, also through `.hdr`/`.img`
-    /// pairs), and an output that exists unless `--force` asks to replace it.
-    private func checkOutput(inputs: [String]) throws {
-        let outputs = NIfTI.datasetFiles(output)
-        let inputIdentities = Set(inputs.compactMap { FileIdentity(path: $0) })
-        for o in outputs {
-            if let id = FileIdentity(path: o), inputIdentities.contains(id) {
-                throw OutputError(description: "\(output): would overwrite the input \(o == output ? "" : "(\(o)) ")it is converted from; choose another output name")
-            }
-        }
-        if !force, let existing = outputs.first(where: { FileIdentity(path: $0) != nil }) {
-            throw OutputError(description: "\(existing): already exists; use --force to replace it")
-        }
-    }
-
     private func convertNIfTI() throws {
-        try checkOutput(inputs: NIfTI.datasetFiles(input))
+        try OutputGuard.check(NIfTI.datasetFiles(output), name: output, inputs: NIfTI.datasetFiles(input), force: force)
         let image = try NIfTI.read(input)
         for w in image.warnings { printError("voxelflow: warning: \(input): \(w)") }
         let options = writeOptions(for: image.volume, base: .preserving(image.header))
@@ -123,11 +108,8 @@ struct ConvertCommand: ParsableCommand {
     }
 
     private func convertDICOM() throws {
-        let isFile = ImageFormat.detect(input) == .dicom
-        let folder = isFile ? (input.contains("/") ? String(input[..<(input.lastIndex(of: "/") ?? input.endIndex)]) : ".") : input
-        let scan = try DICOMScanner.scan(folder)
-        let stack = try DICOMSeriesChoice.select(from: scan, place: input, file: isFile ? input : nil, selector: series)
-        try checkOutput(inputs: stack.slices.map(\.path))
+        let stack = try DICOMSeriesChoice.load(input, selector: series)
+        try OutputGuard.check(NIfTI.datasetFiles(output), name: output, inputs: stack.slices.map(\.path), force: force)
         for p in stack.problems { printError("voxelflow: warning: \(input): \(p)") }
         var volumeOptions = DICOMVolumeOptions()
         volumeOptions.suvBodyWeight = suv

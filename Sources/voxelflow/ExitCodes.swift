@@ -86,3 +86,21 @@ struct StandardError: TextOutputStream {
         FileHandleOutput.writeStderr(string)
     }
 }
+
+/// The rule every command that writes a file follows: never over one of its inputs (the same file through
+/// a link, `./` or either half of a `.hdr`/`.img` pair), and over an existing file only with `--force`.
+enum OutputGuard {
+    /// Checks the files `outputs` (what writing `name` creates) against `inputs`.
+    /// - Throws: `OutputError` (exit code 3) naming the file.
+    static func check(_ outputs: [String], name: String, inputs: [String], force: Bool) throws {
+        let inputIdentities = Set(inputs.compactMap { FileIdentity(path: $0) })
+        for o in outputs {
+            if let id = FileIdentity(path: o), inputIdentities.contains(id) {
+                throw OutputError(description: "\(name): would overwrite the input \(o == name ? "" : "(\(o)) ")it is made from; choose another output name")
+            }
+        }
+        if !force, let existing = outputs.first(where: { FileIdentity(path: $0) != nil }) {
+            throw OutputError(description: "\(existing): already exists; use --force to replace it")
+        }
+    }
+}

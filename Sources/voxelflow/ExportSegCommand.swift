@@ -65,17 +65,8 @@ struct ExportSegCommand: ParsableCommand {
     func run() throws {
         do {
             let table = try labelTable.map { try LabelTable.read($0) }
-            let isFile = ImageFormat.detect(reference) == .dicom
-            let folder = isFile ? (reference.contains("/") ? String(reference[..<(reference.lastIndex(of: "/") ?? reference.endIndex)]) : ".") : reference
-            let scan = try DICOMScanner.scan(folder)
-            let stack = try DICOMSeriesChoice.select(from: scan, place: reference, file: isFile ? reference : nil, selector: series)
-            let inputs = NIfTI.datasetFiles(labels) + stack.slices.map(\.path)
-            if let id = FileIdentity(path: output), Set(inputs.compactMap { FileIdentity(path: $0) }).contains(id) {
-                throw OutputError(description: "\(output): would overwrite an input; choose another output name")
-            }
-            if !force && FileIdentity(path: output) != nil {
-                throw OutputError(description: "\(output): already exists; use --force to replace it")
-            }
+            let stack = try DICOMSeriesChoice.load(reference, selector: series)
+            try OutputGuard.check([output], name: output, inputs: NIfTI.datasetFiles(labels) + stack.slices.map(\.path), force: force)
             let image = try NIfTI.read(labels)
             var map = try LabelMap(image.volume)
             let grid = stack.geometry()

@@ -146,6 +146,8 @@ struct CLIExportSegTests {
         #expect(header.sopClassUID == DICOMSOPClass.segmentation && header.modality == "SEG")
         let again = Self.run([mask, "--reference", Self.series, "-o", dir + "/seg.dcm"])
         #expect(again.status == 3 && again.stderr.contains("already exists; use --force"), "\(again.stderr)")
+        let overInput = Self.run([mask, "--reference", Self.series, "-o", mask, "--force"])
+        #expect(overInput.status == 3 && overInput.stderr.contains("would overwrite the input"), "\(overInput.stderr)")
         // A mask with an empty slice: 15 frames, or 16 with --keep-empty-frames.
         var image = try NIfTI.read(mask).volume
         let n = image.geometry.size.x * image.geometry.size.y

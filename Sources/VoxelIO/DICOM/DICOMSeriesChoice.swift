@@ -31,6 +31,16 @@ public enum DICOMSeriesChoice {
         }
     }
 
+    /// The one stack a user named: `path` is a folder (its series; `selector` picks one of several) or one
+    /// DICOM file (its series, gathered from the files beside it).
+    /// - Throws: `Problem`, or `DICOMError` when the folder cannot be scanned.
+    public static func load(_ path: String, selector: String?) throws -> DICOMStack {
+        let isFile = ImageFormat.detect(path) == .dicom
+        let folder = isFile ? (path.contains("/") ? String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]) : ".") : path
+        let scan = try DICOMScanner.scan(folder)
+        return try select(from: scan, place: path, file: isFile ? path : nil, selector: selector)
+    }
+
     /// The single stack of `scan` that `file` (when given) belongs to and `selector` (when given) names.
     /// - Parameters:
     ///   - place: the folder or file the user named, for messages.
