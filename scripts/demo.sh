@@ -41,6 +41,8 @@ rm -rf "$out/bone-run"
 "$bin" run pipelines/ct-bone-segmentation.json --input sample-data/dicom --output "$out/bone-run"
 echo "case report (excerpt):"
 head -40 "$out/bone-run/cases/INV3-CRANIUM_CT1/report.json"
+echo "DICOM SEG for PACS viewers (on the source series):"
+"$bin" info "$out/bone-run/cases/INV3-CRANIUM_CT1/bone_seg.dcm"
 echo
 echo "== voxelflow run pipelines/label-statistics.json over sample-data (image + label pairs)"
 rm -rf "$out/stats-run"
