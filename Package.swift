@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "VoxelPipeline", dependencies: ["VoxelSupport", "VoxelCore", "VoxelIO", "VoxelTransforms", "VoxelNN"]),
 
         // MARK: Analysis plugins (built only on the public API)
-        .target(name: "LabelStatisticsPlugin", dependencies: ["VoxelPipeline", "VoxelSupport", "VoxelCore", "VoxelTransforms"], path: "Plugins/LabelStatistics"),
+        .target(name: "LabelStatisticsPlugin", dependencies: ["VoxelPipeline", "VoxelSupport", "VoxelCore", "VoxelIO", "VoxelTransforms"], path: "Plugins/LabelStatistics"),
         .target(name: "ExternalCommandPlugin", dependencies: ["VoxelPipeline", "VoxelSupport", "VoxelCore", "VoxelIO"], path: "Plugins/ExternalCommand"),
 
         // The stage types the tool offers (built-in + plugins), shared by the command line and the tests.

@@ -153,6 +153,12 @@ struct RunCommandTests {
         #expect(json["differing"] as? Int == 0, "\(check.stdout.prefix(300))")
         let segments = try #require(json["segments"] as? [[String: Any]])
         #expect(segments.first?["label"] as? String == "Bone" && segments.first?["type"] as? String == "272673000")
+        // The statistics take their label names from the same table.
+        let report = try JSONParser.parse(String(contentsOfFile: caseDir + "/report.json", encoding: .utf8))
+        guard case .array(let labels)? = report.member("results")?.value.member("stats")?.value.member("labels")?.value.value else {
+            Issue.record("no statistics"); return
+        }
+        #expect(labels.first?.member("name")?.value.string == "Bone")
     }
 
     @Test("--dry-run lists the cases and their files and writes nothing")
