@@ -169,6 +169,7 @@ int vf_fill_summary(DcmFileFormat &file, vf_dicom_summary *out, char *err, size_
         out->identifier_too_long |= copyString(*ds, DCM_SOPInstanceUID, out->sop_instance_uid, sizeof(out->sop_instance_uid));
         out->identifier_too_long |= copyString(*ds, DCM_StudyInstanceUID, out->study_instance_uid, sizeof(out->study_instance_uid));
         out->identifier_too_long |= copyString(*ds, DCM_SeriesInstanceUID, out->series_instance_uid, sizeof(out->series_instance_uid));
+        out->identifier_too_long |= copyString(*ds, DCM_FrameOfReferenceUID, out->frame_of_reference_uid, sizeof(out->frame_of_reference_uid));
         copyString(*ds, DCM_Modality, out->modality, sizeof(out->modality));
         copyString(*ds, DCM_SeriesDescription, out->series_description, sizeof(out->series_description));
         copyString(*ds, DCM_PhotometricInterpretation, out->photometric_interpretation,

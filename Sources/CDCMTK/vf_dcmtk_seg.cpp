@@ -20,6 +20,7 @@ struct vf_seg {
     std::vector<DcmItem *> frames;
     uint32_t frameCount = 0;
     uint16_t rows = 0, columns = 0;
+    uint16_t bits = 1;  // 1 BINARY, 8 FRACTIONAL or LABELMAP, 16 LABELMAP with more than 255 segments
     std::string referencedSeries;
     std::vector<std::pair<std::string, std::string>> referenced;
     ~vf_seg() {
@@ -61,7 +62,7 @@ const DcmTagKey typeTwoTags[] = {
 
 }  // namespace
 
-extern "C" vf_seg *vf_seg_create(const char *source_file, char *err, size_t errlen) {
+extern "C" vf_seg *vf_seg_create(const char *source_file, const char *segmentation_type, uint16_t bits_allocated, char *err, size_t errlen) {
     try {
         DcmFileFormat source;
         OFCondition status = source.loadFileUntilTag(source_file, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData);
@@ -75,7 +76,15 @@ extern "C" vf_seg *vf_seg_create(const char *source_file, char *err, size_t errl
             setErr(err, errlen, "the source series has no FrameOfReferenceUID, so a viewer could not place a segmentation on it");
             return nullptr;
         }
+        const std::string type = segmentation_type;
+        const bool labelMap = type == "LABELMAP";
+        if (!((type == "BINARY" && bits_allocated == 1) || (type == "FRACTIONAL" && bits_allocated == 8) ||
+              (labelMap && (bits_allocated == 8 || bits_allocated == 16)))) {
+            setErr(err, errlen, "unsupported segmentation type " + type + " with " + std::to_string(bits_allocated) + " bits");
+            return nullptr;
+        }
         auto *seg = new vf_seg();
+        seg->bits = bits_allocated;
         DcmDataset *ds = seg->file.getDataset();
         for (const DcmTagKey &tag : copiedTags) {
             DcmElement *element = nullptr;
@@ -88,14 +97,14 @@ extern "C" vf_seg *vf_seg_create(const char *source_file, char *err, size_t errl
         }
         OFString seriesUID;
         if (src->findAndGetOFString(DCM_SeriesInstanceUID, seriesUID).good()) seg->referencedSeries = seriesUID.c_str();
-        // Fixed attributes of a binary segmentation written by VoxelFlow.
+        // Fixed attributes of a segmentation written by VoxelFlow.
         char date[9], time[7];
         std::time_t now = std::time(nullptr);
         std::tm utc{};
         gmtime_r(&now, &utc);
         std::strftime(date, sizeof(date), "%Y%m%d", &utc);
         std::strftime(time, sizeof(time), "%H%M%S", &utc);
-        ds->putAndInsertString(DCM_SOPClassUID, UID_SegmentationStorage);
+        ds->putAndInsertString(DCM_SOPClassUID, labelMap ? "1.2.840.10008.5.1.4.1.1.66.7" : UID_SegmentationStorage);
         ds->putAndInsertString(DCM_SOPInstanceUID, newUID().c_str());
         ds->putAndInsertString(DCM_SeriesInstanceUID, newUID().c_str());
         ds->putAndInsertString(DCM_Modality, "SEG");
@@ -113,25 +122,33 @@ extern "C" vf_seg *vf_seg_create(const char *source_file, char *err, size_t errl
         ds->putAndInsertString(DCM_ContentLabel, "SEGMENTATION");
         ds->putAndInsertString(DCM_ContentDescription, "");
         ds->insertEmptyElement(DCM_ContentCreatorName);
-        ds->putAndInsertString(DCM_SegmentationType, "BINARY");
+        ds->putAndInsertString(DCM_SegmentationType, type.c_str());
+        if (type == "FRACTIONAL") {
+            ds->putAndInsertString(DCM_SegmentationFractionalType, "PROBABILITY");
+            ds->putAndInsertUint16(DCM_MaximumFractionalValue, 255);
+        }
+        if (type != "FRACTIONAL") ds->putAndInsertString(DCM_SegmentsOverlap, "NO");
         ds->putAndInsertUint16(DCM_SamplesPerPixel, 1);
         ds->putAndInsertString(DCM_PhotometricInterpretation, "MONOCHROME2");
-        ds->putAndInsertUint16(DCM_BitsAllocated, 1);
-        ds->putAndInsertUint16(DCM_BitsStored, 1);
-        ds->putAndInsertUint16(DCM_HighBit, 0);
+        ds->putAndInsertUint16(DCM_BitsAllocated, bits_allocated);
+        ds->putAndInsertUint16(DCM_BitsStored, bits_allocated);
+        ds->putAndInsertUint16(DCM_HighBit, bits_allocated - 1);
         ds->putAndInsertUint16(DCM_PixelRepresentation, 0);
         ds->putAndInsertString(DCM_LossyImageCompression, "00");
         ds->putAndInsertString(DCM_BurnedInAnnotation, "NO");
-        // Dimensions: segment number, then position (PS3.3 C.7.6.17).
+        // Dimensions: segment number (not in a label map, whose frames hold every segment), then position
+        // (PS3.3 C.7.6.17).
         std::string organization = newUID();
         DcmItem *item = nullptr;
         ds->findOrCreateSequenceItem(DCM_DimensionOrganizationSequence, item, -2);
         item->putAndInsertString(DCM_DimensionOrganizationUID, organization.c_str());
-        ds->findOrCreateSequenceItem(DCM_DimensionIndexSequence, item, -2);
-        item->putAndInsertString(DCM_DimensionOrganizationUID, organization.c_str());
-        item->putAndInsertTagKey(DCM_DimensionIndexPointer, DCM_ReferencedSegmentNumber);
-        item->putAndInsertTagKey(DCM_FunctionalGroupPointer, DCM_SegmentIdentificationSequence);
-        item->putAndInsertString(DCM_DimensionDescriptionLabel, "ReferencedSegmentNumber");
+        if (!labelMap) {
+            ds->findOrCreateSequenceItem(DCM_DimensionIndexSequence, item, -2);
+            item->putAndInsertString(DCM_DimensionOrganizationUID, organization.c_str());
+            item->putAndInsertTagKey(DCM_DimensionIndexPointer, DCM_ReferencedSegmentNumber);
+            item->putAndInsertTagKey(DCM_FunctionalGroupPointer, DCM_SegmentIdentificationSequence);
+            item->putAndInsertString(DCM_DimensionDescriptionLabel, "ReferencedSegmentNumber");
+        }
         ds->findOrCreateSequenceItem(DCM_DimensionIndexSequence, item, -2);
         item->putAndInsertString(DCM_DimensionOrganizationUID, organization.c_str());
         item->putAndInsertTagKey(DCM_DimensionIndexPointer, DCM_ImagePositionPatient);
@@ -169,7 +186,7 @@ extern "C" int vf_seg_add_segment(vf_seg *seg, uint16_t number, const char *labe
                   item->putAndInsertString(DCM_SegmentAlgorithmType, algorithm_type).good() &&
                   putCode(*item, DCM_SegmentedPropertyCategoryCodeSequence, category_scheme, category_value, category_meaning) &&
                   putCode(*item, DCM_SegmentedPropertyTypeCodeSequence, type_scheme, type_value, type_meaning);
-        if (ok && std::strcmp(algorithm_type, "MANUAL") != 0) ok = item->putAndInsertString(DCM_SegmentAlgorithmName, algorithm_name).good();
+        if (ok && number != 0 && std::strcmp(algorithm_type, "MANUAL") != 0) ok = item->putAndInsertString(DCM_SegmentAlgorithmName, algorithm_name).good();
         if (ok && region_scheme[0] != 0) ok = putCode(*item, DCM_AnatomicRegionSequence, region_scheme, region_value, region_meaning);
         const Uint16 lab[3] = {cielab_l, cielab_a, cielab_b};
         if (ok) ok = item->putAndInsertUint16Array(DCM_RecommendedDisplayCIELabValue, lab, 3).good();
@@ -229,11 +246,14 @@ extern "C" int vf_seg_add_frame(vf_seg *seg, uint16_t segment, const char *posit
         putCode(*source, DCM_PurposeOfReferenceCodeSequence, "DCM", "121322", "Source image for image processing operation");
         frame->findOrCreateSequenceItem(DCM_FrameContentSequence, item, 0);
         const Uint32 index[2] = {segment, position_index};
-        item->putAndInsertUint32Array(DCM_DimensionIndexValues, index, 2);
+        if (segment == 0) item->putAndInsertUint32Array(DCM_DimensionIndexValues, index + 1, 1);
+        else item->putAndInsertUint32Array(DCM_DimensionIndexValues, index, 2);
         frame->findOrCreateSequenceItem(DCM_PlanePositionSequence, item, 0);
         item->putAndInsertString(DCM_ImagePositionPatient, position);
-        frame->findOrCreateSequenceItem(DCM_SegmentIdentificationSequence, item, 0);
-        item->putAndInsertUint16(DCM_ReferencedSegmentNumber, segment);
+        if (segment != 0) {
+            frame->findOrCreateSequenceItem(DCM_SegmentIdentificationSequence, item, 0);
+            item->putAndInsertUint16(DCM_ReferencedSegmentNumber, segment);
+        }
         seg->frameCount++;
         return 0;
     } catch (...) {
@@ -244,9 +264,9 @@ extern "C" int vf_seg_add_frame(vf_seg *seg, uint16_t segment, const char *posit
 extern "C" int vf_seg_write(vf_seg *seg, const char *path, const uint8_t *pixels, size_t nbytes, char *err, size_t errlen) {
     try {
         DcmDataset *ds = seg->file.getDataset();
-        uint64_t bits = static_cast<uint64_t>(seg->frameCount) * seg->rows * seg->columns;
+        uint64_t bits = static_cast<uint64_t>(seg->frameCount) * seg->rows * seg->columns * seg->bits;
         if (nbytes != (bits + 7) / 8) {
-            setErr(err, errlen, "packed pixel data holds " + std::to_string(nbytes) + " bytes, the frames need " + std::to_string((bits + 7) / 8));
+            setErr(err, errlen, "pixel data holds " + std::to_string(nbytes) + " bytes, the frames need " + std::to_string((bits + 7) / 8));
             return 1;
         }
         if (seg->frameCount == 0) {
@@ -266,12 +286,17 @@ extern "C" int vf_seg_write(vf_seg *seg, const char *path, const uint8_t *pixels
             instance->putAndInsertString(DCM_ReferencedSOPClassUID, r.first.c_str());
             instance->putAndInsertString(DCM_ReferencedSOPInstanceUID, r.second.c_str());
         }
-        // Pixel data: an even length, OB for 1-bit data in explicit VR.
-        std::vector<Uint8> padded(pixels, pixels + nbytes);
-        if (padded.size() % 2 == 1) padded.push_back(0);
+        // Pixel data: an even length; OB for 1- and 8-bit data, OW (host order, written little endian) for 16.
         auto *pixelData = new DcmPixelData(DCM_PixelData);
-        pixelData->setVR(EVR_OB);
-        pixelData->putUint8Array(padded.data(), static_cast<unsigned long>(padded.size()));
+        if (seg->bits == 16) {
+            pixelData->setVR(EVR_OW);
+            pixelData->putUint16Array(reinterpret_cast<const Uint16 *>(pixels), static_cast<unsigned long>(nbytes / 2));
+        } else {
+            std::vector<Uint8> padded(pixels, pixels + nbytes);
+            if (padded.size() % 2 == 1) padded.push_back(0);
+            pixelData->setVR(EVR_OB);
+            pixelData->putUint8Array(padded.data(), static_cast<unsigned long>(padded.size()));
+        }
         ds->insert(pixelData, OFTrue);
         OFCondition status = seg->file.saveFile(path, EXS_LittleEndianExplicit, EET_ExplicitLength, EGL_recalcGL, EPD_noChange);
         if (status.bad()) {

@@ -18,7 +18,14 @@ struct ConvertCommand: ParsableCommand {
         differs per slice. Irregular stacks (missing slices, uneven spacing, gantry tilt) are refused with the
         reason. The world affine is written as sform and qform. The output appears atomically. An existing
         OUTPUT is replaced only with --force, and never when it is one of the input files. DICOM objects
-        that are not images (SEG, RTSTRUCT, SR) are refused by name.
+        that are not images (RTSTRUCT, SR, …) are refused by name.
+
+        A DICOM SEG file (BINARY, FRACTIONAL or LABELMAP) becomes a label map: each voxel holds the number
+        of the segment covering it, and the segments' names, colours and codes are written beside it as a
+        label table (OUTPUT's name with .labels.json). With --reference SERIES the map lies on that
+        series' grid (the SEG must share its frame of reference and planes); without it, on the grid the
+        SEG's frames span. FRACTIONAL segments cover pixels at or above half their maximum value.
+        Overlapping segments are reported; the higher segment number is kept where they overlap.
 
         \(ExitCodes.help)
         """
@@ -48,6 +55,9 @@ struct ConvertCommand: ParsableCommand {
     @Flag(name: .long, help: "DICOM: resample stacks with missing slices or uneven spacing to uniform slices (linear, float32).")
     var resampleSlices = false
 
+    @Option(name: .long, help: "DICOM SEG input: the series (folder) whose grid the label map takes.")
+    var reference: String?
+
     @Flag(name: .long, help: "Replace OUTPUT when it already exists (an output is never written over one of the inputs).")
     var force = false
 
@@ -64,7 +74,10 @@ struct ConvertCommand: ParsableCommand {
             switch ImageFormat.detect(input) {
             case .nifti:
                 try convertNIfTI()
+            case .dicom where DICOMSegmentation.isSegmentation(input):
+                try convertSegmentation()
             case .dicom, .folder:
+                if reference != nil { throw InputError(description: "--reference applies to DICOM SEG input only; \(input) is not a SEG") }
                 try convertDICOM()
             case .unknown:
                 throw InputError(description: "\(input): not a NIfTI file, a DICOM file or a folder")
@@ -118,5 +131,24 @@ struct ConvertCommand: ParsableCommand {
         let options = writeOptions(for: volume, base: NIfTIWriteOptions())
         try NIfTI.write(volume, to: output, options: options)
         report(volume, options, from: "DICOM series \(stack.label)")
+    }
+
+    private func convertSegmentation() throws {
+        let stack = try reference.map { try DICOMSeriesChoice.load($0, selector: series) }
+        let tablePath = LabelTable.sidecarPath(for: output)
+        let inputs = [input] + (stack?.slices.map(\.path) ?? [])
+        try OutputGuard.check(NIfTI.datasetFiles(output) + [tablePath], name: output, inputs: inputs, force: force)
+        let seg = try DICOMSegmentation.read(input, reference: stack)
+        if seg.overlappingVoxels > 0 {
+            printError("voxelflow: warning: \(input): \(seg.overlappingVoxels) voxels lie in more than one segment; the higher segment number was kept there")
+        }
+        let options = writeOptions(for: seg.labels.volume, base: NIfTIWriteOptions())
+        try NIfTI.write(seg.labels.volume, to: output, options: options)
+        try AtomicFile.write(Array((seg.table.json.serialized() + "\n").utf8), to: tablePath)
+        if !quiet {
+            let n = seg.table.labels.count
+            let on = stack.map { "DICOM series \($0.label)" } ?? "the grid its frames span"
+            print("wrote \(output) (\(seg.labels.volume.shape.map(String.init).joined(separator: "x")) label map, \(n) segment\(n == 1 ? "" : "s")) and \(tablePath) from \(seg.segmentationType) SEG \(input) on \(on)")
+        }
     }
 }

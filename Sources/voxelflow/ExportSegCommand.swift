@@ -13,13 +13,17 @@ struct ExportSegCommand: ParsableCommand {
         --labels (a label table: {"labels": [{"value": 1, "name": "Liver", "color": [r, g, b],
         "category": {...}, "type": {...}}]}; pipelines/labels/common-structures.json lists common CT/MR
         structures with their SNOMED CT codes); labels not in the table are "Label N" coded as Tissue.
-        The SEG is BINARY: one frame per slice that holds a segment (all slices with --keep-empty-frames),
-        each referencing its source image; patient, study and frame of reference come from the series.
+        --type binary (the default) writes one 1-bit frame per slice that holds a segment (all slices with
+        --keep-empty-frames), each referencing its source image; --type labelmap writes the 2024 Label Map
+        Segmentation: one frame per slice whose pixels are segment numbers (smaller; newer viewers);
+        --type fractional takes LABELS as probabilities instead (float NIfTI, values 0 to 1, one volume
+        per segment: volume c is label c + 1) and writes them as 8-bit PROBABILITY frames. Segments are
+        numbered 1…n in increasing label value. Patient, study and frame of reference come from the series.
         A label map on another grid is refused with both grids named, unless --resample puts it on the
         series' grid (nearest neighbour). The output appears atomically; an existing OUTPUT is replaced only
         with --force.
 
-        \\(ExitCodes.help)
+        \(ExitCodes.help)
         """
     )
 
@@ -38,6 +42,9 @@ struct ExportSegCommand: ParsableCommand {
     @Option(name: .long, help: "For folders with several series: the stack number from `scan`, or a SeriesInstanceUID.")
     var series: String?
 
+    @Option(name: .long, help: "SEG type: binary, labelmap or fractional (LABELS then holds probabilities).")
+    var type: String = "binary"
+
     @Option(name: .long, help: "SegmentAlgorithmName (e.g. the model that made the labels).")
     var algorithm: String = "VoxelFlow"
 
@@ -47,7 +54,7 @@ struct ExportSegCommand: ParsableCommand {
     @Flag(name: .long, help: "Write a frame for every slice of every segment, empty or not.")
     var keepEmptyFrames = false
 
-    @Flag(name: .long, help: "Put a label map on another grid onto the series' grid (nearest neighbour).")
+    @Flag(name: .long, help: "Put a label map on another grid onto the series' grid (nearest neighbour; linear for probabilities).")
     var resample = false
 
     @Flag(name: .long, help: "Replace OUTPUT when it exists (never when it is one of the inputs).")
@@ -60,6 +67,9 @@ struct ExportSegCommand: ParsableCommand {
         if !["AUTOMATIC", "SEMIAUTOMATIC", "MANUAL"].contains(algorithmType) {
             throw ValidationError("--algorithm-type must be AUTOMATIC, SEMIAUTOMATIC or MANUAL")
         }
+        if !["binary", "labelmap", "fractional"].contains(type) {
+            throw ValidationError("--type must be binary, labelmap or fractional")
+        }
     }
 
     func run() throws {
@@ -68,19 +78,27 @@ struct ExportSegCommand: ParsableCommand {
             let stack = try DICOMSeriesChoice.load(reference, selector: series)
             try OutputGuard.check([output], name: output, inputs: NIfTI.datasetFiles(labels) + stack.slices.map(\.path), force: force)
             let image = try NIfTI.read(labels)
-            var map = try LabelMap(image.volume)
             let grid = stack.geometry()
-            if resample && (map.geometry.size != grid.size || map.geometry.affine.maxAbsDifference(to: grid.affine) >= 1e-3) {
-                map = try LabelMap(ResampleToGrid(target: grid, interpolation: .nearest).apply(map.volume))
-            }
+            let elsewhere = image.volume.geometry.size != grid.size || image.volume.geometry.affine.maxAbsDifference(to: grid.affine) >= 1e-3
             var options = DICOMSegmentationOptions()
             options.algorithmName = algorithm
             options.algorithmType = algorithmType
             options.keepEmptyFrames = keepEmptyFrames
-            let frames = try DICOMSegmentation.write(map, reference: stack, table: table, to: output, options: options)
+            let frames: Int, segments: Int
+            if type == "fractional" {
+                var probabilities = image.volume
+                if resample && elsewhere { probabilities = try ResampleToGrid(target: grid, interpolation: .linear).apply(probabilities) }
+                frames = try DICOMSegmentation.writeFractional(probabilities, reference: stack, table: table, to: output, options: options)
+                segments = probabilities.timePoints
+            } else {
+                var map = try LabelMap(image.volume)
+                if resample && elsewhere { map = try LabelMap(ResampleToGrid(target: grid, interpolation: .nearest).apply(map.volume)) }
+                options.type = type == "labelmap" ? .labelMap : .binary
+                frames = try DICOMSegmentation.write(map, reference: stack, table: table, to: output, options: options)
+                segments = map.labelsPresent().filter { $0 > 0 }.count
+            }
             if !quiet {
-                let segments = map.labelsPresent().filter { $0 > 0 }.count
-                print("wrote \(output) (DICOM SEG, \(segments) segment\(segments == 1 ? "" : "s"), \(frames) frame\(frames == 1 ? "" : "s")) on DICOM series \(stack.label)")
+                print("wrote \(output) (DICOM SEG \(type.uppercased()), \(segments) segment\(segments == 1 ? "" : "s"), \(frames) frame\(frames == 1 ? "" : "s")) on DICOM series \(stack.label)")
             }
         } catch let error as ExitCode {
             throw error

@@ -22,6 +22,7 @@ typedef struct {
     char sop_instance_uid[257];
     char study_instance_uid[257];
     char series_instance_uid[257];
+    char frame_of_reference_uid[257];
     char modality[17];
     char series_description[65];
     int32_t series_number;      int has_series_number;
@@ -139,16 +140,18 @@ int vf_dicom_palette(vf_dicom_file *file, int channel, vf_palette_info *info, ui
 /* ---- DICOM Segmentation (SEG) writing ------------------------------------------------------------------
  * A SEG is built step by step on a handle: create it from one file of the source series (its patient, study,
  * frame of reference and character set are copied), add segments, the shared geometry, the referenced source
- * instances and one entry per frame, then write it with the packed 1-bit pixel data. Decimal strings (DS) are
+ * instances and one entry per frame, then write it with the pixel data. Decimal strings (DS) are
  * passed already formatted (at most 16 characters each, values separated by backslashes). */
 
 /** A SEG under construction. Owned by the caller; release with vf_seg_free. */
 typedef struct vf_seg vf_seg;
 
 /** Starts a SEG whose patient, study and frame of reference come from `source_file` (a file of the series
- *  it segments). Returns NULL with a message in `err` when the file cannot be read or has no
- *  FrameOfReferenceUID. */
-vf_seg *vf_seg_create(const char *source_file, char *err, size_t errlen);
+ *  it segments). `segmentation_type` is "BINARY" (1 bit), "FRACTIONAL" (8 bits, PROBABILITY, maximum 255)
+ *  or "LABELMAP" (Label Map Segmentation Storage, 8 or 16 bits; frames carry segment numbers as pixel values
+ *  and no segment dimension). Returns NULL with a message in `err` when the file cannot be read or has no
+ *  FrameOfReferenceUID, or the type and bits do not go together. */
+vf_seg *vf_seg_create(const char *source_file, const char *segmentation_type, uint16_t bits_allocated, char *err, size_t errlen);
 
 /** Releases a SEG handle (NULL is allowed). */
 void vf_seg_free(vf_seg *seg);
@@ -173,15 +176,56 @@ int vf_seg_set_geometry(vf_seg *seg, uint16_t rows, uint16_t columns, const char
 /** Lists one instance of the source series in the ReferencedSeriesSequence. Returns 0 or 1. */
 int vf_seg_add_referenced_instance(vf_seg *seg, const char *series_uid, const char *class_uid, const char *instance_uid);
 
-/** Adds the next frame: the segment it shows, its ImagePositionPatient ("x\y\z"), the source image it
+/** Adds the next frame: the segment it shows (0 in a LABELMAP, whose frames show all), its ImagePositionPatient ("x\y\z"), the source image it
  *  was derived from (class, instance and, for multi-frame sources, the 1-based frame number, else 0) and the
  *  1-based index of its position in the stack (the second dimension index). Returns 0 or 1. */
 int vf_seg_add_frame(vf_seg *seg, uint16_t segment, const char *position, const char *source_class, const char *source_instance,
                      int32_t source_frame, uint32_t position_index);
 
-/** Writes the SEG to `path` (explicit VR little endian) with `pixels`: the frames' bits packed back to back,
- *  least significant bit first (ceil(frames * rows * columns / 8) bytes). Returns 0, or non-zero with `err`. */
+/** Writes the SEG to `path` (explicit VR little endian) with `pixels`: for BINARY the frames' bits packed back
+ *  to back, least significant bit first (ceil(frames * rows * columns / 8) bytes); otherwise one 8-bit or
+ *  16-bit (host order) value per pixel. Returns 0, or non-zero with `err`. */
 int vf_seg_write(vf_seg *seg, const char *path, const uint8_t *pixels, size_t nbytes, char *err, size_t errlen);
+
+/* ---- DICOM Segmentation (SEG) reading ------------------------------------------------------------------
+ * A SEG is opened like any file (vf_dicom_open); its pixels decode with vf_dicom_decode (1-bit frames arrive
+ * one byte per pixel) and its shared orientation and spacing come from vf_dicom_frame_geometry. */
+
+/** The segmentation-level attributes of a SEG. Empty strings for absent attributes. */
+typedef struct {
+    char sop_class_uid[65];
+    char segmentation_type[17];        /**< BINARY, FRACTIONAL or LABELMAP */
+    char fractional_type[17];          /**< PROBABILITY or OCCUPANCY (FRACTIONAL only) */
+    uint32_t max_fractional_value;     /**< 0 when absent */
+    uint32_t segments;                 /**< items of SegmentSequence */
+    uint32_t per_frame_items;          /**< items of PerFrameFunctionalGroupsSequence */
+    char frame_of_reference_uid[257];
+    char referenced_series_uid[257];   /**< first item of ReferencedSeriesSequence */
+} vf_seg_info;
+
+/** One item of SegmentSequence. Codes are (scheme, value, meaning); absent ones are empty. */
+typedef struct {
+    uint16_t number;                   int has_number;
+    char label[65];
+    char description[65];
+    char algorithm_type[17];
+    char algorithm_name[65];
+    char category_scheme[17], category_value[65], category_meaning[65];
+    char type_scheme[17], type_value[65], type_meaning[65];
+    char region_scheme[17], region_value[65], region_meaning[65];
+    uint16_t cielab[3];                int has_cielab;
+} vf_seg_segment;
+
+/** Reads the segmentation-level attributes of a loaded SEG. Returns 0, or non-zero with `err`. */
+int vf_seg_read_info(vf_dicom_file *file, vf_seg_info *out, char *err, size_t errlen);
+
+/** Reads item `index` (0-based) of SegmentSequence. Returns 0, or 1 when there is no such item. */
+int vf_seg_read_segment(vf_dicom_file *file, uint32_t index, vf_seg_segment *out);
+
+/** For each of `count` frames: its ImagePositionPatient (3 values into `positions`, `has_position` 1 when
+ *  found in its per-frame or the shared group) and its ReferencedSegmentNumber (0 when absent, as in a
+ *  LABELMAP). One pass over the per-frame functional groups. Returns 0 or 1. */
+int vf_seg_read_frames(vf_dicom_file *file, uint32_t count, double *positions, uint8_t *has_position, uint16_t *segments);
 
 #ifdef __cplusplus
 }

@@ -91,6 +91,8 @@ public struct DICOMHeader: Sendable, Equatable, Codable {
     /// True when a UID or the PatientID is longer than 256 characters (DICOM allows 64). Such a value is
     /// not kept whole, so the file is set aside rather than risk two series or patients becoming one.
     public var identifierTooLong: Bool
+    /// FrameOfReferenceUID (0020,0052); empty when absent. Segmentations and contours are placed by it.
+    public var frameOfReferenceUID: String = ""
 
     /// Reads the header of the DICOM file at `path`, stopping before the pixel data.
     /// - Throws: `DICOMError` naming the file and DCMTK's reason.
@@ -158,6 +160,7 @@ extension DICOMHeader {
                 radiopharmaceuticalStartDateTime: str(s.radiopharmaceutical_start_datetime)),
             hasMetaHeader: s.has_meta_header != 0, hasPixelAttributes: s.has_pixel_attributes != 0,
             identifierTooLong: s.identifier_too_long != 0)
+        frameOfReferenceUID = str(s.frame_of_reference_uid)
     }
 }
 

@@ -7,12 +7,13 @@ import VoxelTransforms
 struct WriteDICOMSegStage: Stage {
     static let definition = StageDefinition(
         type: "write-dicom-seg", category: .writer,
-        summary: "Write a label map as a DICOM Segmentation (SEG, BINARY) on the case's DICOM series, for PACS viewers.",
+        summary: "Write a label map as a DICOM Segmentation (SEG, BINARY or LABELMAP) on the case's DICOM series, for PACS viewers.",
         parameters: [
             CommonParameters.source([.labels], doc: "the label map to write (put back on the series' grid when it is elsewhere)"),
             ParameterSpec("reference", .reference([.image]), doc: "the case's dicom-series input the SEG refers to"),
             ParameterSpec("path", .outputPath, default: .string("{id}.dcm"), doc: "file inside the case folder; .dcm"),
             ParameterSpec("labelTable", .existingFile, optional: true, doc: "label table (JSON) with names, colours and SNOMED CT codes; labels not in it are \"Label N\""),
+            ParameterSpec("type", .choice(["binary", "labelmap"]), default: .string("binary"), doc: "binary: one 1-bit frame per segment and slice (every viewer with SEG support); labelmap: one frame per slice holding segment numbers (Label Map Segmentation, 2024; smaller, newer viewers)"),
             ParameterSpec("algorithm", .string, default: .string("VoxelFlow"), doc: "SegmentAlgorithmName (e.g. the model's name)"),
             ParameterSpec("keepEmptyFrames", .boolean, default: .bool(false), doc: "write every slice of every segment, empty or not"),
         ],
@@ -25,6 +26,7 @@ struct WriteDICOMSegStage: Stage {
             }
             var options = DICOMSegmentationOptions()
             options.algorithmName = try c.string("algorithm")
+            options.type = try c.string("type") == "labelmap" ? .labelMap : .binary
             options.keepEmptyFrames = try c.bool("keepEmptyFrames")
             return WriteDICOMSegStage(id: c.id, source: try c.string("source"), reference: try c.string("reference"),
                                       path: path, table: table, options: options)
