@@ -1,10 +1,16 @@
 #!/usr/bin/env python3
-"""DICOM SEG writing benchmark: VoxelFlow `export-seg` vs highdicom, same label map, same series, same run.
+"""DICOM SEG benchmark: VoxelFlow vs highdicom and dcmqi writing and reading SEGs of the same label map on the
+same series, in the same run.
 
 The series: the Colin27 T1 (`nifti/colin27/ch2.nii.gz` of the shared corpus) written by pydicom as 181 axial
-MR slices. The label map: the 116-label AAL atlas on that grid. Both tools write a BINARY SEG with one segment
-per label and empty frames left out; the VoxelFlow SEG is then read back by highdicom and must equal the
-label map voxel for voxel, and both SEGs must hold the same number of frames.
+MR slices. The label map: the 116-label AAL atlas on that grid.
+- Write BINARY (one segment per label, empty frames left out) and LABELMAP: `voxelflow export-seg` vs
+  highdicom's `Segmentation` (+ `save_as`) vs dcmqi's `itkimage2segimage`.
+- Read back to a label map on the series grid: `voxelflow convert SEG --reference SERIES` vs highdicom's
+  `segread` + `get_pixels_by_source_instance` (segments combined) vs dcmqi's `segimage2itkimage`
+  (`--mergeSegments`), each reading the SEG it wrote.
+VoxelFlow's SEGs are read by highdicom and must equal the label map voxel for voxel; VoxelFlow's reading of
+its BINARY SEG must equal the label map too.
 
 Usage: seg_write.py VOXELFLOW CORPUS WORKDIR [--repeat N]
 """
@@ -12,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import highdicom as hd
@@ -76,11 +83,8 @@ def main():
     nib.save(nib.Nifti1Image(labels, grid.affine), labels_path)
     values = sorted(int(v) for v in np.unique(labels) if v > 0)
 
-    ours = os.path.join(work, "aal_voxelflow_seg.dcm")
-    def run_ours():
-        subprocess.run([voxelflow, "export-seg", labels_path, "--reference", series, "-o", ours, "--force", "-q"], check=True)
-    _, ours_times = best_of(repeat, run_ours)
-
+    python = sys.executable
+    bindir = os.path.dirname(python)
     files = sorted(os.path.join(series, f) for f in os.listdir(series))
     sources = [pydicom.dcmread(f) for f in files]
     sources.sort(key=lambda d: float(d.ImagePositionPatient[2]))
@@ -96,28 +100,85 @@ def main():
         segmented_property_type=hd.sr.CodedConcept("85756007", "SCT", "Tissue"),
         algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC, algorithm_identification=algorithm)
         for n, v in enumerate(values, start=1)]
-    theirs = os.path.join(work, "aal_highdicom_seg.dcm")
-    def run_theirs():
-        seg = hd.seg.Segmentation(source_images=sources, pixel_array=pixel_array,
-                                  segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-                                  segment_descriptions=descriptions, series_instance_uid=generate_uid(), series_number=300,
-                                  sop_instance_uid=generate_uid(), instance_number=1, manufacturer="bench",
-                                  manufacturer_model_name="bench", software_versions="1", device_serial_number="1",
-                                  omit_empty_frames=True)
-        seg.save_as(theirs)
-    _, their_times = best_of(repeat, run_theirs)
+    # dcmqi's metadata: one entry per label value.
+    code = {"CodeValue": "85756007", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Tissue"}
+    meta = {"ContentCreatorName": "bench", "ClinicalTrialSeriesID": "1", "ClinicalTrialTimePointID": "1",
+            "SeriesDescription": "bench", "SeriesNumber": "300", "InstanceNumber": "1", "BodyPartExamined": "",
+            "segmentAttributes": [[{"labelID": v, "SegmentLabel": f"Label {v}", "SegmentAlgorithmType": "AUTOMATIC",
+                                    "SegmentAlgorithmName": "atlas", "SegmentedPropertyCategoryCodeSequence": code,
+                                    "SegmentedPropertyTypeCodeSequence": code} for v in values]]}
+    meta_path = os.path.join(work, "aal_dcmqi_meta.json")
+    with open(meta_path, "w") as f:
+        json.dump(meta, f)
 
-    check = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "..", "scripts", "oracles", "seg_reference.py"),
-                            ours, series, labels_path], check=True, capture_output=True, text=True)
-    ours_read = json.loads(check.stdout)
-    their_frames = int(pydicom.dcmread(theirs, stop_before_pixels=True).NumberOfFrames)
+    results = {}
+    for kind in ("binary", "labelmap"):
+        seg_type = hd.seg.SegmentationTypeValues.BINARY if kind == "binary" else hd.seg.SegmentationTypeValues.LABELMAP
+        ours = os.path.join(work, f"aal_voxelflow_{kind}.dcm")
+        theirs = os.path.join(work, f"aal_highdicom_{kind}.dcm")
+        dcmqi = os.path.join(work, f"aal_dcmqi_{kind}.dcm")
+
+        def write_ours():
+            subprocess.run([voxelflow, "export-seg", labels_path, "--reference", series, "-o", ours, "--type", kind, "--force", "-q"], check=True)
+
+        def write_highdicom():
+            seg = hd.seg.Segmentation(source_images=sources, pixel_array=pixel_array, segmentation_type=seg_type,
+                                      segment_descriptions=descriptions, series_instance_uid=generate_uid(), series_number=300,
+                                      sop_instance_uid=generate_uid(), instance_number=1, manufacturer="bench",
+                                      manufacturer_model_name="bench", software_versions="1", device_serial_number="1",
+                                      omit_empty_frames=True)
+            seg.save_as(theirs)
+
+        def write_dcmqi():
+            subprocess.run([os.path.join(bindir, "itkimage2segimage"), "--inputImageList", labels_path, "--inputDICOMDirectory", series,
+                            "--inputMetadata", meta_path, "--outputDICOM", dcmqi, "--segmentationType", kind],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        _, w_ours = best_of(repeat, write_ours)
+        _, w_hd = best_of(repeat, write_highdicom)
+        _, w_dq = best_of(repeat, write_dcmqi)
+
+        read_ours_path = os.path.join(work, f"aal_voxelflow_{kind}_read.nii.gz")
+
+        def read_ours():
+            subprocess.run([voxelflow, "convert", ours, read_ours_path, "--reference", series, "--force", "-q"], check=True)
+
+        uids = [d.SOPInstanceUID for d in sources]
+
+        def read_highdicom():
+            seg = hd.seg.segread(theirs)
+            seg.get_pixels_by_source_instance(source_sop_instance_uids=uids, combine_segments=True, relabel=False,
+                                              skip_overlap_checks=True)
+
+        def read_dcmqi():
+            with tempfile.TemporaryDirectory() as out:
+                subprocess.run([os.path.join(bindir, "segimage2itkimage"), "--inputDICOM", dcmqi, "--outputDirectory", out,
+                                "--outputType", "nifti", "--mergeSegments"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        _, r_ours = best_of(repeat, read_ours)
+        _, r_hd = best_of(repeat, read_highdicom)
+        _, r_dq = best_of(repeat, read_dcmqi)
+
+        check = subprocess.run([python, os.path.join(os.path.dirname(__file__), "..", "scripts", "oracles", "seg_reference.py"),
+                                ours, series, labels_path], check=True, capture_output=True, text=True)
+        ours_by_highdicom = json.loads(check.stdout)
+        back = np.asarray(nib.load(read_ours_path).dataobj)
+        differing_read = int(np.count_nonzero(back != numbers))
+        results[kind] = {
+            "write_s": {"voxelflow": w_ours, "highdicom": w_hd, "dcmqi": w_dq},
+            "write_ratio_best": {"vs_highdicom": min(w_hd) / min(w_ours), "vs_dcmqi": min(w_dq) / min(w_ours)},
+            "read_s": {"voxelflow": r_ours, "highdicom": r_hd, "dcmqi": r_dq},
+            "read_ratio_best": {"vs_highdicom": min(r_hd) / min(r_ours), "vs_dcmqi": min(r_dq) / min(r_ours)},
+            "frames": {"voxelflow": ours_by_highdicom["frames"],
+                       "highdicom": int(pydicom.dcmread(theirs, stop_before_pixels=True).NumberOfFrames),
+                       "dcmqi": int(pydicom.dcmread(dcmqi, stop_before_pixels=True).NumberOfFrames)},
+            "voxelflow_seg_differing_voxels_by_highdicom": ours_by_highdicom["differing"],
+            "voxelflow_read_differing_voxels": differing_read,
+            "sizes_bytes": {"voxelflow": os.path.getsize(ours), "highdicom": os.path.getsize(theirs), "dcmqi": os.path.getsize(dcmqi)},
+        }
     print(json.dumps({
-        "benchmark": "DICOM SEG write, BINARY, 116 AAL labels on Colin27 (181 slices of 217x181), empty frames omitted",
-        "voxelflow_s": ours_times, "highdicom_s": their_times,
-        "ratio_best": min(their_times) / min(ours_times),
-        "segments": len(values), "frames_voxelflow": ours_read["frames"], "frames_highdicom": their_frames,
-        "voxelflow_differing_voxels_by_highdicom": ours_read["differing"],
-        "sizes_bytes": {"voxelflow": os.path.getsize(ours), "highdicom": os.path.getsize(theirs)},
+        "benchmark": "DICOM SEG write and read, 116 AAL labels on Colin27 (181 slices of 217x181)",
+        "segments": len(values), "repeat": repeat, "results": results,
     }, indent=1))
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# DICOM SEG writing benchmark: `voxelflow export-seg` vs highdicom on the 116-label AAL atlas over a Colin27
+# DICOM SEG benchmark: VoxelFlow vs highdicom and dcmqi writing (BINARY, LABELMAP) and reading SEGs of the 116-label AAL atlas on a Colin27
 # DICOM series made by pydicom, same run. See seg_write.py. Needs the shared corpus (../shared/data).
 # Usage: Benchmarks/seg_write.sh [--repeat N]
 set -euo pipefail

@@ -30,8 +30,21 @@ public struct LabelMap: Sendable, Equatable {
 
     /// Distinct labels present, ascending, including 0 when present.
     public func labelsPresent() -> [Int] {
-        var seen = Set<Int>()
-        for n in 0..<volume.voxels.count { seen.insert(Int(volume.voxels.value(at: n))) }
-        return seen.sorted()
+        // 8- and 16-bit labels (nearly every label map) are counted in a flag table, one pass, no hashing.
+        func flagged<T: FixedWidthInteger>(_ values: [T], offset: Int, count: Int) -> [Int] {
+            var seen = [Bool](repeating: false, count: count)
+            values.withUnsafeBufferPointer { for v in $0 { seen[Int(v) + offset] = true } }
+            return seen.indices.filter { seen[$0] }.map { $0 - offset }
+        }
+        switch volume.voxels {
+        case .uint8(let v): return flagged(v, offset: 0, count: 256)
+        case .int8(let v): return flagged(v, offset: 128, count: 256)
+        case .uint16(let v): return flagged(v, offset: 0, count: 65536)
+        case .int16(let v): return flagged(v, offset: 32768, count: 65536)
+        default:
+            var seen = Set<Int>()
+            for n in 0..<volume.voxels.count { seen.insert(Int(volume.voxels.value(at: n))) }
+            return seen.sorted()
+        }
     }
 }

@@ -27,6 +27,10 @@ struct ConvertCommand: ParsableCommand {
         SEG's frames span. FRACTIONAL segments cover pixels at or above half their maximum value.
         Overlapping segments are reported; the higher segment number is kept where they overlap.
 
+        A DICOM RTSTRUCT file needs --reference (the series it was drawn on): each ROI's closed planar
+        contours are filled on that series' grid (pixel centres inside, holes by the even-odd rule) into
+        a label map whose value n is the n-th ROI, with its names and colours as the label table beside it.
+
         \(ExitCodes.help)
         """
     )
@@ -55,7 +59,7 @@ struct ConvertCommand: ParsableCommand {
     @Flag(name: .long, help: "DICOM: resample stacks with missing slices or uneven spacing to uniform slices (linear, float32).")
     var resampleSlices = false
 
-    @Option(name: .long, help: "DICOM SEG input: the series (folder) whose grid the label map takes.")
+    @Option(name: .long, help: "DICOM SEG or RTSTRUCT input: the series (folder) whose grid the label map takes (required for RTSTRUCT).")
     var reference: String?
 
     @Flag(name: .long, help: "Replace OUTPUT when it already exists (an output is never written over one of the inputs).")
@@ -76,6 +80,8 @@ struct ConvertCommand: ParsableCommand {
                 try convertNIfTI()
             case .dicom where DICOMSegmentation.isSegmentation(input):
                 try convertSegmentation()
+            case .dicom where DICOMRTStruct.isStructureSet(input):
+                try convertStructureSet()
             case .dicom, .folder:
                 if reference != nil { throw InputError(description: "--reference applies to DICOM SEG input only; \(input) is not a SEG") }
                 try convertDICOM()
@@ -149,6 +155,27 @@ struct ConvertCommand: ParsableCommand {
             let n = seg.table.labels.count
             let on = stack.map { "DICOM series \($0.label)" } ?? "the grid its frames span"
             print("wrote \(output) (\(seg.labels.volume.shape.map(String.init).joined(separator: "x")) label map, \(n) segment\(n == 1 ? "" : "s")) and \(tablePath) from \(seg.segmentationType) SEG \(input) on \(on)")
+        }
+    }
+
+    private func convertStructureSet() throws {
+        guard let reference else {
+            throw InputError(description: "\(input): an RTSTRUCT holds contours in millimetres, not a grid; give --reference SERIES (the series it was drawn on)")
+        }
+        let stack = try DICOMSeriesChoice.load(reference, selector: series)
+        let tablePath = LabelTable.sidecarPath(for: output)
+        try OutputGuard.check(NIfTI.datasetFiles(output) + [tablePath], name: output, inputs: [input] + stack.slices.map(\.path), force: force)
+        let rt = try DICOMRTStruct.read(input, reference: stack)
+        for w in rt.warnings { printError("voxelflow: warning: \(input): \(w)") }
+        if rt.overlappingVoxels > 0 {
+            printError("voxelflow: warning: \(input): \(rt.overlappingVoxels) voxels lie in more than one ROI; the later ROI was kept there")
+        }
+        let options = writeOptions(for: rt.labels.volume, base: NIfTIWriteOptions())
+        try NIfTI.write(rt.labels.volume, to: output, options: options)
+        try AtomicFile.write(Array((rt.table.json.serialized() + "\n").utf8), to: tablePath)
+        if !quiet {
+            let n = rt.table.labels.count
+            print("wrote \(output) (\(rt.labels.volume.shape.map(String.init).joined(separator: "x")) label map, \(n) ROI\(n == 1 ? "" : "s"), \(rt.contours) contours) and \(tablePath) from RTSTRUCT \(input) on DICOM series \(stack.label)")
         }
     }
 }

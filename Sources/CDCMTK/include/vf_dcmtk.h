@@ -227,6 +227,71 @@ int vf_seg_read_segment(vf_dicom_file *file, uint32_t index, vf_seg_segment *out
  *  LABELMAP). One pass over the per-frame functional groups. Returns 0 or 1. */
 int vf_seg_read_frames(vf_dicom_file *file, uint32_t count, double *positions, uint8_t *has_position, uint16_t *segments);
 
+/* ---- DICOM RT Structure Set (RTSTRUCT) --------------------------------------------------------------------
+ * Writing: create from one file of the source series (patient, study and frame of reference are copied), list
+ * the series' images, add ROIs, then each ROI's planar closed contours (points in patient mm, x y z after each
+ * other; written as decimal strings of at most 16 characters), and write. Reading: open the file with
+ * vf_dicom_open, then read its ROIs and, through a callback, each ROI's contours. */
+
+/** An RTSTRUCT under construction. Owned by the caller; release with vf_rt_free. */
+typedef struct vf_rt vf_rt;
+
+/** Starts an RTSTRUCT for the series `source_file` belongs to. Returns NULL with `err` when the file cannot be
+ *  read or has no FrameOfReferenceUID. */
+vf_rt *vf_rt_create(const char *source_file, char *err, size_t errlen);
+
+/** Releases an RTSTRUCT handle (NULL is allowed). */
+void vf_rt_free(vf_rt *rt);
+
+/** Sets a top-level string attribute (group, element). Returns 0 or 1. */
+int vf_rt_set_string(vf_rt *rt, uint16_t group, uint16_t element, const char *value);
+
+/** Lists one image of the source series in the referenced series' ContourImageSequence. Returns 0 or 1. */
+int vf_rt_add_image(vf_rt *rt, const char *class_uid, const char *instance_uid);
+
+/** Adds ROI `number` with its name, generation algorithm (AUTOMATIC, SEMIAUTOMATIC, MANUAL), RT ROI
+ *  interpreted type (e.g. ORGAN; empty allowed) and display colour. Returns 0 or 1. */
+int vf_rt_add_roi(vf_rt *rt, int32_t number, const char *name, const char *algorithm, const char *interpreted_type,
+                  uint8_t red, uint8_t green, uint8_t blue);
+
+/** Adds a CLOSED_PLANAR contour of `count` (>= 3) points to ROI `roi`, lying on the image (class, instance and,
+ *  for multi-frame images, the 1-based frame, else 0). Returns 0 or 1. */
+int vf_rt_add_contour(vf_rt *rt, int32_t roi, const char *image_class, const char *image_instance, int32_t image_frame,
+                      const double *points, uint32_t count);
+
+/** Writes the RTSTRUCT to `path` (explicit VR little endian). Returns 0, or non-zero with `err`. */
+int vf_rt_write(vf_rt *rt, const char *path, char *err, size_t errlen);
+
+/** The structure-set-level attributes of an RTSTRUCT. */
+typedef struct {
+    char sop_class_uid[65];
+    char frame_of_reference_uid[257];  /**< first item of ReferencedFrameOfReferenceSequence */
+    uint32_t rois;                     /**< items of StructureSetROISequence */
+} vf_rt_info;
+
+/** One ROI: number, name, colour (from its ROIContourSequence item) and number of contours. */
+typedef struct {
+    int32_t number;
+    char name[65];
+    char frame_of_reference_uid[257];
+    int32_t color[3];                  int has_color;
+    uint32_t contours;
+} vf_rt_roi;
+
+/** Receives one contour: its index within the ROI, ContourGeometricType, and `count` points (x y z). Return
+ *  non-zero to stop. */
+typedef int (*vf_rt_contour_callback)(void *context, uint32_t index, const char *geometric_type, const double *points, uint32_t count);
+
+/** Reads the structure-set attributes of a loaded RTSTRUCT. Returns 0, or non-zero with `err`. */
+int vf_rt_read_info(vf_dicom_file *file, vf_rt_info *out, char *err, size_t errlen);
+
+/** Reads item `index` (0-based) of StructureSetROISequence. Returns 0, or 1 when absent or without ROINumber. */
+int vf_rt_read_roi(vf_dicom_file *file, uint32_t index, vf_rt_roi *out);
+
+/** Calls `callback` for every contour of ROI `roi_number`, in order. Returns 0; 1 when a contour's data cannot be
+ *  read; 2 when the callback stopped. */
+int vf_rt_read_contours(vf_dicom_file *file, int32_t roi_number, vf_rt_contour_callback callback, void *context);
+
 #ifdef __cplusplus
 }
 #endif

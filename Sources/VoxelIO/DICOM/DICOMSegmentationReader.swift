@@ -102,10 +102,15 @@ extension DICOMSegmentation {
         // Paint every frame onto the grid.
         let nx = grid.size.x, ny = grid.size.y, nz = grid.size.z
         var out = [UInt16](repeating: 0, count: nx * ny * nz)
-        var overlapping = 0
         let rows = pixels.rows, columns = pixels.columns, frameSize = rows * columns
-        let threshold = type == "FRACTIONAL" ? (Double(info.max_fractional_value > 0 ? info.max_fractional_value : 255) / 2) : 0.5
-        let values = pixels.samples
+        let isLabelMap = type == "LABELMAP"
+        // A pixel belongs to its frame's segment when its value is at least `least` (1 for BINARY; half
+        // the maximum, rounded up, for FRACTIONAL).
+        let maximum = info.max_fractional_value > 0 ? Int(info.max_fractional_value) : 255
+        let least = type == "FRACTIONAL" ? (maximum + 1) / 2 : 1
+        var known = [Bool](repeating: false, count: 65536)
+        for v in numbers { known[v] = true }
+        var placements: [(i0: Int, j0: Int, k: Int, segment: Int)] = []
         for f in 0..<frames {
             let index = inverse.apply(framePosition(f))
             let i0 = Int(index.x.rounded()), j0 = Int(index.y.rounded()), k = Int(index.z.rounded())
@@ -116,35 +121,54 @@ extension DICOMSegmentation {
                 throw fail("frame \(f + 1) at \(describePoint(framePosition(f))) lies outside the reference series (slice \(k + 1) of \(nz))")
             }
             let segment = Int(frameSegment[f])
-            if type != "LABELMAP" {
-                guard numbers.contains(segment) else { throw fail("frame \(f + 1) refers to segment \(segment), which the SegmentSequence does not describe") }
-            }
-            let base = f * frameSize
-            for r in 0..<rows {
-                let j = j0 + r
-                guard j >= 0, j < ny else { continue }
-                for c in 0..<columns {
-                    let i = i0 + c
-                    guard i >= 0, i < nx else { continue }
-                    let v = values.value(at: base + r * columns + c)
-                    let label: Int
-                    if type == "LABELMAP" {
-                        label = Int(v)
-                        guard label != 0 else { continue }
-                        guard numbers.contains(label) else { throw fail("frame \(f + 1) holds pixel value \(label), which no segment describes") }
-                    } else {
-                        guard v >= threshold else { continue }
-                        label = segment
+            if !isLabelMap && !known[segment] { throw fail("frame \(f + 1) refers to segment \(segment), which the SegmentSequence does not describe") }
+            placements.append((i0, j0, k, segment))
+        }
+        var overlapping = 0
+        var unknownValue: (frame: Int, value: Int)?
+        func paint<T: FixedWidthInteger>(_ values: UnsafeBufferPointer<T>) {
+            out.withUnsafeMutableBufferPointer { out in
+                for (f, p) in placements.enumerated() {
+                    let base = f * frameSize
+                    let firstColumn = max(0, -p.i0), lastColumn = min(columns, nx - p.i0)
+                    guard firstColumn < lastColumn else { continue }
+                    for r in 0..<rows {
+                        let j = p.j0 + r
+                        guard j >= 0, j < ny else { continue }
+                        let row = base + r * columns, target = (p.k * ny + j) * nx + p.i0
+                        for c in firstColumn..<lastColumn {
+                            let v = Int(values[row + c])
+                            let label: Int
+                            if isLabelMap {
+                                guard v != 0 else { continue }
+                                guard v < 65536, known[v] else {
+                                    if unknownValue == nil { unknownValue = (f, v) }
+                                    continue
+                                }
+                                label = v
+                            } else {
+                                guard v >= least else { continue }
+                                label = p.segment
+                            }
+                            let at = target + c
+                            let old = Int(out[at])
+                            if old != 0 && old != label {
+                                overlapping += 1
+                                if old > label { continue }
+                            }
+                            out[at] = UInt16(label)
+                        }
                     }
-                    let at = (k * ny + j) * nx + i
-                    if out[at] != 0 && Int(out[at]) != label {
-                        overlapping += 1
-                        if Int(out[at]) > label { continue }
-                    }
-                    out[at] = UInt16(label)
                 }
             }
         }
+        switch pixels.samples {
+        case .uint8(let v): v.withUnsafeBufferPointer { paint($0) }
+        case .uint16(let v): v.withUnsafeBufferPointer { paint($0) }
+        case .uint32(let v): v.withUnsafeBufferPointer { paint($0) }
+        default: throw fail("a SEG's pixels are unsigned integers; this one's are \(pixels.samples.type)")
+        }
+        if let unknownValue { throw fail("frame \(unknownValue.frame + 1) holds pixel value \(unknownValue.value), which no segment describes") }
         let maxLabel = table.labels.map(\.value).max() ?? 0
         let voxels: VoxelArray = maxLabel <= 255 ? .uint8(out.map { UInt8(truncatingIfNeeded: $0) }) : .uint16(out)
         let map = try LabelMap(Volume(geometry: grid, voxels: voxels))

@@ -26,8 +26,8 @@ public struct DICOMSegmentationOptions: Sendable {
     /// SeriesNumber of the SEG series.
     public var seriesNumber = 300
     /// Write a frame for every slice of every segment, empty or not (some viewers place a SEG better with
-    /// them); by default frames without any voxel of their segment are left out. A LABELMAP always has
-    /// one frame per slice.
+    /// them); by default frames without any voxel of their segment (in a LABELMAP, slices without any
+    /// label) are left out.
     public var keepEmptyFrames = false
     /// Default options.
     public init() {}
@@ -67,18 +67,33 @@ public enum DICOMSegmentation {
         let grid = stack.geometry()
         let nz = grid.size.z, frameSize = grid.size.x * grid.size.y
         let values = labels.volume.voxels
-        var label = [UInt16](repeating: 0, count: values.count)
-        for i in 0..<values.count { label[i] = UInt16(clamping: Int(values.value(at: i))) }
+        var label: [UInt16]
+        switch values {
+        case .uint8(let v): label = v.map { UInt16($0) }
+        case .uint16(let v): label = v
+        default:
+            label = [UInt16](repeating: 0, count: values.count)
+            for i in 0..<values.count { label[i] = UInt16(clamping: Int(values.value(at: i))) }
+        }
         var segmentOf = [UInt16](repeating: 0, count: 65536)
         for (n, value) in present.enumerated() { segmentOf[value] = UInt16(n + 1) }
         if labelMap {
-            // One frame per slice; pixels are segment numbers.
-            for k in 0..<nz { try addFrame(seg, segment: 0, slice: k, stack: stack, path: path) }
-            if present.count > 255 {
-                let numbers = label.map { segmentOf[Int($0)] }
-                return try finish(seg, bytes: numbers.withUnsafeBytes { Array($0) }, frames: nz, path: path)
+            // One frame per slice holding a label (every slice with keepEmptyFrames); pixels are segment numbers.
+            var slices: [Int] = []
+            for k in 0..<nz where options.keepEmptyFrames || label[(k * frameSize)..<((k + 1) * frameSize)].contains(where: { $0 != 0 }) {
+                try addFrame(seg, segment: 0, slice: k, stack: stack, path: path)
+                slices.append(k)
             }
-            return try finish(seg, bytes: label.map { UInt8(truncatingIfNeeded: segmentOf[Int($0)]) }, frames: nz, path: path)
+            if present.count > 255 {
+                var numbers = [UInt16](repeating: 0, count: slices.count * frameSize)
+                for (f, k) in slices.enumerated() { for i in 0..<frameSize { numbers[f * frameSize + i] = segmentOf[Int(label[k * frameSize + i])] } }
+                return try finish(seg, bytes: numbers.withUnsafeBytes { Array($0) }, frames: slices.count, path: path)
+            }
+            var bytes = [UInt8](repeating: 0, count: slices.count * frameSize)
+            for (f, k) in slices.enumerated() {
+                for i in 0..<frameSize { bytes[f * frameSize + i] = UInt8(truncatingIfNeeded: segmentOf[Int(label[k * frameSize + i])]) }
+            }
+            return try finish(seg, bytes: bytes, frames: slices.count, path: path)
         }
         // BINARY: for each segment, each slice holding it (or every slice). One pass finds which labels each
         // slice holds; each frame is then packed in one pass over its slice.

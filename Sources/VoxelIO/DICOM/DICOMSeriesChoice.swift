@@ -15,7 +15,8 @@ public enum DICOMSeriesChoice {
         public var description: String {
             switch self {
             case .notAnImage(let path, let kind):
-                let hint = kind.contains("DICOM SEG") ? "; `voxelflow convert \(path) OUT.nii.gz [--reference SERIES]` turns it into a label map" : ""
+                let hint = kind.contains("DICOM SEG") ? "; `voxelflow convert \(path) OUT.nii.gz [--reference SERIES]` turns it into a label map"
+                    : kind.contains("RTSTRUCT") ? "; `voxelflow convert \(path) OUT.nii.gz --reference SERIES` turns it into a label map" : ""
                 return "\(path): is a \(kind), not an image series\(hint)"
             case .unreadable(let path, let reason):
                 return "\(path): \(reason)"

@@ -13,7 +13,7 @@ struct WriteDICOMSegStage: Stage {
             ParameterSpec("reference", .reference([.image]), doc: "the case's dicom-series input the SEG refers to"),
             ParameterSpec("path", .outputPath, default: .string("{id}.dcm"), doc: "file inside the case folder; .dcm"),
             ParameterSpec("labelTable", .existingFile, optional: true, doc: "label table (JSON) with names, colours and SNOMED CT codes; labels not in it are \"Label N\""),
-            ParameterSpec("type", .choice(["binary", "labelmap"]), default: .string("binary"), doc: "binary: one 1-bit frame per segment and slice (every viewer with SEG support); labelmap: one frame per slice holding segment numbers (Label Map Segmentation, 2024; smaller, newer viewers)"),
+            ParameterSpec("format", .choice(["binary", "labelmap"]), default: .string("binary"), doc: "binary: one 1-bit frame per segment and slice (every viewer with SEG support); labelmap: one frame per slice holding segment numbers (Label Map Segmentation, 2024; smaller, newer viewers)"),
             ParameterSpec("algorithm", .string, default: .string("VoxelFlow"), doc: "SegmentAlgorithmName (e.g. the model's name)"),
             ParameterSpec("keepEmptyFrames", .boolean, default: .bool(false), doc: "write every slice of every segment, empty or not"),
         ],
@@ -26,7 +26,7 @@ struct WriteDICOMSegStage: Stage {
             }
             var options = DICOMSegmentationOptions()
             options.algorithmName = try c.string("algorithm")
-            options.type = try c.string("type") == "labelmap" ? .labelMap : .binary
+            options.type = try c.string("format") == "labelmap" ? .labelMap : .binary
             options.keepEmptyFrames = try c.bool("keepEmptyFrames")
             return WriteDICOMSegStage(id: c.id, source: try c.string("source"), reference: try c.string("reference"),
                                       path: path, table: table, options: options)
