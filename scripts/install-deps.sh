@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages VoxelFlow builds against.
 # Runs apt-get only for what is missing; without root it prints the exact command instead.
 # Usage: scripts/install-deps.sh [--test|--bench]
-#   --test  adds what the test oracles need (python3-venv; dicom3tools for dciodvfy, which validates written SEGs)
+#   --test  adds what the test oracles need (python3-venv; dicom3tools for dciodvfy, which validates written SEGs
+#           and RTSTRUCTs; chromium, which renders the HTML reports)
 #   --bench adds the peer tools the benchmarks compare against (python3-venv, dcm2niix)
 set -euo pipefail
 
@@ -18,7 +19,7 @@ PACKAGES=(
 )
 
 if [ "${1:-}" = "--test" ]; then
-  PACKAGES+=(python3 python3-venv dicom3tools)
+  PACKAGES+=(python3 python3-venv dicom3tools chromium)
 elif [ "${1:-}" = "--bench" ]; then
   PACKAGES+=(python3 python3-venv dcm2niix)
 fi

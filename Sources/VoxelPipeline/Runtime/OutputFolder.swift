@@ -56,7 +56,7 @@ struct RunFiles {
 
     /// True for the names VoxelFlow writes in an output folder.
     static func isRunEntry(_ name: String) -> Bool {
-        if ["cases", ".partial", "run.json", "manifest.jsonl", "inputs.jsonl"].contains(name) { return true }
+        if ["cases", ".partial", "run.json", "manifest.jsonl", "inputs.jsonl", BatchIndex.page, BatchIndex.table].contains(name) { return true }
         if AtomicFile.isLeftover(name) { return true }  // a write cut short by a kill
         for (base, ext) in [("run", ".json"), ("manifest", ".jsonl"), ("inputs", ".jsonl")]
         where name.hasPrefix("\(base)-shard-") && name.hasSuffix(ext) {
@@ -124,6 +124,10 @@ struct OutputFolderState {
             for file in [run.files.manifest, run.files.provenance, run.files.inventory, run.files.staging] where fm.fileExists(atPath: file) {
                 try fm.removeItem(atPath: file)
             }
+        }
+        // The batch pages describe the runs removed; the next run writes its own.
+        for name in [BatchIndex.page, BatchIndex.table] where fm.fileExists(atPath: "\(path)/\(name)") {
+            try fm.removeItem(atPath: "\(path)/\(name)")
         }
     }
 }

@@ -202,6 +202,11 @@ public struct Runner: Sendable {
         summary.recordErrors = recordFailures.value
         record.update { $0.finish(Date(), summary: summary) }
         try record.value.write(to: files.provenance)
+        do {
+            try BatchIndex.write(output: out, spec: spec)
+        } catch {
+            throw RunError.cannotRecord(path: "\(out)/\(BatchIndex.page)", reason: "\(error)")
+        }
         if let problem = recordFailures.value.first {
             throw RunError.cannotRecord(path: files.manifest, reason: problem)
         }
