@@ -54,4 +54,17 @@ rm -rf "$out/tissue-run"
 echo "label map: demo-output/tissue-run/cases/head/tissue.nii.gz; statistics (excerpt):"
 grep -A3 '"name"' "$out/tissue-run/cases/head/report.json" | head -16
 echo
+echo "== voxelflow run pipelines/ct-head-report.json over sample-data/dicom (the full demonstration:"
+echo "   DICOM series -> CNN -> label map on the source grid, DICOM SEG, RTSTRUCT, HTML report with pictures)"
+rm -rf "$out/report-run"
+"$bin" run pipelines/ct-head-report.json --input sample-data/dicom --output "$out/report-run"
+case_dir="$out/report-run/cases/INV3-CRANIUM_CT1"
+ls -l "$case_dir"
+echo "structures (same numbers as report.json and report.html):"
+cat "$case_dir/structures.csv"
+echo "DICOM SEG and RTSTRUCT read back onto the series:"
+"$bin" convert "$case_dir/tissue_seg.dcm" "$out/report-run/seg_back.nii.gz" --reference sample-data/dicom/ct_head_implicit --force
+"$bin" convert "$case_dir/tissue_rtstruct.dcm" "$out/report-run/rtstruct_back.nii.gz" --reference sample-data/dicom/ct_head_implicit --force
+echo "open demo-output/report-run/index.html in a browser for the batch page and each case's report"
+echo
 echo "demo finished: outputs in demo-output/"
