@@ -237,8 +237,13 @@ extern "C" int vf_rt_read_info(vf_dicom_file *file, vf_rt_info *out, char *err, 
         DcmDataset *ds = file->format.getDataset();
         copyString(*ds, DCM_SOPClassUID, out->sop_class_uid, sizeof(out->sop_class_uid));
         DcmItem *frame = nullptr;
-        if (ds->findAndGetSequenceItem(DCM_ReferencedFrameOfReferenceSequence, frame, 0).good() && frame != nullptr)
+        if (ds->findAndGetSequenceItem(DCM_ReferencedFrameOfReferenceSequence, frame, 0).good() && frame != nullptr) {
             copyString(*frame, DCM_FrameOfReferenceUID, out->frame_of_reference_uid, sizeof(out->frame_of_reference_uid));
+            DcmItem *study = nullptr, *series = nullptr;
+            if (frame->findAndGetSequenceItem(DCM_RTReferencedStudySequence, study, 0).good() && study != nullptr &&
+                study->findAndGetSequenceItem(DCM_RTReferencedSeriesSequence, series, 0).good() && series != nullptr)
+                copyString(*series, DCM_SeriesInstanceUID, out->referenced_series_uid, sizeof(out->referenced_series_uid));
+        }
         DcmSequenceOfItems *rois = nullptr;
         if (ds->findAndGetSequence(DCM_StructureSetROISequence, rois).good() && rois != nullptr) out->rois = rois->card();
         return 0;

@@ -37,6 +37,7 @@ struct ValidateCommand: ParsableCommand {
                         print("  input \(input.name): image, each DICOM series (\(modalities)), case id \(o.caseName)"
                               + (o.selection.isEmpty ? "" : ", with selection rules"))
                     case .reference(let path): print("  input \(input.name): \(input.kind.rawValue), one file for every case: \(path)")
+                    case .dicomLabels(let of): print("  input \(input.name): labels, the DICOM SEG or RTSTRUCT of input \(of)'s series")
                     }
                 }
                 for s in spec.stages { print("  stage \(s.id): \(s.type)") }

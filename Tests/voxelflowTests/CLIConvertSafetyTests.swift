@@ -91,26 +91,55 @@ struct CLIConvertSafetyTests {
         #expect(FileManager.default.contents(atPath: dir + "/series/IM0050.dcm") == before)
     }
 
-    @Test("a DICOM SEG or RTSTRUCT is refused by name, and info names the object instead of a 0x0 frame",
+    @Test("info names a SEG or RTSTRUCT as an object instead of a 0x0 frame",
           arguments: ["dicom/seg/pydicom_liver.dcm", "dicom/seg/ct_head_bone_seg_binary.dcm", "dicom/conformance/rtstruct.dcm"])
     func nonImageObjects(_ file: String) throws {
         let path = TestPaths.sharedData + "/" + file
         guard TestPaths.exists(path) else { print("skipped: \(TestPaths.sharedDataMissing)"); return }
-        let dir = TestPaths.temporaryDirectory()
-        defer { TestPaths.removeTree(dir) }
         let kind = file.contains("rtstruct") ? "RT Structure Set" : "Segmentation"
-        for extra in [[], ["--resample-slices"]] {
-            let r = Subprocess.run([TestPaths.voxelflowExecutable, "convert", path, dir + "/out.nii.gz"] + extra)
-            #expect(r.status == 2, "\(r.stderr)")
-            #expect(r.stderr.contains("is a \(kind)") && r.stderr.contains("not an image series"), "\(r.stderr)")
-            #expect(!r.stderr.contains("missing slice") && !r.stderr.contains("resample"), "\(r.stderr)")
-        }
-        #expect(!TestPaths.exists(dir + "/out.nii.gz"))
         let info = Self.run("info", path)
         #expect(info.status == 0 && info.stdout.contains("object") && info.stdout.contains(kind), "\(info.stdout)")
         #expect(!info.stdout.contains("0 x 0"))
         let json = Self.run("info", "--json", path)
         #expect(json.stdout.contains("\"objectKind\": \"\(kind)"), "\(json.stdout)")
+    }
+
+    @Test("real SEGs of the corpus convert to the label map highdicom reads from them, little and big endian alike",
+          .enabled(if: TestPaths.oraclePython != nil, Comment(rawValue: TestPaths.oracleMissing)),
+          arguments: ["dicom/seg/pydicom_liver.dcm", "dicom/seg/ct_head_bone_seg_binary.dcm"])
+    func corpusSEGs(_ file: String) throws {
+        let path = TestPaths.sharedData + "/" + file
+        guard TestPaths.exists(path) else { print("skipped: \(TestPaths.sharedDataMissing)"); return }
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        let r = Subprocess.run([TestPaths.voxelflowExecutable, "convert", path, dir + "/out.nii.gz"])
+        try #require(r.status == 0, "\(r.stderr)")
+        #expect(TestPaths.exists(dir + "/out.labels.json"))
+        let python = try #require(TestPaths.oraclePython)
+        let check = Subprocess.run([python, TestPaths.repositoryRoot + "/scripts/oracles/seg_volume_reference.py", path, dir + "/out.nii.gz"])
+        try #require(check.status == 0, "\(check.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(check.stdout.utf8)) as? [String: Any])
+        #expect(json["differing"] as? Int == 0 && json["outside"] as? Int == 0, "\(check.stdout)")
+        #expect((json["ours"] as? [String: Int])?.isEmpty == false)
+        // The big-endian copy of the same SEG (highdicom cannot read it) gives the same file.
+        let bigEndian = path.replacingOccurrences(of: ".dcm", with: "_expb.dcm")
+        if TestPaths.exists(bigEndian) {
+            #expect(Subprocess.run([TestPaths.voxelflowExecutable, "convert", bigEndian, dir + "/be.nii.gz"]).status == 0)
+            #expect(FileManager.default.contents(atPath: dir + "/be.nii.gz") == FileManager.default.contents(atPath: dir + "/out.nii.gz"))
+        }
+    }
+
+    @Test("an RTSTRUCT without --reference, and a SEG whose frames and functional groups disagree, are refused with the reason")
+    func unusableObjects() throws {
+        let rt = TestPaths.sharedData + "/dicom/conformance/rtstruct.dcm", seg = TestPaths.sharedData + "/dicom/seg/pydicom_liver_1frame.dcm"
+        guard TestPaths.exists(rt) else { print("skipped: \(TestPaths.sharedDataMissing)"); return }
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        let a = Subprocess.run([TestPaths.voxelflowExecutable, "convert", rt, dir + "/out.nii.gz"])
+        #expect(a.status == 2 && a.stderr.contains("--reference"), "\(a.stderr)")
+        let b = Subprocess.run([TestPaths.voxelflowExecutable, "convert", seg, dir + "/out.nii.gz"])
+        #expect(b.status == 2 && b.stderr.contains("1 frames of pixel data but 3 per-frame functional groups"), "\(b.stderr)")
+        #expect(!TestPaths.exists(dir + "/out.nii.gz") && !TestPaths.exists(dir + "/out.labels.json"))
     }
 }
 

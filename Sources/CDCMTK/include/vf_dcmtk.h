@@ -266,6 +266,7 @@ int vf_rt_write(vf_rt *rt, const char *path, char *err, size_t errlen);
 typedef struct {
     char sop_class_uid[65];
     char frame_of_reference_uid[257];  /**< first item of ReferencedFrameOfReferenceSequence */
+    char referenced_series_uid[257];   /**< its first RTReferencedStudySequence > RTReferencedSeriesSequence item */
     uint32_t rois;                     /**< items of StructureSetROISequence */
 } vf_rt_info;
 

@@ -38,6 +38,17 @@ public struct DICOMRTStructContents: Sendable {
 /// CLOSED_PLANAR contour per outline and per hole, traced half a pixel outside the label's pixel centres so
 /// that filling them with the even–odd rule gives the label back) and read back onto the series' grid.
 public enum DICOMRTStruct {
+    /// The SeriesInstanceUID an RTSTRUCT says its contours were drawn on, or nil when `path` is not an
+    /// RTSTRUCT or does not say.
+    public static func referencedSeriesUID(_ path: String) -> String? {
+        guard isStructureSet(path), let file = try? DICOMFile(path: path, headerOnly: true) else { return nil }
+        var info = vf_rt_info()
+        var err = [CChar](repeating: 0, count: 256)
+        guard vf_rt_read_info(file.handle, &info, &err, err.count) == 0 else { return nil }
+        let uid = DICOMPixels.cString(info.referenced_series_uid)
+        return uid.isEmpty ? nil : uid
+    }
+
     /// Whether `path` is a DICOM file of the RT Structure Set SOP class (read up to the pixel data).
     public static func isStructureSet(_ path: String) -> Bool {
         (try? DICOMHeader.read(path).sopClassUID) == DICOMSOPClass.rtStructureSet

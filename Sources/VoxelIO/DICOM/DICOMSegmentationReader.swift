@@ -23,6 +23,17 @@ public struct DICOMSegmentationContents: Sendable {
 }
 
 extension DICOMSegmentation {
+    /// The SeriesInstanceUID a SEG says it segments (its ReferencedSeriesSequence), or nil when `path` is not
+    /// a SEG or does not say.
+    public static func referencedSeriesUID(_ path: String) -> String? {
+        guard isSegmentation(path), let file = try? DICOMFile(path: path, headerOnly: true) else { return nil }
+        var info = vf_seg_info()
+        var err = [CChar](repeating: 0, count: 256)
+        guard vf_seg_read_info(file.handle, &info, &err, err.count) == 0 else { return nil }
+        let uid = DICOMPixels.cString(info.referenced_series_uid)
+        return uid.isEmpty ? nil : uid
+    }
+
     /// Whether `path` is a DICOM file of a Segmentation SOP class (read up to the pixel data).
     public static func isSegmentation(_ path: String) -> Bool {
         guard let h = try? DICOMHeader.read(path) else { return false }

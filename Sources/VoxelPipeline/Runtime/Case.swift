@@ -18,6 +18,8 @@ public struct CaseInput: Sendable {
     public enum Source: Sendable {
         case niftiFile(String)
         case dicomSeries(DICOMStack, DICOMInputOptions)
+        /// A DICOM SEG or RTSTRUCT file, read onto the grid of the series it refers to.
+        case dicomObject(path: String, series: DICOMStack)
     }
 
     public var name: String
@@ -41,6 +43,8 @@ public struct CaseInput: Sendable {
                 ("folder", .string(CaseInput.relative(folder, to: archive))),
                 ("files", .int(Set(stack.slices.map(\.path)).count)),
             ])
+        case .dicomObject(let path, let series):
+            return .object([("file", .string(CaseInput.relative(path, to: archive))), ("seriesInstanceUID", .string(series.header.seriesInstanceUID))])
         }
     }
 
@@ -63,6 +67,17 @@ public struct CaseInput: Sendable {
             o.suvBodyWeight = options.suv
             o.resampleToUniformSpacing = options.resampleSlices
             volume = try stack.volume(options: o)
+        case .dicomObject(let path, let series):
+            let file = CaseInput.relative(path, to: archive)
+            if DICOMRTStruct.isStructureSet(path) {
+                let rt = try DICOMRTStruct.read(path, reference: series)
+                warnings += rt.warnings.map { "\(file): \($0)" }
+                if rt.overlappingVoxels > 0 { warnings.append("\(file): \(rt.overlappingVoxels) voxels lie in more than one ROI; the later ROI was kept") }
+                return .labels(rt.labels)
+            }
+            let seg = try DICOMSegmentation.read(path, reference: series)
+            if seg.overlappingVoxels > 0 { warnings.append("\(file): \(seg.overlappingVoxels) voxels lie in more than one segment; the higher segment number was kept") }
+            return .labels(seg.labels)
         }
         switch kind {
         case .labels:

@@ -78,8 +78,9 @@ public enum CaseDiscovery {
         var discovery: Discovery
         switch primary.source {
         case .dicomSeries(let options):
-            discovery = try dicomCases(primary, options: options, archive: root, threads: scanThreads)
-        case .nifti, .reference:
+            discovery = try dicomCases(primary, options: options, archive: root, threads: scanThreads,
+                                       labelInputs: spec.inputs.filter { if case .dicomLabels = $0.source { return true } else { return false } })
+        case .nifti, .reference, .dicomLabels:
             discovery = niftiCases(spec.inputs.filter(\.source.definesCases), archive: root)
         }
         for r in spec.inputs where !r.source.definesCases {
@@ -115,12 +116,21 @@ public enum CaseDiscovery {
         return result.sorted { $0.id < $1.id }
     }
 
-    static func dicomCases(_ input: InputSpec, options: DICOMInputOptions, archive: String, threads: Int) throws -> Discovery {
+    static func dicomCases(_ input: InputSpec, options: DICOMInputOptions, archive: String, threads: Int, labelInputs: [InputSpec] = []) throws -> Discovery {
         let scan = try DICOMScanner.scan(archive, threads: threads)
         func rel(_ p: String) -> String { CaseInput.relative(p, to: archive) }
         var inventory: [InventoryEntry] = []
         inventory += scan.unreadable.map { InventoryEntry(file: rel($0.path), status: .unreadable, reason: $0.reason) }
-        inventory += scan.nonImages.map { InventoryEntry(file: rel($0.path), status: .nonImage, reason: $0.reason) }
+        // SEG and RTSTRUCT objects by the series they refer to, when a dicom-labels input wants them.
+        var objectsBySeries: [String: [String]] = [:]
+        if !labelInputs.isEmpty {
+            for r in scan.nonImages {
+                if let uid = DICOMSegmentation.referencedSeriesUID(r.path) ?? DICOMRTStruct.referencedSeriesUID(r.path) {
+                    objectsBySeries[uid, default: []].append(r.path)
+                }
+            }
+        }
+        var usedObjects: [String: (caseID: String, input: String)] = [:]
         let wanted = Set(options.modalities.map { $0.uppercased() })
         let ordered = scan.stacks.sorted {
             ($0.header.seriesInstanceUID, $0.header.patientID, $0.slices.first?.path ?? "") < ($1.header.seriesInstanceUID, $1.header.patientID, $1.slices.first?.path ?? "")
@@ -136,12 +146,33 @@ public enum CaseDiscovery {
         }
         let (selected, rejected) = options.selection.apply(candidates)
         filtered += rejected.map { (candidates[$0.index], "select.\($0.reason)") }
-        let cases = uniqued(selected.map { n -> Case in
+        var cases = uniqued(selected.map { n -> Case in
             let stack = candidates[n]
             let id = CaseNaming.name(options.caseName, header: stack.header)
             let inputValue = CaseInput(name: input.name, kind: .image, source: .dicomSeries(stack, options), archive: archive)
             return Case(id: id, inputs: [input.name: inputValue], problem: nil)
         })
+        for n in cases.indices {
+            guard case .dicomSeries(let stack, _)? = cases[n].inputs[input.name]?.source else { continue }
+            for l in labelInputs {
+                let found = (objectsBySeries[stack.header.seriesInstanceUID] ?? []).sorted()
+                if found.count == 1, let path = found.first {
+                    cases[n].inputs[l.name] = CaseInput(name: l.name, kind: .labels, source: .dicomObject(path: path, series: stack), archive: archive)
+                    usedObjects[path] = (cases[n].id, l.name)
+                } else if cases[n].problem == nil {
+                    cases[n].problem = found.isEmpty
+                        ? "input \"\(l.name)\": no DICOM SEG or RTSTRUCT in the archive refers to series \(stack.header.seriesInstanceUID)"
+                        : "input \"\(l.name)\": \(found.count) DICOM SEG or RTSTRUCT objects refer to series \(stack.header.seriesInstanceUID) (\(found.map(rel).joined(separator: ", "))); keep one in the archive"
+                }
+            }
+        }
+        for r in scan.nonImages {
+            if let use = usedObjects[r.path] {
+                inventory.append(InventoryEntry(file: rel(r.path), status: .used, caseID: use.caseID, input: use.input))
+            } else {
+                inventory.append(InventoryEntry(file: rel(r.path), status: .nonImage, reason: r.reason))
+            }
+        }
         var accounted = Set<String>()
         for c in cases {
             guard case .dicomSeries(let stack, _)? = c.inputs[input.name]?.source else { continue }

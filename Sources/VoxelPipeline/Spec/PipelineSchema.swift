@@ -64,6 +64,14 @@ public enum PipelineSchema {
                 ])),
             ]),
             .object([
+                ("type", .string("object")), ("additionalProperties", .bool(false)), ("required", .array([.string("type"), .string("of")])),
+                ("properties", .object([
+                    ("type", .object([("const", .string("dicom-labels"))])),
+                    ("as", .object([("const", .string("labels"))])),
+                    ("of", .object([("type", .string("string")), ("description", .string("the dicom-series input whose DICOM SEG or RTSTRUCT (found in the archive by the series it refers to) becomes this label map"))])),
+                ])),
+            ]),
+            .object([
                 ("type", .string("object")), ("additionalProperties", .bool(false)), ("required", .array([.string("type"), .string("path")])),
                 ("properties", .object([
                     ("type", .object([("const", .string("reference"))])),

@@ -45,11 +45,16 @@ public enum InputSource: Sendable, Equatable {
     /// One NIfTI file shared by every case (an atlas, a template, a mask): a path relative to the pipeline
     /// file's folder, or absolute. It does not define cases.
     case reference(path: String)
+    /// The DICOM SEG or RTSTRUCT in the archive that refers to the series of the `dicom-series` input `of`,
+    /// read onto that series' grid as a label map. It does not define cases.
+    case dicomLabels(of: String)
 
-    /// True for inputs that define the cases (everything but `reference`).
+    /// True for inputs that define the cases (not `reference` or `dicom-labels`).
     public var definesCases: Bool {
-        if case .reference = self { return false }
-        return true
+        switch self {
+        case .reference, .dicomLabels: return false
+        default: return true
+        }
     }
 }
 

@@ -69,7 +69,7 @@ public struct PipelineValidator {
 /// The keys allowed at the top of a pipeline file.
 let pipelineKeys = ["$schema", "voxelflow", "name", "description", "seed", "inputs", "stages"]
 /// The keys allowed in an input.
-let inputKeys = ["type", "as", "pattern", "modality", "suv", "resampleSlices", "caseName", "select", "path"]
+let inputKeys = ["of", "type", "as", "pattern", "modality", "suv", "resampleSlices", "caseName", "select", "path"]
 /// The keys allowed in a `dicom-series` input's `select` object.
 let selectKeys = ["modality", "seriesDescription", "protocolName", "bodyPartExamined", "imageType", "slices",
                   "sliceThickness", "sliceSpacing", "pixelSpacing", "orientation", "bestPerStudy"]
@@ -170,6 +170,16 @@ private struct Checker {
         if !dicom.isEmpty && defining.count > 1 {
             issue("inputs", node, "a dicom-series input must be the only input that defines cases (each series is one case); files shared by every case are \"reference\" inputs")
         }
+        for spec in result {
+            guard case .dicomLabels(let of) = spec.source else { continue }
+            let target = result.first { $0.name == of }
+            var isSeries = false
+            if case .dicomSeries? = target?.source { isSeries = true }
+            if !isSeries {
+                let at = list.first { $0.key == spec.name }?.value ?? node
+                issue("inputs.\(spec.name).of", at.member("of")?.value ?? at, target == nil ? "no input \"\(of)\"; \"of\" names the dicom-series input whose SEG or RTSTRUCT is wanted" : "input \"\(of)\" is not a dicom-series input; a SEG or RTSTRUCT refers to a DICOM series")
+            }
+        }
         if defining.isEmpty && !result.isEmpty {
             issue("inputs", node, "a pipeline needs an input that defines the cases (\"nifti\" or \"dicom-series\"); \"reference\" inputs are shared by the cases")
         }
@@ -241,9 +251,15 @@ private struct Checker {
                 return nil
             }
             return InputSpec(name: name, kind: kind, source: .reference(path: full))
+        case "dicom-labels":
+            only(["type", "as", "of"], for: "dicom-labels")
+            if let a = keys["as"], a.value.string != "labels" { issue("\(path).as", a.value, "a dicom-labels input is a label map") }
+            guard let o = keys["of"] else { issue(path, node, "missing key \"of\" (the dicom-series input the SEG or RTSTRUCT refers to)"); return nil }
+            guard let of = o.value.string, !of.isEmpty else { issue("\(path).of", o.value, "expected the name of a dicom-series input"); return nil }
+            return InputSpec(name: name, kind: .labels, source: .dicomLabels(of: of))
         default:
-            issue("\(path).type", typeMember.value, "unknown input type \(typeMember.value.json.serialized(pretty: false)); expected \"nifti\", \"dicom-series\" or \"reference\""
-                  + DidYouMean.suffix(type, among: ["nifti", "dicom-series", "reference"]))
+            issue("\(path).type", typeMember.value, "unknown input type \(typeMember.value.json.serialized(pretty: false)); expected \"nifti\", \"dicom-series\", \"dicom-labels\" or \"reference\""
+                  + DidYouMean.suffix(type, among: ["nifti", "dicom-series", "dicom-labels", "reference"]))
             return nil
         }
     }
