@@ -293,6 +293,32 @@ int vf_rt_read_roi(vf_dicom_file *file, uint32_t index, vf_rt_roi *out);
  *  read; 2 when the callback stopped. */
 int vf_rt_read_contours(vf_dicom_file *file, int32_t roi_number, vf_rt_contour_callback callback, void *context);
 
+/* ---- Secondary Capture overlays ----------------------------------------------------------------------------
+ * One SC image per source slice, RGB, with label outlines burned in, for PACS that cannot show DICOM SEG. */
+
+/** Attributes of one overlay image. Strings may be empty (position, orientation and spacing are then left out). */
+typedef struct {
+    const char *series_uid;
+    int32_t series_number;
+    int32_t instance_number;
+    const char *series_description;
+    const char *comments;            /**< ImageComments: the legend in words */
+    const char *source_class;        /**< the source image it copies */
+    const char *source_instance;
+    int32_t source_frame;            /**< 1-based frame of a multi-frame source, else 0 */
+    const char *position;            /**< ImagePositionPatient "x\\y\\z" */
+    const char *orientation;         /**< ImageOrientationPatient */
+    const char *pixel_spacing;       /**< PixelSpacing "row\\column" */
+    uint16_t rows, columns;
+} vf_sc_attributes;
+
+/** Writes one Secondary Capture image to `path`: patient, study and frame of reference copied from
+ *  `source_file`, `rgb` (rows * columns * 3 bytes, row after row) as its pixels. Returns 0, or non-zero with `err`. */
+int vf_sc_write(const char *source_file, const char *path, const vf_sc_attributes *attributes, const uint8_t *rgb, char *err, size_t errlen);
+
+/** A new UID (for a series), at most 64 characters. */
+void vf_new_uid(char *out, size_t capacity);
+
 #ifdef __cplusplus
 }
 #endif

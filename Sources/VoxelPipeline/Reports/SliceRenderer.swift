@@ -1,3 +1,4 @@
+import Foundation
 import VoxelCore
 
 /// The three radiological views of a report picture.
@@ -45,6 +46,13 @@ public struct DisplayWindow: Sendable, Equatable {
         "soft-tissue": DisplayWindow(level: 40, width: 400), "brain": DisplayWindow(level: 40, width: 80),
         "bone": DisplayWindow(level: 500, width: 2000), "lung": DisplayWindow(level: -600, width: 1500),
     ]
+
+    /// A window written as "LEVEL,WIDTH" (width > 0), or nil.
+    public static func parse(_ text: String) -> DisplayWindow? {
+        let parts = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 2, let level = parts[0], let width = parts[1], width > 0, level.isFinite, width.isFinite else { return nil }
+        return DisplayWindow(level: level, width: width)
+    }
 
     /// The default for `volume`: the soft-tissue window for CT (Hounsfield units), otherwise the 1st to
     /// 99th percentile of the intensities.

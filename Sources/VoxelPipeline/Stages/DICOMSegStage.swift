@@ -110,3 +110,53 @@ struct WriteRTStructStage: Stage {
         return nil
     }
 }
+
+/// `write-overlay-series`: a Secondary Capture series with the label outlines burned into copies of the
+/// case's DICOM slices, for PACS that cannot show DICOM SEG.
+struct WriteOverlaySeriesStage: Stage {
+    static let definition = StageDefinition(
+        type: "write-overlay-series", category: .writer,
+        summary: "Write a DICOM Secondary Capture series: every slice of the case's DICOM series windowed to grey, with the label outlines in their colours and a legend burned in (for PACS without DICOM SEG support).",
+        parameters: [
+            CommonParameters.source([.labels], doc: "the label map to draw (put back on the series' grid when it is elsewhere)"),
+            ParameterSpec("reference", .reference([.image]), doc: "the case's dicom-series input whose slices are copied"),
+            ParameterSpec("path", .outputPath, default: .string("overlay"), doc: "folder inside the case folder that receives SC0001.dcm, SC0002.dcm, …"),
+            ParameterSpec("labelTable", .existingFile, optional: true, doc: "label table (JSON) with names and colours"),
+            ParameterSpec("window", .string, default: .string("auto"), doc: "display window: auto (CT soft tissue 40/400, else the 1st–99th percentile), soft-tissue, brain, bone, lung, or \"LEVEL,WIDTH\""),
+        ],
+        produces: .nothing,
+        make: { c in
+            let table = try c.parameters.string("labelTable").map { file in
+                try LabelTable.read(file.hasPrefix("/") ? file : "\(c.pipelineDirectory)/\(file)")
+            }
+            let window = try c.string("window")
+            guard window == "auto" || DisplayWindow.presets[window] != nil || DisplayWindow.parse(window) != nil else {
+                throw CaseError.invalidParameters(stage: c.id, reason: "window \"\(window)\" is not auto, soft-tissue, brain, bone, lung or \"LEVEL,WIDTH\" with a positive width")
+            }
+            return WriteOverlaySeriesStage(id: c.id, source: try c.string("source"), reference: try c.string("reference"),
+                                           path: try c.string("path"), table: table, window: window)
+        })
+
+    let id: String
+    let source: String
+    let reference: String
+    let path: String
+    let table: LabelTable?
+    let window: String
+
+    func run(_ context: inout CaseContext) throws -> StageValue? {
+        guard case .dicomSeries(let stack, _)? = context.inputs[reference]?.source else {
+            throw CaseError.wrongKind(id: reference, found: "not a DICOM series", needed: "a dicom-series input", hint: "the overlay copies the slices of the case's DICOM series")
+        }
+        var labels = try context.labels(source)
+        let grid = stack.geometry()
+        if labels.geometry.size != grid.size || labels.geometry.affine.maxAbsDifference(to: grid.affine) >= 1e-3 {
+            labels = try LabelMap(ResampleToGrid(target: grid, interpolation: .nearest).apply(labels.volume))
+        }
+        let display = window == "auto" ? DisplayWindow.automatic(for: try context.image(reference)) : (DisplayWindow.presets[window] ?? DisplayWindow.parse(window))
+        let w = display ?? DisplayWindow(level: 40, width: 400)
+        let folder = try context.outputFile(context.outputName(path, id: id))
+        try DICOMOverlaySeries.write(labels, reference: stack, table: table, window: (w.level, w.width), to: folder)
+        return nil
+    }
+}

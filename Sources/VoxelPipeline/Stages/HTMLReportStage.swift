@@ -46,11 +46,7 @@ struct WriteHTMLReportStage: Stage {
     let fill: Bool
     let maxStructures: Int
 
-    static func parseWindow(_ text: String) -> DisplayWindow? {
-        let parts = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard parts.count == 2, let level = parts[0], let width = parts[1], width > 0, level.isFinite, width.isFinite else { return nil }
-        return DisplayWindow(level: level, width: width)
-    }
+    static func parseWindow(_ text: String) -> DisplayWindow? { DisplayWindow.parse(text) }
 
     func run(_ context: inout CaseContext) throws -> StageValue? {
         let labels = try context.labels(source)
