@@ -3,6 +3,7 @@
 #define VF_DCMTK_INTERNAL_H
 
 #include <cstddef>
+#include <initializer_list>
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcpixel.h>
@@ -23,5 +24,12 @@ int vf_fill_summary(DcmFileFormat &file, vf_dicom_summary *out, char *err, size_
 /// samples interleaved, values in the DICOM pixel representation. Returns 0 or non-zero with `err`.
 int vf_j2k_decode_frames(DcmPixelData *pixels, const vf_pixel_info &info, unsigned char *dst,
                          char *color_model, size_t color_len, char *err, size_t errlen);
+
+/// Copies the patient, study and frame-of-reference attributes of a source image into a derived object,
+/// writing the type 2 ones (and `extraEmpty`) empty when the source lacks them.
+void vf_copy_patient_study(DcmItem &src, DcmItem &dst, std::initializer_list<DcmTagKey> extraEmpty = {});
+
+/// The current UTC date (YYYYMMDD) and time (HHMMSS), NUL-terminated.
+void vf_utc_now(char date[9], char time[7]);
 
 #endif

@@ -50,15 +50,6 @@ void copyString(DcmItem &item, const DcmTagKey &tag, char *dst, size_t capacity)
     if (item.findAndGetOFStringArray(tag, value).good()) std::snprintf(dst, capacity, "%s", value.c_str());
 }
 
-const DcmTagKey copiedTags[] = {
-    DCM_SpecificCharacterSet, DCM_PatientName, DCM_PatientID, DCM_PatientBirthDate, DCM_PatientSex, DCM_PatientAge,
-    DCM_StudyInstanceUID, DCM_StudyDate, DCM_StudyTime, DCM_ReferringPhysicianName, DCM_StudyID, DCM_AccessionNumber,
-    DCM_StudyDescription, DCM_FrameOfReferenceUID, DCM_PositionReferenceIndicator,
-};
-const DcmTagKey typeTwoTags[] = {
-    DCM_PatientName, DCM_PatientID, DCM_PatientBirthDate, DCM_PatientSex, DCM_StudyDate, DCM_StudyTime,
-    DCM_ReferringPhysicianName, DCM_StudyID, DCM_AccessionNumber, DCM_OperatorsName, DCM_PositionReferenceIndicator,
-};
 
 }  // namespace
 
@@ -83,21 +74,9 @@ extern "C" vf_rt *vf_rt_create(const char *source_file, char *err, size_t errlen
         rt->studyUID = study.c_str();
         rt->seriesUID = series.c_str();
         DcmDataset *ds = rt->file.getDataset();
-        for (const DcmTagKey &tag : copiedTags) {
-            DcmElement *element = nullptr;
-            if (src->findAndGetElement(tag, element).good() && element != nullptr) {
-                ds->insert(OFstatic_cast(DcmElement *, element->clone()), OFTrue);
-            }
-        }
-        for (const DcmTagKey &tag : typeTwoTags) {
-            if (!ds->tagExists(tag)) ds->insertEmptyElement(tag);
-        }
+        vf_copy_patient_study(*src, *ds, {DCM_OperatorsName});
         char date[9], time[7];
-        std::time_t now = std::time(nullptr);
-        std::tm utc{};
-        gmtime_r(&now, &utc);
-        std::strftime(date, sizeof(date), "%Y%m%d", &utc);
-        std::strftime(time, sizeof(time), "%H%M%S", &utc);
+        vf_utc_now(date, time);
         ds->putAndInsertString(DCM_SOPClassUID, UID_RTStructureSetStorage);
         ds->putAndInsertString(DCM_SOPInstanceUID, newUID().c_str());
         ds->putAndInsertString(DCM_SeriesInstanceUID, newUID().c_str());

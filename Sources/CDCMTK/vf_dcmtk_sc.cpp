@@ -14,15 +14,6 @@ namespace {
 void setErr(char *err, size_t errlen, const std::string &msg) {
     if (err != nullptr && errlen > 0) std::snprintf(err, errlen, "%s", msg.c_str());
 }
-const DcmTagKey copiedTags[] = {
-    DCM_SpecificCharacterSet, DCM_PatientName, DCM_PatientID, DCM_PatientBirthDate, DCM_PatientSex, DCM_PatientAge,
-    DCM_StudyInstanceUID, DCM_StudyDate, DCM_StudyTime, DCM_ReferringPhysicianName, DCM_StudyID, DCM_AccessionNumber,
-    DCM_StudyDescription, DCM_FrameOfReferenceUID, DCM_PositionReferenceIndicator,
-};
-const DcmTagKey typeTwoTags[] = {
-    DCM_PatientName, DCM_PatientID, DCM_PatientBirthDate, DCM_PatientSex, DCM_StudyDate, DCM_StudyTime,
-    DCM_ReferringPhysicianName, DCM_StudyID, DCM_AccessionNumber, DCM_Laterality, DCM_PatientOrientation,
-};
 }  // namespace
 
 extern "C" int vf_sc_write(const char *source_file, const char *path, const vf_sc_attributes *a, const uint8_t *rgb, char *err, size_t errlen) {
@@ -36,19 +27,9 @@ extern "C" int vf_sc_write(const char *source_file, const char *path, const vf_s
         DcmDataset *src = source.getDataset();
         DcmFileFormat file;
         DcmDataset *ds = file.getDataset();
-        for (const DcmTagKey &tag : copiedTags) {
-            DcmElement *element = nullptr;
-            if (src->findAndGetElement(tag, element).good() && element != nullptr) ds->insert(OFstatic_cast(DcmElement *, element->clone()), OFTrue);
-        }
-        for (const DcmTagKey &tag : typeTwoTags) {
-            if (!ds->tagExists(tag)) ds->insertEmptyElement(tag);
-        }
+        vf_copy_patient_study(*src, *ds, {DCM_Laterality, DCM_PatientOrientation});
         char date[9], time[7], uid[100];
-        std::time_t now = std::time(nullptr);
-        std::tm utc{};
-        gmtime_r(&now, &utc);
-        std::strftime(date, sizeof(date), "%Y%m%d", &utc);
-        std::strftime(time, sizeof(time), "%H%M%S", &utc);
+        vf_utc_now(date, time);
         ds->putAndInsertString(DCM_SOPClassUID, UID_SecondaryCaptureImageStorage);
         ds->putAndInsertString(DCM_SOPInstanceUID, dcmGenerateUniqueIdentifier(uid, SITE_INSTANCE_UID_ROOT));
         ds->putAndInsertString(DCM_SeriesInstanceUID, a->series_uid);

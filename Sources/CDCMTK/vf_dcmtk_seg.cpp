@@ -1,7 +1,7 @@
 // CDCMTK shim: builds DICOM Segmentation (SEG) objects with DCMTK's data dictionary and writer (see vf_dcmtk.h).
 // The dataset is assembled attribute by attribute (PS3.3 A.51, Segmentation IOD) rather than through dcmseg,
 // so that frames, segments and references are written exactly as VoxelFlow computed them.
-#include "vf_dcmtk.h"
+#include "vf_dcmtk_internal.h"
 
 #include <cstdio>
 #include <cstring>
@@ -48,17 +48,6 @@ bool putCode(DcmItem &parent, const DcmTagKey &sequence, const char *scheme, con
            item->putAndInsertString(DCM_CodeMeaning, meaning).good();
 }
 
-// Patient, study and frame-of-reference attributes copied from the source (type 2 ones written empty when
-// the source lacks them).
-const DcmTagKey copiedTags[] = {
-    DCM_SpecificCharacterSet, DCM_PatientName, DCM_PatientID, DCM_PatientBirthDate, DCM_PatientSex, DCM_PatientAge,
-    DCM_StudyInstanceUID, DCM_StudyDate, DCM_StudyTime, DCM_ReferringPhysicianName, DCM_StudyID, DCM_AccessionNumber,
-    DCM_StudyDescription, DCM_FrameOfReferenceUID, DCM_PositionReferenceIndicator,
-};
-const DcmTagKey typeTwoTags[] = {
-    DCM_PatientName, DCM_PatientID, DCM_PatientBirthDate, DCM_PatientSex, DCM_StudyDate, DCM_StudyTime,
-    DCM_ReferringPhysicianName, DCM_StudyID, DCM_AccessionNumber, DCM_PositionReferenceIndicator,
-};
 
 }  // namespace
 
@@ -86,24 +75,12 @@ extern "C" vf_seg *vf_seg_create(const char *source_file, const char *segmentati
         auto *seg = new vf_seg();
         seg->bits = bits_allocated;
         DcmDataset *ds = seg->file.getDataset();
-        for (const DcmTagKey &tag : copiedTags) {
-            DcmElement *element = nullptr;
-            if (src->findAndGetElement(tag, element).good() && element != nullptr) {
-                ds->insert(OFstatic_cast(DcmElement *, element->clone()), OFTrue);
-            }
-        }
-        for (const DcmTagKey &tag : typeTwoTags) {
-            if (!ds->tagExists(tag)) ds->insertEmptyElement(tag);
-        }
+        vf_copy_patient_study(*src, *ds);
         OFString seriesUID;
         if (src->findAndGetOFString(DCM_SeriesInstanceUID, seriesUID).good()) seg->referencedSeries = seriesUID.c_str();
         // Fixed attributes of a segmentation written by VoxelFlow.
         char date[9], time[7];
-        std::time_t now = std::time(nullptr);
-        std::tm utc{};
-        gmtime_r(&now, &utc);
-        std::strftime(date, sizeof(date), "%Y%m%d", &utc);
-        std::strftime(time, sizeof(time), "%H%M%S", &utc);
+        vf_utc_now(date, time);
         ds->putAndInsertString(DCM_SOPClassUID, labelMap ? "1.2.840.10008.5.1.4.1.1.66.7" : UID_SegmentationStorage);
         ds->putAndInsertString(DCM_SOPInstanceUID, newUID().c_str());
         ds->putAndInsertString(DCM_SeriesInstanceUID, newUID().c_str());

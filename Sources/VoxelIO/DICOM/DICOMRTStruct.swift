@@ -116,16 +116,7 @@ public enum DICOMRTStruct {
                 }
             }
         }
-        let temporary = FileIO.temporaryName(for: path)
-        guard vf_rt_write(rt, temporary, &err, err.count) == 0 else {
-            unlink(temporary)
-            throw DICOMError(path: path, reason: "cannot write the structure set: \(DICOMFile.message(err))")
-        }
-        guard rename(temporary, path) == 0 else {
-            let why = String(cString: strerror(errno))
-            unlink(temporary)
-            throw FileIOError(path: path, operation: .rename, reason: why)
-        }
+        try FileIO.writeThenRename(path, what: "structure set") { temporary, message in vf_rt_write(rt, temporary, &message, message.count) }
         return (present.count, contours)
     }
 

@@ -243,19 +243,8 @@ public enum DICOMSegmentation {
 
     /// Writes the SEG atomically with its pixel data.
     static func finish(_ seg: OpaquePointer, bytes: [UInt8], frames: Int, path: String) throws -> Int {
-        var err = [CChar](repeating: 0, count: 512)
-        let temporary = FileIO.temporaryName(for: path)
-        let status = bytes.withUnsafeBufferPointer { buffer in
-            vf_seg_write(seg, temporary, buffer.baseAddress, buffer.count, &err, err.count)
-        }
-        guard status == 0 else {
-            unlink(temporary)
-            throw DICOMError(path: path, reason: "cannot write the segmentation: \(DICOMFile.message(err))")
-        }
-        guard rename(temporary, path) == 0 else {
-            let why = String(cString: strerror(errno))
-            unlink(temporary)
-            throw FileIOError(path: path, operation: .rename, reason: why)
+        try FileIO.writeThenRename(path, what: "segmentation") { temporary, message in
+            bytes.withUnsafeBufferPointer { vf_seg_write(seg, temporary, $0.baseAddress, $0.count, &message, message.count) }
         }
         return frames
     }

@@ -121,6 +121,25 @@ enum FileIO {
     }
 }
 
+extension FileIO {
+    /// Runs `write` (a C writer that returns 0 on success, else fills `message`) on a temporary name beside
+    /// `path`, then renames the file into place: `path` appears complete or not at all.
+    /// - Throws: `DICOMError` with `what` and the writer's message; `FileIOError` when the rename fails.
+    static func writeThenRename(_ path: String, what: String, _ write: (String, inout [CChar]) -> Int32) throws {
+        var message = [CChar](repeating: 0, count: 512)
+        let temporary = temporaryName(for: path)
+        guard write(temporary, &message) == 0 else {
+            unlink(temporary)
+            throw DICOMError(path: path, reason: "cannot write the \(what): \(DICOMFile.message(message))")
+        }
+        guard rename(temporary, path) == 0 else {
+            let why = String(cString: strerror(errno))
+            unlink(temporary)
+            throw FileIOError(path: path, operation: .rename, reason: why)
+        }
+    }
+}
+
 /// Whole-file writes that appear atomically: the bytes go to a temporary file beside the target (named
 /// `.NAME.partial-PID-RANDOM`), which is renamed over the target once complete. Every file VoxelFlow writes
 /// goes through here or through `NIfTI.write`, which uses the same mechanism.

@@ -23,9 +23,7 @@ struct WriteHTMLReportStage: Stage {
         ],
         produces: .kind(.report),
         make: { c in
-            let table = try c.parameters.string("labelTable").map { file in
-                try LabelTable.read(file.hasPrefix("/") ? file : "\(c.pipelineDirectory)/\(file)")
-            }
+            let table = try DICOMWriterSupport.table(c)
             let window = try c.string("window")
             guard window == "auto" || DisplayWindow.presets[window] != nil || parseWindow(window) != nil else {
                 throw CaseError.invalidParameters(stage: c.id, reason: "window \"\(window)\" is not auto, soft-tissue, brain, bone, lung or \"LEVEL,WIDTH\" with a positive width")

@@ -2,6 +2,36 @@ import VoxelCore
 import VoxelIO
 import VoxelTransforms
 
+/// What the DICOM writer stages share: the case's series, the label map on its grid, the label table.
+enum DICOMWriterSupport {
+    /// The stack of the `dicom-series` input `reference` and the label map `source` put on its grid
+    /// (nearest neighbour) when it lies elsewhere; nil (with a warning) when the map holds no label and
+    /// `emptyWarning` is given.
+    static func seriesAndLabels(_ context: inout CaseContext, reference: String, source: String, purpose: String,
+                                emptyWarning: String?) throws -> (DICOMStack, LabelMap)? {
+        guard case .dicomSeries(let stack, _)? = context.inputs[reference]?.source else {
+            throw CaseError.wrongKind(id: reference, found: "not a DICOM series", needed: "a dicom-series input", hint: purpose)
+        }
+        var labels = try context.labels(source)
+        if let emptyWarning, labels.labelsPresent().allSatisfy({ $0 == 0 }) {
+            context.warnings.append("\(source): \(emptyWarning)")
+            return nil
+        }
+        let grid = stack.geometry()
+        if labels.geometry.size != grid.size || labels.geometry.affine.maxAbsDifference(to: grid.affine) >= 1e-3 {
+            labels = try LabelMap(ResampleToGrid(target: grid, interpolation: .nearest).apply(labels.volume))
+        }
+        return (stack, labels)
+    }
+
+    /// The stage's `labelTable` file (relative to the pipeline's folder), or nil.
+    static func table(_ c: StageConfiguration) throws -> LabelTable? {
+        try c.parameters.string("labelTable").map { file in
+            try LabelTable.read(file.hasPrefix("/") ? file : "\(c.pipelineDirectory)/\(file)")
+        }
+    }
+}
+
 /// `write-dicom-seg`: writes a label map as a DICOM SEG on the case's DICOM series, whatever spatial stages
 /// ran before (the labels are put back on the series' grid, nearest neighbour, when they are elsewhere).
 struct WriteDICOMSegStage: Stage {
@@ -21,9 +51,7 @@ struct WriteDICOMSegStage: Stage {
         make: { c in
             let path = try c.string("path")
             guard path.hasSuffix(".dcm") else { throw CaseError.invalidParameters(stage: c.id, reason: "path \"\(path)\" must end in .dcm") }
-            let table = try c.parameters.string("labelTable").map { file in
-                try LabelTable.read(file.hasPrefix("/") ? file : "\(c.pipelineDirectory)/\(file)")
-            }
+            let table = try DICOMWriterSupport.table(c)
             var options = DICOMSegmentationOptions()
             options.algorithmName = try c.string("algorithm")
             options.type = try c.string("format") == "labelmap" ? .labelMap : .binary
@@ -40,19 +68,10 @@ struct WriteDICOMSegStage: Stage {
     let options: DICOMSegmentationOptions
 
     func run(_ context: inout CaseContext) throws -> StageValue? {
-        guard case .dicomSeries(let stack, _)? = context.inputs[reference]?.source else {
-            throw CaseError.wrongKind(id: reference, found: "not a DICOM series", needed: "a dicom-series input", hint: "a SEG refers to the DICOM series it segments")
-        }
-        var labels = try context.labels(source)
-        if labels.labelsPresent().allSatisfy({ $0 == 0 }) {
-            // DICOM SEG needs at least one segment with one frame: an empty result is recorded, not written.
-            context.warnings.append("\(source): no label, so no DICOM SEG was written")
-            return nil
-        }
-        let grid = stack.geometry()
-        if labels.geometry.size != grid.size || labels.geometry.affine.maxAbsDifference(to: grid.affine) >= 1e-3 {
-            labels = try LabelMap(ResampleToGrid(target: grid, interpolation: .nearest).apply(labels.volume))
-        }
+        // DICOM SEG needs at least one segment with one frame: an empty result is recorded, not written.
+        guard let (stack, labels) = try DICOMWriterSupport.seriesAndLabels(&context, reference: reference, source: source,
+                                                                          purpose: "a SEG refers to the DICOM series it segments",
+                                                                          emptyWarning: "no label, so no DICOM SEG was written") else { return nil }
         let file = try context.outputFile(context.outputName(path, id: id))
         try DICOMSegmentation.write(labels, reference: stack, table: table, to: file, options: options)
         return nil
@@ -76,9 +95,7 @@ struct WriteRTStructStage: Stage {
         make: { c in
             let path = try c.string("path")
             guard path.hasSuffix(".dcm") else { throw CaseError.invalidParameters(stage: c.id, reason: "path \"\(path)\" must end in .dcm") }
-            let table = try c.parameters.string("labelTable").map { file in
-                try LabelTable.read(file.hasPrefix("/") ? file : "\(c.pipelineDirectory)/\(file)")
-            }
+            let table = try DICOMWriterSupport.table(c)
             var options = DICOMRTStructOptions()
             options.interpretedType = try c.string("interpretedType")
             return WriteRTStructStage(id: c.id, source: try c.string("source"), reference: try c.string("reference"),
@@ -93,18 +110,9 @@ struct WriteRTStructStage: Stage {
     let options: DICOMRTStructOptions
 
     func run(_ context: inout CaseContext) throws -> StageValue? {
-        guard case .dicomSeries(let stack, _)? = context.inputs[reference]?.source else {
-            throw CaseError.wrongKind(id: reference, found: "not a DICOM series", needed: "a dicom-series input", hint: "an RTSTRUCT refers to the DICOM series it was drawn on")
-        }
-        var labels = try context.labels(source)
-        if labels.labelsPresent().allSatisfy({ $0 == 0 }) {
-            context.warnings.append("\(source): no label, so no RTSTRUCT was written")
-            return nil
-        }
-        let grid = stack.geometry()
-        if labels.geometry.size != grid.size || labels.geometry.affine.maxAbsDifference(to: grid.affine) >= 1e-3 {
-            labels = try LabelMap(ResampleToGrid(target: grid, interpolation: .nearest).apply(labels.volume))
-        }
+        guard let (stack, labels) = try DICOMWriterSupport.seriesAndLabels(&context, reference: reference, source: source,
+                                                                          purpose: "an RTSTRUCT refers to the DICOM series it was drawn on",
+                                                                          emptyWarning: "no label, so no RTSTRUCT was written") else { return nil }
         let file = try context.outputFile(context.outputName(path, id: id))
         try DICOMRTStruct.write(labels, reference: stack, table: table, to: file, options: options)
         return nil
@@ -126,9 +134,7 @@ struct WriteOverlaySeriesStage: Stage {
         ],
         produces: .nothing,
         make: { c in
-            let table = try c.parameters.string("labelTable").map { file in
-                try LabelTable.read(file.hasPrefix("/") ? file : "\(c.pipelineDirectory)/\(file)")
-            }
+            let table = try DICOMWriterSupport.table(c)
             let window = try c.string("window")
             guard window == "auto" || DisplayWindow.presets[window] != nil || DisplayWindow.parse(window) != nil else {
                 throw CaseError.invalidParameters(stage: c.id, reason: "window \"\(window)\" is not auto, soft-tissue, brain, bone, lung or \"LEVEL,WIDTH\" with a positive width")
@@ -145,14 +151,9 @@ struct WriteOverlaySeriesStage: Stage {
     let window: String
 
     func run(_ context: inout CaseContext) throws -> StageValue? {
-        guard case .dicomSeries(let stack, _)? = context.inputs[reference]?.source else {
-            throw CaseError.wrongKind(id: reference, found: "not a DICOM series", needed: "a dicom-series input", hint: "the overlay copies the slices of the case's DICOM series")
-        }
-        var labels = try context.labels(source)
-        let grid = stack.geometry()
-        if labels.geometry.size != grid.size || labels.geometry.affine.maxAbsDifference(to: grid.affine) >= 1e-3 {
-            labels = try LabelMap(ResampleToGrid(target: grid, interpolation: .nearest).apply(labels.volume))
-        }
+        guard let (stack, labels) = try DICOMWriterSupport.seriesAndLabels(&context, reference: reference, source: source,
+                                                                          purpose: "the overlay copies the slices of the case's DICOM series",
+                                                                          emptyWarning: nil) else { return nil }
         let display = window == "auto" ? DisplayWindow.automatic(for: try context.image(reference)) : (DisplayWindow.presets[window] ?? DisplayWindow.parse(window))
         let w = display ?? DisplayWindow(level: 40, width: 400)
         let folder = try context.outputFile(context.outputName(path, id: id))
