@@ -22,7 +22,7 @@ public enum LabelStatisticsPlugin {
                           doc: "percentiles of the image values per label (linear interpolation, as numpy)"),
             ParameterSpec("names", .object, optional: true, doc: "label number → name, e.g. {\"1\": \"liver\"}, copied into the report"),
             ParameterSpec("labelTable", .existingFile, optional: true,
-                          doc: "label table (JSON, as for export-seg) whose names are copied into the report; \"names\" overrides it per label"),
+                          doc: "label table (JSON, as for export-seg) whose names are copied into the report; \"names\" overrides it per label; without either, the names of the table a segment stage attached to the labels"),
             ParameterSpec("resampleLabels", .boolean, default: .bool(false),
                           doc: "when the label map is on another grid than the image, resample it nearest-neighbour onto the image grid (otherwise that is an error)"),
         ],
@@ -70,7 +70,9 @@ struct LabelStatisticsStage: Stage {
             }
         }
         members.append(("voxelVolumeML", .number(LabelStatistics.round(labelMap.geometry.spacing.x * labelMap.geometry.spacing.y * labelMap.geometry.spacing.z / 1000))))
-        members.append(("labels", .array(stats.map { s in s.json(name: names[s.label]) })))
+        // Names: this stage's, else the table the label map's producer attached (a segment stage's model table).
+        let carried = context.labelTables[labels]
+        members.append(("labels", .array(stats.map { s in s.json(name: names[s.label] ?? carried?[s.label]?.name) })))
         return .report(.object(members))
     }
 

@@ -21,6 +21,9 @@ public struct CaseContext: Sendable {
     public internal(set) var values: [String: StageValue] = [:]
     /// Report sections (stage id → JSON) in stage order.
     public internal(set) var reports: [(String, JSON)] = []
+    /// Label tables that stages attached to the label maps they produced (a `segment` stage's model
+    /// table), by stage id.
+    public internal(set) var labelTables: [String: LabelTable] = [:]
     /// Warnings to record in the manifest.
     public var warnings: [String] = []
     /// Files written so far, relative to the case folder, in order.

@@ -73,7 +73,7 @@ struct WriteDICOMSegStage: Stage {
                                                                           purpose: "a SEG refers to the DICOM series it segments",
                                                                           emptyWarning: "no label, so no DICOM SEG was written") else { return nil }
         let file = try context.outputFile(context.outputName(path, id: id))
-        try DICOMSegmentation.write(labels, reference: stack, table: table, to: file, options: options)
+        try DICOMSegmentation.write(labels, reference: stack, table: table ?? context.labelTables[source], to: file, options: options)
         return nil
     }
 }
@@ -114,7 +114,7 @@ struct WriteRTStructStage: Stage {
                                                                           purpose: "an RTSTRUCT refers to the DICOM series it was drawn on",
                                                                           emptyWarning: "no label, so no RTSTRUCT was written") else { return nil }
         let file = try context.outputFile(context.outputName(path, id: id))
-        try DICOMRTStruct.write(labels, reference: stack, table: table, to: file, options: options)
+        try DICOMRTStruct.write(labels, reference: stack, table: table ?? context.labelTables[source], to: file, options: options)
         return nil
     }
 }
@@ -157,7 +157,7 @@ struct WriteOverlaySeriesStage: Stage {
         let display = window == "auto" ? DisplayWindow.automatic(for: try context.image(reference)) : (DisplayWindow.presets[window] ?? DisplayWindow.parse(window))
         let w = display ?? DisplayWindow(level: 40, width: 400)
         let folder = try context.outputFile(context.outputName(path, id: id))
-        try DICOMOverlaySeries.write(labels, reference: stack, table: table, window: (w.level, w.width), to: folder)
+        try DICOMOverlaySeries.write(labels, reference: stack, table: table ?? context.labelTables[source], window: (w.level, w.width), to: folder)
         return nil
     }
 }

@@ -50,7 +50,7 @@ struct WriteHTMLReportStage: Stage {
         let labels = try context.labels(source)
         let scan = try context.image(image)
         let display = window == "auto" ? DisplayWindow.automatic(for: scan) : (DisplayWindow.presets[window] ?? Self.parseWindow(window) ?? DisplayWindow.automatic(for: scan))
-        let structures = StructureSummary.all(labels: labels, image: scan, table: table)
+        let structures = StructureSummary.all(labels: labels, image: scan, table: table ?? context.labelTables[source])
         guard let renderer = SliceRenderer(image: scan, labels: labels, window: display) else {
             throw CaseError.invalidParameters(stage: id, reason: "the image or the label map has a degenerate grid")
         }

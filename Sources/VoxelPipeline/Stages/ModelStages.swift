@@ -1,5 +1,6 @@
 import Foundation
 import VoxelCore
+import VoxelIO
 import VoxelNN
 
 /// Built-in model stages: `segment` (sliding-window segmentation → label map) and `classify` (whole-volume
@@ -33,6 +34,7 @@ enum ModelStages {
             ParameterSpec("activation", .choice(["softmax", "sigmoid"]), default: .string("softmax"),
                           doc: "softmax: label = the highest-scoring channel (channel 0 = background); sigmoid: label = 1 + the highest channel whose probability reaches threshold, else 0"),
             ParameterSpec("threshold", .number(0.000001...0.999999), default: .number(0.5), doc: "sigmoid probability a channel needs (sigmoid only)"),
+            ParameterSpec("labelTable", .existingFile, optional: true, doc: "the model's label table (JSON): names, colours and codes of its labels, used by the writers and reports that take this stage's labels and name no table of their own"),
         ],
         produces: .kind(.labels),
         make: { c in
@@ -48,7 +50,7 @@ enum ModelStages {
                 throw CaseError.invalidParameters(stage: c.id, reason: "roi size \(bad) is not a multiple of \(network.sizeMultiple), which this network needs")
             }
             let rule: SlidingWindow.LabelRule = p.string("activation") == "sigmoid" ? .sigmoid(threshold: Float(p.double("threshold") ?? 0.5)) : .argmax
-            return SegmentStage(id: c.id, inputs: NetworkInputs(p), network: network, window: window, rule: rule)
+            return SegmentStage(id: c.id, inputs: NetworkInputs(p), network: network, window: window, rule: rule, table: try DICOMWriterSupport.table(c))
         })
 
     static let classify = StageDefinition(
@@ -122,8 +124,11 @@ struct SegmentStage: Stage {
     let network: any Network
     let window: SlidingWindow
     let rule: SlidingWindow.LabelRule
+    /// The model's label table, handed to the stages that take these labels.
+    let table: LabelTable?
 
     func run(_ context: inout CaseContext) throws -> StageValue? {
+        if let table { context.labelTables[id] = table }
         let (input, image) = try inputs.tensor(&context, channels: network.inChannels)
         let voxels: VoxelArray
         do {
