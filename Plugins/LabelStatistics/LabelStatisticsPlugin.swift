@@ -21,16 +21,15 @@ public enum LabelStatisticsPlugin {
             ParameterSpec("percentiles", .array(of: .number(0...100), count: 0...32), default: .array([5, 25, 50, 75, 95].map { .int($0) }),
                           doc: "percentiles of the image values per label (linear interpolation, as numpy)"),
             ParameterSpec("names", .object, optional: true, doc: "label number → name, e.g. {\"1\": \"liver\"}, copied into the report"),
-            ParameterSpec("labelTable", .existingFile, optional: true,
-                          doc: "label table (JSON, as for export-seg) whose names are copied into the report; \"names\" overrides it per label; without either, the names of the table a segment stage attached to the labels"),
+            ParameterSpec("labelTable", .labelTable, optional: true,
+                          doc: "label table (a JSON file as for export-seg, or inline) whose names are copied into the report; \"names\" overrides it per label; without either, the names of the table a segment stage attached to the labels"),
             ParameterSpec("resampleLabels", .boolean, default: .bool(false),
                           doc: "when the label map is on another grid than the image, resample it nearest-neighbour onto the image grid (otherwise that is an error)"),
         ],
         produces: .kind(.report),
         make: { c in
             var names: [Int: String] = [:]
-            if let file = c.parameters.string("labelTable") {
-                let table = try LabelTable.read(file.hasPrefix("/") ? file : "\(c.pipelineDirectory)/\(file)")
+            if let table = try c.labelTable() {
                 for label in table.labels { names[label.value] = label.name }
             }
             if case .object(let members)? = c.parameters.values["names"] {

@@ -74,4 +74,32 @@ struct DICOMLabelInputTests {
         let v = PipelineFixtures.cli(["validate", root + "/bad.json"])
         #expect(v.status == 2 && v.stderr.contains("inputs.seg.of") && v.stderr.contains("no input \"cta\""), "\(v.stderr)")
     }
+
+    @Test("a label table inline in a pipeline names the segments; a bad inline table is reported at its line and column")
+    func inlineLabelTable() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(root) }
+        let pipeline = """
+        {
+          "voxelflow": 1, "name": "inline-table",
+          "inputs": { "ct": { "type": "dicom-series", "modality": ["CT"] } },
+          "stages": [
+            { "id": "bone", "type": "threshold", "source": "ct", "lower": 300 },
+            { "id": "seg", "type": "write-dicom-seg", "source": "bone", "reference": "ct", "path": "bone.dcm",
+              "labelTable": { "labels": [ { "value": 1, "name": "Skull", "color": [250, 240, 200] } ] } }
+          ]
+        }
+        """
+        try Data(pipeline.utf8).write(to: URL(fileURLWithPath: root + "/p.json"))
+        let r = PipelineFixtures.cli(["run", root + "/p.json", "-i", TestPaths.sampleData + "/dicom/ct_head_implicit", "-o", root + "/out", "-q"])
+        try #require(r.status == 0, "\(r.stderr)")
+        let stack = try #require(DICOMScanner.scan(TestPaths.sampleData + "/dicom/ct_head_implicit").stacks.first)
+        let seg = try DICOMSegmentation.read(root + "/out/cases/INV3-CRANIUM_CT1/bone.dcm", reference: stack)
+        #expect(seg.table.labels.map(\.name) == ["Skull"] && seg.table[1]?.color == [250, 240, 200])
+        // The color's fourth line in the file: the inline table's own error, at its own position.
+        let bad = pipeline.replacingOccurrences(of: "[250, 240, 200]", with: "[250, 240, 999]")
+        try Data(bad.utf8).write(to: URL(fileURLWithPath: root + "/bad.json"))
+        let v = PipelineFixtures.cli(["validate", root + "/bad.json"])
+        #expect(v.status == 2 && v.stderr.contains("bad.json:7:") && v.stderr.contains("stages[1].labelTable") && v.stderr.contains("\"color\" must be"), "\(v.stderr)")
+    }
 }

@@ -34,6 +34,9 @@ public indirect enum ParameterType: Sendable, Equatable {
     case object
     /// An object mapping label numbers (as strings: `"1"`) to integers.
     case labelMapping
+    /// A label table: the path of a JSON file (relative to the pipeline file) or the table itself inline,
+    /// `{"labels": [{"value": 1, "name": "Liver", …}]}`.
+    case labelTable
 
     /// A short description used by `voxelflow stages` and the docs.
     public var summary: String {
@@ -51,6 +54,7 @@ public indirect enum ParameterType: Sendable, Equatable {
         case .existingFile: return "path of an existing file (relative to the pipeline file)"
         case .object: return "JSON object"
         case .labelMapping: return "object of label → label (e.g. {\"2\": 1})"
+        case .labelTable: return "label table: a JSON file (relative to the pipeline file) or {\"labels\": [...]} inline"
         }
     }
 

@@ -142,6 +142,9 @@ public enum PipelineSchema {
             return .object(m)
         case .reference: return .object([("type", .string("string")), ("pattern", .string(idPattern))])
         case .object: return .object([("type", .string("object"))])
+        case .labelTable:
+            return .object([("oneOf", .array([.object([("type", .string("string"))]),
+                                              .object([("type", .string("object")), ("required", .array([.string("labels")]))])]))])
         case .labelMapping:
             return .object([
                 ("type", .string("object")),

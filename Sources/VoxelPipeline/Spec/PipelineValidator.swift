@@ -463,6 +463,21 @@ private struct Checker {
             }
         case .object:
             if case .object = node.value {} else { issue(path, node, "expected an object, found \(node.typeName)") }
+        case .labelTable:
+            // A file, read now so that its own line and column are reported; or the table inline.
+            do {
+                if let s = node.string {
+                    _ = try LabelTable.read(s.hasPrefix("/") ? s : "\(directory)/\(s)")
+                } else if case .object = node.value {
+                    _ = try LabelTable.parse(node, path: "inline label table")
+                } else {
+                    issue(path, node, "expected a label table file or {\"labels\": [...]}, found \(node.typeName)")
+                }
+            } catch let e as LabelTableError {
+                if node.string != nil { issue(path, node, "\(e)") } else { issues.append(PipelineIssue(path: path, line: e.line, column: e.column, message: e.message)) }
+            } catch {
+                issue(path, node, "\(error)")
+            }
         case .labelMapping:
             guard case .object(let members) = node.value else { issue(path, node, "expected an object such as {\"2\": 1}, found \(node.typeName)"); break }
             for m in members {

@@ -1,3 +1,4 @@
+import VoxelIO
 import VoxelSupport
 
 extension StageConfiguration {
@@ -33,5 +34,16 @@ extension StageConfiguration {
     /// A choice parameter as the enumeration whose raw values are the choices.
     public func choice<T: RawRepresentable>(_ name: String, as: T.Type) throws -> T where T.RawValue == String {
         try value(name, "choice") { $0.string(name).flatMap(T.init(rawValue:)) }
+    }
+}
+
+extension StageConfiguration {
+    /// The label table of parameter `name` (`.labelTable`): read from its file (relative to the pipeline
+    /// file) or built from the inline object; nil when the parameter is absent.
+    /// - Throws: `LabelTableError` naming the file (or "inline label table of stage ID") and the problem.
+    public func labelTable(_ name: String = "labelTable") throws -> LabelTable? {
+        guard let value = parameters.values[name] else { return nil }
+        if let file = value.stringValue { return try LabelTable.read(file.hasPrefix("/") ? file : "\(pipelineDirectory)/\(file)") }
+        return try LabelTable.parse(bytes: Array(value.serialized(pretty: false).utf8), path: "inline label table of stage \(id)")
     }
 }

@@ -24,12 +24,8 @@ enum DICOMWriterSupport {
         return (stack, labels)
     }
 
-    /// The stage's `labelTable` file (relative to the pipeline's folder), or nil.
-    static func table(_ c: StageConfiguration) throws -> LabelTable? {
-        try c.parameters.string("labelTable").map { file in
-            try LabelTable.read(file.hasPrefix("/") ? file : "\(c.pipelineDirectory)/\(file)")
-        }
-    }
+    /// The stage's `labelTable` (a file or inline), or nil.
+    static func table(_ c: StageConfiguration) throws -> LabelTable? { try c.labelTable() }
 }
 
 /// `write-dicom-seg`: writes a label map as a DICOM SEG on the case's DICOM series, whatever spatial stages
@@ -42,7 +38,7 @@ struct WriteDICOMSegStage: Stage {
             CommonParameters.source([.labels], doc: "the label map to write (put back on the series' grid when it is elsewhere)"),
             ParameterSpec("reference", .reference([.image]), doc: "the case's dicom-series input the SEG refers to"),
             ParameterSpec("path", .outputPath, default: .string("{id}.dcm"), doc: "file inside the case folder; .dcm"),
-            ParameterSpec("labelTable", .existingFile, optional: true, doc: "label table (JSON) with names, colours and SNOMED CT codes; labels not in it are \"Label N\""),
+            ParameterSpec("labelTable", .labelTable, optional: true, doc: "label table (a JSON file, or inline) with names, colours and SNOMED CT codes; labels not in it are \"Label N\""),
             ParameterSpec("format", .choice(["binary", "labelmap"]), default: .string("binary"), doc: "binary: one 1-bit frame per segment and slice (every viewer with SEG support); labelmap: one frame per slice holding segment numbers (Label Map Segmentation, 2024; smaller, newer viewers)"),
             ParameterSpec("algorithm", .string, default: .string("VoxelFlow"), doc: "SegmentAlgorithmName (e.g. the model's name)"),
             ParameterSpec("keepEmptyFrames", .boolean, default: .bool(false), doc: "write every slice of every segment, empty or not"),
@@ -88,7 +84,7 @@ struct WriteRTStructStage: Stage {
             CommonParameters.source([.labels], doc: "the label map to write (put back on the series' grid when it is elsewhere)"),
             ParameterSpec("reference", .reference([.image]), doc: "the case's dicom-series input the contours are drawn on"),
             ParameterSpec("path", .outputPath, default: .string("{id}.dcm"), doc: "file inside the case folder; .dcm"),
-            ParameterSpec("labelTable", .existingFile, optional: true, doc: "label table (JSON) with ROI names and colours; labels not in it are \"Label N\""),
+            ParameterSpec("labelTable", .labelTable, optional: true, doc: "label table (a JSON file, or inline) with ROI names and colours; labels not in it are \"Label N\""),
             ParameterSpec("interpretedType", .string, default: .string("ORGAN"), doc: "RTROIInterpretedType of every ROI (ORGAN, PTV, GTV, AVOIDANCE, …)"),
         ],
         produces: .nothing,
@@ -129,7 +125,7 @@ struct WriteOverlaySeriesStage: Stage {
             CommonParameters.source([.labels], doc: "the label map to draw (put back on the series' grid when it is elsewhere)"),
             ParameterSpec("reference", .reference([.image]), doc: "the case's dicom-series input whose slices are copied"),
             ParameterSpec("path", .outputPath, default: .string("overlay"), doc: "folder inside the case folder that receives SC0001.dcm, SC0002.dcm, …"),
-            ParameterSpec("labelTable", .existingFile, optional: true, doc: "label table (JSON) with names and colours"),
+            ParameterSpec("labelTable", .labelTable, optional: true, doc: "label table (a JSON file, or inline) with names and colours"),
             ParameterSpec("window", .string, default: .string("auto"), doc: "display window: auto (CT soft tissue 40/400, else the 1st–99th percentile), soft-tissue, brain, bone, lung, or \"LEVEL,WIDTH\""),
         ],
         produces: .nothing,

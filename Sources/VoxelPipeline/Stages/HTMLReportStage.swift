@@ -13,7 +13,7 @@ struct WriteHTMLReportStage: Stage {
         parameters: [
             CommonParameters.source([.labels], doc: "the label map to report (on any grid: pictures are drawn in world coordinates)"),
             ParameterSpec("image", .reference([.image]), doc: "the scan the pictures show (an input or an earlier stage)"),
-            ParameterSpec("labelTable", .existingFile, optional: true, doc: "label table (JSON) with names and colours; labels not in it are \"Label N\""),
+            ParameterSpec("labelTable", .labelTable, optional: true, doc: "label table (a JSON file, or inline) with names and colours; labels not in it are \"Label N\""),
             ParameterSpec("path", .outputPath, default: .string("report.html"), doc: "the HTML file inside the case folder"),
             ParameterSpec("thumbnail", .outputPath, default: .string("thumbnail.png"), doc: "a small axial picture for the batch index (index.html)"),
             ParameterSpec("table", .outputPath, default: .string("structures.csv"), doc: "CSV of the structures (value, name, voxels, volume_ml, mean_intensity, touches_border), gathered into the batch's summary.csv"),

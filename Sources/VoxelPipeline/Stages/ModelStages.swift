@@ -34,7 +34,7 @@ enum ModelStages {
             ParameterSpec("activation", .choice(["softmax", "sigmoid"]), default: .string("softmax"),
                           doc: "softmax: label = the highest-scoring channel (channel 0 = background); sigmoid: label = 1 + the highest channel whose probability reaches threshold, else 0"),
             ParameterSpec("threshold", .number(0.000001...0.999999), default: .number(0.5), doc: "sigmoid probability a channel needs (sigmoid only)"),
-            ParameterSpec("labelTable", .existingFile, optional: true, doc: "the model's label table (JSON): names, colours and codes of its labels, used by the writers and reports that take this stage's labels and name no table of their own"),
+            ParameterSpec("labelTable", .labelTable, optional: true, doc: "the model's label table (a JSON file, or inline): names, colours and codes of its labels, used by the writers and reports that take this stage's labels and name no table of their own"),
         ],
         produces: .kind(.labels),
         make: { c in
