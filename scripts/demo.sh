@@ -63,8 +63,8 @@ ls -l "$case_dir"
 echo "structures (same numbers as report.json and report.html):"
 cat "$case_dir/structures.csv"
 echo "DICOM SEG and RTSTRUCT read back onto the series:"
-"$bin" convert "$case_dir/tissue_seg.dcm" "$out/report-run/seg_back.nii.gz" --reference sample-data/dicom/ct_head_implicit --force
-"$bin" convert "$case_dir/tissue_rtstruct.dcm" "$out/report-run/rtstruct_back.nii.gz" --reference sample-data/dicom/ct_head_implicit --force
+"$bin" convert "$case_dir/tissue_seg.dcm" "$out/tissue_seg_back.nii.gz" --reference sample-data/dicom/ct_head_implicit --force
+"$bin" convert "$case_dir/tissue_rtstruct.dcm" "$out/tissue_rtstruct_back.nii.gz" --reference sample-data/dicom/ct_head_implicit --force
 echo "open demo-output/report-run/index.html in a browser for the batch page and each case's report"
 echo
 echo "demo finished: outputs in demo-output/"
