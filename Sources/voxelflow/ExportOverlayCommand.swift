@@ -47,17 +47,13 @@ struct ExportOverlayCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let table = try labelTable.map { try LabelTable.read($0) }
             guard window == "auto" || DisplayWindow.presets[window] != nil || DisplayWindow.parse(window) != nil else {
                 throw InputError(description: "--window \(window): expected auto, soft-tissue, brain, bone, lung or LEVEL,WIDTH with a positive width")
             }
-            let stack = try DICOMSeriesChoice.load(reference, selector: series)
             if FileIdentity(path: output) != nil { throw OutputError(description: "\(output): already exists; choose a new folder") }
-            var map = try LabelMap(try NIfTI.read(labels).volume)
-            let grid = stack.geometry()
-            if resample && (map.geometry.size != grid.size || map.geometry.affine.maxAbsDifference(to: grid.affine) >= 1e-3) {
-                map = try LabelMap(ResampleToGrid(target: grid, interpolation: .nearest).apply(map.volume))
-            }
+            let inputs = try LabelExportInputs(labels: labels, labelTable: labelTable, reference: reference, series: series,
+                                               resample: resample, outputs: nil, force: false)
+            let (table, stack, map) = (inputs.table, inputs.stack, try LabelMap(inputs.volume))
             let display = window == "auto" ? DisplayWindow.automatic(for: try stack.volume()) : (DisplayWindow.presets[window] ?? DisplayWindow.parse(window))
             let w = display ?? DisplayWindow(level: 40, width: 400)
             let n = try DICOMOverlaySeries.write(map, reference: stack, table: table, window: (w.level, w.width), to: output)

@@ -60,14 +60,9 @@ struct ExportRTStructCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let table = try labelTable.map { try LabelTable.read($0) }
-            let stack = try DICOMSeriesChoice.load(reference, selector: series)
-            try OutputGuard.check([output], name: output, inputs: NIfTI.datasetFiles(labels) + stack.slices.map(\.path), force: force)
-            var map = try LabelMap(try NIfTI.read(labels).volume)
-            let grid = stack.geometry()
-            if resample && (map.geometry.size != grid.size || map.geometry.affine.maxAbsDifference(to: grid.affine) >= 1e-3) {
-                map = try LabelMap(ResampleToGrid(target: grid, interpolation: .nearest).apply(map.volume))
-            }
+            let inputs = try LabelExportInputs(labels: labels, labelTable: labelTable, reference: reference, series: series,
+                                               resample: resample, outputs: [output], force: force)
+            let (table, stack, map) = (inputs.table, inputs.stack, try LabelMap(inputs.volume))
             var options = DICOMRTStructOptions()
             options.algorithmType = algorithmType
             options.interpretedType = interpretedType

@@ -74,25 +74,20 @@ struct ExportSegCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let table = try labelTable.map { try LabelTable.read($0) }
-            let stack = try DICOMSeriesChoice.load(reference, selector: series)
-            try OutputGuard.check([output], name: output, inputs: NIfTI.datasetFiles(labels) + stack.slices.map(\.path), force: force)
-            let image = try NIfTI.read(labels)
-            let grid = stack.geometry()
-            let elsewhere = image.volume.geometry.size != grid.size || image.volume.geometry.affine.maxAbsDifference(to: grid.affine) >= 1e-3
+            let inputs = try LabelExportInputs(labels: labels, labelTable: labelTable, reference: reference, series: series, resample: resample,
+                                               interpolation: type == "fractional" ? .linear : .nearest, outputs: [output], force: force)
+            let (table, stack) = (inputs.table, inputs.stack)
             var options = DICOMSegmentationOptions()
             options.algorithmName = algorithm
             options.algorithmType = algorithmType
             options.keepEmptyFrames = keepEmptyFrames
             let frames: Int, segments: Int
             if type == "fractional" {
-                var probabilities = image.volume
-                if resample && elsewhere { probabilities = try ResampleToGrid(target: grid, interpolation: .linear).apply(probabilities) }
+                let probabilities = inputs.volume
                 frames = try DICOMSegmentation.writeFractional(probabilities, reference: stack, table: table, to: output, options: options)
                 segments = probabilities.timePoints
             } else {
-                var map = try LabelMap(image.volume)
-                if resample && elsewhere { map = try LabelMap(ResampleToGrid(target: grid, interpolation: .nearest).apply(map.volume)) }
+                let map = try LabelMap(inputs.volume)
                 options.type = type == "labelmap" ? .labelMap : .binary
                 frames = try DICOMSegmentation.write(map, reference: stack, table: table, to: output, options: options)
                 segments = map.labelsPresent().filter { $0 > 0 }.count
