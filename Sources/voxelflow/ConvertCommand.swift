@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import VoxelCore
 import VoxelIO
 
@@ -149,8 +150,7 @@ struct ConvertCommand: ParsableCommand {
             printError("voxelflow: warning: \(input): \(seg.overlappingVoxels) voxels lie in more than one segment; the higher segment number was kept there")
         }
         let options = writeOptions(for: seg.labels.volume, base: NIfTIWriteOptions())
-        try NIfTI.write(seg.labels.volume, to: output, options: options)
-        try AtomicFile.write(Array((seg.table.json.serialized() + "\n").utf8), to: tablePath)
+        try writeLabelMap(seg.labels, table: seg.table, options: options, tablePath: tablePath)
         if !quiet {
             let n = seg.table.labels.count
             let on = stack.map { "DICOM series \($0.label)" } ?? "the grid its frames span"
@@ -171,11 +171,22 @@ struct ConvertCommand: ParsableCommand {
             printError("voxelflow: warning: \(input): \(rt.overlappingVoxels) voxels lie in more than one ROI; the later ROI was kept there")
         }
         let options = writeOptions(for: rt.labels.volume, base: NIfTIWriteOptions())
-        try NIfTI.write(rt.labels.volume, to: output, options: options)
-        try AtomicFile.write(Array((rt.table.json.serialized() + "\n").utf8), to: tablePath)
+        try writeLabelMap(rt.labels, table: rt.table, options: options, tablePath: tablePath)
         if !quiet {
             let n = rt.table.labels.count
             print("wrote \(output) (\(rt.labels.volume.shape.map(String.init).joined(separator: "x")) label map, \(n) ROI\(n == 1 ? "" : "s"), \(rt.contours) contours) and \(tablePath) from RTSTRUCT \(input) on DICOM series \(stack.label)")
+        }
+    }
+
+    /// Writes the label map and its table beside it, as a pair: when the table cannot be written, the label
+    /// map just written is removed again, so no half of the pair is left.
+    private func writeLabelMap(_ labels: LabelMap, table: LabelTable, options: NIfTIWriteOptions, tablePath: String) throws {
+        try NIfTI.write(labels.volume, to: output, options: options)
+        do {
+            try AtomicFile.write(Array((table.json.serialized() + "\n").utf8), to: tablePath)
+        } catch {
+            for file in NIfTI.datasetFiles(output) { unlink(file) }
+            throw error
         }
     }
 }

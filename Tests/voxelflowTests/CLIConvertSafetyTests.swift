@@ -129,6 +129,24 @@ struct CLIConvertSafetyTests {
         }
     }
 
+    @Test("a SEG converts to a label map and its table as a pair: when the table cannot be written, no label map is left")
+    func labelMapPair() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        let stack = try #require(DICOMScanner.scan(TestPaths.sampleData + "/dicom/ct_head_implicit").stacks.first)
+        var values = [UInt8](repeating: 0, count: stack.geometry().voxelCount)
+        for i in stride(from: 0, to: values.count, by: 7) { values[i] = 1 }
+        try DICOMSegmentation.write(try LabelMap(Volume(geometry: stack.geometry(), voxels: .uint8(values))), reference: stack, to: dir + "/seg.dcm")
+        // The table's name is taken by a folder: the label map written first is removed again.
+        try FileManager.default.createDirectory(atPath: dir + "/out.labels.json", withIntermediateDirectories: false)
+        let r = Subprocess.run([TestPaths.voxelflowExecutable, "convert", dir + "/seg.dcm", dir + "/out.nii.gz", "--force"])
+        #expect(r.status == 3 && r.stderr.contains("out.labels.json"), "\(r.stderr)")
+        #expect(!TestPaths.exists(dir + "/out.nii.gz"))
+        try FileManager.default.removeItem(atPath: dir + "/out.labels.json")
+        let ok = Subprocess.run([TestPaths.voxelflowExecutable, "convert", dir + "/seg.dcm", dir + "/out.nii.gz"])
+        #expect(ok.status == 0 && TestPaths.exists(dir + "/out.nii.gz") && TestPaths.exists(dir + "/out.labels.json"), "\(ok.stderr)")
+    }
+
     @Test("an RTSTRUCT without --reference, and a SEG whose frames and functional groups disagree, are refused with the reason")
     func unusableObjects() throws {
         let rt = TestPaths.sharedData + "/dicom/conformance/rtstruct.dcm", seg = TestPaths.sharedData + "/dicom/seg/pydicom_liver_1frame.dcm"
