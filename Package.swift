@@ -58,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "voxelflow",
             dependencies: [
-                "VoxelSupport", "VoxelCore", "VoxelIO", "VoxelTransforms", "VoxelPipeline", "VoxelCatalog",
+                "VoxelSupport", "VoxelCore", "VoxelIO", "VoxelTransforms", "VoxelNN", "VoxelPipeline", "VoxelCatalog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -74,7 +74,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["VoxelSupport", "VoxelCore", "VoxelIO"], path: "Tests/TestSupport"),
         .testTarget(name: "VoxelCoreTests", dependencies: ["VoxelSupport", "VoxelCore", "TestSupport"]),
         .testTarget(name: "VoxelIOTests", dependencies: ["VoxelSupport", "VoxelIO", "VoxelCore", "TestSupport"]),
-        .testTarget(name: "VoxelNNTests", dependencies: ["VoxelSupport", "VoxelNN", "VoxelCore", "TestSupport"]),
+        .testTarget(name: "VoxelNNTests", dependencies: ["VoxelSupport", "VoxelNN", "VoxelIO", "VoxelCore", "TestSupport"]),
         .testTarget(name: "VoxelTransformsTests", dependencies: ["VoxelSupport", "VoxelTransforms", "VoxelIO", "VoxelCore", "TestSupport"]),
         .testTarget(name: "voxelflowTests", dependencies: ["VoxelSupport", "VoxelIO", "VoxelCore", "TestSupport"]),
         .testTarget(

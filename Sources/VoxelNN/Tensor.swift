@@ -74,7 +74,7 @@ public enum NNError: Error, Equatable, CustomStringConvertible {
         case let .shapeMismatch(name, expected, found): return "\(name): expected shape \(expected), found \(found)"
         case .missingWeight(let name): return "weight \(name) is missing from the weights file"
         case .unexpectedWeight(let name): return "weights file holds \(name), which the network does not have"
-        case let .invalidWeightsFile(path, reason): return "\(path): not a usable safetensors file: \(reason)"
+        case let .invalidWeightsFile(path, reason): return "\(path): not a usable weights file: \(reason)"
         case .invalidInput(let why): return "invalid input: \(why)"
         }
     }

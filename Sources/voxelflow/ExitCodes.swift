@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VoxelCore
 import VoxelIO
+import VoxelNN
 
 /// Exit codes shared by every command (also listed in the README).
 enum ExitCodes {
@@ -60,7 +61,7 @@ enum ExitCodes {
         case let e as NIfTIError: return ExitCode(e.isOutputError ? cannotWrite : badInput)
         case is OutputError: return ExitCode(cannotWrite)
         case let e as FileIOError: return ExitCode(e.operation == .write || e.operation == .rename ? cannotWrite : badInput)
-        case is InputError, is DICOMError, is DICOMSeriesError, is DICOMSeriesChoice.Problem, is LabelTableError, is VolumeError: return ExitCode(badInput)
+        case is InputError, is NNError, is DICOMError, is DICOMSeriesError, is DICOMSeriesChoice.Problem, is LabelTableError, is VolumeError: return ExitCode(badInput)
         default: return ExitCode(1)
         }
     }

@@ -99,6 +99,26 @@ public struct Safetensors: Sendable {
         dataStart = 8 + headerLength
     }
 
+    /// A weights store built in memory from named float32 tensors (checkpoints of other formats are
+    /// converted to this form). Names must be distinct.
+    /// - Throws: `NNError.invalidWeightsFile` naming a repeated tensor name.
+    public init(tensors: [(String, Tensor)], path: String, metadata: [String: String] = [:]) throws {
+        var entries: [String: Entry] = [:]
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(tensors.reduce(0) { $0 + 4 * $1.1.count })
+        for (name, t) in tensors {
+            guard entries[name] == nil else { throw NNError.invalidWeightsFile(path: path, reason: "tensor \(name) appears twice") }
+            let start = bytes.count
+            t.data.withUnsafeBytes { bytes.append(contentsOf: $0) }
+            entries[name] = Entry(dtype: "F32", shape: t.shape, range: start..<bytes.count)
+        }
+        self.path = path
+        self.entries = entries
+        self.metadata = metadata
+        self.bytes = bytes
+        dataStart = 0
+    }
+
     static func elementSize(_ dtype: String) -> Int? {
         switch dtype {
         case "F32": return 4
@@ -117,6 +137,10 @@ public struct Safetensors: Sendable {
         let count = e.shape.reduce(1, *)
         var values = [Float](repeating: 0, count: count)
         bytes.withUnsafeBytes { raw in
+            if e.dtype == "F32", UInt32(littleEndian: 1) == 1 {
+                values.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[start..<(start + 4 * count)])) }
+                return
+            }
             for i in 0..<count {
                 switch e.dtype {
                 case "F32": values[i] = Float(bitPattern: raw.loadUnaligned(fromByteOffset: start + 4 * i, as: UInt32.self).littleEndian)

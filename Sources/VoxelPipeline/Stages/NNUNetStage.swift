@@ -1,0 +1,69 @@
+import Foundation
+import VoxelCore
+import VoxelIO
+import VoxelNN
+
+/// `nnunet`: runs a trained nnU-Net v2 model folder as nnU-Net's predictor does (its own preprocessing,
+/// sliding window, mirroring, fold averaging and resampling back) and gives a label map on the source's
+/// grid carrying the label names of the model's `dataset.json`.
+struct NNUNetStage: Stage {
+    static let definition = StageDefinition(
+        type: "nnunet", category: .model,
+        summary: "Segment with a trained nnU-Net v2 model folder (plans.json, dataset.json, fold_N/checkpoint_final.pth), exactly as nnUNetv2_predict; the result is a label map on the source's grid named after the model's labels.",
+        parameters: [
+            CommonParameters.source([.image], doc: "the image as read (no normalisation: the model folder's own preprocessing runs); nnU-Net's channel 0"),
+            ParameterSpec("extraChannels", .array(of: .reference([.image]), count: 1...16), optional: true,
+                          doc: "the model's further input channels (_0001, _0002, …) in order, on the source's grid"),
+            ParameterSpec("model", .string, doc: "the model folder (relative to the pipeline file): the trainer folder nnU-Net wrote, e.g. Dataset001_X/nnUNetTrainer__nnUNetPlans__3d_fullres"),
+            ParameterSpec("configuration", .string, optional: true, doc: "3d_fullres, 3d_lowres or 2d; default: the configuration the checkpoint was trained with"),
+            ParameterSpec("folds", .array(of: .string, count: 1...20), optional: true, doc: "folds to average, e.g. [\"0\", \"1\"] or [\"all\"]; default: every fold_N folder holding the checkpoint"),
+            ParameterSpec("checkpoint", .string, default: .string("checkpoint_final.pth"), doc: "checkpoint file name inside each fold folder (.pth, or .safetensors with the same tensor names)"),
+            ParameterSpec("mirror", .boolean, default: .bool(true), doc: "test-time mirroring over the axes the trainer allows (nnU-Net's default; false = --disable-tta, about 8× faster in 3-D)"),
+            ParameterSpec("tileStep", .number(0.05...1), default: .number(0.5), doc: "sliding-window step as a fraction of the patch (nnU-Net's tile_step_size)"),
+        ],
+        produces: .kind(.labels),
+        make: { c in
+            let p = c.parameters
+            let folder = try c.string("model")
+            let path = folder.hasPrefix("/") ? folder : "\(c.pipelineDirectory)/\(folder)"
+            let model: NNUNetModel
+            do {
+                model = try NNUNetModel(folder: path, configuration: p.string("configuration"), folds: p.strings("folds"),
+                                        checkpoint: p.string("checkpoint") ?? "checkpoint_final.pth")
+            } catch let error as NNError {
+                throw CaseError.model(stage: c.id, reason: "\(error)")
+            }
+            return NNUNetStage(id: c.id, inputs: NetworkInputs(p), model: model, mirror: p.bool("mirror") ?? true, tileStep: p.double("tileStep") ?? 0.5)
+        })
+
+    let id: String
+    let inputs: NetworkInputs
+    let model: NNUNetModel
+    let mirror: Bool
+    let tileStep: Double
+
+    /// The model's labels as a label table (background left out).
+    static func table(_ model: NNUNetModel) -> LabelTable {
+        LabelTable(model.dataset.labelNames.filter { $0.value > 0 }.map { LabelInfo(value: $0.value, name: $0.name) })
+    }
+
+    func run(_ context: inout CaseContext) throws -> StageValue? {
+        context.labelTables[id] = Self.table(model)
+        let channels = model.dataset.channelNames.count
+        let (input, image) = try inputs.tensor(&context, channels: channels)
+        let size = image.geometry.size, count = image.geometry.voxelCount
+        let data = (0..<channels).map { Array(input.data[($0 * count)..<(($0 + 1) * count)]) }
+        let s = image.geometry.spacing
+        let prediction: NNUNetModel.Prediction
+        do {
+            prediction = try model.predict(channels: data, shape: [size.z, size.y, size.x], spacing: [s.z, s.y, s.x], mirror: mirror, tileStep: tileStep)
+        } catch let error as NNError {
+            throw CaseError.model(stage: nil, reason: "\(error)")
+        }
+        let wide = (model.dataset.labelNames.map(\.value).max() ?? 0) > 255
+        let voxels: VoxelArray = wide ? .uint16(prediction.labels) : .uint8(prediction.labels.map { UInt8($0) })
+        var metadata = image.metadata
+        metadata.intensityUnit = nil
+        return .labels(try LabelMap(Volume(geometry: image.geometry, voxels: voxels, metadata: metadata)))
+    }
+}
