@@ -82,3 +82,85 @@ struct NNUNetStageTests {
         #expect(compared > 0 && differ == 0, "\(differ) of \(compared) labels differ from nnU-Net")
     }
 }
+
+/// The TotalSegmentator pipelines and the `combine-labels` stage they use. TotalSegmentator's weights are
+/// not in the repository, so the pipelines run here on stand-in model folders (the nnU-Net fixture model
+/// under TotalSegmentator's folder names): this checks the pipelines' wiring, the part mappings and the
+/// outputs, not TotalSegmentator's results.
+@Suite("TotalSegmentator pipelines")
+struct TotalSegmentatorPipelineTests {
+    static let folders = [
+        "Dataset291_TotalSegmentator_part1_organs_1559subj/nnUNetTrainerNoMirroring__nnUNetPlans__3d_fullres",
+        "Dataset292_TotalSegmentator_part2_vertebrae_1532subj/nnUNetTrainerNoMirroring__nnUNetPlans__3d_fullres",
+        "Dataset293_TotalSegmentator_part3_cardiac_1559subj/nnUNetTrainerNoMirroring__nnUNetPlans__3d_fullres",
+        "Dataset294_TotalSegmentator_part4_muscles_1559subj/nnUNetTrainerNoMirroring__nnUNetPlans__3d_fullres",
+        "Dataset295_TotalSegmentator_part5_ribs_1559subj/nnUNetTrainerNoMirroring__nnUNetPlans__3d_fullres",
+        "Dataset297_TotalSegmentator_total_3mm_1559subj/nnUNetTrainer_4000epochs_NoMirroring__nnUNetPlans__3d_fullres",
+    ]
+
+    /// A copy of the pipelines with stand-in models, and an archive holding the sample head CT.
+    static func setUp(_ root: String) throws {
+        let fm = FileManager.default
+        let source = TestPaths.repositoryRoot + "/pipelines"
+        try fm.createDirectory(atPath: root + "/pipelines/totalsegmentator", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: root + "/pipelines/labels", withIntermediateDirectories: true)
+        for f in ["total.json", "total-fast.json"] { try fm.copyItem(atPath: "\(source)/totalsegmentator/\(f)", toPath: "\(root)/pipelines/totalsegmentator/\(f)") }
+        try fm.copyItem(atPath: source + "/labels/totalsegmentator-total.json", toPath: root + "/pipelines/labels/totalsegmentator-total.json")
+        for folder in folders {
+            let path = "\(root)/pipelines/totalsegmentator/models/\(folder)"
+            try fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try fm.createSymbolicLink(atPath: path, withDestinationPath: NNUNetStageTests.model)
+        }
+        try fm.createDirectory(atPath: root + "/archive", withIntermediateDirectories: true)
+        try fm.copyItem(atPath: TestPaths.sampleData + "/nifti/ct_head_hu.nii.gz", toPath: root + "/archive/head.nii.gz")
+    }
+
+    @Test("each part's labels are mapped into TotalSegmentator's numbering, combined, put back on the scan's grid and named in the report",
+          arguments: [("total.json", [1, 2, 25, 26, 51, 52, 69, 70, 92, 93]), ("total-fast.json", [1, 2])])
+    func pipeline(_ file: String, _ allowed: [Int]) throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(root) }
+        try Self.setUp(root)
+        let r = PipelineFixtures.cli(["run", "\(root)/pipelines/totalsegmentator/\(file)", "-i", root + "/archive", "-o", root + "/out", "-q"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let ct = try NIfTI.read(root + "/archive/head.nii.gz").volume
+        let labels = try NIfTI.read(root + "/out/cases/head/head_total.nii.gz").volume
+        #expect(labels.geometry.size == ct.geometry.size)
+        #expect(labels.geometry.affine.maxAbsDifference(to: ct.geometry.affine) < 1e-4)
+        let present = Set((0..<labels.voxels.count).map { Int(labels.voxels.value(at: $0)) }).subtracting([0])
+        #expect(!present.isEmpty)
+        #expect(present.isSubset(of: Set(allowed)), "\(file): labels \(present.sorted())")
+        let report = try String(contentsOfFile: root + "/out/cases/head/report.json", encoding: .utf8)
+        let table = try LabelTable.read(TestPaths.repositoryRoot + "/pipelines/labels/totalsegmentator-total.json")
+        #expect(table.labels.count == 117)
+        for value in present {
+            let name = try #require(table[value]?.name)
+            #expect(report.contains("\"\(name)\""), "\(file): the report names label \(value) (\(name))")
+        }
+    }
+
+    @Test("combine-labels maps each source and lets later sources win where they overlap")
+    func combine() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(root) }
+        try FileManager.default.createDirectory(atPath: root + "/archive", withIntermediateDirectories: true)
+        let g = Geometry(size: SIMD3(4, 1, 1), spacing: SIMD3(1, 1, 1))
+        try NIfTI.write(Volume(geometry: g, voxels: .uint8([1, 2, 0, 1])), to: root + "/archive/a_one.nii.gz")
+        try NIfTI.write(Volume(geometry: g, voxels: .uint8([0, 1, 1, 3])), to: root + "/archive/a_two.nii.gz")
+        let pipeline = """
+        {"voxelflow": 1, "name": "combine",
+         "inputs": {"one": {"type": "nifti", "pattern": "*_one.nii.gz", "as": "labels"}, "two": {"type": "nifti", "pattern": "*_two.nii.gz", "as": "labels"}},
+         "stages": [
+           {"id": "c", "type": "combine-labels", "sources": ["one", "two"], "mappings": [{"1": 10, "2": 20}, {"1": 300}]},
+           {"id": "w", "type": "write-nifti", "source": "c", "path": "c.nii.gz"}
+         ]}
+        """
+        let path = try PipelineFixtures.writePipeline(pipeline, in: root)
+        let r = PipelineFixtures.cli(["run", path, "-i", root + "/archive", "-o", root + "/out", "-q"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let out = try NIfTI.read(root + "/out/cases/a/c.nii.gz").volume
+        // Voxel 1: two's 1 → 300 wins over one's 2 → 20; voxel 3: two's 3 is unmapped (dropped), one's 1 → 10 stays.
+        #expect((0..<4).map { Int(out.voxels.value(at: $0)) } == [10, 300, 300, 10])
+        #expect(out.voxelType == .uint16)
+    }
+}

@@ -77,10 +77,23 @@ enum LayerBenchmark {
         Case(name: "upcat_1.conv_0 64→32 @96³", cin: 64, cout: 32, size: 96, transposed: false),
     ]
 
-    static func run(repeats: Int) throws {
+    /// The convolutions of nnU-Net's CT 3d_fullres PlainConvUNet (features 32…320, patch 128³), one per shape.
+    static let nnUNet: [Case] = [
+        Case(name: "enc0.conv0 1→32 @128³", cin: 1, cout: 32, size: 128, transposed: false),
+        Case(name: "enc0.conv1 32→32 @128³", cin: 32, cout: 32, size: 128, transposed: false),
+        Case(name: "enc1.conv1 64→64 @64³", cin: 64, cout: 64, size: 64, transposed: false),
+        Case(name: "enc2.conv1 128→128 @32³", cin: 128, cout: 128, size: 32, transposed: false),
+        Case(name: "enc3.conv1 256→256 @16³", cin: 256, cout: 256, size: 16, transposed: false),
+        Case(name: "enc4.conv1 320→320 @8³", cin: 320, cout: 320, size: 8, transposed: false),
+        Case(name: "dec0.transp 64→32 k2 @64³", cin: 64, cout: 32, size: 64, transposed: true),
+        Case(name: "dec0.conv0 64→32 @128³", cin: 64, cout: 32, size: 128, transposed: false),
+        Case(name: "dec1.conv0 128→64 @64³", cin: 128, cout: 64, size: 64, transposed: false),
+    ]
+
+    static func run(repeats: Int, set: String = "basicunet") throws {
         var rows: [[String: Any]] = []
         var generator = SeededGenerator(seed: 1)
-        for c in basicUNet {
+        for c in set == "nnunet" ? nnUNet : basicUNet {
             let taps = c.transposed ? 8 : 27
             var weight = Tensor(zeros: c.transposed ? [c.cin, c.cout, 2, 2, 2] : [c.cout, c.cin, 3, 3, 3])
             for i in 0..<weight.count { weight.data[i] = Float(generator.unit() - 0.5) * 0.1 }

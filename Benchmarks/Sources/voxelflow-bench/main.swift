@@ -136,7 +136,7 @@ do {
     case "window-memory":
         try WindowMemoryBenchmark.run(size: args[1...3].compactMap { Int($0) }, classes: Int(args[4]) ?? 2)
     case "layers":
-        try LayerBenchmark.run(repeats: repeats)
+        try LayerBenchmark.run(repeats: repeats, set: option("--set", in: args) ?? "basicunet")
     case "sliding-window":
         try NetworkBenchmark.slidingWindow(weightsPath: args[1], repeats: repeats, dump: option("--dump", in: args))
     case "memory":

@@ -37,7 +37,7 @@ public enum NNUNetPreprocessing {
         let bbox = boundingBox(mask, shape: tShape)
         let cropShape = bbox.map(\.count)
         data = data.map { crop($0, shape: tShape, box: bbox) }
-        let cropMask = crop(mask.map { $0 ? Float(1) : 0 }, shape: tShape, box: bbox).map { $0 != 0 }
+        let cropMask = crop(mask, shape: tShape, box: bbox)
         // Target spacing (2-D configurations keep the spacing between slices).
         let target = plans.is2D ? [tSpacing[0]] + plans.spacing : plans.spacing
         let newShape = NNUNetResampling.newShape(cropShape, from: tSpacing, to: target)
@@ -91,17 +91,24 @@ public enum NNUNetPreprocessing {
 
     /// The half-open bounding box of a mask; the whole array when the mask is empty (as acvl_utils).
     static func boundingBox(_ mask: [Bool], shape: [Int]) -> [Range<Int>] {
-        var lo = shape, hi = [0, 0, 0]
-        var i = 0
-        for a in 0..<shape[0] { for b in 0..<shape[1] { for c in 0..<shape[2] {
-            if mask[i] {
-                lo = [min(lo[0], a), min(lo[1], b), min(lo[2], c)]
-                hi = [max(hi[0], a + 1), max(hi[1], b + 1), max(hi[2], c + 1)]
-            }
-            i += 1
-        } } }
-        if hi[0] == 0 { return shape.map { 0..<$0 } }
-        return (0..<3).map { lo[$0]..<hi[$0] }
+        var lo0 = shape[0], lo1 = shape[1], lo2 = shape[2], hi0 = 0, hi1 = 0, hi2 = 0
+        mask.withUnsafeBufferPointer { m in
+            var i = 0
+            for a in 0..<shape[0] { for b in 0..<shape[1] {
+                var first = -1, last = -1
+                for c in 0..<shape[2] where m[i + c] {
+                    if first < 0 { first = c }
+                    last = c
+                }
+                i += shape[2]
+                guard first >= 0 else { continue }
+                lo0 = min(lo0, a); hi0 = max(hi0, a + 1)
+                lo1 = min(lo1, b); hi1 = max(hi1, b + 1)
+                lo2 = min(lo2, first); hi2 = max(hi2, last + 1)
+            } }
+        }
+        if hi0 == 0 { return shape.map { 0..<$0 } }
+        return [lo0..<hi0, lo1..<hi1, lo2..<hi2]
     }
 
     static func crop<T>(_ data: [T], shape: [Int], box: [Range<Int>]) -> [T] {

@@ -1,4 +1,5 @@
 import Foundation
+import VoxelSupport
 
 /// Resampling exactly as nnU-Net v2's `resample_data_or_seg` does it, for arrays in (axis 0, axis 1, axis 2)
 /// order with axis 2 fastest:
@@ -120,20 +121,31 @@ public enum NNUNetResampling {
                 taps.append((f - 1...f + 2).map { min(max($0, 0), length - 1) }); weights.append([w0, w1, w2, w3])
             }
         }
-        var line = [Double](repeating: 0, count: n + 2 * pad)
-        for a in 0..<shape[others[0]] {
-            for b in 0..<shape[others[1]] {
-                let inBase = a * inStrides[others[0]] + b * inStrides[others[1]]
-                let outBase = a * outStrides[others[0]] + b * outStrides[others[1]]
-                for i in 0..<n { line[pad + i] = data[inBase + i * inStrides[axis]] }
-                if pad > 0 {
-                    for i in 0..<pad { line[i] = line[pad]; line[pad + n + i] = line[pad + n - 1] }
-                    prefilterCubic(&line)
-                }
-                for k in 0..<m {
-                    var v = 0.0
-                    for (t, w) in zip(taps[k], weights[k]) { v += line[t] * w }
-                    out[outBase + k * outStrides[axis]] = v
+        // Lines are independent: the outer index is shared out between the cores, each with its own line.
+        let outer = shape[others[0]], inner = shape[others[1]]
+        let chunks = min(outer, max(1, ComputeBudget.threads * 4))
+        data.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                let input = Shared(src), output = Shared(dst)
+                let tapTable = Shared(taps), weightTable = Shared(weights)
+                Parallel.perform(chunks) { chunk in
+                    var line = [Double](repeating: 0, count: n + 2 * pad)
+                    for a in (chunk * outer / chunks)..<((chunk + 1) * outer / chunks) {
+                        for b in 0..<inner {
+                            let inBase = a * inStrides[others[0]] + b * inStrides[others[1]]
+                            let outBase = a * outStrides[others[0]] + b * outStrides[others[1]]
+                            for i in 0..<n { line[pad + i] = input.value[inBase + i * inStrides[axis]] }
+                            if pad > 0 {
+                                for i in 0..<pad { line[i] = line[pad]; line[pad + n + i] = line[pad + n - 1] }
+                                prefilterCubic(&line)
+                            }
+                            for k in 0..<m {
+                                var v = 0.0
+                                for (t, w) in zip(tapTable.value[k], weightTable.value[k]) { v += line[t] * w }
+                                output.value[outBase + k * outStrides[axis]] = v
+                            }
+                        }
+                    }
                 }
             }
         }
