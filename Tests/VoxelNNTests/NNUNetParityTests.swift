@@ -81,4 +81,26 @@ struct NNUNetParityTests {
             #expect(mismatched == 0, "\(c) \(name): \(mismatched) of \(compared) labels differ")
         }
     }
+
+    @Test("a fold converted to safetensors (same tensor names) predicts exactly what its .pth does")
+    func safetensorsFold() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(root) }
+        let folder = root + "/nnUNetPlans__2d"
+        try FileManager.default.copyItem(atPath: Self.directory + "/models/nnUNetPlans__2d", toPath: folder)
+        try FileManager.default.copyItem(atPath: TestPaths.repositoryRoot + "/Tests/Fixtures/checkpoints/nnunet_2d_fold0.safetensors",
+                                         toPath: folder + "/fold_0/checkpoint_final.safetensors")
+        let pth = try NNUNetModel(folder: folder, folds: ["0"])
+        let safetensors = try NNUNetModel(folder: folder, folds: ["0"], checkpoint: "checkpoint_final.safetensors")
+        #expect(safetensors.plans.configuration == "2d")
+        let image = try NIfTI.read("\(Self.directory)/inputs/same_0000.nii.gz").volume
+        let g = image.geometry
+        let run = { (m: NNUNetModel) in
+            try m.predict(channels: [image.physicalFloats()], shape: [g.size.z, g.size.y, g.size.x], spacing: [g.spacing.z, g.spacing.y, g.spacing.x],
+                          mirror: false, probabilities: true)
+        }
+        let a = try run(pth), b = try run(safetensors)
+        #expect(a.labels == b.labels)
+        #expect(a.probabilities == b.probabilities)
+    }
 }

@@ -60,6 +60,27 @@ struct NNUNetStageTests {
         #expect(badFold.status == 2 && badFold.stderr.contains("fold 7"), "\(badFold.stderr)")
     }
 
+    @Test("a DICOM input whose modality contradicts the model's channel name is refused with both named")
+    func modalityMismatch() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(root) }
+        let folder = root + "/model"
+        try FileManager.default.copyItem(atPath: Self.model, toPath: folder)
+        let datasetPath = folder + "/dataset.json"
+        let dataset = try String(contentsOfFile: datasetPath, encoding: .utf8).replacingOccurrences(of: "\"CT\"", with: "\"T2\"")
+        try FileManager.default.removeItem(atPath: datasetPath)
+        try dataset.write(toFile: datasetPath, atomically: true, encoding: .utf8)
+        let pipeline = """
+        {"voxelflow": 1, "name": "nnunet-modality",
+         "inputs": {"scan": {"type": "dicom-series"}},
+         "stages": [{"id": "seg", "type": "nnunet", "source": "scan", "model": "\(folder)", "folds": ["0"], "mirror": false}]}
+        """
+        let path = try PipelineFixtures.writePipeline(pipeline, in: root)
+        let r = PipelineFixtures.cli(["run", path, "-i", TestPaths.sampleData + "/dicom/ct_head_implicit", "-o", root + "/out"])
+        #expect(r.status == 4, "\(r.stderr)")
+        #expect(r.stderr.contains("T2") && r.stderr.contains("CT"), "\(r.stderr)")
+    }
+
     @Test("the nnunet stage gives the same label map as nnunet-predict, on the source's grid, with the model's label names")
     func stage() throws {
         let root = TestPaths.temporaryDirectory()

@@ -10,7 +10,8 @@ hostile_system.pth  a pickle whose global is posix.system (what `__reduce__` pay
 hostile_eval.pth    a builtins.eval call via REDUCE;
 truncated.pth      state_dict.pth cut in half;
 past_end.pth       a tensor view that reads past the end of its storage;
-legacy.pth         the pre-1.6 (non-zip) format.
+legacy.pth         the pre-1.6 (non-zip) format;
+nnunet_2d_fold0.safetensors  fold 0 of the 2-D nnU-Net fixture as safetensors (aliases left out).
 """
 import collections
 import io
@@ -84,3 +85,11 @@ p.write(b"(X\x07\x00\x00\x00storageq\x03ctorch\nFloatStorage\nq\x04X\x01\x00\x00
 p.write(b"K\x00K\n\x85q\x08K\x01\x85q\tK\x00\x89tq\nRq\x0bs.")
 archive("past_end.pth", p.getvalue(), {"0": np.arange(4, dtype="<f4").tobytes()})
 print("wrote", out)
+
+# The 2-D nnU-Net fixture's fold 0 network weights as safetensors (same tensor names as network_weights).
+fold0 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../Tests/Fixtures/nnunet/models/nnUNetPlans__2d/fold_0/checkpoint_final.pth")
+if os.path.exists(fold0):
+    weights = torch.load(fold0, map_location="cpu", weights_only=False)["network_weights"]
+    # PyTorch's aliases of the same tensors (all_modules, decoder.encoder) are left out, as safetensors requires.
+    kept = {k: v.clone().contiguous() for k, v in weights.items() if ".all_modules." not in k and not k.startswith("decoder.encoder.")}
+    save_file(kept, os.path.join(out, "nnunet_2d_fold0.safetensors"))

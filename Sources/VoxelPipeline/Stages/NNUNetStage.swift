@@ -47,9 +47,27 @@ struct NNUNetStage: Stage {
         LabelTable(model.dataset.labelNames.filter { $0.value > 0 }.map { LabelInfo(value: $0.value, name: $0.name) })
     }
 
+    /// Refuses an input whose recorded modality (from DICOM) contradicts the channel name `dataset.json`
+    /// gives (`CT`, `MR`/`T1`/`T2`/`FLAIR`/`ADC`, `PET`); NIfTI inputs record no modality and pass.
+    static func checkModalities(_ model: NNUNetModel, _ images: [Volume], ids: [String]) throws {
+        for (i, image) in images.enumerated() where i < model.dataset.channelNames.count {
+            guard let modality = image.metadata.modality?.uppercased() else { continue }
+            let channel = model.dataset.channelNames[i].uppercased()
+            let expected: String?
+            if channel == "CT" || channel.hasPrefix("CT") { expected = "CT" }
+            else if ["MR", "MRI", "T1", "T2", "FLAIR", "ADC", "DWI", "T1W", "T2W", "T1C", "T1CE"].contains(channel) { expected = "MR" }
+            else if channel == "PET" || channel == "PT" { expected = "PT" }
+            else { expected = nil }
+            if let expected, modality != expected {
+                throw CaseError.model(stage: nil, reason: "the model's channel \(i) is \(model.dataset.channelNames[i]) (dataset.json), but \"\(ids[i])\" is \(modality)")
+            }
+        }
+    }
+
     func run(_ context: inout CaseContext) throws -> StageValue? {
         context.labelTables[id] = Self.table(model)
         let channels = model.dataset.channelNames.count
+        try Self.checkModalities(model, inputs.ids.map { try context.image($0) }, ids: inputs.ids)
         let (input, image) = try inputs.tensor(&context, channels: channels)
         let size = image.geometry.size, count = image.geometry.voxelCount
         let data = (0..<channels).map { Array(input.data[($0 * count)..<(($0 + 1) * count)]) }
