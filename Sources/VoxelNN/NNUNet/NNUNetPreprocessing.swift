@@ -67,24 +67,38 @@ public enum NNUNetPreprocessing {
     }
 
     /// SciPy's `binary_fill_holes` in 3-D: background not 6-connected to the border becomes foreground.
+    /// The flood from the border runs row by row (each background run of a row is filled at once and only
+    /// its neighbouring rows are queued), so the queue holds rows, not voxels.
     static func fillHoles(_ mask: [Bool], shape: [Int]) -> [Bool] {
         let (n0, n1, n2) = (shape[0], shape[1], shape[2])
         var outside = [Bool](repeating: false, count: mask.count)
-        var queue: [Int] = []
-        func visit(_ i: Int) { if !mask[i] && !outside[i] { outside[i] = true; queue.append(i) } }
-        for a in 0..<n0 { for b in 0..<n1 { for c in 0..<n2 where a == 0 || b == 0 || c == 0 || a == n0 - 1 || b == n1 - 1 || c == n2 - 1 {
-            visit((a * n1 + b) * n2 + c)
-        } } }
-        var head = 0
-        while head < queue.count {
-            let i = queue[head]; head += 1
-            let c = i % n2, b = (i / n2) % n1, a = i / (n1 * n2)
-            if a > 0 { visit(i - n1 * n2) }
-            if a < n0 - 1 { visit(i + n1 * n2) }
-            if b > 0 { visit(i - n2) }
-            if b < n1 - 1 { visit(i + n2) }
-            if c > 0 { visit(i - 1) }
-            if c < n2 - 1 { visit(i + 1) }
+        var rows: [(Int, Int, Int)] = []   // (row index a·n1 + b, first x, last x) seeds to expand
+        func seed(_ row: Int, _ x: Int) {
+            let base = row * n2
+            guard !mask[base + x], !outside[base + x] else { return }
+            var lo = x, hi = x
+            while lo > 0, !mask[base + lo - 1], !outside[base + lo - 1] { lo -= 1 }
+            while hi < n2 - 1, !mask[base + hi + 1], !outside[base + hi + 1] { hi += 1 }
+            for i in lo...hi { outside[base + i] = true }
+            rows.append((row, lo, hi))
+        }
+        for a in 0..<n0 { for b in 0..<n1 {
+            let row = a * n1 + b
+            if a == 0 || b == 0 || a == n0 - 1 || b == n1 - 1 {
+                for x in 0..<n2 { seed(row, x) }
+            } else {
+                seed(row, 0)
+                seed(row, n2 - 1)
+            }
+        } }
+        while let (row, lo, hi) = rows.popLast() {
+            let a = row / n1, b = row % n1
+            var neighbours: [Int] = []
+            if a > 0 { neighbours.append(row - n1) }
+            if a < n0 - 1 { neighbours.append(row + n1) }
+            if b > 0 { neighbours.append(row - 1) }
+            if b < n1 - 1 { neighbours.append(row + 1) }
+            for next in neighbours { for x in lo...hi { seed(next, x) } }
         }
         return outside.map { !$0 }
     }
