@@ -19,7 +19,8 @@ struct NNUNetPredictCommand: ParsableCommand {
 
         Checkpoints are read natively (a restricted reader that never executes code from the file); nothing
         needs Python. Preprocessing, sliding window (step --step-size, Gaussian weighting), mirroring, fold
-        averaging and resampling back are nnU-Net's. Cascade configurations are not supported yet.
+        averaging and resampling back are nnU-Net's. A cascade stage (3d_cascade_fullres) takes the 3d_lowres
+        predictions with --prev-stage-predictions, as nnUNetv2_predict does.
 
         A case that fails (missing channel, unreadable file) is reported and the others continue; the exit
         code is then 4. Existing outputs are replaced only with --force.
@@ -48,6 +49,10 @@ struct NNUNetPredictCommand: ParsableCommand {
 
     @Option(name: [.customLong("step_size", withSingleDash: true), .customLong("step-size")], help: "Sliding-window step as a fraction of the patch.")
     var stepSize: Double = 0.5
+
+    @Option(name: [.customLong("prev_stage_predictions", withSingleDash: true), .customLong("prev-stage-predictions")],
+            help: "For a cascade stage (3d_cascade_fullres): the folder with the previous stage's CASE.nii.gz predictions.")
+    var previousStage: String?
 
     @Flag(name: [.customLong("disable-tta"), .customLong("disable_tta")], help: "No test-time mirroring (about 8× faster for 3-D models).")
     var disableTTA = false
@@ -126,10 +131,22 @@ struct NNUNetPredictCommand: ParsableCommand {
             }
         }
         let g = first.volume.geometry
+        var previous: [UInt16]?
+        if model.plans.previousStage != nil {
+            guard let folder = previousStage else {
+                throw InputError(description: "\(model.plans.configuration) is a cascade stage: give the \(model.plans.previousStage ?? "previous stage")'s predictions with --prev-stage-predictions")
+            }
+            let path = "\(folder)/\(name)\(model.dataset.fileEnding)"
+            let labels = try NIfTI.read(path).volume
+            guard labels.geometry.size == g.size, labels.timePoints == 1 else {
+                throw InputError(description: "\(path): the previous stage's labels are \(labels.geometry.size), the image is \(g.size)")
+            }
+            previous = (0..<labels.voxels.count).map { UInt16(clamping: Int(labels.voxels.value(at: $0))) }
+        }
         var lastShown = -1
         let prediction = try model.predict(channels: images.map { $0.volume.physicalFloats() }, shape: [g.size.z, g.size.y, g.size.x],
                                            spacing: [g.spacing.z, g.spacing.y, g.spacing.x], mirror: !disableTTA, tileStep: stepSize,
-                                           probabilities: saveProbabilities) { done, total in
+                                           probabilities: saveProbabilities, previous: previous) { done, total in
             guard !quiet else { return }
             let percent = done * 100 / max(total, 1)
             if percent / 10 != lastShown / 10 {

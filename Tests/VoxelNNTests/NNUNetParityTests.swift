@@ -19,6 +19,8 @@ struct NNUNetParityTests {
         var folds: [String]
         var mirror: Bool
         var expected: String
+        /// For a cascade stage: the run whose labels nnU-Net fed it (`-prev_stage_predictions`).
+        var previous: String?
         var description: String { expected }
     }
 
@@ -28,13 +30,14 @@ struct NNUNetParityTests {
         return items.compactMap { item in
             guard let model = item["model"]?.stringValue, let expected = item["expected"]?.stringValue,
                   case .array(let folds)? = item["folds"], case .bool(let mirror)? = item["mirror"] else { return nil }
-            return Case(model: model, folds: folds.compactMap(\.stringValue), mirror: mirror, expected: expected)
+            return Case(model: model, folds: folds.compactMap(\.stringValue), mirror: mirror, expected: expected, previous: item["previous"]?.stringValue)
         }
     }()
 
-    @Test("the fixture manifest lists every model, fold set and mirroring setting")
+    @Test("the fixture manifest lists every model, fold set and mirroring setting, and a 3d_lowres → 3d_cascade_fullres cascade")
     func manifest() {
-        #expect(Self.cases.count == 12)
+        #expect(Self.cases.count == 14)
+        #expect(Self.cases.contains { $0.previous != nil && $0.model.hasSuffix("3d_cascade_fullres") })
     }
 
     /// nnU-Net sums and stores logits in float16 (as does VoxelFlow, to match it); where a logit is large
@@ -46,8 +49,13 @@ struct NNUNetParityTests {
         for name in ["same", "resamp", "aniso"] {
             let image = try NIfTI.read("\(Self.directory)/inputs/\(name)_0000.nii.gz").volume
             let g = image.geometry
+            // A cascade stage gets the same previous-stage labels nnU-Net got.
+            let previous = try c.previous.map { run in
+                let labels = try NIfTI.read("\(Self.directory)/expected/\(run)/\(name).nii.gz").volume
+                return (0..<labels.voxels.count).map { UInt16(labels.voxels.value(at: $0)) }
+            }
             let ours = try model.predict(channels: [image.physicalFloats()], shape: [g.size.z, g.size.y, g.size.x],
-                                         spacing: [g.spacing.z, g.spacing.y, g.spacing.x], mirror: c.mirror, probabilities: true)
+                                         spacing: [g.spacing.z, g.spacing.y, g.spacing.x], mirror: c.mirror, probabilities: true, previous: previous)
             let expected = "\(Self.directory)/expected/\(c.expected)/\(name)"
             let labels = try NIfTI.read(expected + ".nii.gz").volume
             // 1 where nnU-Net's top-2 probability margin is ≥ 1e-3.

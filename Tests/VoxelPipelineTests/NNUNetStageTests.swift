@@ -60,6 +60,32 @@ struct NNUNetStageTests {
         #expect(badFold.status == 2 && badFold.stderr.contains("fold 7"), "\(badFold.stderr)")
     }
 
+    @Test("a cascade stage takes the 3d_lowres predictions (-prev_stage_predictions) and gives nnU-Net's labels; without them it is refused")
+    func cascade() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(root) }
+        let cascade = Self.fixtures + "/models/nnUNetPlans__3d_cascade_fullres"
+        let lowres = Self.fixtures + "/expected/nnUNetPlans__3d_lowres__f0__mirror"
+        let r = PipelineFixtures.cli(["nnunet-predict", "-i", Self.fixtures + "/inputs", "-o", root + "/out", "-m", cascade,
+                                      "-prev_stage_predictions", lowres, "-q"])
+        #expect(r.status == 0, "\(r.stderr)")
+        for name in ["same", "resamp", "aniso"] {
+            let (differ, compared) = try Self.differences("\(root)/out/\(name).nii.gz", expected: "nnUNetPlans__3d_cascade_fullres__f0__mirror", case: name)
+            #expect(compared > 0 && differ == 0, "\(name): \(differ) of \(compared) labels differ from nnU-Net's cascade")
+        }
+        let missing = PipelineFixtures.cli(["nnunet-predict", "-i", Self.fixtures + "/inputs", "-o", root + "/out2", "-m", cascade, "-q"])
+        #expect(missing.status == 4 && missing.stderr.contains("prev-stage-predictions"), "\(missing.stderr)")
+        // In a pipeline the stage names the earlier stage's labels; without "previous" the pipeline is refused.
+        let pipeline = """
+        {"voxelflow": 1, "name": "cascade",
+         "inputs": {"ct": {"type": "nifti", "pattern": "*_0000.nii.gz"}},
+         "stages": [{"id": "seg", "type": "nnunet", "source": "ct", "model": "\(cascade)"}]}
+        """
+        let path = try PipelineFixtures.writePipeline(pipeline, in: root)
+        let refused = PipelineFixtures.cli(["validate", path])
+        #expect(refused.status == 2 && refused.stderr.contains("previous"), "\(refused.stderr)")
+    }
+
     @Test("a DICOM input whose modality contradicts the model's channel name is refused with both named")
     func modalityMismatch() throws {
         let root = TestPaths.temporaryDirectory()

@@ -42,6 +42,7 @@ def compact(stem, reference, keep_probabilities):
 
 def main():
     shared, out = sys.argv[1], os.path.abspath(sys.argv[2])
+    cascade_only = sys.argv[3:] == ["--cascade-only"]
     work = os.path.join(out, "_work")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
@@ -85,14 +86,18 @@ def main():
                "numTraining": 4, "file_ending": ".nii.gz"}, open(os.path.join(raw, "dataset.json"), "w"), indent=2)
 
     inputs = os.path.join(out, "inputs")
-    shutil.rmtree(inputs, ignore_errors=True)
-    os.makedirs(inputs)
+    if not cascade_only:
+        shutil.rmtree(inputs, ignore_errors=True)
+        os.makedirs(inputs)
     img, _ = cut(5, 6, 30, 4, 2, 56, 58, 36)
-    save(img, (base[0] * 4, base[1] * 4, base[2] * 2), os.path.join(inputs, "same_0000.nii.gz"), np.float32)
+    if not cascade_only:
+        save(img, (base[0] * 4, base[1] * 4, base[2] * 2), os.path.join(inputs, "same_0000.nii.gz"), np.float32)
     img, _ = cut(0, 0, 4, 3, 3, 80, 78, 30)
-    save(img, (base[0] * 3, base[1] * 3, base[2] * 3), os.path.join(inputs, "resamp_0000.nii.gz"), np.float32)
+    if not cascade_only:
+        save(img, (base[0] * 3, base[1] * 3, base[2] * 3), os.path.join(inputs, "resamp_0000.nii.gz"), np.float32)
     img, _ = cut(2, 0, 0, 4, 8, 60, 62, 13)
-    save(img, (base[0] * 4, base[1] * 4, base[2] * 8), os.path.join(inputs, "aniso_0000.nii.gz"), np.float32)
+    if not cascade_only:
+        save(img, (base[0] * 4, base[1] * 4, base[2] * 8), os.path.join(inputs, "aniso_0000.nii.gz"), np.float32)
 
 
     def run(*args):
@@ -102,7 +107,8 @@ def main():
 
     run("nnUNetv2_extract_fingerprint", "-d", "901", "-np", "1")
     run("nnUNetv2_plan_experiment", "-d", "901")
-    run("nnUNetv2_plan_experiment", "-d", "901", "-pl", "nnUNetPlannerResEncM")
+    if not cascade_only:
+        run("nnUNetv2_plan_experiment", "-d", "901", "-pl", "nnUNetPlannerResEncM")
 
     from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
     from nnunetv2.run.run_training import get_trainer_from_args
@@ -126,43 +132,81 @@ def main():
                     p.copy_(0.1 * torch.randn_like(p))
 
 
-    manifest = []
     models = os.path.join(out, "models")
-    shutil.rmtree(models, ignore_errors=True)
-    for plans_name, configs in [("nnUNetPlans", ["3d_fullres", "2d"]), ("nnUNetResEncUNetMPlans", ["3d_fullres"])]:
-        shrink(os.path.join(work, "preprocessed", "Dataset901_HeadCT", plans_name + ".json"))
-        run("nnUNetv2_preprocess", "-d", "901", "-plans_name", plans_name, "-c", *configs, "-np", *["1"] * len(configs))
-        for config in configs:
-            folder = None
-            for fold in (0, 1):
-                trainer = get_trainer_from_args("901", config, fold, "nnUNetTrainer", plans_name, device=torch.device("cpu"))
-                trainer.initialize()
-                randomize(trainer.network)
-                folder = trainer.output_folder_base
-                os.makedirs(trainer.output_folder, exist_ok=True)
-                trainer.save_checkpoint(os.path.join(trainer.output_folder, "checkpoint_final.pth"))
-            name = f"{plans_name}__{config}"
-            dest = os.path.join(models, name)
-            shutil.copytree(folder, dest, ignore=shutil.ignore_patterns("*.txt", "*.png", "*.json.bak", "checkpoint_best.pth", "debug.json", "progress.png"))
-            pre = os.path.join(work, "preprocessed", "Dataset901_HeadCT")
-            shutil.copy(os.path.join(pre, plans_name + ".json"), os.path.join(dest, "plans.json"))
-            shutil.copy(os.path.join(pre, "dataset.json"), os.path.join(dest, "dataset.json"))
-            for folds in [(0,), (0, 1)]:
-                for mirror in [True, False]:
-                    predictor = nnUNetPredictor(tile_step_size=0.5, use_gaussian=True, use_mirroring=mirror, perform_everything_on_device=False,
-                                                device=torch.device("cpu"), verbose=False, verbose_preprocessing=False, allow_tqdm=False)
-                    predictor.initialize_from_trained_model_folder(dest, use_folds=folds, checkpoint_name="checkpoint_final.pth")
-                    tag = f"{name}__f{''.join(map(str, folds))}__{'mirror' if mirror else 'nomirror'}"
-                    target = os.path.join(out, "expected", tag)
-                    shutil.rmtree(target, ignore_errors=True)
-                    predictor.predict_from_files(inputs, target, save_probabilities=True, overwrite=True, num_processes_preprocessing=1,
-                                                 num_processes_segmentation_export=1)
-                    for case in ("same", "resamp", "aniso"):
-                        compact(os.path.join(target, case), os.path.join(inputs, case + "_0000.nii.gz"), keep_probabilities=len(folds) == 2 and mirror)
-                    for extra in ("dataset.json", "plans.json", "predict_from_raw_data_args.json"):
-                        if os.path.exists(os.path.join(target, extra)):
-                            os.remove(os.path.join(target, extra))
-                    manifest.append({"model": name, "folds": [str(f) for f in folds], "mirror": mirror, "expected": tag})
+    pre = os.path.join(work, "preprocessed", "Dataset901_HeadCT")
+
+    def train(plans_name, config, folds):
+        """Random-weight checkpoints saved by nnU-Net's trainer; returns the model folder copied into models/."""
+        folder = None
+        for fold in folds:
+            trainer = get_trainer_from_args("901", config, fold, "nnUNetTrainer", plans_name, device=torch.device("cpu"))
+            trainer.initialize()
+            randomize(trainer.network)
+            folder = trainer.output_folder_base
+            os.makedirs(trainer.output_folder, exist_ok=True)
+            trainer.save_checkpoint(os.path.join(trainer.output_folder, "checkpoint_final.pth"))
+        dest = os.path.join(models, f"{plans_name}__{config}")
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(folder, dest, ignore=shutil.ignore_patterns("*.txt", "*.png", "*.json.bak", "checkpoint_best.pth", "debug.json", "progress.png"))
+        shutil.copy(os.path.join(pre, plans_name + ".json"), os.path.join(dest, "plans.json"))
+        shutil.copy(os.path.join(pre, "dataset.json"), os.path.join(dest, "dataset.json"))
+        return dest
+
+    def predict(dest, folds, mirror, previous=None):
+        """nnUNetPredictor on the inputs; returns the manifest entry."""
+        predictor = nnUNetPredictor(tile_step_size=0.5, use_gaussian=True, use_mirroring=mirror, perform_everything_on_device=False,
+                                    device=torch.device("cpu"), verbose=False, verbose_preprocessing=False, allow_tqdm=False)
+        predictor.initialize_from_trained_model_folder(dest, use_folds=folds, checkpoint_name="checkpoint_final.pth")
+        name = os.path.basename(dest)
+        tag = f"{name}__f{''.join(map(str, folds))}__{'mirror' if mirror else 'nomirror'}"
+        target = os.path.join(out, "expected", tag)
+        shutil.rmtree(target, ignore_errors=True)
+        predictor.predict_from_files(inputs, target, save_probabilities=True, overwrite=True, num_processes_preprocessing=1,
+                                     num_processes_segmentation_export=1,
+                                     folder_with_segs_from_prev_stage=os.path.join(out, "expected", previous) if previous else None)
+        for case in ("same", "resamp", "aniso"):
+            compact(os.path.join(target, case), os.path.join(inputs, case + "_0000.nii.gz"), keep_probabilities=len(folds) == 2 and mirror or previous is not None)
+        for extra in ("dataset.json", "plans.json", "predict_from_raw_data_args.json"):
+            if os.path.exists(os.path.join(target, extra)):
+                os.remove(os.path.join(target, extra))
+        entry = {"model": name, "folds": [str(f) for f in folds], "mirror": mirror, "expected": tag}
+        if previous:
+            entry["previous"] = previous
+        return entry
+
+    manifest = []
+    if cascade_only:
+        manifest = [e for e in json.load(open(os.path.join(out, "manifest.json"))) if "cascade" not in e["model"] and "lowres" not in e["model"]]
+    else:
+        shutil.rmtree(models, ignore_errors=True)
+        for plans_name, configs in [("nnUNetPlans", ["3d_fullres", "2d"]), ("nnUNetResEncUNetMPlans", ["3d_fullres"])]:
+            shrink(os.path.join(pre, plans_name + ".json"))
+            run("nnUNetv2_preprocess", "-d", "901", "-plans_name", plans_name, "-c", *configs, "-np", *["1"] * len(configs))
+            for config in configs:
+                dest = train(plans_name, config, (0, 1))
+                for folds in [(0,), (0, 1)]:
+                    for mirror in [True, False]:
+                        manifest.append(predict(dest, folds, mirror))
+
+    # A cascade: the images this small get no 3d_lowres from the planner, so one is added to the default plans by
+    # hand (the 3d_fullres configuration at twice the spacing, its own data), with 3d_cascade_fullres after it.
+    plans_path = os.path.join(pre, "nnUNetPlans.json")
+    shrink(plans_path)
+    plans = json.load(open(plans_path))
+    fullres = plans["configurations"]["3d_fullres"]
+    lowres = json.loads(json.dumps(fullres))
+    lowres["data_identifier"] = "nnUNetPlans_3d_lowres"
+    lowres["spacing"] = [2 * v for v in fullres["spacing"]]
+    lowres["next_stage"] = "3d_cascade_fullres"
+    plans["configurations"]["3d_lowres"] = lowres
+    plans["configurations"]["3d_cascade_fullres"] = {"inherits_from": "3d_fullres", "previous_stage": "3d_lowres"}
+    json.dump(plans, open(plans_path, "w"), indent=2)
+    run("nnUNetv2_preprocess", "-d", "901", "-plans_name", "nnUNetPlans", "-c", "3d_fullres", "3d_lowres", "-np", "1", "1")
+    lowres_dest = train("nnUNetPlans", "3d_lowres", (0,))
+    cascade_dest = train("nnUNetPlans", "3d_cascade_fullres", (0,))
+    lowres_entry = predict(lowres_dest, (0,), True)
+    manifest.append(lowres_entry)
+    manifest.append(predict(cascade_dest, (0,), True, previous=lowres_entry["expected"]))
     json.dump(manifest, open(os.path.join(out, "manifest.json"), "w"), indent=2)
     shutil.rmtree(work)
     print("wrote", out)

@@ -58,8 +58,8 @@ public struct NNUNetModel: Sendable {
         if config == nil, let suffix = url.lastPathComponent.components(separatedBy: "__").last, url.lastPathComponent.contains("__") { config = suffix }
         guard let config else { throw NNError.invalidInput("nnU-Net: say which configuration to run (the checkpoint and folder name do not)") }
         plans = try NNUNetPlans(path: url.appendingPathComponent("plans.json").path, configuration: config)
-        if let previous = plans.previousStage {
-            throw NNError.invalidInput("nnU-Net: configuration \(config) is a cascade stage (after \(previous)); cascades are not supported yet")
+        if plans.previousStage != nil, dataset.hasRegions {
+            throw NNError.invalidInput("nnU-Net: cascades of region-based models are not supported")
         }
         var mirror = [0, 1, 2]
         if let root = checkpoints.first?.checkpoint?.root, let axes = root["inference_allowed_mirroring_axes"] {
@@ -67,7 +67,9 @@ public struct NNUNetModel: Sendable {
         }
         if plans.is2D { mirror = mirror.filter { $0 < 2 } }
         allowedMirrorAxes = mirror
-        let template = try NNUNetNetwork(architecture: plans.architecture, inChannels: dataset.channelNames.count, outChannels: dataset.outputChannels)
+        // A cascade stage also takes the previous stage's labels, one 0/1 channel per foreground label.
+        let extra = plans.previousStage == nil ? 0 : dataset.foregroundLabels.count
+        let template = try NNUNetNetwork(architecture: plans.architecture, inChannels: dataset.channelNames.count + extra, outChannels: dataset.outputChannels)
         let expand2D = template.is2D
         networks = try checkpoints.map { entry in
             let reshape: (String, [Int]) -> [Int] = { _, shape in expand2D && shape.count == 4 ? [shape[0], shape[1], 1, shape[2], shape[3]] : shape }
@@ -109,11 +111,17 @@ public struct NNUNetModel: Sendable {
     /// - Parameters:
     ///   - mirror: test-time mirroring over the allowed axes (nnU-Net's default; `--disable-tta` turns it off).
     ///   - tileStep: nnU-Net's `tile_step_size`.
-    /// - Throws: `NNError.invalidInput` when the channels do not fit the model.
+    ///   - previous: a cascade stage's input from the stage before it (`plans.previousStage`, e.g. `3d_lowres`):
+    ///     that stage's labels on the same grid, as nnU-Net's `-prev_stage_predictions`.
+    /// - Throws: `NNError.invalidInput` when the channels do not fit the model, or a cascade stage lacks `previous`.
     public func predict(channels: [[Float]], shape: [Int], spacing: [Double], mirror: Bool = true, tileStep: Double = 0.5,
-                        probabilities: Bool = false, progress: ((Int, Int) -> Void)? = nil) throws -> Prediction {
+                        probabilities: Bool = false, previous: [UInt16]? = nil, progress: ((Int, Int) -> Void)? = nil) throws -> Prediction {
         guard shape.count == 3, spacing.count == 3 else { throw NNError.invalidInput("nnU-Net: shape and spacing need three entries") }
-        let pre = try NNUNetPreprocessing.run(channels: channels, shape: shape, spacing: spacing, plans: plans)
+        if let stage = plans.previousStage, previous == nil {
+            throw NNError.invalidInput("nnU-Net: \(plans.configuration) is a cascade stage and needs the labels predicted by \(stage) for the same image")
+        }
+        let pre = try NNUNetPreprocessing.run(channels: channels, shape: shape, spacing: spacing, plans: plans,
+                                              previous: plans.previousStage == nil ? nil : previous, foregroundLabels: dataset.foregroundLabels)
         let window = try NNUNetSlidingWindow(patchSize: plans.patchSize, tileStep: tileStep, mirrorAxes: mirror ? allowedMirrorAxes : [])
         var logits: [Float16] = []
         for (i, net) in networks.enumerated() {

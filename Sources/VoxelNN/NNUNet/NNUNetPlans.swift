@@ -39,6 +39,8 @@ public struct NNUNetPlans: Sendable {
     public let normalization: [Normalization]
     public let resamplingData: Resampling
     public let resamplingProbabilities: Resampling
+    /// How a previous stage's segmentation is resampled (cascades).
+    public let resamplingSegmentation: Resampling
     /// `{"network_class_name": …, "arch_kwargs": {…}}`.
     public let architecture: JSON
     /// The configuration whose prediction this one takes as extra input (cascade), if any.
@@ -128,6 +130,7 @@ public struct NNUNetPlans: Sendable {
         }
         resamplingData = try resampling("resampling_fn_data", "resampling_fn_data_kwargs", 3)
         resamplingProbabilities = try resampling("resampling_fn_probabilities", "resampling_fn_probabilities_kwargs", 1)
+        resamplingSegmentation = try resampling("resampling_fn_seg", "resampling_fn_seg_kwargs", 1)
         guard let architecture = config["architecture"] else {
             throw fail("configuration \(configuration) has no architecture (plans from nnU-Net before v2.4 are not supported)")
         }
@@ -206,6 +209,9 @@ public struct NNUNetDataset: Sendable {
             guard values == Array(0..<values.count) else { throw fail("labels must be consecutive 0, 1, 2, … (found \(values))") }
         }
     }
+
+    /// The label values other than background, ascending (nnU-Net's `foreground_labels`).
+    public var foregroundLabels: [Int] { Array(Set(labels.flatMap(\.values)).subtracting([0])).sorted() }
 
     /// The name of each output label value (background included), for label tables.
     public var labelNames: [(value: Int, name: String)] {

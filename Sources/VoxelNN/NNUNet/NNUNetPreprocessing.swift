@@ -21,7 +21,10 @@ public enum NNUNetPreprocessing {
 
     /// Runs the preprocessing on channels of `shape` with `spacing` (both in the image's (z, y, x) order).
     /// - Throws: `NNError.invalidInput` when the channel count does not match the plan.
-    public static func run(channels: [[Float]], shape: [Int], spacing: [Double], plans: NNUNetPlans) throws -> Result {
+    ///   - previous: for a cascade stage, the previous stage's labels on the same grid; they are cropped and
+    ///     resampled as nnU-Net does a segmentation and appended as one 0/1 channel per `foregroundLabels`.
+    public static func run(channels: [[Float]], shape: [Int], spacing: [Double], plans: NNUNetPlans,
+                           previous: [UInt16]? = nil, foregroundLabels: [Int] = []) throws -> Result {
         guard channels.count == plans.normalization.count else {
             throw NNError.invalidInput("the model expects \(plans.normalization.count) input channel(s), got \(channels.count)")
         }
@@ -37,7 +40,16 @@ public enum NNUNetPreprocessing {
         let bbox = boundingBox(mask, shape: tShape)
         let cropShape = bbox.map(\.count)
         data = data.map { crop($0, shape: tShape, box: bbox) }
-        let cropMask = crop(mask, shape: tShape, box: bbox)
+        var cropMask = crop(mask, shape: tShape, box: bbox)
+        // A previous stage's labels, as nnU-Net's `seg`: -1 outside the non-zero region where they are 0.
+        var seg: [Int]?
+        if let previous {
+            guard previous.count == count else { throw NNError.invalidInput("the previous stage's labels do not match the image's size") }
+            let cropped = crop(transpose(previous, shape: shape, order: plans.transposeForward), shape: tShape, box: bbox)
+            let s = zip(cropped, cropMask).map { label, inside in label == 0 && !inside ? -1 : Int(label) }
+            cropMask = s.map { $0 >= 0 }
+            seg = s
+        }
         // Target spacing (2-D configurations keep the spacing between slices).
         let target = plans.is2D ? [tSpacing[0]] + plans.spacing : plans.spacing
         let newShape = NNUNetResampling.newShape(cropShape, from: tSpacing, to: target)
@@ -48,6 +60,12 @@ public enum NNUNetPreprocessing {
             data = try data.map { channel in
                 try NNUNetResampling.resample(channel.map(Double.init), shape: cropShape, to: newShape, order: r.order, orderZ: r.orderZ, separateAxis: axis).map(Float.init)
             }
+        }
+        if let seg {
+            let r = plans.resamplingSegmentation
+            let segAxis = NNUNetResampling.separateAxis(current: tSpacing, target: target, force: r.forceSeparateZ)
+            let resampled = try NNUNetResampling.resampleSegmentation(seg, shape: cropShape, to: newShape, order: r.order, orderZ: r.orderZ, separateAxis: segAxis)
+            for label in foregroundLabels { data.append(resampled.map { $0 == label ? Float(1) : 0 }) }
         }
         return Result(channels: data, shape: newShape, shapeBeforeCropping: tShape, bbox: bbox, originalSpacing: tSpacing, targetSpacing: target)
     }

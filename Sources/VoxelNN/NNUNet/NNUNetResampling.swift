@@ -76,6 +76,64 @@ public enum NNUNetResampling {
         return resampleAxis(mid, shape: inPlane, axis: axis, to: newShape[axis], order: orderZ)
     }
 
+    /// Resamples a label map as `resample_data_or_seg` does with `is_seg` (batchgenerators'
+    /// `resize_segmentation`): each label's indicator is resized with `order` and every voxel takes the label
+    /// with the highest value (the first on a tie), unless the nearest-neighbour label is among the highest
+    /// (nnU-Net's "nearest" tie-break); on the separate-z path slices are resized that way in-plane and the
+    /// axis itself by nearest neighbour (`order_z` 0).
+    /// - Throws: `NNError.invalidInput` for orders other than 0, 1 or 3.
+    public static func resampleSegmentation(_ seg: [Int], shape: [Int], to newShape: [Int], order: Int, orderZ: Int, separateAxis: Int?) throws -> [Int] {
+        guard [0, 1, 3].contains(order), orderZ == 0 else {
+            throw NNError.invalidInput("nnU-Net segmentation resampling: order \(order)/\(orderZ) is not supported (0, 1 or 3, and 0 along z)")
+        }
+        if shape == newShape { return seg }
+        guard let axis = separateAxis else { return resizeSegmentation(seg, shape: shape, to: newShape, order: order) }
+        var inPlane = shape
+        for a in 0..<3 where a != axis { inPlane[a] = newShape[a] }
+        let planeAxes = (0..<3).filter { $0 != axis }
+        let sliceShape = planeAxes.map { shape[$0] }, newSliceShape = planeAxes.map { newShape[$0] }
+        var mid = [Int](repeating: 0, count: inPlane.reduce(1, *))
+        let inStrides = strides(shape), midStrides = strides(inPlane)
+        var slice = [Int](repeating: 0, count: sliceShape[0] * sliceShape[1])
+        for s in 0..<shape[axis] {
+            var i = 0
+            for u in 0..<sliceShape[0] { for v in 0..<sliceShape[1] {
+                slice[i] = seg[s * inStrides[axis] + u * inStrides[planeAxes[0]] + v * inStrides[planeAxes[1]]]
+                i += 1
+            } }
+            let out = resizeSegmentation(slice, shape: [1] + sliceShape, to: [1] + newSliceShape, order: order)
+            i = 0
+            for u in 0..<newSliceShape[0] { for v in 0..<newSliceShape[1] {
+                mid[s * midStrides[axis] + u * midStrides[planeAxes[0]] + v * midStrides[planeAxes[1]]] = out[i]
+                i += 1
+            } }
+        }
+        if shape[axis] == newShape[axis] { return mid }
+        return resampleAxis(mid.map(Double.init), shape: inPlane, axis: axis, to: newShape[axis], order: 0).map { Int($0) }
+    }
+
+    /// batchgenerators' `resize_segmentation` (argmax over the labels' resized indicators, "nearest" tie-break).
+    static func resizeSegmentation(_ seg: [Int], shape: [Int], to newShape: [Int], order: Int) -> [Int] {
+        let labels = Array(Set(seg)).sorted()
+        if order == 0 || labels.count <= 1 {
+            if labels.count == 1 { return [Int](repeating: labels[0], count: newShape.reduce(1, *)) }
+            return resize(seg.map(Double.init), shape: shape, to: newShape, order: 0).map { Int($0) }
+        }
+        let nearest = resize(seg.map(Double.init), shape: shape, to: newShape, order: 0).map { Int($0) }
+        let count = newShape.reduce(1, *)
+        var best = [Double](repeating: -1, count: count), winner = [Int](repeating: labels[0], count: count)
+        var nearestScore = [Double](repeating: 0, count: count)
+        for c in labels {
+            let score = resize(seg.map { $0 == c ? 1.0 : 0.0 }, shape: shape, to: newShape, order: order)
+            for v in 0..<count {
+                if score[v] > best[v] { best[v] = score[v]; winner[v] = c }
+                if nearest[v] == c { nearestScore[v] = score[v] }
+            }
+        }
+        for v in 0..<count where nearestScore[v] > 0 && nearestScore[v] == best[v] { winner[v] = nearest[v] }
+        return winner
+    }
+
     /// scikit-image's `resize(order, mode="edge", anti_aliasing=False, clip=True)` of a 3-D array.
     public static func resize(_ data: [Double], shape: [Int], to newShape: [Int], order: Int) -> [Double] {
         guard let lo = data.min(), let hi = data.max() else { return data }

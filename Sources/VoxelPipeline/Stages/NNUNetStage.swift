@@ -20,6 +20,7 @@ struct NNUNetStage: Stage {
             ParameterSpec("checkpoint", .string, default: .string("checkpoint_final.pth"), doc: "checkpoint file name inside each fold folder (.pth, or .safetensors with the same tensor names)"),
             ParameterSpec("mirror", .boolean, default: .bool(true), doc: "test-time mirroring over the axes the trainer allows (nnU-Net's default; false = --disable-tta, about 8× faster in 3-D)"),
             ParameterSpec("tileStep", .number(0.05...1), default: .number(0.5), doc: "sliding-window step as a fraction of the patch (nnU-Net's tile_step_size)"),
+            ParameterSpec("previous", .reference([.labels]), optional: true, doc: "for a cascade stage (3d_cascade_fullres): the labels of the stage before it (an earlier nnunet stage running 3d_lowres), on the source's grid"),
         ],
         produces: .kind(.labels),
         make: { c in
@@ -33,7 +34,11 @@ struct NNUNetStage: Stage {
             } catch let error as NNError {
                 throw CaseError.model(stage: c.id, reason: "\(error)")
             }
-            return NNUNetStage(id: c.id, inputs: NetworkInputs(p), model: model, mirror: p.bool("mirror") ?? true, tileStep: p.double("tileStep") ?? 0.5)
+            if model.plans.previousStage != nil, p.string("previous") == nil {
+                throw CaseError.invalidParameters(stage: c.id, reason: "\(model.plans.configuration) is a cascade stage: name the \(model.plans.previousStage ?? "previous") stage's labels in \"previous\"")
+            }
+            return NNUNetStage(id: c.id, inputs: NetworkInputs(p), model: model, mirror: p.bool("mirror") ?? true, tileStep: p.double("tileStep") ?? 0.5,
+                               previous: p.string("previous"))
         })
 
     let id: String
@@ -41,6 +46,7 @@ struct NNUNetStage: Stage {
     let model: NNUNetModel
     let mirror: Bool
     let tileStep: Double
+    let previous: String?
 
     /// The model's labels as a label table (background left out).
     static func table(_ model: NNUNetModel) -> LabelTable {
@@ -72,9 +78,18 @@ struct NNUNetStage: Stage {
         let size = image.geometry.size, count = image.geometry.voxelCount
         let data = (0..<channels).map { Array(input.data[($0 * count)..<(($0 + 1) * count)]) }
         let s = image.geometry.spacing
+        var previousLabels: [UInt16]?
+        if let previous, model.plans.previousStage != nil {
+            let labels = try context.labels(previous)
+            guard labels.geometry.size == image.geometry.size else {
+                throw CaseError.gridMismatch("\"\(previous)\" is \(labels.geometry.size), but the source is \(image.geometry.size)")
+            }
+            previousLabels = (0..<labels.volume.voxels.count).map { UInt16(clamping: Int(labels.volume.voxels.value(at: $0))) }
+        }
         let prediction: NNUNetModel.Prediction
         do {
-            prediction = try model.predict(channels: data, shape: [size.z, size.y, size.x], spacing: [s.z, s.y, s.x], mirror: mirror, tileStep: tileStep)
+            prediction = try model.predict(channels: data, shape: [size.z, size.y, size.x], spacing: [s.z, s.y, s.x], mirror: mirror, tileStep: tileStep,
+                                           previous: previousLabels)
         } catch let error as NNError {
             throw CaseError.model(stage: nil, reason: "\(error)")
         }
