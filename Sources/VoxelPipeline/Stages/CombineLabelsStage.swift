@@ -57,16 +57,16 @@ struct CombineLabelsStage: Stage {
                 first = labels
                 combined = [UInt16](repeating: 0, count: labels.volume.voxels.count)
             }
-            // A lookup table per source value.
+            // A lookup table indexed by the source's label value (0: keep what is there).
             let values = labels.labelsPresent()
-            var lut: [Int: UInt16] = [:]
-            for v in values where v != 0 {
-                if let mapping = mappings?[i] { if let to = mapping[v], to != 0 { lut[v] = UInt16(to) } } else { lut[v] = UInt16(clamping: v) }
+            var lut = [UInt16](repeating: 0, count: (values.max() ?? 0) + 1)
+            for v in values where v > 0 {
+                if let mapping = mappings?[i] { lut[v] = UInt16(clamping: mapping[v] ?? 0) } else { lut[v] = UInt16(clamping: v) }
             }
             let voxels = labels.volume.voxels
             for j in 0..<combined.count {
                 let v = Int(voxels.value(at: j))
-                if v != 0, let to = lut[v] { combined[j] = to }
+                if v > 0, v < lut.count, lut[v] != 0 { combined[j] = lut[v] }
             }
         }
         guard let first else { return nil }
