@@ -52,26 +52,7 @@ public enum NNUNetResampling {
         if shape == newShape { return data }
         guard let axis = separateAxis else { return resize(data, shape: shape, to: newShape, order: order) }
         // In-plane resize of every slice across `axis` (each clipped to its own range), then along the axis.
-        var inPlane = shape
-        for a in 0..<3 where a != axis { inPlane[a] = newShape[a] }
-        let planeAxes = (0..<3).filter { $0 != axis }
-        let sliceShape = planeAxes.map { shape[$0] }, newSliceShape = planeAxes.map { newShape[$0] }
-        var mid = [Double](repeating: 0, count: inPlane.reduce(1, *))
-        let inStrides = strides(shape), midStrides = strides(inPlane)
-        var slice = [Double](repeating: 0, count: sliceShape[0] * sliceShape[1])
-        for s in 0..<shape[axis] {
-            var i = 0
-            for u in 0..<sliceShape[0] { for v in 0..<sliceShape[1] {
-                slice[i] = data[s * inStrides[axis] + u * inStrides[planeAxes[0]] + v * inStrides[planeAxes[1]]]
-                i += 1
-            } }
-            let out = resize(slice, shape: [1] + sliceShape, to: [1] + newSliceShape, order: order)
-            i = 0
-            for u in 0..<newSliceShape[0] { for v in 0..<newSliceShape[1] {
-                mid[s * midStrides[axis] + u * midStrides[planeAxes[0]] + v * midStrides[planeAxes[1]]] = out[i]
-                i += 1
-            } }
-        }
+        let (mid, inPlane) = eachSlice(data, shape: shape, to: newShape, across: axis) { resize($0, shape: $1, to: $2, order: order) }
         if shape[axis] == newShape[axis] { return mid }
         return resampleAxis(mid, shape: inPlane, axis: axis, to: newShape[axis], order: orderZ)
     }
@@ -88,28 +69,37 @@ public enum NNUNetResampling {
         }
         if shape == newShape { return seg }
         guard let axis = separateAxis else { return resizeSegmentation(seg, shape: shape, to: newShape, order: order) }
+        let (mid, inPlane) = eachSlice(seg, shape: shape, to: newShape, across: axis) { resizeSegmentation($0, shape: $1, to: $2, order: order) }
+        if shape[axis] == newShape[axis] { return mid }
+        return resampleAxis(mid.map(Double.init), shape: inPlane, axis: axis, to: newShape[axis], order: 0).map { Int($0) }
+    }
+
+    /// The separate-z path's first half: every slice across `axis` resized in-plane to `newShape` by `resize`
+    /// (given the slice as a `1 × U × V` array, its shape and the new one); returns the result and its shape
+    /// (`newShape` with `axis` unchanged).
+    static func eachSlice<T: Numeric>(_ data: [T], shape: [Int], to newShape: [Int], across axis: Int,
+                                      resize: ([T], [Int], [Int]) -> [T]) -> ([T], [Int]) {
         var inPlane = shape
         for a in 0..<3 where a != axis { inPlane[a] = newShape[a] }
         let planeAxes = (0..<3).filter { $0 != axis }
         let sliceShape = planeAxes.map { shape[$0] }, newSliceShape = planeAxes.map { newShape[$0] }
-        var mid = [Int](repeating: 0, count: inPlane.reduce(1, *))
+        var mid = [T](repeating: 0, count: inPlane.reduce(1, *))
         let inStrides = strides(shape), midStrides = strides(inPlane)
-        var slice = [Int](repeating: 0, count: sliceShape[0] * sliceShape[1])
+        var slice = [T](repeating: 0, count: sliceShape[0] * sliceShape[1])
         for s in 0..<shape[axis] {
             var i = 0
             for u in 0..<sliceShape[0] { for v in 0..<sliceShape[1] {
-                slice[i] = seg[s * inStrides[axis] + u * inStrides[planeAxes[0]] + v * inStrides[planeAxes[1]]]
+                slice[i] = data[s * inStrides[axis] + u * inStrides[planeAxes[0]] + v * inStrides[planeAxes[1]]]
                 i += 1
             } }
-            let out = resizeSegmentation(slice, shape: [1] + sliceShape, to: [1] + newSliceShape, order: order)
+            let out = resize(slice, [1] + sliceShape, [1] + newSliceShape)
             i = 0
             for u in 0..<newSliceShape[0] { for v in 0..<newSliceShape[1] {
                 mid[s * midStrides[axis] + u * midStrides[planeAxes[0]] + v * midStrides[planeAxes[1]]] = out[i]
                 i += 1
             } }
         }
-        if shape[axis] == newShape[axis] { return mid }
-        return resampleAxis(mid.map(Double.init), shape: inPlane, axis: axis, to: newShape[axis], order: 0).map { Int($0) }
+        return (mid, inPlane)
     }
 
     /// batchgenerators' `resize_segmentation` (argmax over the labels' resized indicators, "nearest" tie-break).
