@@ -95,7 +95,7 @@ public struct MonaiBasicUNet: Network {
     public var isClassifier: Bool { false }
 
     /// MONAI's names: `conv_0`, `down_1…4.convs`, `upcat_4…1`, `final_conv`.
-    private static let upNames = ["upcat_4.", "upcat_3.", "upcat_2.", "upcat_1."]
+    static let upNames = ["upcat_4.", "upcat_3.", "upcat_2.", "upcat_1."]
 
     public var parameterNames: [String] {
         conv0.parameterNames(prefix: "conv_0.")

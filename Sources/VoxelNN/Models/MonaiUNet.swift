@@ -11,7 +11,7 @@ public struct MonaiUNet: Network {
     public let inChannels: Int, outChannels: Int
     public let channels: [Int], strides: [Int]
     public let numResUnits: Int
-    private var root: Node
+    var root: Node
 
     indirect enum Node: Sendable {
         /// down → skip(sub) → concat → up

@@ -22,6 +22,25 @@ public struct Safetensors: Sendable {
     public let metadata: [String: String]
     private let bytes: [UInt8]
     private let dataStart: Int
+    /// Set only on the store `parameterShapes(of:)` lends to a network: it answers every request with zeros
+    /// of the asked shape and records the name and shape.
+    private var probe: ShapeProbe? = nil
+
+    /// Records the tensors a network asks for while loading.
+    private final class ShapeProbe: @unchecked Sendable {
+        var requests: [(String, [Int])] = []
+    }
+
+    /// The name and shape of every parameter `network` loads, in its loading order (its state_dict order).
+    /// - Throws: `NNError.invalidInput` when the network asks for a tensor without saying its shape.
+    public static func parameterShapes(of network: any Network) throws -> [(String, [Int])] {
+        var store = try Safetensors(tensors: [], path: "parameter shapes")
+        let probe = ShapeProbe()
+        store.probe = probe
+        var net = network
+        try net.load(from: store)
+        return probe.requests
+    }
 
     /// Reads and checks a file.
     public init(path: String) throws {
@@ -131,6 +150,11 @@ public struct Safetensors: Sendable {
     /// The tensor `name` as float32.
     /// - Throws: `NNError.missingWeight` when absent; `shapeMismatch` when `shape` is given and differs.
     public func tensor(_ name: String, shape expected: [Int]? = nil) throws -> Tensor {
+        if let probe {
+            guard let expected else { throw NNError.invalidInput("\(name) is loaded without an expected shape") }
+            probe.requests.append((name, expected))
+            return Tensor(zeros: expected)
+        }
         guard let e = entries[name] else { throw NNError.missingWeight(name) }
         if let expected, expected != e.shape { throw NNError.shapeMismatch(name: name, expected: expected, found: e.shape) }
         let start = dataStart + e.range.lowerBound
@@ -151,5 +175,40 @@ public struct Safetensors: Sendable {
             }
         }
         return try Tensor(shape: e.shape, data: values)
+    }
+}
+
+extension Safetensors {
+    /// The bytes of a safetensors file holding `tensors` as float32 in the given order, with `metadata`
+    /// under `__metadata__`: an 8-byte little-endian header length, the JSON header (padded with spaces to a
+    /// multiple of 8), then the data. Readable by the `safetensors` Python package and by `init(bytes:path:)`.
+    public static func serialize(_ tensors: [(String, Tensor)], metadata: [String: String] = [:]) -> [UInt8] {
+        var header: [(String, JSON)] = []
+        if !metadata.isEmpty {
+            header.append(("__metadata__", .object(metadata.keys.sorted().map { ($0, .string(metadata[$0] ?? "")) })))
+        }
+        var offset = 0
+        for (name, t) in tensors {
+            let size = 4 * t.count
+            header.append((name, .object([("dtype", .string("F32")), ("shape", .array(t.shape.map { .int($0) })),
+                                          ("data_offsets", .array([.int(offset), .int(offset + size)]))])))
+            offset += size
+        }
+        var text = Array(JSON.object(header).serialized(pretty: false).utf8)
+        while text.count % 8 != 0 { text.append(0x20) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(8 + text.count + offset)
+        withUnsafeBytes(of: UInt64(text.count).littleEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: text)
+        for (_, t) in tensors {
+            t.data.withUnsafeBytes { raw in
+                if UInt32(littleEndian: 1) == 1 {
+                    bytes.append(contentsOf: raw)
+                } else {
+                    for v in t.data { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
+                }
+            }
+        }
+        return bytes
     }
 }

@@ -1,0 +1,102 @@
+/// A network that can run its forward pass in training mode on a `GradientTape`, reading its parameters
+/// from the tape by state_dict name (so the same description trains and then runs in inference).
+public protocol TrainableNetwork: Network {
+    /// The forward pass in training mode (dropout active, batch norm on batch statistics), recorded on `tape`.
+    /// - Throws: `NNError.invalidInput` when the input does not fit; `.missingWeight` when the tape's
+    ///   parameters lack one.
+    func forward(_ x: GradientTape.Variable, on tape: GradientTape) throws -> GradientTape.Variable
+}
+
+extension MonaiConvolution {
+    /// The block in training mode: convolution, then the normalisation and activation as one operation.
+    func forward(_ x: GradientTape.Variable, on tape: GradientTape, prefix: String) throws -> GradientTape.Variable {
+        var y = x
+        if let conv {
+            y = try tape.conv3d(x, weight: tape.parameter(prefix + "conv.weight"),
+                                bias: conv.bias == nil ? nil : tape.parameter(prefix + "conv.bias"), geometry: conv.geometry, groups: conv.groups)
+        } else if let transposed {
+            y = try tape.convTranspose3d(x, weight: tape.parameter(prefix + "conv.weight"),
+                                         bias: transposed.bias == nil ? nil : tape.parameter(prefix + "conv.bias"),
+                                         geometry: transposed.geometry, outputPadding: transposed.outputPadding, groups: transposed.groups)
+        }
+        guard let norm else { return y }
+        let act: TrainingActivation
+        switch activation {
+        case .prelu?: act = .prelu(try tape.parameter(prefix + "adn.A.weight"))
+        case .leakyReLU(let slope)?: act = .leaky(slope)
+        case nil: act = .none
+        }
+        let affine = norm.weight != nil
+        return try tape.normActivation(y, groups: norm.channels, weight: affine ? tape.parameter(prefix + "adn.N.weight") : nil,
+                                       bias: affine ? tape.parameter(prefix + "adn.N.bias") : nil, eps: norm.eps, activation: act)
+    }
+}
+
+extension MonaiResidualUnit {
+    func forward(_ x: GradientTape.Variable, on tape: GradientTape, prefix: String) throws -> GradientTape.Variable {
+        var res = x
+        if let residual {
+            res = try tape.conv3d(x, weight: tape.parameter(prefix + "residual.weight"),
+                                  bias: residual.bias == nil ? nil : tape.parameter(prefix + "residual.bias"),
+                                  geometry: residual.geometry, groups: residual.groups)
+        }
+        var y = x
+        for (i, unit) in units.enumerated() { y = try unit.forward(y, on: tape, prefix: prefix + "conv.unit\(i).") }
+        return try tape.add(y, res)
+    }
+}
+
+extension MonaiUNet: TrainableNetwork {
+    public func forward(_ x: GradientTape.Variable, on tape: GradientTape) throws -> GradientTape.Variable {
+        try checkInput(x.value, "UNet")
+        func down(_ d: Down, _ x: GradientTape.Variable, _ prefix: String) throws -> GradientTape.Variable {
+            switch d {
+            case .residual(let r): return try r.forward(x, on: tape, prefix: prefix)
+            case .plain(let c): return try c.forward(x, on: tape, prefix: prefix)
+            }
+        }
+        func up(_ u: Up, _ x: GradientTape.Variable, _ prefix: String) throws -> GradientTape.Variable {
+            guard let unit = u.unit else { return try u.conv.forward(x, on: tape, prefix: prefix) }
+            let y = try u.conv.forward(x, on: tape, prefix: prefix + "0.")
+            return try unit.forward(y, on: tape, prefix: prefix + "1.")
+        }
+        func run(_ node: Node, _ x: GradientTape.Variable, _ prefix: String) throws -> GradientTape.Variable {
+            switch node {
+            case .bottom(let d): return try down(d, x, prefix)
+            case .connection(let d, let sub, let u):
+                let h = try down(d, x, prefix + "0.")
+                let s = try run(sub, h, prefix + "1.submodule.")
+                return try up(u, tape.concatChannels([h, s]), prefix + "2.")
+            }
+        }
+        return try run(root, x, "model.")
+    }
+}
+
+extension MonaiBasicUNet: TrainableNetwork {
+    public func forward(_ x: GradientTape.Variable, on tape: GradientTape) throws -> GradientTape.Variable {
+        try checkInput(x.value, "BasicUNet")
+        guard x.shape[2...].allSatisfy({ $0 >= 16 }) else {
+            throw NNError.invalidInput("BasicUNet: every spatial size must be at least 16, got \(Array(x.shape[2...]))")
+        }
+        func two(_ t: TwoConv, _ x: GradientTape.Variable, _ prefix: String) throws -> GradientTape.Variable {
+            try t.second.forward(t.first.forward(x, on: tape, prefix: prefix + "conv_0."), on: tape, prefix: prefix + "conv_1.")
+        }
+        var skips = [try two(conv0, x, "conv_0.")]
+        for (i, down) in downs.enumerated() {
+            skips.append(try two(down, tape.maxPool3d(skips[skips.count - 1], kernel: [2, 2, 2]), "down_\(i + 1).convs."))
+        }
+        var y = skips[4]
+        for (i, up) in ups.enumerated() {
+            let prefix = Self.upNames[i]
+            let skip = skips[3 - i]
+            var u = try tape.convTranspose3d(y, weight: tape.parameter(prefix + "upsample.deconv.weight"),
+                                             bias: up.deconv.bias == nil ? nil : tape.parameter(prefix + "upsample.deconv.bias"),
+                                             geometry: up.deconv.geometry, outputPadding: up.deconv.outputPadding)
+            u = try tape.replicatePadEnd(u, to: Array(skip.shape[2...4]))
+            y = try two(up.convs, tape.concatChannels([skip, u]), prefix + "convs.")
+        }
+        return try tape.conv3d(y, weight: tape.parameter("final_conv.weight"),
+                               bias: finalConv.bias == nil ? nil : tape.parameter("final_conv.bias"), geometry: finalConv.geometry)
+    }
+}
