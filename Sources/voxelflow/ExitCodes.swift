@@ -12,7 +12,7 @@ enum ExitCodes {
     static let cannotWrite: Int32 = 3
     /// `run`: some cases failed; the others completed.
     static let casesFailed: Int32 = 4
-    /// `run`: stopped by SIGINT or SIGTERM; the finished cases are kept, `--resume` continues.
+    /// `run`, `train`: stopped by SIGINT or SIGTERM; finished cases (a checkpoint) are kept, `--resume` continues.
     static let interrupted: Int32 = 130
 
     /// Every exit code with its meaning: the one table that `--help`, the README and the docs show
@@ -24,7 +24,7 @@ enum ExitCodes {
         (cannotWrite, "the output cannot be written: it exists (without --force), it is one of the inputs, or the output folder is not a VoxelFlow run"),
         (casesFailed, "run: one or more cases failed (the others completed; see the manifest)"),
         (64, "wrong command-line usage"),
-        (interrupted, "run: interrupted by SIGINT or SIGTERM (finished cases kept; continue with --resume)"),
+        (interrupted, "run, train: interrupted by SIGINT or SIGTERM (finished cases or the last checkpoint kept; continue with --resume)"),
     ]
 
     static let help = "EXIT CODES\n" + table.map { row in

@@ -93,6 +93,10 @@ struct RunCommand: ParsableCommand {
             printError("voxelflow: error: \(e)")
             throw ExitCode(ExitCodes.badInput)
         }
+        if spec.training != nil {
+            printError("voxelflow: error: \(pipeline) is a training pipeline (it has a \"training\" section); train with `voxelflow train`, then run the inference.json it writes")
+            throw ExitCode(ExitCodes.badInput)
+        }
         var options = RunOptions(archive: input, output: output)
         if let jobs { options.jobs = jobs }
         options.resume = resume

@@ -14,6 +14,7 @@
 //   voxelflow-bench sliding-window WEIGHTS.safetensors [--repeat N] [--dump RAW]  (sliding-window inference with the
 //       settings in the file's metadata `window`)
 //   voxelflow-bench memory FILE TRANSFORM   (peak resident memory of one transform beyond the loaded input)
+//   voxelflow-bench train-step WEIGHTS.safetensors [--repeat N]  (N training steps: forward, DiceCE, backward, Adam)
 import Foundation
 import VoxelCore
 import VoxelIO
@@ -141,6 +142,8 @@ do {
         try NetworkBenchmark.slidingWindow(weightsPath: args[1], repeats: repeats, dump: option("--dump", in: args))
     case "memory":
         try TransformMemory.run(file: args[1], transform: args[2])
+    case "train-step":
+        try TrainingBenchmark.run(weightsPath: args[1], steps: repeats)
     default:
         FileHandle.standardError.write(Data("unknown benchmark \(command)\n".utf8))
         exit(64)

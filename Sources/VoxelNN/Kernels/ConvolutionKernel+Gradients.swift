@@ -6,6 +6,14 @@ extension ConvolutionKernel {
     /// with the same weight, sized back to the input's spatial size `inputSize`.
     static func inputGradient(outputGradient dy: Tensor, weight: Tensor, geometry gm: ConvGeometry, groups: Int, inputSize: [Int]) -> Tensor {
         let outSize = Array(dy.shape[2...4])
+        // Stride 1: the transposed convolution is a convolution with the kernel flipped and its in/out channels
+        // swapped, padded by d·(k − 1) − p, which runs on the forward pass's cache-blocked im2col instead of a
+        // column buffer 27× the output and a scatter.
+        let flippedPadding = (0..<3).map { gm.dilation[$0] * (gm.kernel[$0] - 1) - gm.padding[$0] }
+        if gm.stride == [1, 1, 1], flippedPadding.allSatisfy({ $0 >= 0 }) {
+            let flipped = ConvGeometry(kernel: gm.kernel, stride: [1, 1, 1], padding: flippedPadding, dilation: gm.dilation)
+            return forward(input: dy, weight: flippedTransposed(weight, groups: groups), bias: nil, geometry: flipped, groups: groups)
+        }
         var padding = [0, 0, 0]
         for a in 0..<3 {
             let span: Int = gm.dilation[a] * (gm.kernel[a] - 1)
@@ -13,6 +21,23 @@ extension ConvolutionKernel {
             padding[a] = inputSize[a] - reached
         }
         return transposed(input: dy, weight: weight, bias: nil, geometry: gm, outputPadding: padding, groups: groups)
+    }
+
+    /// A convolution weight `Cout × Cin/G × k` turned into `Cin × Cout/G × k` with every kernel reversed:
+    /// `out[g·Cin/G + c, o, tap] = weight[g·Cout/G + o, c, taps − 1 − tap]`.
+    static func flippedTransposed(_ weight: Tensor, groups: Int) -> Tensor {
+        let cout = weight.shape[0], cinG = weight.shape[1], coutG = cout / groups
+        let taps = weight.shape[2...].reduce(1, *)
+        var out = Tensor(zeros: [cinG * groups, coutG] + Array(weight.shape[2...]))
+        for g in 0..<groups {
+            for o in 0..<coutG {
+                for c in 0..<cinG {
+                    let src = ((g * coutG + o) * cinG + c) * taps, dst = ((g * cinG + c) * coutG + o) * taps
+                    for t in 0..<taps { out.data[dst + t] = weight.data[src + taps - 1 - t] }
+                }
+            }
+        }
+        return out
     }
 
     /// The gradient of `forward` with respect to its weight, `Cout × Cin/G × kD × kH × kW`:

@@ -21,6 +21,8 @@ public struct PipelineSpec: Sendable {
     public var directory: String
     /// SHA-256 of the pipeline file's bytes, recorded in `run.json`.
     public var sha256: String
+    /// The `training` section of a training pipeline (`voxelflow train`); nil for a pipeline that `run` runs.
+    public var training: TrainingSpec? = nil
     /// The stages as `PipelineValidator` built them (one per entry of `stages`), so that a run does not
     /// build them (load models) a second time; nil when not built yet.
     public var builtStages: [any Stage]? = nil

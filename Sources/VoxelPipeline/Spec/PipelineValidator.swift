@@ -67,14 +67,14 @@ public struct PipelineValidator {
 }
 
 /// The keys allowed at the top of a pipeline file.
-let pipelineKeys = ["$schema", "voxelflow", "name", "description", "seed", "inputs", "stages"]
+let pipelineKeys = ["$schema", "voxelflow", "name", "description", "seed", "inputs", "stages", "training"]
 /// The keys allowed in an input.
 let inputKeys = ["of", "type", "as", "pattern", "modality", "suv", "resampleSlices", "caseName", "select", "path"]
 /// The keys allowed in a `dicom-series` input's `select` object.
 let selectKeys = ["modality", "seriesDescription", "protocolName", "bodyPartExamined", "imageType", "slices",
                   "sliceThickness", "sliceSpacing", "pixelSpacing", "orientation", "bestPerStudy"]
 
-private struct Checker {
+struct Checker {
     let registry: StageRegistry
     let directory: String
     var issues: [PipelineIssue] = []
@@ -144,9 +144,11 @@ private struct Checker {
         if let i = top["inputs"] { inputs = self.inputs(i.value) } else { issue("$", root, "missing key \"inputs\"") }
         var stages: [StageSpec] = []
         if let s = top["stages"] { stages = self.stages(s.value, inputs: inputs) } else { issue("$", root, "missing key \"stages\"") }
+        var training: TrainingSpec?
+        if let t = top["training"] { training = self.training(t.value, known: Set(inputs.map(\.name) + stages.map(\.id))) }
         guard issues.isEmpty else { return nil }
         return PipelineSpec(name: name, description: description, seed: seed, inputs: inputs, stages: stages,
-                            directory: directory, sha256: sha256)
+                            directory: directory, sha256: sha256, training: training)
     }
 
     // MARK: inputs

@@ -1,0 +1,82 @@
+"""Training steps, VoxelFlow vs PyTorch + MONAI on the same weights and batch, same run.
+
+One step = forward in training mode, DiceCELoss(to_onehot_y=True, softmax=True), backward, Adam (lr 1e-3).
+Models (PyTorch CPU, torch.set_num_threads(2)):
+  unet       UNet(3, 1, 2, channels=(16, 32, 64, 128, 256), strides=(2, 2, 2, 2), num_res_units=2)
+  basicunet  BasicUNet(3, 1, 2)  (features 32, 32, 64, 128, 256, 32)
+Batch --batch (2) of --size³ (64) random input with random labels. The first step of each tool is a warm-up and
+is reported but not used for the median. Losses of the first steps are printed for both (same weights and batch,
+so they agree to float rounding).
+Usage: training.py VOXELFLOW_BENCH WORKDIR [--model unet|basicunet] [--steps N] [--size S] [--batch B]
+"""
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+from monai.losses import DiceCELoss
+from monai.networks.nets import BasicUNet, UNet
+from safetensors.torch import save_file
+
+
+def arg(name, default):
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
+
+
+def main():
+    bench, work = sys.argv[1:3]
+    model_name = arg("--model", "unet")
+    steps = int(arg("--steps", "6"))
+    size = int(arg("--size", "64"))
+    batch = int(arg("--batch", "2"))
+    os.makedirs(work, exist_ok=True)
+    torch.manual_seed(0)
+    torch.set_num_threads(2)
+    if model_name == "unet":
+        config = {"type": "monai-unet", "in": 1, "out": 2, "channels": [16, 32, 64, 128, 256], "strides": [2, 2, 2, 2], "numResUnits": 2}
+        model = UNet(3, 1, 2, channels=(16, 32, 64, 128, 256), strides=(2, 2, 2, 2), num_res_units=2)
+    else:
+        config = {"type": "monai-basicunet", "in": 1, "out": 2, "features": [32, 32, 64, 128, 256, 32]}
+        model = BasicUNet(3, 1, 2)
+    model.train()
+    x = torch.randn(batch, 1, size, size, size)
+    y = (torch.rand(batch, 1, size, size, size) > 0.7).long()
+    path = os.path.join(work, "training_bench.safetensors")
+    tensors = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    tensors["input"] = x
+    tensors["target"] = y[:, 0].float()
+    save_file(tensors, path, metadata={"config": json.dumps(config)})
+
+    # VoxelFlow first, as its own process (its peak memory is its own).
+    out = subprocess.run([bench, "train-step", path, "--repeat", str(steps)], check=True, capture_output=True, text=True).stdout
+    vf = json.loads(out.strip().splitlines()[-1])
+
+    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    times, losses = [], []
+    for _ in range(steps):
+        t = time.perf_counter()
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        times.append(time.perf_counter() - t)
+        losses.append(float(loss))
+    torch_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    vf_median = statistics.median(vf["times"][1:] or vf["times"])
+    pt_median = statistics.median(times[1:] or times)
+    print(json.dumps({"model": model_name, "batch": batch, "size": size, "steps": steps,
+                      "voxelflow": {"times": [round(t, 4) for t in vf["times"]], "median": round(vf_median, 4),
+                                    "peak_rss_mb": round(vf["peak_rss_mb"]), "losses": [round(v, 6) for v in vf["losses"][:3]]},
+                      "pytorch": {"times": [round(t, 4) for t in times], "median": round(pt_median, 4),
+                                  "peak_rss_mb": round(torch_rss), "losses": [round(v, 6) for v in losses[:3]]},
+                      "speedup": round(pt_median / vf_median, 3)}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+import Foundation
+import VoxelCore
+import VoxelNN
+import VoxelSupport
+import VoxelTransforms
+
+/// One preprocessed case held in memory for training: the image after the pipeline's stages and its labels
+/// on the same grid.
+public struct TrainingCase: Sendable {
+    public var id: String
+    public var image: Volume
+    public var label: LabelMap
+}
+
+/// The cases of each part of a split, by id.
+public struct TrainingSplit: Sendable, Equatable {
+    public var train: [String]
+    public var validation: [String]
+    public var test: [String]
+
+    /// Divides `ids` (sorted first, so that the file system's order does not matter) as `split` says.
+    /// - Throws: `TrainingError.split` when a listed case does not exist or no training case remains.
+    public static func make(_ split: TrainingSpec.Split, ids: [String]) throws -> TrainingSplit {
+        let sorted = ids.sorted()
+        func shuffled(_ seed: UInt64) -> [String] {
+            var rng = SeededGenerator(seed: seed ^ 0x5eed_5011_7000_0001)
+            var list = sorted
+            if list.count > 1 {
+                for i in stride(from: list.count - 1, to: 0, by: -1) {
+                    let j = Int(rng.next() % UInt64(i + 1))
+                    list.swapAt(i, j)
+                }
+            }
+            return list
+        }
+        var result: TrainingSplit
+        switch split {
+        case let .fractions(train, validation, seed):
+            let list = shuffled(seed)
+            let nTrain = max(1, Int((train * Double(list.count)).rounded()))
+            let nValidation = min(list.count - min(nTrain, list.count), Int((validation * Double(list.count)).rounded()))
+            result = TrainingSplit(train: Array(list.prefix(nTrain)), validation: Array(list.dropFirst(nTrain).prefix(nValidation)),
+                                   test: Array(list.dropFirst(nTrain + nValidation)))
+        case let .lists(train, validation, test):
+            let known = Set(sorted)
+            if let missing = (train + validation + test).first(where: { !known.contains($0) }) {
+                throw TrainingError.split("case \"\(missing)\" named in the split is not among the archive's cases (\(sorted.prefix(8).joined(separator: ", "))\(sorted.count > 8 ? ", …" : ""))")
+            }
+            result = TrainingSplit(train: train, validation: validation, test: test)
+        case let .kFold(folds, fold, seed):
+            let list = shuffled(seed)
+            let validation = list.enumerated().filter { $0.offset % folds == fold }.map(\.element)
+            result = TrainingSplit(train: list.filter { !validation.contains($0) }, validation: validation, test: [])
+        }
+        guard !result.train.isEmpty else { throw TrainingError.split("no case is left for training (\(sorted.count) case(s) in the archive)") }
+        return result
+    }
+
+    /// `split.json`: the three lists.
+    public var json: JSON {
+        .object([("train", .array(train.map { .string($0) })), ("validation", .array(validation.map { .string($0) })),
+                 ("test", .array(test.map { .string($0) }))])
+    }
+}
+
+/// Why a training run cannot start or go on.
+public enum TrainingError: Error, CustomStringConvertible {
+    case notATrainingPipeline(String)
+    case split(String)
+    case output(String)
+    case noUsableCases(String)
+    case data(String)
+
+    public var description: String {
+        switch self {
+        case .notATrainingPipeline(let file): return "\(file) has no \"training\" section, so it is not a training pipeline (run it with `voxelflow run`)"
+        case .split(let why): return "split: \(why)"
+        case .output(let why): return why
+        case .noUsableCases(let why): return "no usable training case: \(why)"
+        case .data(let why): return why
+        }
+    }
+}
+
+/// Builds training batches: random patches (foreground-centred with the spec's probability), augmented,
+/// stacked into `N × 1 × D × H × W` image and `N × D × H × W` class-index tensors. Every draw comes from the
+/// generator passed in, so a step's batch depends only on the run's seed and the step number.
+struct BatchBuilder: Sendable {
+    let cases: [TrainingCase]
+    let sampler: PatchSampler
+    let augmentations: [Augmentation]
+    let batch: Int
+
+    /// One augmentation of the training section.
+    enum Augmentation: Sendable {
+        case flip(RandomFlip), rotate90(RandomRotate90), affine(RandomAffine), elastic(RandomElasticDeformation)
+        case gamma(RandomGamma), noise(RandomGaussianNoise), contrast(RandomContrast), biasField(RandomBiasField)
+        case lowResolution(RandomLowResolution)
+
+        func apply(_ s: AugmentationSample, _ rng: inout SeededGenerator) throws -> AugmentationSample {
+            switch self {
+            case .flip(let t): return try t.apply(s, using: &rng)
+            case .rotate90(let t): return try t.apply(s, using: &rng)
+            case .affine(let t): return try t.apply(s, using: &rng)
+            case .elastic(let t): return try t.apply(s, using: &rng)
+            case .gamma(let t): return try t.apply(s, using: &rng)
+            case .noise(let t): return try t.apply(s, using: &rng)
+            case .contrast(let t): return try t.apply(s, using: &rng)
+            case .biasField(let t): return try t.apply(s, using: &rng)
+            case .lowResolution(let t): return try t.apply(s, using: &rng)
+            }
+        }
+
+        /// The augmentation a `{"type", "p", …}` entry describes.
+        init(_ json: JSON) throws {
+            let c = NetworkConfiguration(json)
+            let p = try c.double("p", 0.5)
+            func range(_ key: String, _ fallback: ClosedRange<Double>) throws -> ClosedRange<Double> {
+                guard case .array(let items)? = json[key] else { return fallback }
+                let v = items.compactMap(\.doubleValue)
+                guard v.count == 2, v[0] <= v[1] else { throw TrainingError.data("augmentation \(json["type"]?.stringValue ?? ""): \"\(key)\" must be [low, high]") }
+                return v[0]...v[1]
+            }
+            func doubles(_ key: String, _ fallback: [Double]) -> [Double] {
+                guard case .array(let items)? = json[key] else { return fallback }
+                return items.compactMap(\.doubleValue)
+            }
+            switch try c.string("type") {
+            case "flip": self = .flip(try RandomFlip(probability: p, axes: try c.ints("axes", [0, 1, 2], minimum: 0)))
+            case "rotate90": self = .rotate90(try RandomRotate90(probability: p, plane: try c.ints("plane", [0, 1], minimum: 0)))
+            case "affine": self = .affine(try RandomAffine(probability: p, maxRotation: doubles("maxRotation", [0.2, 0.2, 0.2]), scaleRange: try range("scale", 0.9...1.1)))
+            case "elastic": self = .elastic(try RandomElasticDeformation(probability: p, controlPoints: try c.int("controlPoints", 7, minimum: 4),
+                                                                          maxDisplacement: doubles("maxDisplacement", [7.5, 7.5, 7.5])))
+            case "gamma": self = .gamma(try RandomGamma(probability: p, gammaRange: try range("range", 0.7...1.5)))
+            case "noise": self = .noise(try RandomGaussianNoise(probability: p, stdRange: try range("std", 0...0.1)))
+            case "contrast": self = .contrast(try RandomContrast(probability: p, factorRange: try range("range", 0.75...1.25)))
+            case "bias-field": self = .biasField(try RandomBiasField(probability: p, degree: try c.int("degree", 3, minimum: 1), coefficientRange: try c.double("coefficient", 0.3)))
+            case "low-resolution": self = .lowResolution(try RandomLowResolution(probability: p, factorRange: try range("range", 1...2)))
+            case let other: throw TrainingError.data("augmentation type \"\(other)\" is unknown")
+            }
+        }
+    }
+
+    /// The batch of step `step`, drawn from `rng`.
+    func batch(using rng: inout SeededGenerator) throws -> (input: Tensor, target: Tensor) {
+        var images: [Float] = [], labels: [Float] = []
+        var shape: [Int] = []
+        for _ in 0..<batch {
+            let c = cases[Int(rng.next() % UInt64(cases.count))]
+            let sample = try AugmentationSample(image: c.image, label: c.label)
+            guard var patch = try sampler.sample(sample, count: 1, using: &rng).first?.sample else {
+                throw TrainingError.data("\(c.id): no patch could be drawn")
+            }
+            for a in augmentations { patch = try a.apply(patch, &rng) }
+            guard let label = patch.label else { throw TrainingError.data("\(c.id): the patch lost its labels") }
+            let size = patch.image.geometry.size
+            shape = [size.z, size.y, size.x]
+            images += patch.image.physicalFloats()
+            labels += label.volume.physicalFloats()
+        }
+        return (try Tensor(shape: [batch, 1] + shape, data: images), try Tensor(shape: [batch] + shape, data: labels))
+    }
+}
+
+extension Volume {
+    /// The image as a `1 × 1 × nz × ny × nx` tensor of physical values.
+    func trainingTensor() throws -> Tensor {
+        let s = geometry.size
+        return try Tensor(shape: [1, timePoints, s.z, s.y, s.x], data: physicalFloats())
+    }
+}

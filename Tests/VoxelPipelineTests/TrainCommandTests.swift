@@ -1,0 +1,159 @@
+import Foundation
+import Testing
+import TestSupport
+import VoxelCatalog
+import VoxelIO
+import VoxelNN
+import VoxelPipeline
+import VoxelSupport
+
+/// `voxelflow train` on the sample head CT: outputs, learning, resumption after SIGKILL and SIGTERM, the
+/// generated inference pipeline, refusals and the split rules.
+@Suite("voxelflow train", .serialized)
+struct TrainCommandTests {
+    static let pipeline = TestPaths.repositoryRoot + "/pipelines/training/ct-head-bone.json"
+
+    static func train(_ out: String, _ extra: [String] = []) -> Subprocess.Result {
+        PipelineFixtures.cli(["train", pipeline, "-i", TestPaths.sampleData, "-o", out] + extra)
+    }
+
+    static func logEntries(_ run: String) throws -> [JSON] {
+        let text = try String(contentsOfFile: run + "/log.jsonl", encoding: .utf8)
+        return try text.split(separator: "\n").map { try JSONParser.parse(String($0)).json }
+    }
+
+    /// Starts a training run in the background, waits until its first epoch is logged, then sends `signal`.
+    static func interruptedRun(_ out: String, signal: Int32) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestPaths.voxelflowExecutable)
+        process.arguments = ["train", pipeline, "-i", TestPaths.sampleData, "-o", out]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: out + "/log.jsonl") && process.isRunning && Date() < deadline { usleep(5_000) }
+        kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    @Test("a short run learns, writes every output, and its inference pipeline runs")
+    func shortRun() throws {
+        let tmp = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(tmp) }
+        let run = tmp + "/run"
+        let r = Self.train(run)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("epoch 4/4"))
+        for file in ["checkpoints/last.safetensors", "checkpoints/best.safetensors", "split.json", "log.jsonl", "report.html",
+                     "inference.json", "pipeline.json", "training.resolved.json"] {
+            #expect(FileManager.default.fileExists(atPath: run + "/" + file), "\(file) missing")
+        }
+        let log = try Self.logEntries(run)
+        #expect(log.count == 4)
+        let losses = log.compactMap { $0["loss"]?.doubleValue }
+        #expect(losses.count == 4 && losses[3] < losses[0] * 0.7, "loss did not fall: \(losses)")
+        #expect(log.allSatisfy { $0["validationMeanDice"]?.doubleValue != nil })
+        let split = try JSONParser.parse(String(contentsOfFile: run + "/split.json", encoding: .utf8)).json
+        #expect(split["train"] == .array([.string("head")]) && split["validation"] == .array([.string("head")]))
+        // best.safetensors loads strictly into the described network (as `segment` and PyTorch load it).
+        let best = try Safetensors(path: run + "/checkpoints/best.safetensors")
+        let net = try Networks.load(best)
+        #expect(net.outChannels == 2)
+        #expect(best.entries.keys.allSatisfy { !$0.hasPrefix("optimizer.") })
+        let report = try String(contentsOfFile: run + "/report.html", encoding: .utf8)
+        #expect(report.contains("<svg") && report.contains("train-ct-head-bone"))
+        // The generated inference pipeline validates, runs, and writes labels on the original scan's grid.
+        #expect(PipelineFixtures.cli(["validate", run + "/inference.json"]).status == 0)
+        let inference = PipelineFixtures.cli(["run", run + "/inference.json", "-i", TestPaths.sampleData, "-o", tmp + "/inference", "-q"])
+        #expect(inference.status == 0, "\(inference.stderr)")
+        let labels = try NIfTI.read(tmp + "/inference/cases/head/segmentation.nii.gz")
+        let scan = try NIfTI.read(TestPaths.sampleData + "/nifti/ct_head_hu.nii.gz")
+        #expect(labels.volume.geometry.size == scan.volume.geometry.size)
+        #expect(labels.volume.geometry.affine.maxAbsDifference(to: scan.volume.geometry.affine) < 1e-4)
+    }
+
+    @Test("killed (SIGKILL) after the first epoch and resumed, the run ends with byte-identical checkpoints")
+    func resumeAfterKill() throws {
+        let tmp = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(tmp) }
+        #expect(Self.train(tmp + "/whole").status == 0)
+        _ = try Self.interruptedRun(tmp + "/killed", signal: SIGKILL)
+        let done = (try? Self.logEntries(tmp + "/killed").count) ?? 0
+        #expect(done < 4, "the run finished before it was killed; the test proves nothing")
+        let r = Self.train(tmp + "/killed", ["--resume"])
+        #expect(r.status == 0, "\(r.stderr)")
+        for file in ["last", "best"] {
+            let a = FileManager.default.contents(atPath: tmp + "/whole/checkpoints/\(file).safetensors")
+            let b = FileManager.default.contents(atPath: tmp + "/killed/checkpoints/\(file).safetensors")
+            #expect(a != nil && a == b, "\(file).safetensors differs after resuming")
+        }
+        #expect(try Self.logEntries(tmp + "/killed").count == 4)
+    }
+
+    @Test("SIGTERM finishes the step, writes a checkpoint and exits 130; --resume reaches the same weights")
+    func resumeAfterTerm() throws {
+        let tmp = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(tmp) }
+        #expect(Self.train(tmp + "/whole").status == 0)
+        let status = try Self.interruptedRun(tmp + "/term", signal: SIGTERM)
+        #expect(status == 130)
+        let checkpoint = try Safetensors(path: tmp + "/term/checkpoints/last.safetensors")
+        #expect(Int(checkpoint.metadata["step"] ?? "") ?? 0 > 0)
+        #expect(Self.train(tmp + "/term", ["--resume"]).status == 0)
+        #expect(FileManager.default.contents(atPath: tmp + "/whole/checkpoints/last.safetensors")
+                == FileManager.default.contents(atPath: tmp + "/term/checkpoints/last.safetensors"))
+    }
+
+    @Test("refusals: a folder with other files, resuming nothing, `run` on a training pipeline")
+    func refusals() throws {
+        let tmp = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(tmp) }
+        try FileManager.default.createDirectory(atPath: tmp + "/mine", withIntermediateDirectories: true)
+        try Data("notes".utf8).write(to: URL(fileURLWithPath: tmp + "/mine/notes.txt"))
+        let r = Self.train(tmp + "/mine")
+        #expect(r.status == 3 && r.stderr.contains("is not empty"))
+        #expect(try String(contentsOfFile: tmp + "/mine/notes.txt", encoding: .utf8) == "notes")
+        let resume = Self.train(tmp + "/nothing", ["--resume"])
+        #expect(resume.status == 3 && resume.stderr.contains("no checkpoint"))
+        let run = PipelineFixtures.cli(["run", Self.pipeline, "-i", TestPaths.sampleData, "-o", tmp + "/run"])
+        #expect(run.status == 2 && run.stderr.contains("voxelflow train"))
+    }
+
+    @Test("training sections are checked with line and column")
+    func validation() throws {
+        let text = """
+        {"voxelflow": 1, "name": "t", "inputs": {"ct": {"type": "nifti", "pattern": "*.nii.gz"}},
+         "stages": [{"id": "s", "type": "normalize-intensity", "source": "ct"}],
+         "training": {"image": "s", "label": "nolabel", "network": {"type": "monai-unet", "in": 1, "out": 2, "channels": [4, 8], "strides": [2]},
+           "patch": [31, 32, 32], "loss": {"type": "dicee"}, "augmentation": [{"type": "flipp"}], "epochz": 3}}
+        """
+        do {
+            _ = try PipelineValidator(registry: StageCatalog.registry).validate(text: text, file: "t.json", directory: "/tmp")
+            Issue.record("the training section's problems were not found")
+        } catch let e as PipelineValidationError {
+            let paths = Set(e.issues.map(\.path))
+            #expect(paths.isSuperset(of: ["training.label", "training.patch", "training.loss.type", "training.augmentation[0]", "training.epochz"]), "\(e)")
+            #expect(e.issues.allSatisfy { $0.line >= 1 && $0.column >= 1 })
+            #expect(e.description.contains("did you mean \"dicece\"") || e.description.contains("dicece"))
+        }
+    }
+
+    @Test("splits: 70/15/15 by default, reproducible by seed, lists checked, k folds partition the cases")
+    func splits() throws {
+        let ids = (0..<20).map { String(format: "case%02d", $0) }
+        let a = try TrainingSplit.make(.fractions(train: 0.7, validation: 0.15, seed: 3), ids: ids)
+        #expect((a.train.count, a.validation.count, a.test.count) == (14, 3, 3))
+        #expect(Set(a.train + a.validation + a.test) == Set(ids))
+        #expect(try TrainingSplit.make(.fractions(train: 0.7, validation: 0.15, seed: 3), ids: ids.reversed()) == a)
+        #expect(try TrainingSplit.make(.fractions(train: 0.7, validation: 0.15, seed: 4), ids: ids) != a)
+        var seen: [String] = []
+        for fold in 0..<5 {
+            let s = try TrainingSplit.make(.kFold(folds: 5, fold: fold, seed: 1), ids: ids)
+            #expect(s.validation.count == 4 && s.train.count == 16 && Set(s.train).isDisjoint(with: s.validation))
+            seen += s.validation
+        }
+        #expect(seen.sorted() == ids)
+        #expect(throws: TrainingError.self) { try TrainingSplit.make(.lists(train: ["nope"], validation: [], test: []), ids: ids) }
+    }
+}
