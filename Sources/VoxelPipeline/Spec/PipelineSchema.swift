@@ -35,6 +35,7 @@ public enum PipelineSchema {
                     ("type", .string("array")), ("minItems", .int(1)),
                     ("items", .object([("oneOf", .array(registry.sorted.map { .object([("$ref", .string("#/$defs/stage-\($0.type)"))]) }))])),
                 ])),
+                ("training", TrainingSpec.schema),
             ])),
             ("$defs", .object(defs)),
         ])

@@ -258,3 +258,49 @@ extension Checker {
         return issues.count == before ? spec : nil
     }
 }
+
+extension TrainingSpec {
+    /// The JSON Schema of the `training` section (for editors; `voxelflow validate` checks more).
+    static var schema: JSON {
+        func number(_ description: String, _ minimum: Double? = nil, _ maximum: Double? = nil) -> JSON {
+            var items: [(String, JSON)] = [("type", .string("number")), ("description", .string(description))]
+            if let minimum { items.append(("minimum", .number(minimum))) }
+            if let maximum { items.append(("maximum", .number(maximum))) }
+            return .object(items)
+        }
+        func integer(_ description: String, _ minimum: Int) -> JSON {
+            .object([("type", .string("integer")), ("minimum", .int(minimum)), ("description", .string(description))])
+        }
+        func typed(_ types: [String], _ keys: [String], _ description: String) -> JSON {
+            .object([("type", .string("object")), ("additionalProperties", .bool(false)), ("description", .string(description)),
+                     ("properties", .object(keys.map { key in
+                         (key, key == "type" ? .object([("enum", .array(types.map { .string($0) }))]) : .object([]))
+                     }))])
+        }
+        return .object([
+            ("type", .string("object")), ("additionalProperties", .bool(false)),
+            ("description", .string("makes the pipeline a training pipeline for `voxelflow train` (docs/pipelines.md, Training pipelines)")),
+            ("required", .array([.string("image"), .string("label"), .string("network")])),
+            ("properties", .object([
+                ("image", .object([("type", .string("string")), ("description", .string("id of the preprocessed image (input or stage)"))])),
+                ("label", .object([("type", .string("string")), ("description", .string("id of the label map on the image's grid"))])),
+                ("split", .object([("type", .string("object")), ("description", .string("{train, validation} fractions and seed (default 0.7/0.15, the rest is test); or {train, validation, test} case lists; or {folds, fold, seed}"))])),
+                ("network", .object([("type", .string("object")), ("description", .string("network description as `segment` takes it (monai-unet, monai-basicunet)"))])),
+                ("patch", .object([("type", .string("array")), ("items", .object([("type", .string("integer"))])), ("minItems", .int(3)), ("maxItems", .int(3)),
+                                   ("description", .string("patch size along i, j, k in voxels (default 64³)"))])),
+                ("positiveFraction", number("share of patches centred on a labelled voxel (default 0.33)", 0, 1)),
+                ("batch", integer("patches per step (default 2)", 1)),
+                ("epochs", integer("epochs (default 10)", 1)),
+                ("iterationsPerEpoch", integer("steps per epoch (default 50)", 1)),
+                ("validationInterval", integer("validate every this many epochs (default 1)", 1)),
+                ("loss", typed(["dicece", "dice", "ce", "focal"], ["type"] + lossKeys.filter { $0 != "type" }, "loss (default dicece)")),
+                ("optimizer", typed(["adam", "adamw", "sgd"], ["type"] + optimizerKeys.filter { $0 != "type" }, "optimiser (default adam, lr 1e-3)")),
+                ("schedule", typed(["constant", "poly", "cosine", "step"], ["type"] + scheduleKeys.filter { $0 != "type" }, "learning-rate schedule (default poly 0.9)")),
+                ("clipGradient", number("clip the global gradient norm to this value", 0)),
+                ("augmentation", .object([("type", .string("array")), ("items", .object([("type", .string("object")), ("required", .array([.string("type")])),
+                    ("properties", .object([("type", .object([("enum", .array(augmentationKeys.keys.sorted().map { .string($0) }))])), ("p", number("probability", 0, 1))]))]))])),
+                ("validationOverlap", number("sliding-window overlap of validation (default 0.5)", 0, 0.95)),
+            ])),
+        ])
+    }
+}
