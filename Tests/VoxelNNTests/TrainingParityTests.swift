@@ -163,4 +163,68 @@ struct TrainingParityTests {
             #expect(worst <= 1e-4, "\(name): after 5 \(key) steps \(worstName) differs from PyTorch by \(worst)")
         }
     }
+
+    /// A deterministic tensor with values in about ±1.
+    static func pseudoRandom(_ shape: [Int], seed: UInt64) -> Tensor {
+        var rng = SeededGenerator(seed: seed)
+        var t = Tensor(zeros: shape)
+        for i in 0..<t.count { t.data[i] = Float(rng.uniform(-1...1)) }
+        return t
+    }
+
+    @Test("Gradients equal central finite differences on tiny shapes", arguments: ["conv-strided-groups", "convtranspose", "norm-prelu", "pool-pad"])
+    func finiteDifferences(_ op: String) throws {
+        // L = Σ y ⊙ r for a fixed r (the PReLU slope is 1, so that L is smooth in the input and a step of h
+        // never crosses the activation's kink, while its slope gradient Σ_{v<0} r·v is still exercised); ∂L/∂θ from the tape against (L(θ + h) − L(θ − h)) / 2h for every input and parameter value.
+        let x = Self.pseudoRandom([1, 4, 5, 4, 5], seed: 1)
+        var params: [(String, Tensor)] = [("input", x)]
+        switch op {
+        case "conv-strided-groups": params += [("w", Self.pseudoRandom([6, 2, 3, 2, 3], seed: 2)), ("b", Self.pseudoRandom([6], seed: 3))]
+        case "convtranspose": params += [("w", Self.pseudoRandom([4, 3, 3, 3, 2], seed: 4)), ("b", Self.pseudoRandom([3], seed: 5))]
+        case "norm-prelu": params += [("gamma", Self.pseudoRandom([4], seed: 6)), ("beta", Self.pseudoRandom([4], seed: 7)), ("slope", try Tensor(shape: [1], data: [1]))]
+        default: break
+        }
+        func forward(_ store: ParameterStore) throws -> (GradientTape, GradientTape.Variable) {
+            let t = GradientTape(parameters: store)
+            let input = try t.parameter("input")
+            let y: GradientTape.Variable
+            switch op {
+            case "conv-strided-groups":
+                y = try t.conv3d(input, weight: t.parameter("w"), bias: t.parameter("b"),
+                                 geometry: ConvGeometry(kernel: [3, 2, 3], stride: [2, 1, 2], padding: [1, 0, 1], dilation: [1, 2, 1]), groups: 2)
+            case "convtranspose":
+                y = try t.convTranspose3d(input, weight: t.parameter("w"), bias: t.parameter("b"),
+                                          geometry: ConvGeometry(kernel: [3, 3, 2], stride: [2, 2, 2], padding: [1, 1, 0]), outputPadding: [1, 0, 0])
+            case "norm-prelu":
+                y = try t.normActivation(input, groups: 2, weight: t.parameter("gamma"), bias: t.parameter("beta"), activation: .prelu(t.parameter("slope")))
+            default:
+                y = try t.replicatePadEnd(t.maxPool3d(input, kernel: [2, 2, 2]), to: [3, 3, 3])
+            }
+            return (t, y)
+        }
+        let store = ParameterStore(params)
+        let (tape, y) = try forward(store)
+        let r = Self.pseudoRandom(y.shape, seed: 99)
+        tape.backward(from: y, gradient: r)
+        let analytic = tape.parameterGradients
+        func loss(_ s: ParameterStore) throws -> Double {
+            let out = try forward(s).1.value
+            return zip(out.data, r.data).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        }
+        // Pooling is piecewise linear: a small step keeps the perturbed value from crossing its window's runner-up.
+        let h: Float = op == "pool-pad" ? 1e-3 : 1e-2
+        for (name, value) in params {
+            let g = try #require(analytic[name])
+            let scale = max(g.data.map(abs).max() ?? 0, 1e-3)
+            var worst: Float = 0
+            for i in 0..<value.count {
+                var plus = store, minus = store
+                plus.modify(name) { $0.data[i] += h }
+                minus.modify(name) { $0.data[i] -= h }
+                let numeric = Float((try loss(plus) - loss(minus)) / Double(2 * h))
+                worst = max(worst, abs(numeric - g.data[i]))
+            }
+            #expect(worst / scale < 5e-3, "\(op): ∂L/∂\(name) differs from finite differences by \(worst) (scale \(scale))")
+        }
+    }
 }

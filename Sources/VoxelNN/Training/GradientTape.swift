@@ -113,6 +113,14 @@ public struct ParameterStore: Sendable {
         self.init(try network.parameterNames.map { ($0, try weights.tensor($0)) })
     }
 
+    /// Runs `body` on the tensor `name` in place (no copy of its storage); false when there is none.
+    @discardableResult
+    public mutating func modify(_ name: String, _ body: (inout Tensor) throws -> Void) rethrows -> Bool {
+        guard tensors[name] != nil else { return false }
+        try body(&tensors[name]!)
+        return true
+    }
+
     public subscript(name: String) -> Tensor? {
         get { tensors[name] }
         set {

@@ -33,48 +33,50 @@ public struct Optimizer: Sendable {
     public mutating func update(_ parameters: inout ParameterStore, gradients: [String: Tensor], lr: Double) throws {
         step += 1
         let t = Double(step)
+        let decay = weightDecay
         for name in parameters.names {
-            guard let g = gradients[name], var p = parameters[name] else { continue }
-            guard g.shape == p.shape else { throw NNError.shapeMismatch(name: "gradient of \(name)", expected: p.shape, found: g.shape) }
-            let count = p.count
-            switch kind {
-            case let .sgd(momentum, dampening, nesterov):
-                var d = g.data
-                if weightDecay != 0 { for i in 0..<count { d[i] += weightDecay * p.data[i] } }
-                if momentum != 0 {
-                    if var buffer = first[name] {
-                        for i in 0..<count { buffer[i] = momentum * buffer[i] + (1 - dampening) * d[i] }
-                        first[name] = buffer
-                    } else {
-                        first[name] = d
+            guard let g = gradients[name], let shape = parameters[name]?.shape else { continue }
+            guard g.shape == shape else { throw NNError.shapeMismatch(name: "gradient of \(name)", expected: shape, found: g.shape) }
+            let count = g.count
+            if first[name] == nil { first[name] = [Float](repeating: 0, count: count) }
+            if second[name] == nil, case .sgd = kind {} else if second[name] == nil { second[name] = [Float](repeating: 0, count: count) }
+            let isFirstStep = step == 1 || (first[name]?.isEmpty ?? true)
+            parameters.modify(name) { p in
+                p.data.withUnsafeMutableBufferPointer { pp in
+                g.data.withUnsafeBufferPointer { gp in
+                first[name, default: []].withUnsafeMutableBufferPointer { mp in
+                    switch kind {
+                    case let .sgd(momentum, dampening, nesterov):
+                        let rate = Float(lr)
+                        for i in 0..<count {
+                            var d = gp[i] + decay * pp[i]
+                            if momentum != 0 {
+                                mp[i] = isFirstStep ? d : momentum * mp[i] + (1 - dampening) * d
+                                d = nesterov ? d + momentum * mp[i] : mp[i]
+                            }
+                            pp[i] -= rate * d
+                        }
+                    case let .adam(beta1, beta2, eps), let .adamW(beta1, beta2, eps):
+                        var isW = false
+                        if case .adamW = kind { isW = true }
+                        let shrink = Float(1 - lr * Double(decay))
+                        let c1 = 1 - Foundation.pow(Double(beta1), t), c2 = 1 - Foundation.pow(Double(beta2), t)
+                        let stepSize = Float(lr / c1), c2Root = Float(c2.squareRoot())
+                        second[name, default: []].withUnsafeMutableBufferPointer { vp in
+                            for i in 0..<count {
+                                var d = gp[i]
+                                if isW { pp[i] *= shrink } else if decay != 0 { d += decay * pp[i] }
+                                mp[i] += (d - mp[i]) * (1 - beta1)
+                                vp[i] = vp[i] * beta2 + (1 - beta2) * d * d
+                                let denom = vp[i].squareRoot() / c2Root + eps
+                                pp[i] -= stepSize * (mp[i] / denom)
+                            }
+                        }
                     }
-                    let buffer = first[name] ?? d
-                    if nesterov { for i in 0..<count { d[i] += momentum * buffer[i] } } else { d = buffer }
                 }
-                let rate = Float(lr)
-                for i in 0..<count { p.data[i] -= rate * d[i] }
-            case let .adam(beta1, beta2, eps), let .adamW(beta1, beta2, eps):
-                var d = g.data
-                if case .adamW = kind {
-                    let shrink = Float(1 - lr * Double(weightDecay))
-                    for i in 0..<count { p.data[i] *= shrink }
-                } else if weightDecay != 0 {
-                    for i in 0..<count { d[i] += weightDecay * p.data[i] }
                 }
-                var m = first[name] ?? [Float](repeating: 0, count: count)
-                var v = second[name] ?? [Float](repeating: 0, count: count)
-                let c1 = 1 - Foundation.pow(Double(beta1), t), c2 = 1 - Foundation.pow(Double(beta2), t)
-                let stepSize = Float(lr / c1), c2Root = Float(c2.squareRoot())
-                for i in 0..<count {
-                    m[i] += (d[i] - m[i]) * (1 - beta1)
-                    v[i] = v[i] * beta2 + (1 - beta2) * d[i] * d[i]
-                    let denom = v[i].squareRoot() / c2Root + eps
-                    p.data[i] -= stepSize * (m[i] / denom)
                 }
-                first[name] = m
-                second[name] = v
             }
-            parameters[name] = p
         }
     }
 
