@@ -4,10 +4,11 @@ One step = forward in training mode, DiceCELoss(to_onehot_y=True, softmax=True),
 Models (PyTorch CPU, torch.set_num_threads(2)):
   unet       UNet(3, 1, 2, channels=(16, 32, 64, 128, 256), strides=(2, 2, 2, 2), num_res_units=2)
   basicunet  BasicUNet(3, 1, 2)  (features 32, 32, 64, 128, 256, 32)
-Batch --batch (2) of --size³ (64) random input with random labels. The first step of each tool is a warm-up and
-is reported but not used for the median. Losses of the first steps are printed for both (same weights and batch,
+Batch --batch (2) of --size³ (64) random input with random labels. The tools alternate for --rounds rounds (3) of
+--steps steps each (the machine's speed drifts; alternating exposes both tools to the same drift). The first step
+of each round is a warm-up and is reported but not used for the median. Losses of the first steps are printed for both (same weights and batch,
 so they agree to float rounding).
-Usage: training.py VOXELFLOW_BENCH WORKDIR [--model unet|basicunet] [--steps N] [--size S] [--batch B]
+Usage: training.py VOXELFLOW_BENCH WORKDIR [--model unet|basicunet] [--steps N] [--rounds R] [--size S] [--batch B]
 """
 import json
 import os
@@ -51,29 +52,38 @@ def main():
     tensors["target"] = y[:, 0].float()
     save_file(tensors, path, metadata={"config": json.dumps(config)})
 
-    # VoxelFlow first, as its own process (its peak memory is its own).
-    out = subprocess.run([bench, "train-step", path, "--repeat", str(steps)], check=True, capture_output=True, text=True).stdout
-    vf = json.loads(out.strip().splitlines()[-1])
-
+    init = {k: v.detach().clone() for k, v in model.state_dict().items()}
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    times, losses = [], []
-    for _ in range(steps):
-        t = time.perf_counter()
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        times.append(time.perf_counter() - t)
-        losses.append(float(loss))
+    rounds = int(arg("--rounds", "3"))
+    vf_times, vf_steady, pt_times, pt_steady, losses = [], [], [], [], []
+    vf = None
+    for _ in range(rounds):
+        # VoxelFlow as its own process (its peak memory is its own), then PyTorch from the same initial weights.
+        out = subprocess.run([bench, "train-step", path, "--repeat", str(steps)], check=True, capture_output=True, text=True).stdout
+        vf = json.loads(out.strip().splitlines()[-1])
+        vf_times.append(vf["times"])
+        vf_steady += vf["times"][1:]
+        model.load_state_dict(init)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        times, losses = [], []
+        for _ in range(steps):
+            t = time.perf_counter()
+            opt.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+            times.append(time.perf_counter() - t)
+            losses.append(float(loss))
+        pt_times.append(times)
+        pt_steady += times[1:]
     torch_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    vf_median = statistics.median(vf["times"][1:] or vf["times"])
-    pt_median = statistics.median(times[1:] or times)
-    print(json.dumps({"model": model_name, "batch": batch, "size": size, "steps": steps,
-                      "voxelflow": {"times": [round(t, 4) for t in vf["times"]], "median": round(vf_median, 4),
+    vf_median = statistics.median(vf_steady)
+    pt_median = statistics.median(pt_steady)
+    print(json.dumps({"model": model_name, "batch": batch, "size": size, "steps": steps, "rounds": rounds,
+                      "voxelflow": {"times": [[round(t, 4) for t in r] for r in vf_times], "median": round(vf_median, 4),
                                     "peak_rss_mb": round(vf["peak_rss_mb"]), "losses": [round(v, 6) for v in vf["losses"][:3]]},
-                      "pytorch": {"times": [round(t, 4) for t in times], "median": round(pt_median, 4),
+                      "pytorch": {"times": [[round(t, 4) for t in r] for r in pt_times], "median": round(pt_median, 4),
                                   "peak_rss_mb": round(torch_rss), "losses": [round(v, 6) for v in losses[:3]]},
                       "speedup": round(pt_median / vf_median, 3)}, indent=1))
 
