@@ -53,8 +53,7 @@ extension ConvolutionKernel {
         let rows = cinG * geometry.taps
         let inSpatial = inSize.reduce(1, *), outSpatial = outSize.reduce(1, *)
         let oW = outSize[2], outRows = outSize[0] * outSize[1]
-        let rowsPerBlock = max(1, min(outRows, workerBlockBytes / 4 / max(1, rows * oW)))
-        let blocks = (outRows + rowsPerBlock - 1) / rowsPerBlock
+        let (rowsPerBlock, blocks) = balancedBlocks(outRows: outRows, rowBytes: 4 * rows * oW)
         let workers = max(1, min(GEMM.workers, blocks * n * groups))
         let weightCount = cout * rows
         var partials = [Float](repeating: 0, count: workers * weightCount)

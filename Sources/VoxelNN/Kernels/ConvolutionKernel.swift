@@ -64,8 +64,7 @@ enum ConvolutionKernel {
         // Every element is written by sgemm (beta 0).
         var y = Tensor(uninitialized: [n, cout] + outSize)
         let oW = outSize[2], outRows = outSize[0] * outSize[1]
-        let rowsPerBlock = max(1, min(outRows, workerBlockBytes / 4 / max(1, rows * oW)))
-        let blocks = (outRows + rowsPerBlock - 1) / rowsPerBlock
+        let (rowsPerBlock, blocks) = balancedBlocks(outRows: outRows, rowBytes: 4 * rows * oW)
         let workers = max(1, min(GEMM.workers, blocks))
         var columns = [Float](repeating: 0, count: workers * rows * rowsPerBlock * oW)
         let biasValues = bias?.data ?? []
@@ -109,6 +108,17 @@ enum ConvolutionKernel {
         }
         }
         return y
+    }
+
+    /// Output rows per block so that a block's columns fit `workerBlockBytes`, evened out so that the blocks
+    /// are of equal size (two blocks of 8 rows rather than 14 and 2, which would leave a core idle).
+    static func balancedBlocks(outRows: Int, rowBytes: Int) -> (rowsPerBlock: Int, blocks: Int) {
+        let fitting = max(1, min(outRows, workerBlockBytes / max(1, rowBytes)))
+        var blocks = (outRows + fitting - 1) / fitting
+        // At least one block per core when there are rows enough, so that no core waits.
+        blocks = max(blocks, min(outRows, GEMM.workers))
+        let rowsPerBlock = (outRows + blocks - 1) / blocks
+        return (rowsPerBlock, (outRows + rowsPerBlock - 1) / rowsPerBlock)
     }
 
     /// Lends the storage of every tensor at once (pointers must not escape `body`); empty tensors lend none.

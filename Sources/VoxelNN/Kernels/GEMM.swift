@@ -62,6 +62,19 @@ extension GEMM {
     static func parallelMultiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
                                  b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float = 0) {
         let parts = n >= 256 ? workers : 1
+        if parts == 1 && workers > 1 && m >= 64 * workers && m * n * k >= 1 << 20 {
+            // Few columns but many rows (a small volume with many channels): split the rows instead.
+            let chunk = (m + workers - 1) / workers
+            let ap = Shared(a), bp = Shared(b), cp = Shared(c)
+            Parallel.perform(workers) { part in
+                let start = part * chunk, end = min(m, start + chunk)
+                guard start < end else { return }
+                let aStart = transposeA ? ap.value + start : ap.value + start * lda
+                multiply(m: end - start, n: n, k: k, a: aStart, lda: lda, transposeA: transposeA, b: bp.value, ldb: ldb,
+                         c: cp.value + start * ldc, ldc: ldc, beta: beta)
+            }
+            return
+        }
         guard parts > 1 else {
             multiply(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb, c: c, ldc: ldc, beta: beta)
             return
