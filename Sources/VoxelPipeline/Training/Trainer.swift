@@ -123,13 +123,15 @@ public struct Trainer: Sendable {
         let total = training.epochs * training.iterationsPerEpoch
         let threads = options.jobs ?? ComputeBudget.threads
         var interrupted = false
+        let seed = spec.seed
+        let prefetcher = BatchPrefetcher(builder: builder, seed: { Self.stepSeed(seed, $0) })
+        defer { prefetcher.finish() }
         try ComputeBudget.withThreads(threads) {
             epochs: while state.epoch < training.epochs {
                 let epochStart = Clock.now()
                 while state.iteration < training.iterationsPerEpoch {
                     if control.stopRequested { interrupted = true; break epochs }
-                    var rng = SeededGenerator(seed: Self.stepSeed(spec.seed, state.step))
-                    let (input, target) = try builder.batch(using: &rng)
+                    let (input, target) = try prefetcher.batch(for: state.step, next: state.step + 1 < total ? state.step + 1 : nil)
                     var step = try TrainingStep.gradients(network: network, parameters: params, input: input, target: target, loss: loss)
                     if let clip = training.clipGradient { clipGradientNorm(&step.gradients, maxNorm: Float(clip)) }
                     let rate = schedule.rate(base: baseRate, step: state.step, total: total)

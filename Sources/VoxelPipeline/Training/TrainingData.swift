@@ -169,3 +169,55 @@ extension Volume {
         return try Tensor(shape: [1, timePoints, s.z, s.y, s.x], data: physicalFloats())
     }
 }
+
+/// Builds the batch of the next step on a background thread while the current step computes. A batch depends
+/// only on its step's seed, so prefetching changes nothing in the results.
+final class BatchPrefetcher: @unchecked Sendable {
+    private let builder: BatchBuilder
+    private let seed: (Int) -> UInt64
+    private let queue = DispatchQueue(label: "voxelflow.training.batches")
+    private let lock = NSLock()
+    private var pending: (step: Int, group: DispatchGroup)?
+    private var result: Result<(Tensor, Tensor), Error>?
+
+    init(builder: BatchBuilder, seed: @escaping @Sendable (Int) -> UInt64) {
+        self.builder = builder
+        self.seed = seed
+    }
+
+    private func build(_ step: Int) -> Result<(Tensor, Tensor), Error> {
+        var rng = SeededGenerator(seed: seed(step))
+        // One thread: the step's kernels use the others.
+        return ComputeBudget.withThreads(1) { Result { try builder.batch(using: &rng) } }
+    }
+
+    /// The batch of `step` (waiting for it when it is being built), then starts building `next` (nil: none).
+    func batch(for step: Int, next: Int?) throws -> (Tensor, Tensor) {
+        var built: Result<(Tensor, Tensor), Error>
+        if let pending, pending.step == step {
+            pending.group.wait()
+            lock.lock()
+            built = result ?? build(step)
+            result = nil
+            lock.unlock()
+        } else {
+            if let pending { pending.group.wait() }
+            built = build(step)
+        }
+        pending = nil
+        if let next {
+            let group = DispatchGroup()
+            pending = (next, group)
+            queue.async(group: group) { [self] in
+                let r = build(next)
+                lock.lock()
+                result = r
+                lock.unlock()
+            }
+        }
+        return try built.get()
+    }
+
+    /// Waits for a batch being built (before the run ends or writes its checkpoint).
+    func finish() { pending?.group.wait() }
+}
