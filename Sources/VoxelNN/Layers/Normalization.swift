@@ -125,6 +125,29 @@ enum Normalization {
         return y
     }
 
+    /// Mean and 1/√(biased variance + eps) of `count` values in one pass: sums of (v − k) and (v − k)² with k
+    /// the mean of the first values (which keeps the subtraction from cancelling), in float runs of 1,024
+    /// added up in double.
+    static func moments(_ data: UnsafePointer<Float>, count: Int, eps: Float) -> (mean: Double, inverseStd: Double) {
+        var k: Float = 0
+        let head = min(count, 1024)
+        for i in 0..<head { k += data[i] }
+        k /= Float(max(1, head))
+        var sum = 0.0, squares = 0.0
+        var start = 0
+        while start < count {
+            let end = min(count, start + 1024)
+            var s1: Float = 0, s2: Float = 0
+            for i in start..<end { let d = data[i] - k; s1 += d; s2 += d * d }
+            sum += Double(s1)
+            squares += Double(s2)
+            start = end
+        }
+        let shiftedMean = sum / Double(max(1, count))
+        let variance = max(0, squares / Double(max(1, count)) - shiftedMean * shiftedMean)
+        return (Double(k) + shiftedMean, 1 / (variance + Double(eps)).squareRoot())
+    }
+
     /// `grouped` on the tensor's own storage (no copy when it is uniquely referenced). Mean and variance
     /// come from one pass: sums of (v − k) and (v − k)² with k the mean of the first values (which keeps
     /// the subtraction from cancelling), in float runs of 1,024 added up in double.
@@ -139,24 +162,7 @@ enum Normalization {
                 let data = shared.value + (b * c + g * perGroup) * s
                 let count = perGroup * s
                 guard count > 0 else { return }
-                var k: Float = 0
-                let head = min(count, 1024)
-                for i in 0..<head { k += data[i] }
-                k /= Float(head)
-                var sum = 0.0, squares = 0.0
-                var start = 0
-                while start < count {
-                    let end = min(count, start + 1024)
-                    var s1: Float = 0, s2: Float = 0
-                    for i in start..<end { let d = data[i] - k; s1 += d; s2 += d * d }
-                    sum += Double(s1)
-                    squares += Double(s2)
-                    start = end
-                }
-                let shiftedMean = sum / Double(count)
-                let mean = Double(k) + shiftedMean
-                let variance = max(0, squares / Double(count) - shiftedMean * shiftedMean)
-                let inv = 1 / (variance + Double(eps)).squareRoot()
+                let (mean, inv) = moments(UnsafePointer(data), count: count, eps: eps)
                 for ch in 0..<perGroup {
                     let channel = g * perGroup + ch
                     let scale = Float(inv * Double(weight?.data[channel] ?? 1))

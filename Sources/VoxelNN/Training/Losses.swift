@@ -45,21 +45,8 @@ enum LossSupport {
         return onehot
     }
 
-    /// Softmax over the channels of each position.
-    static func softmax(_ x: Tensor) -> Tensor {
-        let (n, c, s) = x.ncs
-        var y = x
-        for b in 0..<n {
-            for i in 0..<s {
-                var m = -Float.infinity
-                for ch in 0..<c { m = max(m, x.data[(b * c + ch) * s + i]) }
-                var sum: Float = 0
-                for ch in 0..<c { let e = Foundation.exp(x.data[(b * c + ch) * s + i] - m); y.data[(b * c + ch) * s + i] = e; sum += e }
-                for ch in 0..<c { y.data[(b * c + ch) * s + i] /= sum }
-            }
-        }
-        return y
-    }
+    /// Softmax over the channels of each position (the `Softmax` layer; logits are always N × C × …).
+    static func softmax(_ x: Tensor) -> Tensor { (try? Softmax().forward(x)) ?? x }
 
     static func sigmoid(_ v: Float) -> Float { 1 / (1 + Foundation.exp(-v)) }
 

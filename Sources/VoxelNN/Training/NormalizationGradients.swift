@@ -39,7 +39,8 @@ extension GradientTape {
             let xs = Shared(xb), ns = Shared(nb), os = Shared(ob), inv = Shared(ib)
             Parallel.perform(jobs) { job in
                 let offset = job * count
-                let (mean, invStd) = Self.meanAndInverseStd(xs.value + offset, count: count, eps: eps)
+                let moments = Normalization.moments(UnsafePointer(xs.value + offset), count: count, eps: eps)
+                let mean = Float(moments.mean), invStd = Float(moments.inverseStd)
                 inv.value[job] = invStd
                 let channel0 = (job % groups) * perGroup
                 for ch in 0..<perGroup {
@@ -122,28 +123,6 @@ extension GradientTape {
                 tape.accumulate(slopeVariable, Tensor(repeating: 0, shape: slopeVariable.shape).replacingData(perSlope))
             }
         }
-    }
-
-    /// Mean and 1/√(biased variance + eps) of `count` values, shifted by the first values' mean and summed
-    /// in float runs added up in double (as the inference normalisation does).
-    static func meanAndInverseStd(_ data: UnsafePointer<Float>, count: Int, eps: Float) -> (Float, Float) {
-        var k: Float = 0
-        let head = min(count, 1024)
-        for i in 0..<head { k += data[i] }
-        k /= Float(max(1, head))
-        var sum = 0.0, squares = 0.0
-        var start = 0
-        while start < count {
-            let end = min(count, start + 1024)
-            var s1: Float = 0, s2: Float = 0
-            for i in start..<end { let d = data[i] - k; s1 += d; s2 += d * d }
-            sum += Double(s1)
-            squares += Double(s2)
-            start = end
-        }
-        let shifted = sum / Double(max(1, count))
-        let variance = max(0, squares / Double(max(1, count)) - shifted * shifted)
-        return (Float(Double(k) + shifted), Float(1 / (variance + Double(eps)).squareRoot()))
     }
 }
 
