@@ -120,6 +120,33 @@ struct TrainCommandTests {
         #expect(run.status == 2 && run.stderr.contains("voxelflow train"))
     }
 
+    @Test("a case with labels the network cannot have is left out with its reason; the others train")
+    func badCaseExcluded() throws {
+        let tmp = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(tmp) }
+        let archive = tmp + "/archive/nifti"
+        try FileManager.default.createDirectory(atPath: archive, withIntermediateDirectories: true)
+        for name in ["hu", "mask_bone"] {
+            try FileManager.default.copyItem(atPath: TestPaths.sampleData + "/nifti/ct_head_\(name).nii.gz", toPath: archive + "/ct_head_\(name).nii.gz")
+        }
+        try FileManager.default.copyItem(atPath: TestPaths.sampleData + "/nifti/ct_head_hu.nii.gz", toPath: archive + "/ct_bad_hu.nii.gz")
+        var labels = try NIfTI.read(TestPaths.sampleData + "/nifti/ct_head_mask_bone.nii.gz").volume
+        guard case .uint8(var values) = labels.voxels else { Issue.record("the bone mask is not uint8"); return }
+        for i in stride(from: 0, to: values.count, by: 97) where values[i] != 0 { values[i] = 5 }
+        try labels.replaceVoxels(.uint8(values))
+        try NIfTI.write(labels, to: archive + "/ct_bad_mask_bone.nii.gz")
+        var text = try String(contentsOfFile: Self.pipeline, encoding: .utf8)
+        text = text.replacingOccurrences(of: #""train": ["head"], "validation": ["head"]"#, with: #""train": ["bad", "head"], "validation": ["head"]"#)
+        text = text.replacingOccurrences(of: #""epochs": 4"#, with: #""epochs": 1"#)
+        try text.write(toFile: tmp + "/pipeline.json", atomically: true, encoding: .utf8)
+        let r = PipelineFixtures.cli(["train", tmp + "/pipeline.json", "-i", tmp + "/archive", "-o", tmp + "/run"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("excluded bad") && r.stderr.contains("label value 5"), "\(r.stderr)")
+        #expect(r.stdout.contains("excluded cases: 1"))
+        let report = try String(contentsOfFile: tmp + "/run/report.html", encoding: .utf8)
+        #expect(report.contains("Excluded cases") && report.contains("label value 5"))
+    }
+
     @Test("training sections are checked with line and column")
     func validation() throws {
         let text = """
