@@ -32,8 +32,9 @@ struct TrainCommand: ParsableCommand {
         Every file is written atomically.
 
         Ctrl-C (SIGINT) or SIGTERM finishes the current step, writes the checkpoint and exits; --resume
-        continues from it. Batches depend only on the seed and the step number, so a stopped and resumed run
-        ends with the same weights as one that ran through (same machine and --jobs).
+        continues from it (a run stopped before its first checkpoint starts afresh). Batches depend only on
+        the seed and the step number, so a stopped and resumed run ends with the same weights as one that ran
+        through (same machine and --jobs).
 
         \(ExitCodes.help)
         """

@@ -116,8 +116,10 @@ public struct ParameterStore: Sendable {
     /// Runs `body` on the tensor `name` in place (no copy of its storage); false when there is none.
     @discardableResult
     public mutating func modify(_ name: String, _ body: (inout Tensor) throws -> Void) rethrows -> Bool {
-        guard tensors[name] != nil else { return false }
-        try body(&tensors[name]!)
+        // Moved out of the dictionary, the tensor is uniquely referenced, so `body` mutates it without a copy.
+        guard var tensor = tensors.removeValue(forKey: name) else { return false }
+        defer { tensors[name] = tensor }
+        try body(&tensor)
         return true
     }
 

@@ -103,7 +103,8 @@ public struct Trainer: Sendable {
         let schedule = try training.makeSchedule()
         var state = TrainingState()
         var params: ParameterStore
-        if options.resume {
+        var logLines: [String] = []
+        if options.resume, FileManager.default.fileExists(atPath: run.last) {
             let checkpoint = try Safetensors(path: run.last)
             if let recorded = checkpoint.metadata["pipeline_sha256"], recorded != sha {
                 throw TrainingError.output("\(run.last): the pipeline changed since this run started (SHA-256 \(recorded.prefix(12))…, now \(sha.prefix(12))…); start a new run folder")
@@ -111,12 +112,12 @@ public struct Trainer: Sendable {
             params = try ParameterStore(network: network, weights: checkpoint)
             state = TrainingState(metadata: checkpoint.metadata)
             try optimizer.restore(from: checkpoint, step: state.optimizerStep)
+            // The checkpoint carries the log of the epochs it contains (the log file is written after it).
+            logLines = (checkpoint.metadata["log"] ?? "").split(separator: "\n").map(String.init)
             log("resuming at epoch \(state.epoch + 1), step \(state.step)")
         } else {
+            if options.resume { log("no checkpoint was written yet: starting from the beginning") }
             params = try ParameterStore.initialized(for: network, seed: spec.seed)
-        }
-        var logLines = run.logLines().filter { line in
-            (try? JSONParser.parse(line).json["epoch"]?.doubleValue).flatMap { $0 }.map { Int($0) <= state.epoch } ?? false
         }
         let builder = BatchBuilder(cases: trainCases, sampler: try PatchSampler(size: training.patch, positiveFraction: training.positiveFraction),
                                    augmentations: try training.augmentation.map(BatchBuilder.Augmentation.init), batch: training.batch)
@@ -168,12 +169,14 @@ public struct Trainer: Sendable {
                     // Without validation cases the last weights are the best known.
                     try AtomicFile.write(Safetensors.serialize(params.ordered, metadata: weightsMetadata(epoch: epoch, dice: nil)), to: run.best)
                 }
+                // Checkpoint first (it holds the log too), so a kill between the two never leaves a logged epoch
+                // without its checkpoint.
+                try writeCheckpoint(run, params, optimizer, state, sha: sha, log: logLines)
                 try AtomicFile.write(Array((logLines.joined(separator: "\n") + "\n").utf8), to: run.log)
-                try writeCheckpoint(run, params, optimizer, state, sha: sha)
                 log(progress + "  lr \(Self.format(state.lastRate))  (\(Self.format(Clock.now() - epochStart)) s)")
             }
             if interrupted {
-                try writeCheckpoint(run, params, optimizer, state, sha: sha)
+                try writeCheckpoint(run, params, optimizer, state, sha: sha, log: logLines)
                 log("stopped at epoch \(state.epoch + 1), step \(state.step); checkpoint written (continue with --resume)")
             }
         }
@@ -240,8 +243,10 @@ public struct Trainer: Sendable {
         return m
     }
 
-    func writeCheckpoint(_ run: RunFolder, _ params: ParameterStore, _ optimizer: Optimizer, _ state: TrainingState, sha: String) throws {
+    func writeCheckpoint(_ run: RunFolder, _ params: ParameterStore, _ optimizer: Optimizer, _ state: TrainingState, sha: String,
+                         log: [String]) throws {
         var metadata = state.metadata
+        metadata["log"] = log.joined(separator: "\n")
         metadata["config"] = training.network.serialized(pretty: false)
         metadata["pipeline_sha256"] = sha
         metadata["optimizer_step"] = String(optimizer.step)
@@ -299,16 +304,21 @@ struct RunFolder {
     var log: String { path + "/log.jsonl" }
     var split: String { path + "/split.json" }
 
-    /// A new run needs a missing or empty folder; a resumed one needs its last checkpoint.
+    /// The files a run writes at its top level (a folder holding only these is a run's own).
+    static let runFiles: Set<String> = ["checkpoints", "split.json", "log.jsonl", "report.html", "inference.json", "pipeline.json",
+                                        "training.resolved.json", ".staging"]
+
+    /// A new run needs a missing or empty folder. A resumed one needs its last checkpoint, or a run that was
+    /// stopped before its first checkpoint (a folder holding only a run's files), which then starts afresh.
     func prepare(resume: Bool) throws {
         let fm = FileManager.default
+        let entries = (try? fm.contentsOfDirectory(atPath: path)) ?? []
+        let onlyRunFiles = entries.allSatisfy { Self.runFiles.contains($0) || AtomicFile.isLeftover($0) }
         if resume {
-            guard fm.fileExists(atPath: last) else {
+            guard fm.fileExists(atPath: last) || (!entries.isEmpty && onlyRunFiles && entries.contains("split.json")) else {
                 throw TrainingError.output("\(path): no checkpoint to resume from (\(last) is missing)")
             }
-            return
-        }
-        if let entries = try? fm.contentsOfDirectory(atPath: path), !entries.isEmpty {
+        } else if !entries.isEmpty {
             let what = fm.fileExists(atPath: last) ? "holds a training run; continue it with --resume or choose a new folder" : "is not empty; choose a new or empty folder (nothing in it is touched)"
             throw TrainingError.output("\(path) \(what)")
         }
@@ -317,10 +327,5 @@ struct RunFolder {
         } catch {
             throw TrainingError.output("\(path): cannot create the run folder: \(FileSystemMessage.describe(error))")
         }
-    }
-
-    func logLines() -> [String] {
-        guard let text = try? String(contentsOfFile: log, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
     }
 }
