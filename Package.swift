@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "VoxelIO", targets: ["VoxelIO"]),
         .library(name: "VoxelNN", targets: ["VoxelNN"]),
         .library(name: "VoxelTransforms", targets: ["VoxelTransforms"]),
+        .library(name: "VoxelMetrics", targets: ["VoxelMetrics"]),
         .library(name: "VoxelPipeline", targets: ["VoxelPipeline"]),
         .library(name: "VoxelCatalog", targets: ["VoxelCatalog"]),
         .executable(name: "voxelflow", targets: ["voxelflow"]),
@@ -46,7 +47,9 @@ let package = Package(
         .target(name: "VoxelIO", dependencies: ["VoxelSupport", "VoxelCore", "CNIfTI", "CDCMTK", "CDeflate"]),
         .target(name: "VoxelNN", dependencies: ["VoxelSupport", "VoxelCore", "CBLAS"]),
         .target(name: "VoxelTransforms", dependencies: ["VoxelSupport", "VoxelCore"]),
-        .target(name: "VoxelPipeline", dependencies: ["VoxelSupport", "VoxelCore", "VoxelIO", "VoxelTransforms", "VoxelNN"]),
+        // Segmentation and classification metrics (overlap, surface distances, ROC): pure computation on volumes.
+        .target(name: "VoxelMetrics", dependencies: ["VoxelSupport", "VoxelCore"]),
+        .target(name: "VoxelPipeline", dependencies: ["VoxelSupport", "VoxelCore", "VoxelIO", "VoxelTransforms", "VoxelNN", "VoxelMetrics"]),
 
         // MARK: Analysis plugins (built only on the public API)
         .target(name: "LabelStatisticsPlugin", dependencies: ["VoxelPipeline", "VoxelSupport", "VoxelCore", "VoxelIO", "VoxelTransforms"], path: "Plugins/LabelStatistics"),
@@ -58,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "voxelflow",
             dependencies: [
-                "VoxelSupport", "VoxelCore", "VoxelIO", "VoxelTransforms", "VoxelNN", "VoxelPipeline", "VoxelCatalog",
+                "VoxelSupport", "VoxelCore", "VoxelIO", "VoxelTransforms", "VoxelNN", "VoxelMetrics", "VoxelPipeline", "VoxelCatalog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -66,7 +69,7 @@ let package = Package(
         // MARK: Benchmarks (side by side with peer tools; never part of `swift test`)
         .executableTarget(
             name: "voxelflow-bench",
-            dependencies: ["VoxelSupport", "VoxelCore", "VoxelIO", "VoxelTransforms", "VoxelNN"],
+            dependencies: ["VoxelSupport", "VoxelCore", "VoxelIO", "VoxelTransforms", "VoxelNN", "VoxelMetrics"],
             path: "Benchmarks/Sources/voxelflow-bench"
         ),
 
@@ -75,6 +78,7 @@ let package = Package(
         .testTarget(name: "VoxelCoreTests", dependencies: ["VoxelSupport", "VoxelCore", "TestSupport"]),
         .testTarget(name: "VoxelIOTests", dependencies: ["VoxelSupport", "VoxelIO", "VoxelCore", "TestSupport"]),
         .testTarget(name: "VoxelNNTests", dependencies: ["VoxelSupport", "VoxelNN", "VoxelIO", "VoxelCore", "TestSupport"]),
+        .testTarget(name: "VoxelMetricsTests", dependencies: ["VoxelSupport", "VoxelMetrics", "VoxelIO", "VoxelCore", "TestSupport"]),
         .testTarget(name: "VoxelTransformsTests", dependencies: ["VoxelSupport", "VoxelTransforms", "VoxelIO", "VoxelCore", "TestSupport"]),
         .testTarget(name: "voxelflowTests", dependencies: ["VoxelSupport", "VoxelIO", "VoxelCore", "TestSupport"]),
         .testTarget(

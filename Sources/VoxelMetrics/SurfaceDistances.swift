@@ -1,0 +1,62 @@
+/// The distances between the surfaces of one label in a prediction and in a reference, in mm.
+///
+/// A surface voxel is a voxel of the label with at least one of its six face neighbours outside the label or
+/// outside the grid (the voxels a binary erosion with the 6-connected cross removes, as MONAI and
+/// scipy compute edges). `predictedToReference[n]` is the distance from the centre of the n-th predicted
+/// surface voxel to the centre of the nearest reference surface voxel, from an exact Euclidean distance transform
+/// of the reference surface; `referenceToPredicted` the other way.
+struct SurfaceDistances {
+    var predictedToReference: [Double]
+    var referenceToPredicted: [Double]
+
+    /// Measures label `label` inside the inclusive voxel box `lower...upper` (the union of both masks' voxels;
+    /// the box is widened by one voxel here so that the masks' borders are inside it).
+    init(prediction: [UInt16], reference: [UInt16], label: UInt16, size: SIMD3<Int>, spacing: SIMD3<Double>,
+         lower: SIMD3<Int32>, upper: SIMD3<Int32>) {
+        let lo = SIMD3<Int>(max(0, Int(lower.x) - 1), max(0, Int(lower.y) - 1), max(0, Int(lower.z) - 1))
+        let hi = SIMD3<Int>(min(size.x - 1, Int(upper.x) + 1), min(size.y - 1, Int(upper.y) + 1), min(size.z - 1, Int(upper.z) + 1))
+        let box = hi &- lo &+ 1
+        let count = box.x * box.y * box.z
+        var p = [UInt8](repeating: 0, count: count), r = p
+        for k in 0..<box.z {
+            for j in 0..<box.y {
+                let src = lo.x + size.x * (lo.y + j + size.y * (lo.z + k))
+                let dst = box.x * (j + box.y * k)
+                for i in 0..<box.x {
+                    if prediction[src + i] == label { p[dst + i] = 1 }
+                    if reference[src + i] == label { r[dst + i] = 1 }
+                }
+            }
+        }
+        let pSurface = SurfaceDistances.surface(of: p, box: box), rSurface = SurfaceDistances.surface(of: r, box: box)
+        predictedToReference = SurfaceDistances.distances(from: pSurface, to: rSurface, box: box, spacing: spacing)
+        referenceToPredicted = SurfaceDistances.distances(from: rSurface, to: pSurface, box: box, spacing: spacing)
+    }
+
+    /// The mask's surface voxels (1) in a box whose outside counts as background.
+    static func surface(of mask: [UInt8], box: SIMD3<Int>) -> [UInt8] {
+        let (nx, ny, nz) = (box.x, box.y, box.z)
+        var out = [UInt8](repeating: 0, count: mask.count)
+        for k in 0..<nz {
+            for j in 0..<ny {
+                let base = nx * (j + ny * k)
+                for i in 0..<nx where mask[base + i] != 0 {
+                    let n = base + i
+                    let interior = i > 0 && i < nx - 1 && j > 0 && j < ny - 1 && k > 0 && k < nz - 1
+                        && mask[n - 1] != 0 && mask[n + 1] != 0 && mask[n - nx] != 0 && mask[n + nx] != 0
+                        && mask[n - nx * ny] != 0 && mask[n + nx * ny] != 0
+                    if !interior { out[n] = 1 }
+                }
+            }
+        }
+        return out
+    }
+
+    /// For every voxel of `from`, the distance (mm) to the nearest voxel of `to`.
+    static func distances(from: [UInt8], to: [UInt8], box: SIMD3<Int>, spacing: SIMD3<Double>) -> [Double] {
+        let squared = EuclideanDistanceTransform.squaredDistances(features: to, size: box, spacing: spacing)
+        var out: [Double] = []
+        for n in 0..<from.count where from[n] != 0 { out.append(squared[n].squareRoot()) }
+        return out
+    }
+}
