@@ -10,7 +10,7 @@ enum ExitCodes {
     static let badInput: Int32 = 2
     /// The output could not be written.
     static let cannotWrite: Int32 = 3
-    /// `run`: some cases failed; the others completed.
+    /// `run`, `evaluate`: some cases failed; the others completed.
     static let casesFailed: Int32 = 4
     /// `run`, `train`: stopped by SIGINT or SIGTERM; finished cases (a checkpoint) are kept, `--resume` continues.
     static let interrupted: Int32 = 130
@@ -22,7 +22,7 @@ enum ExitCodes {
         (1, "unexpected internal error"),
         (badInput, "bad input: the file, pipeline or archive is missing, unreadable, malformed or unsupported, or holds no case"),
         (cannotWrite, "the output cannot be written: it exists (without --force), it is one of the inputs, or the output folder is not a VoxelFlow run"),
-        (casesFailed, "run: one or more cases failed (the others completed; see the manifest)"),
+        (casesFailed, "run, evaluate: one or more cases failed (the others completed; run lists them in the manifest, evaluate on standard error)"),
         (64, "wrong command-line usage"),
         (interrupted, "run, train: interrupted by SIGINT or SIGTERM (finished cases or the last checkpoint kept; continue with --resume)"),
     ]

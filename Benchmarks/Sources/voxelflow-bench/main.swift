@@ -15,6 +15,8 @@
 //       settings in the file's metadata `window`)
 //   voxelflow-bench memory FILE TRANSFORM   (peak resident memory of one transform beyond the loaded input)
 //   voxelflow-bench train-step WEIGHTS.safetensors [--repeat N]  (N training steps: forward, DiceCE, backward, Adam)
+//   voxelflow-bench evaluate REF [PRED | --roundtrip] [--repeat N] [--tolerance MM] [--dump JSON]  (all segmentation
+//       metrics of all labels, label maps in memory)
 import Foundation
 import VoxelCore
 import VoxelIO
@@ -144,6 +146,10 @@ do {
         try TransformMemory.run(file: args[1], transform: args[2])
     case "train-step":
         try TrainingBenchmark.run(weightsPath: args[1], steps: repeats)
+    case "evaluate":
+        try MetricsBenchmark.run(reference: args[1], prediction: args.count > 2 && !args[2].hasPrefix("--") ? args[2] : nil,
+                                 repeats: repeats, tolerance: Double(option("--tolerance", in: args) ?? "1") ?? 1,
+                                 dump: option("--dump", in: args))
     default:
         FileHandle.standardError.write(Data("unknown benchmark \(command)\n".utf8))
         exit(64)

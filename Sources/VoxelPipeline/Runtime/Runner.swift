@@ -207,6 +207,11 @@ public struct Runner: Sendable {
         } catch {
             throw RunError.cannotRecord(path: "\(out)/\(BatchIndex.page)", reason: "\(error)")
         }
+        do {
+            try EvaluationIndex.write(output: out, spec: spec)
+        } catch {
+            throw RunError.cannotRecord(path: "\(out)/\(EvaluationTable.casesFile)", reason: "\(error)")
+        }
         if let problem = recordFailures.value.first {
             throw RunError.cannotRecord(path: files.manifest, reason: problem)
         }

@@ -1,0 +1,125 @@
+import Foundation
+import Testing
+import TestSupport
+import VoxelCore
+import VoxelIO
+
+/// `voxelflow evaluate`: files and folders, the tables it writes, and how it fails.
+@Suite("voxelflow evaluate")
+struct EvaluateCommandTests {
+    static let fixtures = TestPaths.repositoryRoot + "/Tests/Fixtures/metrics"
+
+    static func run(_ args: [String]) -> Subprocess.Result {
+        Subprocess.run([TestPaths.voxelflowExecutable, "evaluate"] + args)
+    }
+
+    /// Rows of a CSV text keyed by (case, label), as column → text.
+    static func table(_ csv: String) -> [String: [String: String]] {
+        let lines = csv.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        guard let header = lines.first else { return [:] }
+        var out: [String: [String: String]] = [:]
+        for row in lines.dropFirst() where row.count == header.count {
+            out["\(row[0])/\(row[1])"] = Dictionary(uniqueKeysWithValues: zip(header, row))
+        }
+        return out
+    }
+
+    /// MONAI's values for the synthetic case (Tests/Fixtures/metrics/oracle.json).
+    static func oracle() throws -> [String: [String: Any]] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: fixtures + "/oracle.json"))
+        let root = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        let cases = root?["cases"] as? [String: Any]
+        let synthetic = cases?["synthetic"] as? [String: Any]
+        return try #require(synthetic?["labels"] as? [String: [String: Any]])
+    }
+
+    @Test("Two files: CSV on standard output with MONAI's values, the case named after the reference")
+    func files() throws {
+        let r = Self.run([Self.fixtures + "/synthetic_pred.nii.gz", Self.fixtures + "/synthetic_ref.nii.gz", "--format", "csv", "--labels", "1", "2", "5", "6"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = Self.table(r.stdout)
+        #expect(rows.count == 4)
+        let oracle = try Self.oracle()
+        for label in ["1", "2", "5"] {
+            let row = try #require(rows["synthetic_ref/\(label)"])
+            let o = try #require(oracle[label])
+            for (ours, theirs) in [("dice", "dice"), ("iou", "iou"), ("hausdorff_mm", "hausdorff"), ("hausdorff95_mm", "hausdorff95"),
+                                   ("assd_mm", "averageSurfaceDistance"), ("surface_dice_1mm", "surfaceDice1mm")] {
+                let a = try #require(Double(row[ours] ?? ""), "label \(label) \(ours)")
+                let b = try #require(o[theirs] as? Double)
+                #expect(abs(a - b) <= 1e-5 * max(1, abs(b)), "label \(label) \(ours): \(a) against MONAI's \(b)")
+            }
+        }
+        #expect(rows["synthetic_ref/6"]?["presence"] == "neither" && rows["synthetic_ref/6"]?["precision"] == "")
+    }
+
+    @Test("Folders: cases paired by name, a missing prediction fails that case only (exit 4), tables written to --output and never replaced without --force")
+    func folders() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        let fm = FileManager.default
+        for sub in ["pred", "ref"] { try fm.createDirectory(atPath: "\(dir)/\(sub)", withIntermediateDirectories: true) }
+        try fm.copyItem(atPath: Self.fixtures + "/synthetic_pred.nii.gz", toPath: "\(dir)/pred/a.nii.gz")
+        try fm.copyItem(atPath: Self.fixtures + "/synthetic_ref.nii.gz", toPath: "\(dir)/ref/a.nii.gz")
+        try fm.copyItem(atPath: Self.fixtures + "/synthetic_ref.nii.gz", toPath: "\(dir)/pred/b.nii.gz")
+        try fm.copyItem(atPath: Self.fixtures + "/synthetic_ref.nii.gz", toPath: "\(dir)/ref/b.nii.gz")
+        try fm.copyItem(atPath: Self.fixtures + "/synthetic_ref.nii.gz", toPath: "\(dir)/ref/missing.nii.gz")
+        try fm.copyItem(atPath: Self.fixtures + "/synthetic_ref.nii.gz", toPath: "\(dir)/pred/extra.nii.gz")
+        let r = Self.run(["\(dir)/pred", "\(dir)/ref", "--labels", "1", "3", "-o", "\(dir)/out"])
+        #expect(r.status == 4, "\(r.stderr)")
+        #expect(r.stderr.contains("case missing failed: no prediction"), "\(r.stderr)")
+        #expect(r.stderr.contains("extra.nii.gz: no reference"), "\(r.stderr)")
+        let cases = Self.table(try String(contentsOfFile: "\(dir)/out/metrics.csv", encoding: .utf8))
+        #expect(Set(cases.keys) == ["a/1", "a/3", "b/1", "b/3"])
+        #expect(cases["b/1"]?["dice"] == "1" && cases["b/1"]?["hausdorff_mm"] == "0")
+        #expect(cases["a/3"]?["presence"] == "reference-only" && cases["a/3"]?["dice"] == "0")
+        // The summary: Dice of label 1 over the two cases: mean of MONAI's value and 1.
+        let summary = try String(contentsOfFile: "\(dir)/out/metrics-summary.csv", encoding: .utf8)
+        let dice1 = try #require(summary.split(separator: "\n").first { $0.hasPrefix("1,,dice,") }).split(separator: ",", omittingEmptySubsequences: false)
+        let monai = try #require(try Self.oracle()["1"]?["dice"] as? Double)
+        #expect(dice1[3] == "2" && dice1[4] == "0")
+        #expect(abs((Double(dice1[5]) ?? 0) - (monai + 1) / 2) < 1e-6)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/out/metrics.json"))) as? [String: Any]
+        #expect((json?["cases"] as? [Any])?.count == 2 && (json?["failed"] as? [Any])?.count == 1)
+        // A second run does not replace the tables without --force.
+        let before = fm.contents(atPath: "\(dir)/out/metrics.csv")
+        let again = Self.run(["\(dir)/pred", "\(dir)/ref", "-o", "\(dir)/out"])
+        #expect(again.status == 3 && again.stderr.contains("already exists"), "\(again.stderr)")
+        #expect(fm.contents(atPath: "\(dir)/out/metrics.csv") == before)
+        let forced = Self.run(["\(dir)/pred", "\(dir)/ref", "--labels", "1", "-o", "\(dir)/out", "--force"])
+        #expect(forced.status == 4)
+        #expect(fm.contents(atPath: "\(dir)/out/metrics.csv") != before)
+    }
+
+    @Test("Different grids are refused with both named, unless --resample; unreadable input is exit 2 naming the file")
+    func refusals() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        var shifted = try NIfTI.read(Self.fixtures + "/synthetic_pred.nii.gz").volume
+        shifted.geometry.origin.x += 1.6  // exactly two voxels along i
+        try NIfTI.write(shifted, to: "\(dir)/shifted.nii.gz")
+        let ref = Self.fixtures + "/synthetic_ref.nii.gz"
+        let refused = Self.run(["\(dir)/shifted.nii.gz", ref])
+        #expect(refused.status == 2 && refused.stderr.contains("different voxel-to-world mappings") && refused.stderr.contains("--resample"), "\(refused.stderr)")
+        let resampled = Self.run(["\(dir)/shifted.nii.gz", ref, "--resample", "--labels", "1", "--format", "csv"])
+        #expect(resampled.status == 0, "\(resampled.stderr)")
+        #expect(Self.table(resampled.stdout)["synthetic_ref/1"]?["predicted_voxels"] != nil)
+        try Data("not a nifti".utf8).write(to: URL(fileURLWithPath: "\(dir)/bad.nii"))
+        let bad = Self.run(["\(dir)/bad.nii", ref])
+        #expect(bad.status == 2 && bad.stderr.contains("bad.nii"), "\(bad.stderr)")
+        let mixed = Self.run([dir, ref])
+        #expect(mixed.status == 2 && mixed.stderr.contains("two files or two folders"), "\(mixed.stderr)")
+    }
+
+    @Test("A DICOM SEG prediction (highdicom's head CT bone SEG) against the NIfTI bone mask it was made from",
+          .enabled(if: TestPaths.sharedDataAvailable, Comment(rawValue: TestPaths.sharedDataMissing)))
+    func dicomSEG() throws {
+        let seg = TestPaths.sharedData + "/dicom/seg/ct_head_bone_seg_binary.dcm"
+        let mask = TestPaths.sharedData + "/nifti/ct_head/ct_head_mask_bone.nii.gz"
+        let r = Self.run([seg, mask, "--resample", "--format", "csv"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let row = try #require(Self.table(r.stdout)["ct_head_mask_bone/1"], "\(r.stdout)")
+        #expect(Double(row["dice"] ?? "") ?? 0 > 0.999, "\(row)")
+        #expect(row["presence"] == "both")
+    }
+}
