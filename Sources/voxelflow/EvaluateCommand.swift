@@ -208,14 +208,15 @@ enum EvaluationText {
         return lines.joined(separator: "\n")
     }
 
-    static func align(_ table: [[String]]) -> [String] {
+    /// Columns padded to a common width: the first `leftColumns` and non-numbers left-aligned, numbers right-aligned.
+    static func align(_ table: [[String]], leftColumns: Int = 4) -> [String] {
         guard let width = table.first?.count else { return [] }
         let widths = (0..<width).map { c in table.map { $0[c].count }.max() ?? 0 }
         return table.map { row in
             row.enumerated().map { c, text in
-                c < 4 || Double(text) == nil ? text.padding(toLength: widths[c], withPad: " ", startingAt: 0)
+                c < leftColumns || Double(text) == nil ? text.padding(toLength: widths[c], withPad: " ", startingAt: 0)
                     : String(repeating: " ", count: widths[c] - text.count) + text
-            }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+            }.joined(separator: "  ").replacingOccurrences(of: " +$", with: "", options: .regularExpression)
         }
     }
 }

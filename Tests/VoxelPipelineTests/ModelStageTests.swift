@@ -87,6 +87,15 @@ struct ModelStageTests {
         }
         let best = softmax.indices.max { softmax[$0] < softmax[$1] } ?? 0
         #expect(section?["predicted"]?.stringValue == ["normal", "benign", "malignant"][best])
+
+        // evaluate-classification reads the run's reports: the one case, its class as truth.
+        let predicted = ["normal", "benign", "malignant"][best]
+        try "{\"sample\": \"\(predicted)\"}".write(toFile: out + "/truth.json", atomically: true, encoding: .utf8)
+        let evaluation = PipelineFixtures.cli(["evaluate-classification", out + "/r", out + "/truth.json", "--format", "json"])
+        #expect(evaluation.status == 0, "\(evaluation.stderr)")
+        let json = try JSONParser.parse(evaluation.stdout).json
+        #expect(json["accuracy"]?.doubleValue == 1 && json["cases"]?.doubleValue == 1)
+        #expect(json["classes"] == .array(["benign", "malignant", "normal"].map { .string($0) }), "the score names are the classes")
     }
 
     @Test("validate refuses unusable model stages, naming the problem", arguments: [

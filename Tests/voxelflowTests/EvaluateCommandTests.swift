@@ -122,4 +122,38 @@ struct EvaluateCommandTests {
         #expect(Double(row["dice"] ?? "") ?? 0 > 0.999, "\(row)")
         #expect(row["presence"] == "both")
     }
+
+    @Test("evaluate-classification: scikit-learn's numbers in the files, the ROC picture as a PNG; a case without prediction fails (exit 4)")
+    func classification() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        let predictions = Self.fixtures + "/classification_three_predictions.csv"
+        let truth = Self.fixtures + "/classification_three_truth.csv"
+        let r = Subprocess.run([TestPaths.voxelflowExecutable, "evaluate-classification", predictions, truth, "-o", dir + "/out"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("accuracy 0.6167"), "\(r.stdout)")
+        let oracleData = try Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/classification_oracle.json"))
+        let oracle = try #require((try JSONSerialization.jsonObject(with: oracleData) as? [String: Any])?["three"] as? [String: Any])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/classification.json"))) as? [String: Any])
+        for (ours, theirs) in [("accuracy", "accuracy"), ("balanced_accuracy", "balancedAccuracy"), ("macro_f1", "macroF1"), ("macro_auc", "macroAUC")] {
+            let a = try #require(json[ours] as? Double), b = try #require(oracle[theirs] as? Double)
+            #expect(abs(a - b) < 1e-12, "\(ours): \(a) against scikit-learn's \(b)")
+        }
+        #expect(json["confusion_matrix"] as? [[Int]] == oracle["confusion"] as? [[Int]])
+        let confusion = try String(contentsOfFile: dir + "/out/confusion-matrix.csv", encoding: .utf8)
+        #expect(confusion.hasPrefix("true \\ predicted,ct,mr-t1,other\nct,11,2,2\n"), "\(confusion)")
+        let png = try Data(contentsOf: URL(fileURLWithPath: dir + "/out/roc.png"))
+        #expect(png.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]))
+        #expect(Array(png[16..<24]) == [0, 0, 1, 0x90, 0, 0, 1, 0x90], "400 × 400 pixels")
+
+        // One more reference case than predictions: that case fails, the others are still measured.
+        var lines = try String(contentsOfFile: truth, encoding: .utf8)
+        lines += "case999,ct\n"
+        try lines.write(toFile: dir + "/truth.csv", atomically: true, encoding: .utf8)
+        let partial = Subprocess.run([TestPaths.voxelflowExecutable, "evaluate-classification", predictions, dir + "/truth.csv", "--format", "json"])
+        #expect(partial.status == 4 && partial.stderr.contains("case999 failed: no prediction"), "\(partial.stderr)")
+        #expect(partial.stdout.contains("\"cases\": 60"), "\(partial.stdout.prefix(200))")
+        let bad = Subprocess.run([TestPaths.voxelflowExecutable, "evaluate-classification", truth, truth])
+        #expect(bad.status == 2 && bad.stderr.contains("\"case\" and \"predicted\" columns"), "\(bad.stderr)")
+    }
 }
