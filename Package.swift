@@ -83,7 +83,7 @@ let package = Package(
         .testTarget(name: "voxelflowTests", dependencies: ["VoxelSupport", "VoxelIO", "VoxelCore", "TestSupport"]),
         .testTarget(
             name: "VoxelPipelineTests",
-            dependencies: ["VoxelSupport", "VoxelPipeline", "VoxelCatalog", "VoxelIO", "VoxelCore", "VoxelNN", "VoxelMetrics", "TestSupport"]
+            dependencies: ["VoxelSupport", "VoxelPipeline", "VoxelCatalog", "VoxelIO", "VoxelCore", "VoxelNN", "VoxelMetrics", "VoxelTransforms", "TestSupport"]
         ),
     ]
 )

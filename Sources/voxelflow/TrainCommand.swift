@@ -25,7 +25,10 @@ struct TrainCommand: ParsableCommand {
                                              loadable by `segment` and by PyTorch through safetensors)
           RUN/split.json                     the training, validation and test cases
           RUN/log.jsonl                      one line per epoch: loss, learning rate, validation Dice, seconds
-          RUN/report.html                    loss and Dice curves, the epochs, excluded cases
+          RUN/report.html                    loss and Dice curves, the epochs, test results, excluded cases
+          RUN/test-metrics.csv               when the split has test cases: the best weights measured on
+                                             them (Dice, IoU, HD95, ASSD, surface Dice… per class, on the
+                                             training grid), and test-metrics-summary.csv over the cases
           RUN/inference.json                 a pipeline that applies best.safetensors with the same
                                              preprocessing (`voxelflow run RUN/inference.json ...`)
           RUN/pipeline.json, RUN/training.resolved.json   the pipeline as given, the training settings in full
@@ -87,7 +90,8 @@ struct TrainCommand: ParsableCommand {
         }
         signals.stop()
         let best = summary.bestDice.map { String(format: "best validation Dice %.4f at epoch %d", $0, summary.bestEpoch ?? 0) } ?? "no validation cases"
-        print("\(summary.epochsDone) epoch(s), \(summary.stepsDone) step(s); \(best); excluded cases: \(summary.excluded.count)")
+        let test = summary.testMeanDice.map { String(format: "; test Dice %.4f on %d case(s)", $0, summary.testCases) } ?? ""
+        print("\(summary.epochsDone) epoch(s), \(summary.stepsDone) step(s); \(best)\(test); excluded cases: \(summary.excluded.count)")
         print("run folder: \(output)")
         if summary.interrupted {
             let resumeCommand = ["voxelflow", "train", pipeline, "--input", input, "--output", output, "--resume"]

@@ -2,10 +2,12 @@ import Foundation
 import Testing
 import TestSupport
 import VoxelCatalog
+import VoxelCore
 import VoxelIO
 import VoxelNN
 import VoxelPipeline
 import VoxelSupport
+import VoxelTransforms
 
 /// `voxelflow train` on the sample head CT: outputs, learning, resumption after SIGKILL and SIGTERM, the
 /// generated inference pipeline, refusals and the split rules.
@@ -158,6 +160,56 @@ struct TrainCommandTests {
         #expect(r.stdout.contains("excluded cases: 1"))
         let report = try String(contentsOfFile: tmp + "/run/report.html", encoding: .utf8)
         #expect(report.contains("Excluded cases") && report.contains("label value 5"))
+    }
+
+    @Test("a finished run measures its best weights on the test cases it never trained on: test-metrics.csv, the report, the summary line")
+    func testCases() throws {
+        let tmp = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(tmp) }
+        let archive = tmp + "/archive/nifti"
+        try FileManager.default.createDirectory(atPath: archive, withIntermediateDirectories: true)
+        for name in ["hu", "mask_bone"] {
+            try FileManager.default.copyItem(atPath: TestPaths.sampleData + "/nifti/ct_head_\(name).nii.gz", toPath: archive + "/ct_head_\(name).nii.gz")
+            // A second, different scan: the same head mirrored left to right on the same grid.
+            var v = try NIfTI.read(TestPaths.sampleData + "/nifti/ct_head_\(name).nii.gz").volume
+            let s = v.geometry.size
+            func mirror<T>(_ a: [T]) -> [T] {
+                (0..<a.count).map { (n: Int) -> T in
+                    let i = n % s.x
+                    return a[n - i + (s.x - 1 - i)]
+                }
+            }
+            let mirrored: VoxelArray
+            switch v.voxels {
+            case .int16(let a): mirrored = .int16(mirror(a))
+            case .uint8(let a): mirrored = .uint8(mirror(a))
+            default: Issue.record("unexpected voxel type \(v.voxelType)"); return
+            }
+            try v.replaceVoxels(mirrored)
+            try NIfTI.write(v, to: archive + "/ct_mirror_\(name).nii.gz")
+        }
+        var text = try String(contentsOfFile: Self.pipeline, encoding: .utf8)
+        text = text.replacingOccurrences(of: #""train": ["head"], "validation": ["head"]"#, with: #""train": ["head"], "validation": ["head"], "test": ["mirror"]"#)
+        try text.write(toFile: tmp + "/pipeline.json", atomically: true, encoding: .utf8)
+        let r = PipelineFixtures.cli(["train", tmp + "/pipeline.json", "-i", tmp + "/archive", "-o", tmp + "/run"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let table = EvaluationTable.parse(try String(contentsOfFile: tmp + "/run/test-metrics.csv", encoding: .utf8))
+        #expect(table.header == EvaluationTable.header(.init(labels: [1])))
+        #expect(table.rows.count == 1 && table.rows.first?[0] == "mirror" && table.rows.first?[1] == "1")
+        let row = Dictionary(uniqueKeysWithValues: zip(table.header, table.rows.first ?? []))
+        // The reference is the mirrored mask after the pipeline's own stages (onto the 3 mm grid, nearest neighbour).
+        let ct = try NIfTI.read(archive + "/ct_mirror_hu.nii.gz").volume
+        let grid = try Resample(spacing: [3, 3, 3], interpolation: .linear, antialias: true).apply(ct).volume.geometry
+        let mask = try ResampleToGrid(target: grid, interpolation: .nearest).apply(NIfTI.read(archive + "/ct_mirror_mask_bone.nii.gz").volume)
+        let bone = (0..<mask.voxels.count).filter { mask.voxels.value(at: $0) == 1 }.count
+        #expect(row["reference_voxels"] == String(bone))
+        let dice = try #require(Double(row["dice"] ?? ""))
+        #expect(dice > 0.2 && dice <= 1, "a model that learned bone finds some of it in the mirrored head: Dice \(dice)")
+        #expect(r.stdout.contains(String(format: "test Dice %.4f on 1 case(s)", dice)), "\(r.stdout)")
+        let summary = EvaluationTable.parse(try String(contentsOfFile: tmp + "/run/test-metrics-summary.csv", encoding: .utf8))
+        #expect(summary.rows.contains { $0[0] == "1" && $0[2] == "dice" && $0[3] == "1" })
+        let report = try String(contentsOfFile: tmp + "/run/report.html", encoding: .utf8)
+        #expect(report.contains("Test cases") && report.contains("<td>mirror</td>"))
     }
 
     @Test("training sections are checked with line and column")

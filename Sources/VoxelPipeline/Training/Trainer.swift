@@ -1,6 +1,7 @@
 import Foundation
 import VoxelCore
 import VoxelIO
+import VoxelMetrics
 import VoxelNN
 import VoxelSupport
 import VoxelTransforms
@@ -32,6 +33,9 @@ public struct TrainingSummary: Sendable {
     public var interrupted: Bool
     public var bestDice: Double?
     public var bestEpoch: Int?
+    /// Test cases measured with the best weights (`test-metrics.csv`), and their mean foreground Dice.
+    public var testCases: Int = 0
+    public var testMeanDice: Double?
     /// Cases left out (unreadable, failing a stage, or without labels) with the reason.
     public var excluded: [(String, String)]
 }
@@ -180,10 +184,30 @@ public struct Trainer: Sendable {
                 log("stopped at epoch \(state.epoch + 1), step \(state.step); checkpoint written (continue with --resume)")
             }
         }
-        try TrainingOutputs.writeReport(run: run, spec: spec, training: training, logLines: logLines, split: split, excluded: excluded)
+        // A finished run judges its best weights on the test cases, which it has never trained or validated on.
+        var testRows: [[String]] = []
+        if !interrupted && !split.test.isEmpty && FileManager.default.fileExists(atPath: run.best) {
+            let testCases = prepare(split.test)
+            try? FileManager.default.removeItem(atPath: run.path + "/.staging")
+            if !testCases.isEmpty {
+                testRows = try ComputeBudget.withThreads(threads) {
+                    try test(network: network, weights: run.best, cases: testCases, classes: classes)
+                }
+                let options = Self.testOptions(classes: classes)
+                let header = EvaluationTable.header(options)
+                try AtomicFile.write(Array(EvaluationTable.csv(header: header, rows: testRows).utf8), to: run.testMetrics)
+                let summary = EvaluationTable.summaryRows(header: header, rows: testRows, metrics: EvaluationTable.metricColumns(options))
+                try AtomicFile.write(Array(EvaluationTable.csv(header: EvaluationTable.summaryHeader, rows: summary).utf8), to: run.testSummary)
+            }
+        }
+        let testDice = Self.meanDice(testRows)
+        if let testDice { log("test: \(Set(testRows.map { $0[0] }).count) case(s), mean Dice \(Self.format(testDice)) (test-metrics.csv)") }
+        try TrainingOutputs.writeReport(run: run, spec: spec, training: training, logLines: logLines, split: split, excluded: excluded,
+                                        testRows: testRows, testHeader: EvaluationTable.header(Self.testOptions(classes: classes)))
         try TrainingOutputs.writeInferencePipeline(run: run, spec: spec, training: training)
         return TrainingSummary(epochsDone: state.epoch, stepsDone: state.step, interrupted: interrupted, bestDice: state.bestDice,
-                               bestEpoch: state.bestEpoch, excluded: excluded)
+                               bestEpoch: state.bestEpoch, testCases: Set(testRows.map { $0[0] }).count, testMeanDice: testDice,
+                               excluded: excluded)
     }
 
     /// Runs the pipeline's stages on one case and returns its image and labels.
@@ -235,6 +259,34 @@ public struct Trainer: Sendable {
         let perClass: [Double?] = (1..<max(2, classes)).map { k in k < classes && counts[k] > 0 ? sums[k] / Double(counts[k]) : nil }
         let known = perClass.compactMap { $0 }
         return (perClass, known.isEmpty ? nil : known.reduce(0, +) / Double(known.count))
+    }
+
+    /// The evaluation of the test cases: every foreground class, surface Dice at 1 mm, HD95.
+    static func testOptions(classes: Int) -> SegmentationEvaluationOptions {
+        SegmentationEvaluationOptions(labels: Array(1..<max(2, classes)))
+    }
+
+    /// Sliding-window labels of `weights` on every test case, measured against its labels on the training grid
+    /// (after the pipeline's stages): the rows of `test-metrics.csv`.
+    func test(network: any TrainableNetwork, weights: String, cases: [TrainingCase], classes: Int) throws -> [[String]] {
+        var net: any Network = network
+        try net.load(from: Safetensors(path: weights))
+        let window = try SlidingWindow(roi: training.patch.reversed(), overlap: training.validationOverlap)
+        var rows: [[String]] = []
+        for c in cases {
+            let predicted = try window.labels(c.image.trainingTensor(), network: net)
+            let prediction = try LabelMap(Volume(geometry: c.label.geometry, voxels: predicted))
+            let evaluation = try SegmentationEvaluator.evaluate(prediction: prediction, reference: c.label, options: Self.testOptions(classes: classes))
+            rows += EvaluationTable.rows(caseID: c.id, evaluation, names: [:])
+        }
+        return rows
+    }
+
+    /// The mean Dice of `metrics.csv`-style rows (nil without rows).
+    static func meanDice(_ rows: [[String]]) -> Double? {
+        guard let dice = EvaluationTable.header(.init()).firstIndex(of: "dice") else { return nil }
+        let values = rows.compactMap { $0.count > dice ? Double($0[dice]) : nil }
+        return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
     }
 
     func weightsMetadata(epoch: Int, dice: Double?) -> [String: String] {
@@ -303,10 +355,12 @@ struct RunFolder {
     var best: String { checkpoints + "/best.safetensors" }
     var log: String { path + "/log.jsonl" }
     var split: String { path + "/split.json" }
+    var testMetrics: String { path + "/test-metrics.csv" }
+    var testSummary: String { path + "/test-metrics-summary.csv" }
 
     /// The files a run writes at its top level (a folder holding only these is a run's own).
     static let runFiles: Set<String> = ["checkpoints", "split.json", "log.jsonl", "report.html", "inference.json", "pipeline.json",
-                                        "training.resolved.json", ".staging"]
+                                        "training.resolved.json", ".staging", "test-metrics.csv", "test-metrics-summary.csv"]
 
     /// A new run needs a missing or empty folder. A resumed one needs its last checkpoint, or a run that was
     /// stopped before its first checkpoint (a folder holding only a run's files), which then starts afresh.

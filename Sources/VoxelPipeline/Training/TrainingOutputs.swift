@@ -7,7 +7,7 @@ import VoxelSupport
 enum TrainingOutputs {
     /// Writes `report.html` with the curves drawn as inline SVG (no script, no external file).
     static func writeReport(run: RunFolder, spec: PipelineSpec, training: TrainingSpec, logLines: [String], split: TrainingSplit,
-                            excluded: [(String, String)]) throws {
+                            excluded: [(String, String)], testRows: [[String]] = [], testHeader: [String] = []) throws {
         let entries = logLines.compactMap { try? JSONParser.parse($0).json }
         let epochs = entries.compactMap { $0["epoch"]?.doubleValue }
         let losses = entries.compactMap { $0["loss"]?.doubleValue }
@@ -31,6 +31,18 @@ enum TrainingOutputs {
             html += "<tr><td>\(cell("epoch"))</td><td>\(cell("loss"))</td><td>\(cell("lr"))</td><td>\(cell("validationMeanDice"))</td><td>\(cell("seconds"))</td></tr>"
         }
         html += "</table>"
+        if !testRows.isEmpty {
+            let shown = ["case", "label", "dice", "iou", "sensitivity", "precision", "hausdorff95_mm", "assd_mm", "surface_dice_1mm"]
+            let columns = shown.compactMap { testHeader.firstIndex(of: $0) }
+            html += "<h2>Test cases (best weights, on the training grid; test-metrics.csv)</h2><table><tr>"
+                + columns.map { "<th>\(esc(testHeader[$0]))</th>" }.joined() + "</tr>"
+            for row in testRows {
+                html += "<tr>" + columns.map { c in
+                    "<td>\(esc(Double(row[c]).map { c > 1 ? String(format: "%.4g", $0) : row[c] } ?? (row[c].isEmpty ? "–" : row[c])))</td>"
+                }.joined() + "</tr>"
+            }
+            html += "</table>"
+        }
         if !excluded.isEmpty {
             html += "<h2>Excluded cases</h2><ul>" + excluded.map { "<li>\(esc($0.0)): \(esc($0.1))</li>" }.joined() + "</ul>"
         }
