@@ -26,6 +26,9 @@ public struct CaseContext: Sendable {
     public internal(set) var labelTables: [String: LabelTable] = [:]
     /// Warnings to record in the manifest.
     public var warnings: [String] = []
+    /// Stages that did not run for this case (their `when` did not hold, or they take a skipped stage's value),
+    /// with the reason, in order.
+    public internal(set) var skipped: [(stage: String, reason: String)] = []
     /// Files written so far, relative to the case folder, in order.
     public internal(set) var outputs: [String] = []
     /// Seconds spent loading each input.
@@ -153,4 +156,20 @@ enum Clock {
         clock_gettime(CLOCK_MONOTONIC, &t)
         return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
     }
+}
+
+extension CaseContext {
+    /// Why `stage` does not run for this case, or nil when it runs: it takes a value from a skipped stage, or its
+    /// `when` does not hold for the classify result it reads.
+    func skipReason(_ stage: StageSpec) -> String? {
+        let skippedIDs = Set(skipped.map(\.stage))
+        if let ref = stage.references.first(where: { skippedIDs.contains($0) }) { return "it takes \"\(ref)\", which was skipped" }
+        guard let condition = stage.condition else { return nil }
+        if skippedIDs.contains(condition.stage) { return "its condition reads \"\(condition.stage)\", which was skipped" }
+        guard case .report(let section)? = values[condition.stage] else { return condition.skipReason(report: nil) }
+        return condition.skipReason(report: section)
+    }
+
+    /// Records that `stage` was skipped.
+    mutating func skip(_ stage: String, reason: String) { skipped.append((stage, reason)) }
 }

@@ -18,6 +18,8 @@ public struct CaseRecord: Sendable {
     public var warnings: [String]
     /// The stage that failed (or `inputs`) and the error message, for failed cases.
     public var error: (stage: String, message: String)?
+    /// Stages that did not run for this case (a `when` that did not hold), with the reason.
+    public var skipped: [(stage: String, reason: String)] = []
 
     /// The manifest line (compact JSON).
     public var json: JSON {
@@ -30,6 +32,9 @@ public struct CaseRecord: Sendable {
             ("seconds", .number(Manifest.round(seconds))),
             ("warnings", .array(warnings.map { .string($0) })),
         ]
+        if !skipped.isEmpty {
+            members.append(("skipped", .array(skipped.map { .object([("stage", .string($0.stage)), ("reason", .string($0.reason))]) })))
+        }
         if let error { members.append(("error", .object([("stage", .string(error.stage)), ("message", .string(error.message))]))) }
         return .object(members)
     }

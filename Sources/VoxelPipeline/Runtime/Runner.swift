@@ -326,6 +326,10 @@ public struct Runner: Sendable {
         let last = lastUses()
         for (n, (s, stage)) in stages.enumerated() {
             context.currentStage = s.id
+            if let reason = context.skipReason(s) {
+                context.skip(s.id, reason: reason)
+                continue
+            }
             let loadsBefore = context.loadTimes.count
             let t0 = Clock.now()
             do {
@@ -347,6 +351,7 @@ public struct Runner: Sendable {
             }
         }
         record.warnings = context.warnings
+        record.skipped = context.skipped
         record.status = .ok
         record.outputs = context.outputs.map { "cases/\(c.id)/\($0)" }
         record.seconds = Clock.now() - start

@@ -11,7 +11,7 @@ public enum PipelineSchema {
 
     /// The schema of a pipeline file for the stage types in `registry`.
     public static func generate(_ registry: StageRegistry) -> JSON {
-        var defs: [(String, JSON)] = [("input", input)]
+        var defs: [(String, JSON)] = [("input", input), ("when", StageCondition.schema)]
         for d in registry.sorted { defs.append(("stage-\(d.type)", stage(d))) }
         return .object([
             ("$schema", .string("https://json-schema.org/draft/2020-12/schema")),
@@ -108,6 +108,7 @@ public enum PipelineSchema {
         var properties: [(String, JSON)] = [
             ("id", .object([("type", .string("string")), ("pattern", .string(idPattern))])),
             ("type", .object([("const", .string(d.type))])),
+            ("when", .object([("$ref", .string("#/$defs/when"))])),
         ]
         for p in d.parameters {
             guard case .object(var members) = type(p.type) else { continue }

@@ -85,6 +85,10 @@ public struct StageSpec: Sendable {
     /// Position of the stage's object in the pipeline file.
     public var line: Int
     public var column: Int
+    /// The stage's `when`: it runs only when this holds (nil: always).
+    public var condition: StageCondition? = nil
+    /// The ids of the inputs and stages whose values the stage takes (its reference parameters).
+    public var references: [String] = []
 }
 
 /// One problem found in a pipeline file: where (JSON path, line, column) and what.

@@ -343,7 +343,7 @@ struct Checker {
             }
             let typeName = members.first { $0.key == "type" }?.value.string
             let definition = typeName.flatMap { registry[$0] }
-            let allowed = ["id", "type"] + (definition?.parameters.map(\.name) ?? members.map(\.key))
+            let allowed = ["id", "type", "when"] + (definition?.parameters.map(\.name) ?? members.map(\.key))
             guard let keys = self.members(stageNode, path: path, allowed: allowed) else { continue }
             // id
             var id = ""
@@ -400,10 +400,62 @@ struct Checker {
                 }
             }
             if !id.isEmpty && kinds[id] == nil { kinds[id] = .some(produced) }
-            result.append(StageSpec(id: id, type: typeName, parameters: ParameterValues(values), line: stageNode.line, column: stageNode.column))
+            var spec = StageSpec(id: id, type: typeName, parameters: ParameterValues(values), line: stageNode.line, column: stageNode.column)
+            if let w = keys["when"] { spec.condition = condition(w.value, path: "\(path).when", earlier: result) }
+            for p in definition.parameters {
+                switch p.type {
+                case .reference: if let ref = values[p.name]?.stringValue { spec.references.append(ref) }
+                case .array(of: .reference, _): if case .array(let refs)? = values[p.name] { spec.references += refs.compactMap(\.stringValue) }
+                default: break
+                }
+            }
+            result.append(spec)
             checkedStages.append((n, result[result.count - 1]))
         }
         return result
+    }
+
+    /// Reads a stage's `when`: an earlier classify stage and a test on its result.
+    mutating func condition(_ node: JSONNode, path: String, earlier: [StageSpec]) -> StageCondition? {
+        guard let keys = members(node, path: path, allowed: StageCondition.keys) else { return nil }
+        let classifiers = earlier.filter { $0.type == "classify" }
+        guard let s = keys["stage"] else { issue(path, node, "missing key \"stage\" (the id of an earlier classify stage)"); return nil }
+        guard let stage = s.value.string else { issue("\(path).stage", s.value, "expected the id of an earlier classify stage"); return nil }
+        guard let classifier = classifiers.first(where: { $0.id == stage }) else {
+            let what = earlier.contains { $0.id == stage } ? "is not a classify stage" : "is not an earlier stage"
+            issue("\(path).stage", s.value, "\"\(stage)\" \(what); a condition reads the result of an earlier classify stage"
+                  + DidYouMean.suffix(stage, among: classifiers.map(\.id)))
+            return nil
+        }
+        let names = classifier.parameters.strings("classNames")
+        func known(_ name: String, _ node: JSONNode, _ p: String) -> Bool {
+            guard let names, !names.contains(name) else { return true }
+            issue(p, node, "\"\(name)\" is not a class of \"\(stage)\" (\(names.map { "\"\($0)\"" }.joined(separator: ", ")))" + DidYouMean.suffix(name, among: names))
+            return false
+        }
+        switch (keys["predicted"], keys["score"], keys["atLeast"]) {
+        case (let p?, nil, nil):
+            var classes: [String] = []
+            if let one = p.value.string {
+                classes = [one]
+            } else if case .array(let items) = p.value.value, !items.isEmpty, items.allSatisfy({ $0.string != nil }) {
+                classes = items.compactMap(\.string)
+            } else {
+                issue("\(path).predicted", p.value, "expected a class name or a non-empty array of class names")
+                return nil
+            }
+            let nodes: [JSONNode] = { if case .array(let items) = p.value.value { return items } else { return [p.value] } }()
+            guard zip(classes, nodes).allSatisfy({ known($0, $1, "\(path).predicted") }) else { return nil }
+            return StageCondition(stage: stage, test: .predicted(classes))
+        case (nil, let c?, let t?):
+            guard let name = c.value.string else { issue("\(path).score", c.value, "expected a class name"); return nil }
+            guard case .number(let threshold) = t.value.value else { issue("\(path).atLeast", t.value, "expected a number"); return nil }
+            guard known(name, c.value, "\(path).score") else { return nil }
+            return StageCondition(stage: stage, test: .score(class: name, atLeast: threshold))
+        default:
+            issue(path, node, "give either \"predicted\" (a class or a list of classes) or \"score\" with \"atLeast\"")
+            return nil
+        }
     }
 
     /// Checks one value against a parameter type; returns true when it is acceptable.

@@ -100,6 +100,9 @@ struct WriteReportStage: Stage {
             ("results", .object(context.reports)),
             ("warnings", .array(context.warnings.map { .string($0) })),
         ]
+        if !context.skipped.isEmpty {
+            report.append(("skipped", .array(context.skipped.map { .object([("stage", .string($0.stage)), ("reason", .string($0.reason))]) })))
+        }
         try context.writeText(JSON.object(report).serialized() + "\n", to: context.outputName(path, id: id))
         return nil
     }

@@ -220,6 +220,10 @@ public struct Trainer: Sendable {
         guard let stages = spec.builtStages else { throw TrainingError.data("the pipeline's stages were not set up (validate it first)") }
         for (s, stage) in zip(spec.stages, stages) {
             context.currentStage = s.id
+            if let reason = context.skipReason(s) {
+                context.skip(s.id, reason: reason)
+                continue
+            }
             if let value = try stage.run(&context) { context.store(value, as: s.id) }
         }
         let image = try context.image(training.image)
