@@ -70,6 +70,9 @@ struct EvaluateStageTests {
         #expect(precision2[3] == "0" && precision2[4] == "4", "precision of an empty prediction is undefined in every case")
         let allDice = try #require(summaryRows.first { $0[0] == "all" && $0[2] == "dice" })
         #expect(allDice[3] == "8" && allDice[5] == "0.5")
+        let page = try String(contentsOfFile: root + "/out/metrics.html", encoding: .utf8)
+        #expect(page.contains("4 case(s) measured, 1 failed (case03)"), "the page names the failed case")
+        #expect(page.contains("<td class=\"t\">case04</td><td class=\"t\">2</td><td class=\"t\">Corner</td><td class=\"t\">reference-only</td>"))
     }
 
     @Test("A prediction on another grid fails its case with both grids named and the option that fixes it")
