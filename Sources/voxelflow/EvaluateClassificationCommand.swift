@@ -91,12 +91,6 @@ struct EvaluateClassificationCommand: ParsableCommand {
             if !failures.isEmpty { throw ExitCode(ExitCodes.casesFailed) }
         } catch let exit as ExitCode {
             throw exit
-        } catch let error as EvaluationInputError {
-            printError("voxelflow: error: \(error)")
-            throw ExitCode(ExitCodes.badInput)
-        } catch let error as MetricsError {
-            printError("voxelflow: error: \(error)")
-            throw ExitCode(ExitCodes.badInput)
         } catch {
             throw ExitCodes.fail(error)
         }

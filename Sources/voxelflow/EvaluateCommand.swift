@@ -123,8 +123,8 @@ struct EvaluateCommand: ParsableCommand {
                     rows += EvaluationTable.rows(caseID: c.id, evaluation, names: names)
                     caseJSON.append(.object([("case", .string(c.id))] + objectMembers(EvaluationTable.json(evaluation, names: names, prediction: predictionPath, reference: c.reference))))
                 } catch {
-                    if single { throw error }
                     let reason = error is MetricsError && !resample ? "\(error) (or use --resample)" : "\(error)"
+                    if single { throw error is MetricsError ? EvaluationInputError(reason) : error }
                     failures.append((c.id, reason))
                     printError("voxelflow: case \(c.id) failed: \(reason)")
                 }
@@ -153,12 +153,6 @@ struct EvaluateCommand: ParsableCommand {
             if !failures.isEmpty { throw ExitCode(ExitCodes.casesFailed) }
         } catch let exit as ExitCode {
             throw exit
-        } catch let error as EvaluationInputError {
-            printError("voxelflow: error: \(error)")
-            throw ExitCode(ExitCodes.badInput)
-        } catch let error as MetricsError {
-            printError("voxelflow: error: \(error)\(resample ? "" : " (or use --resample)")")
-            throw ExitCode(ExitCodes.badInput)
         } catch {
             throw ExitCodes.fail(error)
         }

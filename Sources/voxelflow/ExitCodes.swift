@@ -2,7 +2,9 @@ import ArgumentParser
 import Foundation
 import VoxelCore
 import VoxelIO
+import VoxelMetrics
 import VoxelNN
+import VoxelPipeline
 
 /// Exit codes shared by every command (also listed in the README).
 enum ExitCodes {
@@ -61,7 +63,8 @@ enum ExitCodes {
         case let e as NIfTIError: return ExitCode(e.isOutputError ? cannotWrite : badInput)
         case is OutputError: return ExitCode(cannotWrite)
         case let e as FileIOError: return ExitCode(e.operation == .write || e.operation == .rename ? cannotWrite : badInput)
-        case is InputError, is NNError, is DICOMError, is DICOMSeriesError, is DICOMSeriesChoice.Problem, is LabelTableError, is VolumeError: return ExitCode(badInput)
+        case is InputError, is NNError, is DICOMError, is DICOMSeriesError, is DICOMSeriesChoice.Problem, is LabelTableError, is VolumeError,
+             is EvaluationInputError, is MetricsError: return ExitCode(badInput)
         default: return ExitCode(1)
         }
     }

@@ -19,6 +19,16 @@ struct TrainCommandTests {
         PipelineFixtures.cli(["train", pipeline, "-i", TestPaths.sampleData, "-o", out] + extra)
     }
 
+    /// `TMP/archive/nifti` holding the sample head CT and its bone mask (case "head"); returns the nifti folder.
+    static func sampleArchive(_ tmp: String) throws -> String {
+        let archive = tmp + "/archive/nifti"
+        try FileManager.default.createDirectory(atPath: archive, withIntermediateDirectories: true)
+        for name in ["hu", "mask_bone"] {
+            try FileManager.default.copyItem(atPath: TestPaths.sampleData + "/nifti/ct_head_\(name).nii.gz", toPath: archive + "/ct_head_\(name).nii.gz")
+        }
+        return archive
+    }
+
     static func logEntries(_ run: String) throws -> [JSON] {
         let text = try String(contentsOfFile: run + "/log.jsonl", encoding: .utf8)
         return try text.split(separator: "\n").map { try JSONParser.parse(String($0)).json }
@@ -139,11 +149,7 @@ struct TrainCommandTests {
     func badCaseExcluded() throws {
         let tmp = TestPaths.temporaryDirectory()
         defer { TestPaths.removeTree(tmp) }
-        let archive = tmp + "/archive/nifti"
-        try FileManager.default.createDirectory(atPath: archive, withIntermediateDirectories: true)
-        for name in ["hu", "mask_bone"] {
-            try FileManager.default.copyItem(atPath: TestPaths.sampleData + "/nifti/ct_head_\(name).nii.gz", toPath: archive + "/ct_head_\(name).nii.gz")
-        }
+        let archive = try Self.sampleArchive(tmp)
         try FileManager.default.copyItem(atPath: TestPaths.sampleData + "/nifti/ct_head_hu.nii.gz", toPath: archive + "/ct_bad_hu.nii.gz")
         var labels = try NIfTI.read(TestPaths.sampleData + "/nifti/ct_head_mask_bone.nii.gz").volume
         guard case .uint8(var values) = labels.voxels else { Issue.record("the bone mask is not uint8"); return }
@@ -166,10 +172,8 @@ struct TrainCommandTests {
     func testCases() throws {
         let tmp = TestPaths.temporaryDirectory()
         defer { TestPaths.removeTree(tmp) }
-        let archive = tmp + "/archive/nifti"
-        try FileManager.default.createDirectory(atPath: archive, withIntermediateDirectories: true)
+        let archive = try Self.sampleArchive(tmp)
         for name in ["hu", "mask_bone"] {
-            try FileManager.default.copyItem(atPath: TestPaths.sampleData + "/nifti/ct_head_\(name).nii.gz", toPath: archive + "/ct_head_\(name).nii.gz")
             // A second, different scan: the same head mirrored left to right on the same grid.
             var v = try NIfTI.read(TestPaths.sampleData + "/nifti/ct_head_\(name).nii.gz").volume
             let s = v.geometry.size
