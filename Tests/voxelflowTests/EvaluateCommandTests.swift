@@ -107,6 +107,11 @@ struct EvaluateCommandTests {
         try Data("not a nifti".utf8).write(to: URL(fileURLWithPath: "\(dir)/bad.nii"))
         let bad = Self.run(["\(dir)/bad.nii", ref])
         #expect(bad.status == 2 && bad.stderr.contains("bad.nii"), "\(bad.stderr)")
+        // Fractional values are not labels: the file and the voxel are named.
+        let fractional = try Volume(geometry: shifted.geometry, voxels: .float32([Float](repeating: 0.5, count: shifted.geometry.voxelCount)))
+        try NIfTI.write(fractional, to: "\(dir)/fractional.nii.gz")
+        let notLabels = Self.run(["\(dir)/fractional.nii.gz", ref])
+        #expect(notLabels.status == 2 && notLabels.stderr.contains("fractional.nii.gz") && notLabels.stderr.contains("not a label"), "\(notLabels.stderr)")
         let mixed = Self.run([dir, ref])
         #expect(mixed.status == 2 && mixed.stderr.contains("two files or two folders"), "\(mixed.stderr)")
     }
@@ -153,6 +158,9 @@ struct EvaluateCommandTests {
         let partial = Subprocess.run([TestPaths.voxelflowExecutable, "evaluate-classification", predictions, dir + "/truth.csv", "--format", "json"])
         #expect(partial.status == 4 && partial.stderr.contains("case999 failed: no prediction"), "\(partial.stderr)")
         #expect(partial.stdout.contains("\"cases\": 60"), "\(partial.stdout.prefix(200))")
+        try "case,predicted,score_ct\ncase000,ct,high\n".write(toFile: dir + "/scores.csv", atomically: true, encoding: .utf8)
+        let badScore = Subprocess.run([TestPaths.voxelflowExecutable, "evaluate-classification", dir + "/scores.csv", truth])
+        #expect(badScore.status == 2 && badScore.stderr.contains("scores.csv: line 2: score_ct \"high\" is not a number"), "\(badScore.stderr)")
         let bad = Subprocess.run([TestPaths.voxelflowExecutable, "evaluate-classification", truth, truth])
         #expect(bad.status == 2 && bad.stderr.contains("\"case\" and \"predicted\" columns"), "\(bad.stderr)")
     }
