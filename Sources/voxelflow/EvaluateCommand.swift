@@ -12,7 +12,9 @@ struct EvaluateCommand: ParsableCommand {
         commandName: "evaluate",
         abstract: "Compare segmentations with reference segmentations, label by label.",
         discussion: """
-        PREDICTION and REFERENCE are two label files (NIfTI, or DICOM SEG) or two folders of them. Folders
+        PREDICTION and REFERENCE are two label files (NIfTI, DICOM SEG, or one RT Structure Set: its contours
+        are drawn on the other file's grid and its ROIs become labels by name through --label-table, else
+        through the other file's segment names, else by their order) or two folders of them. Folders
         are paired by case name (the file name without .nii.gz, .nii or .dcm): every label file directly in
         REFERENCE is a case, and its prediction is the file of the same name in PREDICTION, or with
         --prediction-file NAME the file PREDICTION/CASE/NAME or PREDICTION/cases/CASE/NAME (a `run` output
@@ -112,8 +114,7 @@ struct EvaluateCommand: ParsableCommand {
                     guard let predictionPath = c.prediction else {
                         throw EvaluationInputError("no prediction for this case in \(prediction)")
                     }
-                    var (predicted, predictedTable) = try EvaluationInputs.read(predictionPath)
-                    let (truth, truthTable) = try EvaluationInputs.read(c.reference)
+                    var (predicted, predictedTable, truth, truthTable) = try EvaluationInputs.readPair(prediction: predictionPath, reference: c.reference, table: table)
                     if resample && predicted.geometry != truth.geometry {
                         predicted = try LabelMap(ResampleToGrid(target: truth.geometry, interpolation: .nearest).apply(predicted.volume))
                     }

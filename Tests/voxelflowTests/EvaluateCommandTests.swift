@@ -116,6 +116,41 @@ struct EvaluateCommandTests {
         #expect(mixed.status == 2 && mixed.stderr.contains("two files or two folders"), "\(mixed.stderr)")
     }
 
+    @Test("An RT Structure Set is drawn on the other file's grid and its ROIs numbered by name: the contours of a label map give it back exactly")
+    func rtstruct() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        let series = TestPaths.sampleData + "/dicom/ct_head_implicit"
+        let convert = Subprocess.run([TestPaths.voxelflowExecutable, "convert", series, dir + "/ct.nii.gz", "-q"])
+        #expect(convert.status == 0, "\(convert.stderr)")
+        let ct = try NIfTI.read(dir + "/ct.nii.gz").volume
+        let hu = ct.physicalFloats()
+        // Label 3 "Skull" (bone above 300 HU) and label 7 "Scalp" (soft tissue), so values differ from ROI order.
+        let labels = hu.map { $0 > 300 ? UInt8(3) : ($0 > -100 && $0 < 100 ? UInt8(7) : 0) }
+        try NIfTI.write(Volume(geometry: ct.geometry, voxels: .uint8(labels)), to: dir + "/labels.nii.gz")
+        let table = #"{"labels": [{"value": 3, "name": "Skull"}, {"value": 7, "name": "Scalp"}]}"#
+        try table.write(toFile: dir + "/table.json", atomically: true, encoding: .utf8)
+        let export = Subprocess.run([TestPaths.voxelflowExecutable, "export-rtstruct", dir + "/labels.nii.gz", "--reference", series,
+                                     "-o", dir + "/rt.dcm", "--label-table", dir + "/table.json", "-q"])
+        #expect(export.status == 0, "\(export.stderr)")
+        let r = Self.run([dir + "/rt.dcm", dir + "/labels.nii.gz", "--label-table", dir + "/table.json", "--format", "csv"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = Self.table(r.stdout)
+        for (label, name) in [("3", "Skull"), ("7", "Scalp")] {
+            let row = try #require(rows["labels/\(label)"], "\(r.stdout)")
+            #expect(row["name"] == name && row["dice"] == "1" && row["hausdorff_mm"] == "0", "\(row)")
+            #expect(Int(row["reference_voxels"] ?? "") == labels.filter { String($0) == label }.count)
+        }
+        // Without a table the ROIs keep their order in the file (1, 2), which matches nothing here.
+        let unnamed = Self.run([dir + "/rt.dcm", dir + "/labels.nii.gz", "--labels", "1", "3", "--format", "csv"])
+        #expect(Self.table(unnamed.stdout)["labels/3"]?["presence"] == "reference-only", "\(unnamed.stdout)")
+        try #"{"labels": [{"value": 3, "name": "Bone"}]}"#.write(toFile: dir + "/other.json", atomically: true, encoding: .utf8)
+        let wrong = Self.run([dir + "/rt.dcm", dir + "/labels.nii.gz", "--label-table", dir + "/other.json"])
+        #expect(wrong.status == 2 && wrong.stderr.contains("ROI \"Skull\" is not named in the label table"), "\(wrong.stderr)")
+        let both = Self.run([dir + "/rt.dcm", dir + "/rt.dcm"])
+        #expect(both.status == 2 && both.stderr.contains("both RT Structure Sets"), "\(both.stderr)")
+    }
+
     @Test("A DICOM SEG prediction (highdicom's head CT bone SEG) against the NIfTI bone mask it was made from",
           .enabled(if: TestPaths.sharedDataAvailable, Comment(rawValue: TestPaths.sharedDataMissing)))
     func dicomSEG() throws {

@@ -133,6 +133,14 @@ public enum DICOMRTStruct {
     /// - Throws: `DICOMSeriesError` (naming the file) for a file that is not an RTSTRUCT, has no ROI or
     ///   another frame of reference; `DICOMError` when DCMTK cannot read it.
     public static func read(_ path: String, reference stack: DICOMStack) throws -> DICOMRTStructContents {
+        try read(path, grid: stack.geometry(), frameOfReferenceUID: stack.header.frameOfReferenceUID, gridName: "the reference series")
+    }
+
+    /// Rasterises the RTSTRUCT at `path` onto `grid` (any voxel grid in the same patient frame, e.g. a NIfTI label
+    /// map's), as `read(_:reference:)` does; its slices must be the grid's k planes. The frame of reference is
+    /// checked when both the file and `frameOfReferenceUID` give one.
+    public static func read(_ path: String, grid: Geometry, frameOfReferenceUID: String? = nil,
+                            gridName: String = "the grid") throws -> DICOMRTStructContents {
         let file = try DICOMFile(path: path)
         var info = vf_rt_info()
         var err = [CChar](repeating: 0, count: 512)
@@ -144,12 +152,11 @@ public enum DICOMRTStruct {
             throw fail("not an RT Structure Set: the file is \(name)")
         }
         guard info.rois > 0 else { throw fail("the structure set lists no ROI") }
-        let grid = stack.geometry()
-        let ours = DICOMPixels.cString(info.frame_of_reference_uid), theirs = stack.header.frameOfReferenceUID
+        let ours = DICOMPixels.cString(info.frame_of_reference_uid), theirs = frameOfReferenceUID ?? ""
         if !ours.isEmpty, !theirs.isEmpty, ours != theirs {
             throw fail("the structure set's frame of reference (\(ours)) is not the reference series' (\(theirs)); it was drawn on another series")
         }
-        guard let inverse = grid.affine.inverse else { throw fail("the reference series' grid is degenerate") }
+        guard let inverse = grid.affine.inverse else { throw fail("\(gridName)'s grid is degenerate") }
         let nx = grid.size.x, ny = grid.size.y, nz = grid.size.z
         var out = [UInt16](repeating: 0, count: grid.voxelCount)
         var labels: [LabelInfo] = []

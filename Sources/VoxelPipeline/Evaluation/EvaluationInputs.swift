@@ -69,6 +69,57 @@ public enum EvaluationInputs {
         return (cases, unmatched)
     }
 
+    /// Reads a prediction and its reference. Either may be an RT Structure Set: its contours are drawn onto the other
+    /// file's grid, and its ROIs become labels by name through `table` (else the other file's table, a SEG's segments),
+    /// or by their order in the file without a table.
+    /// - Throws: `EvaluationInputError` when both are RT Structure Sets or an ROI's name is not in the table; the
+    ///   readers' errors otherwise.
+    public static func readPair(prediction: String, reference: String, table: LabelTable?)
+        throws -> (prediction: LabelMap, predictionTable: LabelTable?, reference: LabelMap, referenceTable: LabelTable?) {
+        let predictionIsRT = DICOMRTStruct.isStructureSet(prediction), referenceIsRT = DICOMRTStruct.isStructureSet(reference)
+        if predictionIsRT && referenceIsRT {
+            throw EvaluationInputError("\(prediction) and \(reference) are both RT Structure Sets: one side must be a label map (NIfTI or DICOM SEG) whose grid the contours are drawn on")
+        }
+        if referenceIsRT {
+            let (p, pTable) = try read(prediction)
+            let r = try contours(reference, grid: p.geometry, table: table ?? pTable)
+            return (p, pTable, r.labels, r.table)
+        }
+        let (r, rTable) = try read(reference)
+        if predictionIsRT {
+            let p = try contours(prediction, grid: r.geometry, table: table ?? rTable)
+            return (p.labels, p.table, r, rTable)
+        }
+        let (p, pTable) = try read(prediction)
+        return (p, pTable, r, rTable)
+    }
+
+    /// An RT Structure Set drawn onto `grid`, its ROIs numbered by name through `table` (by order without one).
+    static func contours(_ path: String, grid: Geometry, table: LabelTable?) throws -> (labels: LabelMap, table: LabelTable) {
+        let rt = try DICOMRTStruct.read(path, grid: grid, gridName: "the other label map")
+        guard let table else { return (rt.labels, rt.table) }
+        var byName: [String: Int] = [:]
+        for l in table.labels { byName[l.name.lowercased()] = l.value }
+        var mapping: [Int: Int] = [:]
+        var renamed: [LabelInfo] = []
+        for roi in rt.table.labels {
+            guard let value = byName[roi.name.lowercased()] else {
+                throw EvaluationInputError("\(path): ROI \"\(roi.name)\" is not named in the label table (\(table.labels.map { "\"\($0.name)\"" }.joined(separator: ", ")))")
+            }
+            mapping[roi.value] = value
+            var info = roi
+            info.value = value
+            renamed.append(info)
+        }
+        let ranks = rt.labels.volume.voxels
+        let values = (0..<ranks.count).map { n -> Int32 in
+            let rank = Int(ranks.value(at: n))
+            return rank == 0 ? 0 : Int32(mapping[rank] ?? 0)
+        }
+        let map = try LabelMap(Volume(geometry: grid, voxels: .int32(values)))
+        return (map, LabelTable(renamed))
+    }
+
     /// Reads a label file: a NIfTI label map (integer, or whole numbers stored as floats) or a DICOM SEG (on the grid
     /// its frames span), with the SEG's segment table.
     /// - Throws: the reader's error (naming the file), or `CaseError.notLabels` for values that are not labels.
