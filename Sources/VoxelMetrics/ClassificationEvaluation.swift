@@ -39,6 +39,7 @@ public struct ClassMetrics: Sendable, Equatable {
     /// distinct score threshold (descending); empty when `auc` is `nil`.
     public var roc: [(falsePositiveRate: Double, truePositiveRate: Double)]
 
+    /// Equal when every field is, the ROC points included.
     public static func == (a: ClassMetrics, b: ClassMetrics) -> Bool {
         a.name == b.name && a.support == b.support && a.precision == b.precision && a.recall == b.recall && a.f1 == b.f1
             && a.specificity == b.specificity && a.auc == b.auc && a.roc.elementsEqual(b.roc) { $0 == $1 }

@@ -12,6 +12,7 @@ public enum MetricsError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A classification table cannot be used (the reason, naming the case or class).
     case invalidClassification(String)
 
+    /// The problem in words, naming both grids' sizes or the offending value.
     public var description: String {
         switch self {
         case let .gridMismatch(p, r):

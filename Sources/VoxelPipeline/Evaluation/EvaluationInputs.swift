@@ -138,6 +138,8 @@ public enum EvaluationInputs {
 
 /// A prediction or reference `voxelflow evaluate` cannot use, with the reason (naming the path).
 public struct EvaluationInputError: Error, CustomStringConvertible, Equatable {
+    /// The path and the problem.
     public let description: String
+    /// An error with its message (starting with the path it is about).
     public init(_ description: String) { self.description = description }
 }
