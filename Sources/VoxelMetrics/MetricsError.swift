@@ -4,9 +4,6 @@ import VoxelCore
 public enum MetricsError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Prediction and reference are not on the same voxel grid (size, or the voxel-to-world mapping beyond 1e-3 mm).
     case gridMismatch(prediction: Geometry, reference: Geometry)
-    /// The grid's axes are not orthogonal (a sheared grid, e.g. a gantry-tilted stack kept as acquired), so
-    /// distances along the axes are not world distances.
-    case nonOrthogonalGrid(Geometry)
     /// An option is out of range (the option and the reason).
     case invalidOption(String)
     /// A classification table cannot be used (the reason, naming the case or class).
@@ -23,9 +20,6 @@ public enum MetricsError: Error, Sendable, Equatable, CustomStringConvertible {
             let d = p.affine.maxAbsDifference(to: r.affine)
             return "prediction and reference have the same size but different voxel-to-world mappings (they differ by up to "
                 + "\(d) mm); resample the prediction onto the reference grid first"
-        case .nonOrthogonalGrid:
-            return "the grid's axes are not orthogonal (a sheared grid), so surface distances would not be world distances; "
-                + "resample both label maps onto an orthogonal grid first"
         case let .invalidOption(reason): return reason
         case let .invalidClassification(reason): return reason
         }

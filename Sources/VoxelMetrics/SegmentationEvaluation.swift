@@ -114,7 +114,7 @@ public struct SegmentationEvaluation: Sendable, Equatable {
 public enum SegmentationEvaluator {
     /// Evaluates `prediction` against `reference` on their common grid.
     /// - Throws: `MetricsError.gridMismatch` when the grids differ (size, or world mapping beyond 1e-3 mm);
-    ///   `.nonOrthogonalGrid` for sheared grids when surface metrics are asked for; `.invalidOption` for a
+    ///   `.invalidOption` for a
     ///   negative tolerance, a percentile outside 0…100 or a label outside 1…65535, or more than 65535 labels.
     /// Labels are measured in parallel on up to `ComputeBudget.threads` threads.
     public static func evaluate(prediction: LabelMap, reference: LabelMap,
@@ -134,11 +134,14 @@ public enum SegmentationEvaluator {
             throw .invalidOption("label \(bad) cannot be evaluated: labels are 1…65535 (0 is background)")
         }
         guard Set(labels).count == labels.count else { throw .invalidOption("a label is listed twice in \(labels)") }
-        if options.surfaceMetrics && !grid.direction.hasOrthogonalColumns { throw .nonOrthogonalGrid(grid) }
+        // A sheared grid's axes are not orthogonal: its surface distances are measured between world positions.
+        let sheared: Matrix3? = grid.direction.hasOrthogonalColumns ? nil
+            : Matrix3(columns: grid.direction.column(0) * grid.spacing.x, grid.direction.column(1) * grid.spacing.y, grid.direction.column(2) * grid.spacing.z)
 
         let p = LabelIndex(prediction, labels: labels).indices, r = LabelIndex(reference, labels: labels).indices
         let counts = OverlapCounts(prediction: p, reference: r, labelCount: labels.count, size: grid.size)
-        let voxelVolume = grid.spacing.x * grid.spacing.y * grid.spacing.z
+        // |det| of the voxel-to-world map: spacing product × |det(direction)| (1 for orthonormal axes, less when sheared).
+        let voxelVolume = grid.spacing.x * grid.spacing.y * grid.spacing.z * abs(grid.direction.determinant)
         let total = grid.voxelCount
         let worst = grid.longestDiagonal
 
@@ -152,7 +155,7 @@ public enum SegmentationEvaluator {
                 Parallel.perform(order.count) { n in
                     let l = order[n]
                     out.value[l] = SurfaceDistances(prediction: p, reference: r, label: UInt16(l + 1), size: grid.size,
-                                                    spacing: grid.spacing, lower: counts.lower[l + 1], upper: counts.upper[l + 1])
+                                                    spacing: grid.spacing, lower: counts.lower[l + 1], upper: counts.upper[l + 1], sheared: sheared)
                 }
             }
         }

@@ -1,18 +1,22 @@
+import VoxelCore
+
 /// The distances between the surfaces of one label in a prediction and in a reference, in mm.
 ///
 /// A surface voxel is a voxel of the label with at least one of its six face neighbours outside the label or
 /// outside the grid (the voxels a binary erosion with the 6-connected cross removes, as MONAI and
 /// scipy compute edges). `predictedToReference[n]` is the distance from the centre of the n-th predicted
 /// surface voxel to the centre of the nearest reference surface voxel, from an exact Euclidean distance transform
-/// of the reference surface; `referenceToPredicted` the other way.
+/// of the reference surface; `referenceToPredicted` the other way. On a sheared grid (axes not orthogonal) the
+/// distances come from an exact nearest-point search over the surface voxels' world positions instead.
 struct SurfaceDistances {
     var predictedToReference: [Double]
     var referenceToPredicted: [Double]
 
     /// Measures label `label` inside the inclusive voxel box `lower...upper` (the union of both masks' voxels;
     /// the box is widened by one voxel here so that the masks' borders are inside it).
+    /// `sheared`: the grid's voxel-to-world linear map when its axes are not orthogonal (nil otherwise).
     init(prediction: [UInt16], reference: [UInt16], label: UInt16, size: SIMD3<Int>, spacing: SIMD3<Double>,
-         lower: SIMD3<Int32>, upper: SIMD3<Int32>) {
+         lower: SIMD3<Int32>, upper: SIMD3<Int32>, sheared: Matrix3? = nil) {
         let lo = SIMD3<Int>(max(0, Int(lower.x) - 1), max(0, Int(lower.y) - 1), max(0, Int(lower.z) - 1))
         let hi = SIMD3<Int>(min(size.x - 1, Int(upper.x) + 1), min(size.y - 1, Int(upper.y) + 1), min(size.z - 1, Int(upper.z) + 1))
         let box = hi &- lo &+ 1
@@ -29,6 +33,18 @@ struct SurfaceDistances {
             }
         }
         let pSurface = SurfaceDistances.surface(of: p, box: box), rSurface = SurfaceDistances.surface(of: r, box: box)
+        if let sheared {
+            func world(_ mask: [UInt8]) -> [SIMD3<Double>] {
+                (0..<mask.count).filter { mask[$0] != 0 }.map { n in
+                    sheared * SIMD3(Double(n % box.x), Double((n / box.x) % box.y), Double(n / (box.x * box.y)))
+                }
+            }
+            let pPoints = world(pSurface), rPoints = world(rSurface)
+            let toReference = NearestPointSearch(rPoints), toPrediction = NearestPointSearch(pPoints)
+            predictedToReference = pPoints.map { toReference.distance(to: $0) }
+            referenceToPredicted = rPoints.map { toPrediction.distance(to: $0) }
+            return
+        }
         predictedToReference = SurfaceDistances.distances(from: pSurface, to: rSurface, box: box, spacing: spacing)
         referenceToPredicted = SurfaceDistances.distances(from: rSurface, to: pSurface, box: box, spacing: spacing)
     }

@@ -151,7 +151,46 @@ struct SegmentationMetricsParityTests {
         #expect(Self.compare(result, try Self.oracle("aal")) >= 116 * 15)
     }
 
-    @Test("Mismatched grids, sheared grids and bad options are refused with the reason")
+    @Test("A sheared grid (a tilted stack): surface distances between world positions equal a brute-force search")
+    func shearedGrid() throws {
+        var prediction = try Self.labelMap(Self.fixtures + "/synthetic_pred.nii.gz").volume
+        var reference = try Self.labelMap(Self.fixtures + "/synthetic_ref.nii.gz").volume
+        // Slices tilted by 15° along j, as a gantry-tilted CT stack kept as acquired.
+        let tilt = Matrix3(columns: SIMD3(1, 0, 0), SIMD3(0, 1, 0), SIMD3(0, 0.25881904510252074, 0.9659258262890683))
+        prediction.geometry.direction = tilt
+        reference.geometry.direction = tilt
+        let result = try SegmentationEvaluator.evaluate(prediction: LabelMap(prediction), reference: LabelMap(reference), options: .init(labels: [1, 2, 5]))
+        let g = reference.geometry
+        func surface(_ v: Volume, _ label: Int) -> [SIMD3<Double>] {
+            let s = g.size
+            var out: [SIMD3<Double>] = []
+            for k in 0..<s.z { for j in 0..<s.y { for i in 0..<s.x where Int(v.value(i, j, k)) == label {
+                let inside = [(-1, 0, 0), (1, 0, 0), (0, -1, 0), (0, 1, 0), (0, 0, -1), (0, 0, 1)].allSatisfy { d in
+                    let (a, b, c) = (i + d.0, j + d.1, k + d.2)
+                    return a >= 0 && b >= 0 && c >= 0 && a < s.x && b < s.y && c < s.z && Int(v.value(a, b, c)) == label
+                }
+                if !inside { out.append(g.worldPoint(atIndex: SIMD3(Double(i), Double(j), Double(k)))) }
+            } } }
+            return out
+        }
+        for e in result.labels {
+            let p = surface(prediction, e.label), r = surface(reference, e.label)
+            func nearest(_ from: [SIMD3<Double>], _ to: [SIMD3<Double>]) -> [Double] {
+                from.map { a in to.map { b in ((a - b) * (a - b)).sum() }.min().map { $0.squareRoot() } ?? .infinity }
+            }
+            let forward = nearest(p, r), backward = nearest(r, p)
+            let hd = max(forward.max() ?? 0, backward.max() ?? 0)
+            let assd = (forward.reduce(0, +) + backward.reduce(0, +)) / Double(forward.count + backward.count)
+            #expect(abs((e.hausdorff ?? -1) - hd) < 1e-9, "label \(e.label): HD \(e.hausdorff ?? -1) against brute force \(hd)")
+            #expect(abs((e.averageSurfaceDistance ?? -1) - assd) < 1e-9, "label \(e.label): ASSD")
+            #expect(e.predictedSurfaceVoxels == p.count && e.referenceSurfaceVoxels == r.count)
+        }
+        // Shear shrinks the voxel: its volume is |det| of the voxel-to-world map.
+        let blob = try #require(result.labels.first)
+        #expect(abs(blob.referenceVolume - Double(blob.referenceVoxels) * g.spacing.x * g.spacing.y * g.spacing.z * 0.9659258262890683) < 1e-6)
+    }
+
+    @Test("Mismatched grids and bad options are refused with the reason")
     func refusals() throws {
         let reference = try Self.labelMap(Self.fixtures + "/synthetic_ref.nii.gz")
         var shifted = reference.volume
@@ -162,12 +201,7 @@ struct SegmentationMetricsParityTests {
         } catch {
             #expect("\(error)".contains("0.5 mm") && "\(error)".contains("resample"))
         }
-        var sheared = reference.volume
-        sheared.geometry.direction = Matrix3(columns: SIMD3(1, 0, 0), SIMD3(0, 1, 0), SIMD3(0, 0.2588, 0.9659))
-        let s = try LabelMap(sheared)
-        #expect(throws: MetricsError.nonOrthogonalGrid(sheared.geometry)) { try SegmentationEvaluator.evaluate(prediction: s, reference: s) }
-        // Overlap metrics need no distances, so a sheared grid is fine without surface metrics.
-        let overlapOnly = try SegmentationEvaluator.evaluate(prediction: s, reference: s, options: .init(surfaceMetrics: false))
+        let overlapOnly = try SegmentationEvaluator.evaluate(prediction: reference, reference: reference, options: .init(surfaceMetrics: false))
         #expect(overlapOnly.labels.allSatisfy { $0.dice == 1 && $0.hausdorff == nil })
         #expect(throws: MetricsError.self) { try SegmentationEvaluator.evaluate(prediction: reference, reference: reference, options: .init(tolerance: -1)) }
         #expect(throws: MetricsError.self) { try SegmentationEvaluator.evaluate(prediction: reference, reference: reference, options: .init(percentile: 101)) }
