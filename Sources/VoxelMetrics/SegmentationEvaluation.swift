@@ -220,18 +220,9 @@ extension LabelEvaluation {
 /// Surface voxel counts of a label present in one map only.
 enum SurfaceCount {
     static func of(_ indices: [UInt16], label: UInt16, counts: OverlapCounts, size: SIMD3<Int>) -> Int {
-        let lower = counts.lower[Int(label)], upper = counts.upper[Int(label)]
-        let lo = SIMD3<Int>(max(0, Int(lower.x) - 1), max(0, Int(lower.y) - 1), max(0, Int(lower.z) - 1))
-        let hi = SIMD3<Int>(min(size.x - 1, Int(upper.x) + 1), min(size.y - 1, Int(upper.y) + 1), min(size.z - 1, Int(upper.z) + 1))
-        let box = hi &- lo &+ 1
-        var mask = [UInt8](repeating: 0, count: box.x * box.y * box.z)
-        for k in 0..<box.z {
-            for j in 0..<box.y {
-                let src = lo.x + size.x * (lo.y + j + size.y * (lo.z + k)), dst = box.x * (j + box.y * k)
-                for i in 0..<box.x where indices[src + i] == label { mask[dst + i] = 1 }
-            }
-        }
-        return SurfaceDistances.surface(of: mask, box: box).reduce(0) { $0 + Int($1) }
+        let crop = LabelBox(lower: counts.lower[Int(label)], upper: counts.upper[Int(label)], size: size)
+        let mask = crop.mask(indices, label: label, size: size)
+        return SurfaceDistances.surface(of: mask, box: crop.box).reduce(0) { $0 + Int($1) }
     }
 }
 

@@ -17,21 +17,9 @@ struct SurfaceDistances {
     /// `sheared`: the grid's voxel-to-world linear map when its axes are not orthogonal (nil otherwise).
     init(prediction: [UInt16], reference: [UInt16], label: UInt16, size: SIMD3<Int>, spacing: SIMD3<Double>,
          lower: SIMD3<Int32>, upper: SIMD3<Int32>, sheared: Matrix3? = nil) {
-        let lo = SIMD3<Int>(max(0, Int(lower.x) - 1), max(0, Int(lower.y) - 1), max(0, Int(lower.z) - 1))
-        let hi = SIMD3<Int>(min(size.x - 1, Int(upper.x) + 1), min(size.y - 1, Int(upper.y) + 1), min(size.z - 1, Int(upper.z) + 1))
-        let box = hi &- lo &+ 1
-        let count = box.x * box.y * box.z
-        var p = [UInt8](repeating: 0, count: count), r = p
-        for k in 0..<box.z {
-            for j in 0..<box.y {
-                let src = lo.x + size.x * (lo.y + j + size.y * (lo.z + k))
-                let dst = box.x * (j + box.y * k)
-                for i in 0..<box.x {
-                    if prediction[src + i] == label { p[dst + i] = 1 }
-                    if reference[src + i] == label { r[dst + i] = 1 }
-                }
-            }
-        }
+        let crop = LabelBox(lower: lower, upper: upper, size: size)
+        let box = crop.box
+        let p = crop.mask(prediction, label: label, size: size), r = crop.mask(reference, label: label, size: size)
         let pSurface = SurfaceDistances.surface(of: p, box: box), rSurface = SurfaceDistances.surface(of: r, box: box)
         if let sheared {
             func world(_ mask: [UInt8]) -> [SIMD3<Double>] {
@@ -73,6 +61,32 @@ struct SurfaceDistances {
         let squared = EuclideanDistanceTransform.squaredDistances(features: to, size: box, spacing: spacing)
         var out: [Double] = []
         for n in 0..<from.count where from[n] != 0 { out.append(squared[n].squareRoot()) }
+        return out
+    }
+}
+
+/// The inclusive voxel box `lower...upper` widened by one voxel and clipped to the grid: the region a label's
+/// surfaces and distances are measured in.
+struct LabelBox {
+    /// First voxel of the box and its size along i, j, k.
+    let origin: SIMD3<Int>
+    let box: SIMD3<Int>
+
+    init(lower: SIMD3<Int32>, upper: SIMD3<Int32>, size: SIMD3<Int>) {
+        origin = SIMD3(max(0, Int(lower.x) - 1), max(0, Int(lower.y) - 1), max(0, Int(lower.z) - 1))
+        let hi = SIMD3<Int>(min(size.x - 1, Int(upper.x) + 1), min(size.y - 1, Int(upper.y) + 1), min(size.z - 1, Int(upper.z) + 1))
+        box = hi &- origin &+ 1
+    }
+
+    /// 1 where `indices` (a whole grid of `size`) holds `label`, inside the box (i fastest).
+    func mask(_ indices: [UInt16], label: UInt16, size: SIMD3<Int>) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: box.x * box.y * box.z)
+        for k in 0..<box.z {
+            for j in 0..<box.y {
+                let src = origin.x + size.x * (origin.y + j + size.y * (origin.z + k)), dst = box.x * (j + box.y * k)
+                for i in 0..<box.x where indices[src + i] == label { out[dst + i] = 1 }
+            }
+        }
         return out
     }
 }
