@@ -67,4 +67,11 @@ echo "DICOM SEG and RTSTRUCT read back onto the series:"
 "$bin" convert "$case_dir/tissue_rtstruct.dcm" "$out/tissue_rtstruct_back.nii.gz" --reference sample-data/dicom/ct_head_implicit --force
 echo "open demo-output/report-run/index.html in a browser for the batch page and each case's report"
 echo
+echo "== voxelflow run pipelines/brain-extraction.json over sample-data/nifti/t1 (the shipped T1 brain-extraction"
+echo "   model on a head it never saw, stored three ways: 2x2x3 mm LPI, oblique sagittal, bias field + gamma)"
+rm -rf "$out/brain-run"
+"$bin" run pipelines/brain-extraction.json --input sample-data/nifti/t1 --output "$out/brain-run"
+echo "== voxelflow evaluate: the masks against the reference masks (model card: pipelines/models/brain-extraction.md)"
+"$bin" evaluate "$out/brain-run" sample-data/nifti/t1-brainmask --prediction-file brain_mask.nii.gz --label-table pipelines/labels/brain.json
+echo
 echo "demo finished: outputs in demo-output/"
