@@ -25,7 +25,7 @@ struct ModelStageTests {
         #expect(r.status == 0, "\(r.stderr)")
         let (ours, labels) = try Self.voxels(out + "/cases/head/tissue.nii.gz")
         // The oracle: MONAI sliding_window_inference (ROI 64×96×96, overlap 0.5, Gaussian) on the same
-        // network and scaled scan, argmax (scripts/oracles/train_demo_model.py).
+        // network (the shipped weights, trained by VoxelFlow) and scaled scan, argmax (scripts/oracles/export_ct_tissue_oracle.py).
         let (monai, expected) = try Self.voxels(Self.fixtures + "/ct_head_tissue_monai_labels.nii.gz")
         #expect(ours.geometry.size == monai.geometry.size)
         #expect(ours.geometry.affine.maxAbsDifference(to: monai.geometry.affine) < 1e-4)
