@@ -7,6 +7,12 @@ Writes one safetensors file per case (float32, small shapes, fixed seeds):
   layer_*.safetensors   x, gy (upstream gradient), y, dx, param.NAME, grad.NAME; metadata "config" (JSON)
   loss_*.safetensors    logits, target, value, grad; metadata "config"
   net_*.safetensors     input, target, init.NAME (state_dict), loss, grad.NAME, adam.NAME, sgd.NAME; metadata "config"
+  cls_*.safetensors     a MONAI ResNet in training mode (batch norm on batch statistics) with cross-entropy on class
+                        indices: input, target, init.NAME (state_dict with running statistics), loss, grad.NAME,
+                        step1.NAME (running statistics after one forward pass), sgd.NAME (parameters and running
+                        statistics after 3 SGD steps); metadata "config"
+
+Pass "cls" as a second argument to write only the cls_* files.
 """
 import json
 import os
@@ -15,7 +21,7 @@ import sys
 import torch
 import torch.nn.functional as F
 from monai.losses import DiceCELoss, DiceLoss, FocalLoss
-from monai.networks.nets import BasicUNet, UNet
+from monai.networks.nets import BasicUNet, ResNet, UNet
 from safetensors.torch import save_file
 
 torch.set_num_threads(1)
@@ -157,8 +163,62 @@ def networks():
                  {"type": "monai-basicunet", "in": 1, "out": 3, "features": [4, 4, 8, 8, 16, 4]}, (1, 1, 32, 32, 32), 3, 23)
 
 
+def classifier_case(name, make, config, x_shape, classes, seed):
+    torch.manual_seed(seed)
+    net = make()
+    with torch.no_grad():
+        for k, b in net.named_buffers():
+            if k.endswith("running_mean"):
+                b.uniform_(-0.2, 0.2)
+            elif k.endswith("running_var"):
+                b.uniform_(0.5, 1.5)
+        for k, p in net.named_parameters():
+            if ".bn" in k or k.startswith("bn") or "downsample.1" in k:
+                p.uniform_(0.5, 1.5) if k.endswith("weight") else p.uniform_(-0.2, 0.2)
+    net.train()
+    init = {k: v.clone() for k, v in net.state_dict().items()}
+    x = torch.randn(*x_shape)
+    labels = torch.randint(0, classes, (x_shape[0],))
+    tensors = {"input": x, "target": labels.float()}
+    tensors.update({"init." + k: v for k, v in init.items() if not k.endswith("num_batches_tracked")})
+    loss = F.cross_entropy(net(x), labels)
+    loss.backward()
+    tensors["loss"] = loss.detach().reshape(1)
+    for k, p in net.named_parameters():
+        tensors["grad." + k] = p.grad
+    for k, v in net.state_dict().items():
+        if k.endswith(("running_mean", "running_var")):
+            tensors["step1." + k] = v.clone()
+    net.load_state_dict(init)
+    opt = torch.optim.SGD(net.parameters(), lr=1e-2, momentum=0.9, nesterov=True, weight_decay=1e-4)
+    for _ in range(3):
+        opt.zero_grad()
+        F.cross_entropy(net(x), labels).backward()
+        opt.step()
+    for k, v in net.state_dict().items():
+        if not k.endswith("num_batches_tracked"):
+            tensors["sgd." + k] = v.clone()
+    save(name, tensors, config)
+
+
+def classifiers():
+    classifier_case("cls_resnet10", lambda: ResNet("basic", [1, 1, 1, 1], [4, 8, 8, 16], n_input_channels=1, num_classes=3,
+                                                   conv1_t_size=3, conv1_t_stride=1),
+                    {"type": "monai-resnet", "in": 1, "out": 3, "depth": 10, "blockInplanes": [4, 8, 8, 16], "conv1Size": 3},
+                    (2, 1, 16, 16, 16), 3, 31)
+    classifier_case("cls_resnet_bottleneck_nomaxpool", lambda: ResNet("bottleneck", [1, 2, 1, 1], [2, 4, 4, 8], n_input_channels=2,
+                                                                      num_classes=2, conv1_t_size=5, conv1_t_stride=2, no_max_pool=True),
+                    {"type": "monai-resnet", "in": 2, "out": 2, "block": "bottleneck", "layers": [1, 2, 1, 1],
+                     "blockInplanes": [2, 4, 4, 8], "conv1Size": 5, "conv1Stride": 2, "noMaxPool": True},
+                    (3, 2, 12, 14, 10), 2, 32)
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[2] == "cls":
+        classifiers()
+        sys.exit(0)
     layers()
     losses()
     networks()
+    classifiers()
     print("wrote", len(os.listdir(OUT)), "files to", OUT)

@@ -28,6 +28,10 @@ public final class GradientTape {
     /// depend on get zeros).
     public private(set) var parameterGradients: [String: Tensor] = [:]
 
+    /// The batch statistics of every batch normalisation run in training mode on this tape, by the layer's
+    /// state_dict prefix (e.g. `layer1.0.bn1.`), for `ParameterStore.updateRunningStatistics`.
+    public internal(set) var batchStatistics: [String: BatchStatistics] = [:]
+
     /// A tape whose parameters are read from `store`.
     public init(parameters store: ParameterStore) { self.store = store }
 

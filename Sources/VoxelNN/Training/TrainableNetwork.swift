@@ -100,3 +100,31 @@ extension MonaiBasicUNet: TrainableNetwork {
                                bias: finalConv.bias == nil ? nil : tape.parameter("final_conv.bias"), geometry: finalConv.geometry)
     }
 }
+
+extension MonaiResNet: TrainableNetwork {
+    /// The forward pass in training mode: batch normalisation on batch statistics (recorded on the tape for
+    /// the running statistics), logits as [N, classes, 1, 1, 1].
+    public func forward(_ x: GradientTape.Variable, on tape: GradientTape) throws -> GradientTape.Variable {
+        try checkInput(x.value, "ResNet")
+        func convBN(_ pair: (Conv3d, BatchNorm3d), _ x: GradientTape.Variable, conv: String, bn: String, relu: Bool) throws -> GradientTape.Variable {
+            let y = try tape.conv3d(x, weight: tape.parameter(conv + "weight"), bias: pair.0.bias == nil ? nil : tape.parameter(conv + "bias"),
+                                    geometry: pair.0.geometry, groups: pair.0.groups)
+            return try tape.batchNorm(y, weight: tape.parameter(bn + "weight"), bias: tape.parameter(bn + "bias"), eps: pair.1.eps, relu: relu, name: bn)
+        }
+        var y = try convBN(stem, x, conv: "conv1.", bn: "bn1.", relu: true)
+        if !noMaxPool { y = try tape.maxPool3d(y, kernel: [3, 3, 3], stride: [2, 2, 2], padding: [1, 1, 1]) }
+        for (s, stage) in stages.enumerated() {
+            for (b, block) in stage.enumerated() {
+                let prefix = "layer\(s + 1).\(b)."
+                var h = y
+                for (i, pair) in block.convs.enumerated() {
+                    h = try convBN(pair, h, conv: prefix + "conv\(i + 1).", bn: prefix + "bn\(i + 1).", relu: i < block.convs.count - 1)
+                }
+                let residual = try block.downsample.map { try convBN($0, y, conv: prefix + "downsample.0.", bn: prefix + "downsample.1.", relu: false) } ?? y
+                y = tape.relu(try tape.add(h, residual))
+            }
+        }
+        let pooled = try tape.globalAveragePool(y)
+        return try tape.linear(pooled, weight: tape.parameter("fc.weight"), bias: fc.bias == nil ? nil : tape.parameter("fc.bias"))
+    }
+}

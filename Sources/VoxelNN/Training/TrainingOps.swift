@@ -79,11 +79,11 @@ extension GradientTape {
 }
 
 extension GradientTape {
-    /// `torch.nn.functional.max_pool3d` without padding. Keeps the index of each window's maximum (the
+    /// `torch.nn.functional.max_pool3d` (padding counts as −∞). Keeps the index of each window's maximum (the
     /// first one on ties, as PyTorch picks it); the gradient goes to that element only.
-    public func maxPool3d(_ x: Variable, kernel: [Int], stride: [Int]? = nil) throws -> Variable {
+    public func maxPool3d(_ x: Variable, kernel: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0, 0]) throws -> Variable {
         try requireRank(x.value, 5, "MaxPool3d")
-        let g = ConvGeometry(kernel: kernel, stride: stride ?? kernel)
+        let g = ConvGeometry(kernel: kernel, stride: stride ?? kernel, padding: padding)
         let (n, c, inSpatial) = x.value.ncs
         let inSize = Array(x.shape[2...4]), out = g.outputSize(inSize)
         guard out.allSatisfy({ $0 > 0 }) else { throw NNError.invalidInput("MaxPool3d: input \(x.shape) is smaller than the window") }
@@ -92,11 +92,13 @@ extension GradientTape {
         var argmax = [Int32](repeating: 0, count: y.count)
         for plane in 0..<(n * c) {
             for od in 0..<out[0] { for oh in 0..<out[1] { for ow in 0..<out[2] {
-                var best = -Float.infinity, at = 0
+                var best = -Float.infinity, at = -1
                 for kd in 0..<kernel[0] { for kh in 0..<kernel[1] { for kw in 0..<kernel[2] {
-                    let i = ((od * g.stride[0] + kd) * inSize[1] + oh * g.stride[1] + kh) * inSize[2] + ow * g.stride[2] + kw
+                    let d = od * g.stride[0] + kd - padding[0], h = oh * g.stride[1] + kh - padding[1], w = ow * g.stride[2] + kw - padding[2]
+                    guard d >= 0, h >= 0, w >= 0, d < inSize[0], h < inSize[1], w < inSize[2] else { continue }
+                    let i = (d * inSize[1] + h) * inSize[2] + w
                     let v = x.value.data[plane * inSpatial + i]
-                    if v > best || v.isNaN { best = v; at = i }
+                    if at < 0 || v > best || v.isNaN { best = v; at = i }
                 } } }
                 let o = plane * outSpatial + (od * out[1] + oh) * out[2] + ow
                 y.data[o] = best
@@ -107,7 +109,7 @@ extension GradientTape {
         return record(y) { dy, tape in
             guard tape.needsGradient(input) else { return }
             var dx = Tensor(zeros: input.shape)
-            for o in 0..<dy.count { dx.data[(o / outSpatial) * inSpatial + Int(indices[o])] += dy.data[o] }
+            for o in 0..<dy.count where indices[o] >= 0 { dx.data[(o / outSpatial) * inSpatial + Int(indices[o])] += dy.data[o] }
             tape.accumulate(input, dx)
         }
     }

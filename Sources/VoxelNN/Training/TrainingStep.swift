@@ -35,15 +35,36 @@ extension ParameterStore {
 
 /// One forward and backward pass of a network on a batch.
 public enum TrainingStep {
+    /// What one step computed.
+    public struct Result: Sendable {
+        /// The loss value.
+        public var loss: Float
+        /// The network's output on the batch.
+        public var logits: Tensor
+        /// The gradient of every parameter by state_dict name.
+        public var gradients: [String: Tensor]
+        /// The batch statistics of each batch normalisation, by layer prefix (empty for networks without one):
+        /// fold them into the running statistics with `ParameterStore.updateRunningStatistics`.
+        public var batchStatistics: [String: BatchStatistics]
+    }
+
     /// The loss of `network` (with `parameters`) on `input` against `target`, and the gradient of every
     /// parameter by name.
     /// - Throws: `NNError.invalidInput` when the input or target does not fit.
     public static func gradients(network: any TrainableNetwork, parameters: ParameterStore, input: Tensor, target: Tensor,
                                  loss: any Loss) throws -> (loss: Float, logits: Tensor, gradients: [String: Tensor]) {
+        let r = try run(network: network, parameters: parameters, input: input, target: target, loss: loss)
+        return (r.loss, r.logits, r.gradients)
+    }
+
+    /// As `gradients`, with the batch statistics of the step's batch normalisations.
+    /// - Throws: `NNError.invalidInput` when the input or target does not fit.
+    public static func run(network: any TrainableNetwork, parameters: ParameterStore, input: Tensor, target: Tensor,
+                           loss: any Loss) throws -> Result {
         let tape = GradientTape(parameters: parameters)
         let output = try network.forward(tape.constant(input), on: tape)
         let evaluation = try loss.evaluate(logits: output.value, target: target)
         tape.backward(from: output, gradient: evaluation.gradient)
-        return (evaluation.value, output.value, tape.parameterGradients)
+        return Result(loss: evaluation.value, logits: output.value, gradients: tape.parameterGradients, batchStatistics: tape.batchStatistics)
     }
 }
