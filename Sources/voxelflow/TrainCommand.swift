@@ -19,6 +19,11 @@ struct TrainCommand: ParsableCommand {
         batch of patches, augments it, and updates the weights; every epoch ends with sliding-window
         validation (mean Dice of the foreground classes) when the split has validation cases.
 
+        Classifiers (monai-resnet, with "classes" and a "caseClasses" table in the archive) train on whole
+        preprocessed volumes, every case of one size, drawing the classes in turn; validation is the accuracy
+        (the "score" adds 0.001 × the mean probability of the true class, to break ties). Their test cases give
+        RUN/test-predictions.csv, test-classes.csv, test-confusion-matrix.csv and test-classification.json.
+
         Run folder (must be new or empty; with --resume, the folder of an earlier run):
           RUN/checkpoints/last.safetensors   weights, optimiser state and position (for --resume)
           RUN/checkpoints/best.safetensors   the weights of the best validation Dice (MONAI state_dict names;
@@ -89,8 +94,10 @@ struct TrainCommand: ParsableCommand {
             throw ExitCodes.fail(error)
         }
         signals.stop()
-        let best = summary.bestDice.map { String(format: "best validation Dice %.4f at epoch %d", $0, summary.bestEpoch ?? 0) } ?? "no validation cases"
-        let test = summary.testMeanDice.map { String(format: "; test Dice %.4f on %d case(s)", $0, summary.testCases) } ?? ""
+        let measure = summary.testAccuracy != nil || summary.isClassifier ? "score" : "Dice"
+        let best = summary.bestDice.map { String(format: "best validation \(measure) %.4f at epoch %d", $0, summary.bestEpoch ?? 0) } ?? "no validation cases"
+        var test = summary.testMeanDice.map { String(format: "; test Dice %.4f on %d case(s)", $0, summary.testCases) } ?? ""
+        if let accuracy = summary.testAccuracy { test = String(format: "; test accuracy %.4f on %d case(s)", accuracy, summary.testCases) }
         print("\(summary.epochsDone) epoch(s), \(summary.stepsDone) step(s); \(best)\(test); excluded cases: \(summary.excluded.count)")
         print("run folder: \(output)")
         if summary.interrupted {

@@ -36,6 +36,10 @@ public struct TrainingSummary: Sendable {
     /// Test cases measured with the best weights (`test-metrics.csv`), and their mean foreground Dice.
     public var testCases: Int = 0
     public var testMeanDice: Double?
+    /// A classifier's accuracy on the test cases (`test-classes.csv`).
+    public var testAccuracy: Double?
+    /// Whether the run trained a classifier (its best score is accuracy-based, not a Dice).
+    public var isClassifier = false
     /// Cases left out (unreadable, failing a stage, or without labels) with the reason.
     public var excluded: [(String, String)]
 }
@@ -78,13 +82,15 @@ public struct Trainer: Sendable {
         try AtomicFile.write(options.pipelineBytes, to: run.path + "/pipeline.json")
         try AtomicFile.write(Array(training.resolved.serialized().utf8) + [10], to: run.path + "/training.resolved.json")
 
+        // A classifier's targets: the class of every case, from the archive's class table.
+        let classOf = training.isClassification ? try CaseClassTable.read(options.archive + "/" + training.caseClasses, classes: training.classes) : [:]
         // Preprocess every case once.
         let byID = Dictionary(usable.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         func prepare(_ ids: [String]) -> [TrainingCase] {
             ids.compactMap { id in
                 guard let c = byID[id] else { return nil }
                 do {
-                    return try prepareCase(c, staging: run.path + "/.staging")
+                    return try prepareCase(c, staging: run.path + "/.staging", classOf: classOf)
                 } catch {
                     excluded.append((id, "\(error)"))
                     log("excluded \(id): \(error)")
@@ -123,8 +129,9 @@ public struct Trainer: Sendable {
             if options.resume { log("no checkpoint was written yet: starting from the beginning") }
             params = try ParameterStore.initialized(for: network, seed: spec.seed)
         }
-        let builder = BatchBuilder(cases: trainCases, sampler: try PatchSampler(size: training.patch, positiveFraction: training.positiveFraction),
+        var builder = BatchBuilder(cases: trainCases, sampler: try PatchSampler(size: training.patch, positiveFraction: training.positiveFraction),
                                    augmentations: try training.augmentation.map(BatchBuilder.Augmentation.init), batch: training.batch)
+        builder.classification = training.isClassification
         let total = training.epochs * training.iterationsPerEpoch
         let threads = options.jobs ?? ComputeBudget.threads
         var interrupted = false
@@ -137,10 +144,11 @@ public struct Trainer: Sendable {
                 while state.iteration < training.iterationsPerEpoch {
                     if control.stopRequested { interrupted = true; break epochs }
                     let (input, target) = try prefetcher.batch(for: state.step, next: state.step + 1 < total ? state.step + 1 : nil)
-                    var step = try TrainingStep.gradients(network: network, parameters: params, input: input, target: target, loss: loss)
+                    var step = try TrainingStep.run(network: network, parameters: params, input: input, target: target, loss: loss)
                     if let clip = training.clipGradient { clipGradientNorm(&step.gradients, maxNorm: Float(clip)) }
                     let rate = schedule.rate(base: baseRate, step: state.step, total: total)
                     try optimizer.update(&params, gradients: step.gradients, lr: rate)
+                    params.updateRunningStatistics(step.batchStatistics)
                     state.lossSum += Double(step.loss)
                     state.lossCount += 1
                     state.lastRate = rate
@@ -153,10 +161,19 @@ public struct Trainer: Sendable {
                                               ("loss", .number(state.lossSum / Double(max(1, state.lossCount)))), ("lr", .number(state.lastRate))]
                 var progress = "epoch \(epoch)/\(training.epochs)  loss \(Self.format(state.lossSum / Double(max(1, state.lossCount))))"
                 if !validationCases.isEmpty && (epoch % training.validationInterval == 0 || epoch == training.epochs) {
-                    let dice = try validate(network: network, parameters: params, cases: validationCases, classes: classes)
-                    line.append(("validationDice", .array(dice.perClass.map { $0.map { .number($0) } ?? .null })))
-                    line.append(("validationMeanDice", dice.mean.map { .number($0) } ?? .null))
-                    progress += "  validation Dice \(dice.mean.map(Self.format) ?? "n/a")"
+                    let dice: (perClass: [Double?], mean: Double?)
+                    if training.isClassification {
+                        let v = try validateClassifier(network: network, parameters: params, cases: validationCases)
+                        dice = ([], v.score)
+                        line.append(("validationAccuracy", .number(v.accuracy)))
+                        line.append(("validationTrueClassProbability", .number(v.trueProbability)))
+                        progress += "  validation accuracy \(Self.format(v.accuracy)) (true-class probability \(Self.format(v.trueProbability)))"
+                    } else {
+                        dice = try validate(network: network, parameters: params, cases: validationCases, classes: classes)
+                        line.append(("validationDice", .array(dice.perClass.map { $0.map { .number($0) } ?? .null })))
+                        line.append(("validationMeanDice", dice.mean.map { .number($0) } ?? .null))
+                        progress += "  validation Dice \(dice.mean.map(Self.format) ?? "n/a")"
+                    }
                     if let mean = dice.mean, mean > (state.bestDice ?? -1) {
                         state.bestDice = mean
                         state.bestEpoch = epoch
@@ -186,10 +203,14 @@ public struct Trainer: Sendable {
         }
         // A finished run judges its best weights on the test cases, which it has never trained or validated on.
         var testRows: [[String]] = []
+        var testAccuracy: Double?, testCount = 0
         if !interrupted && !split.test.isEmpty && FileManager.default.fileExists(atPath: run.best) {
             let testCases = prepare(split.test)
             try? FileManager.default.removeItem(atPath: run.path + "/.staging")
-            if !testCases.isEmpty {
+            if !testCases.isEmpty && training.isClassification {
+                testAccuracy = try ComputeBudget.withThreads(threads) { try testClassifier(network: network, weights: run.best, cases: testCases, run: run) }
+                testCount = testCases.count
+            } else if !testCases.isEmpty {
                 testRows = try ComputeBudget.withThreads(threads) {
                     try test(network: network, weights: run.best, cases: testCases, classes: classes)
                 }
@@ -202,16 +223,17 @@ public struct Trainer: Sendable {
         }
         let testDice = Self.meanDice(testRows)
         if let testDice { log("test: \(Set(testRows.map { $0[0] }).count) case(s), mean Dice \(Self.format(testDice)) (test-metrics.csv)") }
+        if let testAccuracy { log("test: \(testCount) case(s), accuracy \(Self.format(testAccuracy)) (test-classes.csv, test-predictions.csv)") }
         try TrainingOutputs.writeReport(run: run, spec: spec, training: training, logLines: logLines, split: split, excluded: excluded,
                                         testRows: testRows, testHeader: EvaluationTable.header(Self.testOptions(classes: classes)))
         try TrainingOutputs.writeInferencePipeline(run: run, spec: spec, training: training)
         return TrainingSummary(epochsDone: state.epoch, stepsDone: state.step, interrupted: interrupted, bestDice: state.bestDice,
-                               bestEpoch: state.bestEpoch, testCases: Set(testRows.map { $0[0] }).count, testMeanDice: testDice,
-                               excluded: excluded)
+                               bestEpoch: state.bestEpoch, testCases: training.isClassification ? testCount : Set(testRows.map { $0[0] }).count,
+                               testMeanDice: testDice, testAccuracy: testAccuracy, isClassifier: training.isClassification, excluded: excluded)
     }
 
     /// Runs the pipeline's stages on one case and returns its image and labels.
-    func prepareCase(_ c: Case, staging: String) throws -> TrainingCase {
+    func prepareCase(_ c: Case, staging: String, classOf: [String: Int] = [:]) throws -> TrainingCase {
         let dir = staging + "/" + c.id
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -227,6 +249,17 @@ public struct Trainer: Sendable {
             if let value = try stage.run(&context) { context.store(value, as: s.id) }
         }
         let image = try context.image(training.image)
+        if training.isClassification {
+            guard let k = classOf[c.id] else {
+                throw TrainingError.data("\(c.id): the class table \(training.caseClasses) has no row for this case")
+            }
+            let size = image.geometry.size
+            guard [size.x, size.y, size.z] == training.patch else {
+                throw TrainingError.data("\(c.id): image \"\(training.image)\" is \(size.x)×\(size.y)×\(size.z) voxels but the classifier takes \(training.patch) (\"patch\"); give every case that size (resample, crop-or-pad)")
+            }
+            let empty = try LabelMap(Volume(geometry: image.geometry, voxels: .uint8([UInt8](repeating: 0, count: size.x * size.y * size.z))))
+            return TrainingCase(id: c.id, image: image, label: empty, classIndex: k)
+        }
         let label = try context.labels(training.label)
         guard image.geometry.size == label.geometry.size else {
             throw TrainingError.data("\(c.id): image \"\(training.image)\" is \(image.geometry.size) but labels \"\(training.label)\" are \(label.geometry.size); resample them onto one grid")

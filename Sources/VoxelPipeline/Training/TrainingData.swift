@@ -5,11 +5,45 @@ import VoxelSupport
 import VoxelTransforms
 
 /// One preprocessed case held in memory for training: the image after the pipeline's stages and its labels
-/// on the same grid.
+/// on the same grid (for a classifier, an empty label map and the case's class).
 public struct TrainingCase: Sendable {
     public var id: String
     public var image: Volume
     public var label: LabelMap
+    /// A classifier's target: the index of the case's class (nil when training segmentation).
+    public var classIndex: Int?
+
+    public init(id: String, image: Volume, label: LabelMap, classIndex: Int? = nil) {
+        self.id = id
+        self.image = image
+        self.label = label
+        self.classIndex = classIndex
+    }
+}
+
+/// The class of each case of a classifier's training archive, read from its `case,class` CSV file.
+public enum CaseClassTable {
+    /// Case id → class index. A first row whose class is not one of `classes` is taken as a header.
+    /// - Throws: `TrainingError.data` naming the file and line of a malformed row or an unknown class.
+    public static func read(_ path: String, classes: [String]) throws -> [String: Int] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TrainingError.data("\(path): the class table of the training section (\"caseClasses\") cannot be read")
+        }
+        let index = Dictionary(classes.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { a, _ in a })
+        var table: [String: Int] = [:]
+        let lines = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        for (n, line) in lines.enumerated() where !line.isEmpty {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard fields.count >= 2, !fields[0].isEmpty else { throw TrainingError.data("\(path):\(n + 1): expected \"case,class\"") }
+            guard let k = index[fields[1]] else {
+                if n == 0 { continue }
+                throw TrainingError.data("\(path):\(n + 1): class \"\(fields[1])\" is not one of the training section's classes (\(classes.joined(separator: ", ")))")
+            }
+            if table[fields[0]] != nil { throw TrainingError.data("\(path):\(n + 1): case \"\(fields[0])\" is listed twice") }
+            table[fields[0]] = k
+        }
+        return table
+    }
 }
 
 /// The cases of each part of a split, by id.
@@ -90,6 +124,9 @@ struct BatchBuilder: Sendable {
     let sampler: PatchSampler
     let augmentations: [Augmentation]
     let batch: Int
+    /// Classifier batches: each sample is a whole preprocessed image (augmented), the target its class index
+    /// (`N × 1 × 1 × 1`), and the cases are drawn class by class in turn so that rare classes are seen as often.
+    var classification = false
 
     /// One augmentation of the training section.
     enum Augmentation: Sendable {
@@ -143,6 +180,7 @@ struct BatchBuilder: Sendable {
 
     /// The batch of step `step`, drawn from `rng`.
     func batch(using rng: inout SeededGenerator) throws -> (input: Tensor, target: Tensor) {
+        if classification { return try classificationBatch(using: &rng) }
         var images: [Float] = [], labels: [Float] = []
         var shape: [Int] = []
         for _ in 0..<batch {
@@ -159,6 +197,30 @@ struct BatchBuilder: Sendable {
             labels += label.volume.physicalFloats()
         }
         return (try Tensor(shape: [batch, 1] + shape, data: images), try Tensor(shape: [batch] + shape, data: labels))
+    }
+}
+
+extension BatchBuilder {
+    /// A classifier's batch: a class drawn uniformly, then one of its cases, whole and augmented.
+    func classificationBatch(using rng: inout SeededGenerator) throws -> (input: Tensor, target: Tensor) {
+        let byClass = Dictionary(grouping: cases, by: { $0.classIndex ?? 0 })
+        let classes = byClass.keys.sorted()
+        var images: [Float] = [], targets: [Float] = []
+        var shape: [Int] = []
+        for _ in 0..<batch {
+            let k = classes[Int(rng.next() % UInt64(classes.count))]
+            guard let members = byClass[k], !members.isEmpty else { continue }
+            let c = members[Int(rng.next() % UInt64(members.count))]
+            var sample = try AugmentationSample(image: c.image, label: c.label)
+            for a in augmentations { sample = try a.apply(sample, &rng) }
+            let size = sample.image.geometry.size
+            let s = [sample.image.timePoints, size.z, size.y, size.x]
+            if !shape.isEmpty && shape != s { throw TrainingError.data("\(c.id): image size \(s) differs from the batch's \(shape); give every case one size (crop-or-pad)") }
+            shape = s
+            images += sample.image.physicalFloats()
+            targets.append(Float(k))
+        }
+        return (try Tensor(shape: [batch] + shape, data: images), try Tensor(shape: [batch, 1, 1, 1], data: targets))
     }
 }
 

@@ -97,13 +97,20 @@ enum TrainingOutputs {
             }
         }
         let imageInput = spec.inputs.first { $0.kind == .image }?.name ?? training.image
-        keptStages.append(.object([("id", .string("segmentation")), ("type", .string("segment")), ("source", .string(training.image)),
-                                   ("network", training.network), ("weights", .string("checkpoints/best.safetensors")),
-                                   ("roi", .array(training.patch.map { .int($0) })), ("overlap", .number(0.5))]))
-        keptStages.append(.object([("id", .string("on-scan")), ("type", .string("resample-to")), ("source", .string("segmentation")),
-                                   ("reference", .string(imageInput))]))
-        keptStages.append(.object([("id", .string("write")), ("type", .string("write-nifti")), ("source", .string("on-scan")),
-                                   ("path", .string("segmentation.nii.gz"))]))
+        if training.isClassification {
+            keptStages.append(.object([("id", .string("classification")), ("type", .string("classify")), ("source", .string(training.image)),
+                                       ("network", training.network), ("weights", .string("checkpoints/best.safetensors")),
+                                       ("classNames", .array(training.classes.map { .string($0) }))]))
+            keptStages.append(.object([("id", .string("report")), ("type", .string("write-report"))]))
+        } else {
+            keptStages.append(.object([("id", .string("segmentation")), ("type", .string("segment")), ("source", .string(training.image)),
+                                       ("network", training.network), ("weights", .string("checkpoints/best.safetensors")),
+                                       ("roi", .array(training.patch.map { .int($0) })), ("overlap", .number(0.5))]))
+            keptStages.append(.object([("id", .string("on-scan")), ("type", .string("resample-to")), ("source", .string("segmentation")),
+                                       ("reference", .string(imageInput))]))
+            keptStages.append(.object([("id", .string("write")), ("type", .string("write-nifti")), ("source", .string("on-scan")),
+                                       ("path", .string("segmentation.nii.gz"))]))
+        }
         let pipeline = JSON.object([
             ("voxelflow", .int(PipelineSpec.formatVersion)), ("name", .string(spec.name + "-inference")),
             ("description", .string("Inference with the weights trained by the training pipeline \"\(spec.name)\" (same preprocessing).")),

@@ -17,8 +17,15 @@ public struct TrainingSpec: Sendable {
 
     /// The value id (input or stage) of the image after preprocessing.
     public var image: String
-    /// The value id of the label map after preprocessing.
+    /// The value id of the label map after preprocessing (segmentation; empty for a classifier).
     public var label: String
+    /// Classifier networks (`monai-resnet`): the class names, one per network output, in order.
+    public var classes: [String] = []
+    /// Classifier networks: the CSV file, relative to the archive folder, giving each case's class
+    /// (`case,class` rows; a header row is allowed).
+    public var caseClasses: String = ""
+    /// Whether the section trains a whole-volume classifier rather than a segmentation network.
+    public var isClassification: Bool { !classes.isEmpty }
     public var split: Split
     /// The network description (as `segment` takes it); its `out` is the number of classes.
     public var network: JSON
@@ -54,7 +61,13 @@ public struct TrainingSpec: Sendable {
         case let .kFold(folds, fold, seed):
             splitJSON = .object([("folds", .int(folds)), ("fold", .int(fold)), ("seed", .int(Int(seed)))])
         }
-        var items: [(String, JSON)] = [("image", .string(image)), ("label", .string(label)), ("split", splitJSON), ("network", network),
+        var items: [(String, JSON)] = [("image", .string(image))]
+        if isClassification {
+            items += [("classes", .array(classes.map { .string($0) })), ("caseClasses", .string(caseClasses))]
+        } else {
+            items.append(("label", .string(label)))
+        }
+        items += [("split", splitJSON), ("network", network),
                                        ("patch", .array(patch.map { .int($0) })), ("positiveFraction", .number(positiveFraction)),
                                        ("batch", .int(batch)), ("epochs", .int(epochs)), ("iterationsPerEpoch", .int(iterationsPerEpoch)),
                                        ("validationInterval", .int(validationInterval)), ("loss", loss), ("optimizer", optimizer),
@@ -66,7 +79,7 @@ public struct TrainingSpec: Sendable {
     }
 
     /// The keys of the section.
-    static let keys = ["image", "label", "split", "network", "patch", "positiveFraction", "batch", "epochs", "iterationsPerEpoch",
+    static let keys = ["image", "label", "classes", "caseClasses", "split", "network", "patch", "positiveFraction", "batch", "epochs", "iterationsPerEpoch",
                        "validationInterval", "loss", "optimizer", "schedule", "clipGradient", "augmentation", "validationOverlap"]
     static let lossKeys = ["type", "includeBackground", "smoothNr", "smoothDr", "squaredPred", "batch", "classWeights",
                            "lambdaDice", "lambdaCE", "gamma", "alpha"]
@@ -153,7 +166,30 @@ extension Checker {
             guard d == d.rounded() else { issue("\(path).\(key)", keys[key]?.value ?? node, "expected a whole number"); return fallback }
             return Int(d)
         }
-        let image = string("image") ?? "", label = string("label") ?? ""
+        let classifier = (try? Networks.make(keys["network"]?.value.json ?? .null))?.isClassifier ?? false
+        let image = string("image") ?? "", label = classifier ? "" : (string("label") ?? "")
+        var classes: [String] = [], caseClasses = ""
+        if classifier {
+            if let m = keys["label"] { issue("training.label", m.value, "a classifier learns one class per case from \"caseClasses\", not a label map") }
+            if let m = keys["classes"] {
+                if case .array(let items) = m.value.value, !items.isEmpty, items.allSatisfy({ !($0.string ?? "").isEmpty }) {
+                    classes = items.compactMap(\.string)
+                    if Set(classes).count != classes.count { issue("training.classes", m.value, "class names must differ") }
+                } else {
+                    issue("training.classes", m.value, "expected a non-empty array of class names")
+                }
+            } else {
+                issue("training", node, "missing key \"classes\" (the class names of a classifier, one per output)")
+            }
+            caseClasses = string("caseClasses") ?? ""
+            if let out = (try? Networks.make(keys["network"]?.value.json ?? .null))?.outChannels, !classes.isEmpty, out != classes.count, let m = keys["classes"] {
+                issue("training.classes", m.value, "\(classes.count) class names for a network with \(out) outputs")
+            }
+        } else {
+            for key in ["classes", "caseClasses"] {
+                if let m = keys[key] { issue("training.\(key)", m.value, "only classifier networks (monai-resnet) take \"\(key)\"") }
+            }
+        }
         for (key, id) in [("image", image), ("label", label)] where !id.isEmpty && !known.contains(id) {
             if let m = keys[key] { issue("training.\(key)", m.value, "no input or stage has the id \"\(id)\"" + DidYouMean.suffix(id, among: Array(known))) }
         }
@@ -163,7 +199,7 @@ extension Checker {
             network = m.value.json
             do {
                 let net = try Networks.make(network)
-                if !(net is any TrainableNetwork) { issue("training.network", m.value, "\(network["type"]?.stringValue ?? "this network") cannot be trained yet (trainable: monai-unet, monai-basicunet)") }
+                if !(net is any TrainableNetwork) { issue("training.network", m.value, "\(network["type"]?.stringValue ?? "this network") cannot be trained yet (trainable: monai-unet, monai-basicunet, monai-resnet)") }
             } catch {
                 issue("training.network", m.value, "\(error)")
             }
@@ -249,12 +285,14 @@ extension Checker {
         }
         var clip: Double?
         if keys["clipGradient"] != nil { clip = number("clipGradient", 12, 0.000001...1e9, in: keys) }
-        let spec = TrainingSpec(image: image, label: label, split: split, network: network, patch: patch,
+        var spec = TrainingSpec(image: image, label: label, split: split, network: network, patch: patch,
                                 positiveFraction: number("positiveFraction", 0.33, 0...1, in: keys), batch: integer("batch", 2, 1...256, in: keys),
                                 epochs: integer("epochs", 10, 1...100_000, in: keys), iterationsPerEpoch: integer("iterationsPerEpoch", 50, 1...1_000_000, in: keys),
                                 validationInterval: integer("validationInterval", 1, 1...100_000, in: keys), loss: loss, optimizer: optimizer,
                                 schedule: schedule, clipGradient: clip, augmentation: augmentation,
                                 validationOverlap: number("validationOverlap", 0.5, 0...0.95, in: keys))
+        spec.classes = classes
+        spec.caseClasses = caseClasses
         return issues.count == before ? spec : nil
     }
 }
@@ -280,12 +318,15 @@ extension TrainingSpec {
         return .object([
             ("type", .string("object")), ("additionalProperties", .bool(false)),
             ("description", .string("makes the pipeline a training pipeline for `voxelflow train` (docs/pipelines.md, Training pipelines)")),
-            ("required", .array([.string("image"), .string("label"), .string("network")])),
+            ("required", .array([.string("image"), .string("network")])),
             ("properties", .object([
                 ("image", .object([("type", .string("string")), ("description", .string("id of the preprocessed image (input or stage)"))])),
-                ("label", .object([("type", .string("string")), ("description", .string("id of the label map on the image's grid"))])),
+                ("label", .object([("type", .string("string")), ("description", .string("segmentation: id of the label map on the image's grid"))])),
+                ("classes", .object([("type", .string("array")), ("items", .object([("type", .string("string"))])), ("minItems", .int(1)),
+                                     ("description", .string("classifier (monai-resnet): class names, one per network output"))])),
+                ("caseClasses", .object([("type", .string("string")), ("description", .string("classifier: CSV file in the archive folder with case,class rows"))])),
                 ("split", .object([("type", .string("object")), ("description", .string("{train, validation} fractions and seed (default 0.7/0.15, the rest is test); or {train, validation, test} case lists; or {folds, fold, seed}"))])),
-                ("network", .object([("type", .string("object")), ("description", .string("network description as `segment` takes it (monai-unet, monai-basicunet)"))])),
+                ("network", .object([("type", .string("object")), ("description", .string("network description as `segment` or `classify` takes it (monai-unet, monai-basicunet, monai-resnet)"))])),
                 ("patch", .object([("type", .string("array")), ("items", .object([("type", .string("integer"))])), ("minItems", .int(3)), ("maxItems", .int(3)),
                                    ("description", .string("patch size along i, j, k in voxels (default 64³)"))])),
                 ("positiveFraction", number("share of patches centred on a labelled voxel (default 0.33)", 0, 1)),
