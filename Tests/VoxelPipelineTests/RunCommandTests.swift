@@ -15,7 +15,7 @@ struct RunCommandTests {
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".json") && $0 != "schema.json" }.sorted()
         #expect(files.count >= 3)
         // Pipelines whose scans sit in a folder of their own in the sample data.
-        let inputs = ["brain-extraction.json": TestPaths.sampleData + "/nifti/t1"]
+        let inputs = ["brain-extraction.json": TestPaths.sampleData + "/nifti/t1", "route-by-scan-type.json": TestPaths.sampleData + "/nifti/t1"]
         for f in files {
             let out = TestPaths.temporaryDirectory()
             defer { TestPaths.removeTree(out) }

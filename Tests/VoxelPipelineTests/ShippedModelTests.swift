@@ -3,6 +3,7 @@ import Testing
 import TestSupport
 import VoxelCore
 import VoxelIO
+import VoxelSupport
 
 /// The models shipped in `pipelines/models/`, run through their inference pipelines exactly as a user runs them,
 /// and judged against reference masks of a head the model never saw in training.
@@ -81,5 +82,54 @@ struct ShippedModelTests {
         let tissue = Self.dice(labels, truth, label: 1), bone = Self.dice(labels, truth, label: 2)
         #expect(tissue >= minimumTissue, "soft tissue Dice \(tissue)")
         #expect(bone >= minimumBone, "bone Dice \(bone)")
+    }
+
+    /// The class the routing pipeline's classify stage (`kind`) gave a case, from its report.
+    static func predicted(_ out: String, _ id: String) throws -> String? {
+        let report = try JSONParser.parse(String(contentsOfFile: "\(out)/cases/\(id)/report.json", encoding: .utf8)).json
+        return report["results"]?["kind"]?["predicted"]?.stringValue
+    }
+
+    @Test("route-by-scan-type: the head CT goes to the head CT model (MONAI's labels), a T1 MRI to brain extraction; each skips the other branch")
+    func routing() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(root) }
+        let archive = root + "/archive"
+        try FileManager.default.createDirectory(atPath: archive, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: TestPaths.sampleData + "/nifti/ct_head_hu.nii.gz", toPath: archive + "/head_ct.nii.gz")
+        try FileManager.default.copyItem(atPath: TestPaths.sampleData + "/nifti/t1/mni152_lps-2x2x3.nii.gz", toPath: archive + "/t1.nii.gz")
+        let r = PipelineFixtures.cli(["run", TestPaths.repositoryRoot + "/pipelines/route-by-scan-type.json", "-i", archive, "-o", root + "/out", "-q"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try Self.predicted(root + "/out", "head_ct") == "ct-head")
+        #expect(try Self.predicted(root + "/out", "t1") == "t1-mr")
+        let files = PipelineFixtures.tree(root + "/out/cases")
+        #expect(files.keys.contains("head_ct/tissue.nii.gz") && !files.keys.contains("head_ct/brain_mask.nii.gz"))
+        #expect(files.keys.contains("t1/brain_mask.nii.gz") && !files.keys.contains("t1/tissue.nii.gz"))
+        // The routed CT branch is the head CT model: MONAI's labels voxel for voxel.
+        let tissue = try NIfTI.read(root + "/out/cases/head_ct/tissue.nii.gz").volume.physicalFloats()
+        let monai = try NIfTI.read(TestPaths.repositoryRoot + "/Tests/Fixtures/nn/ct_head_tissue_monai_labels.nii.gz").volume.physicalFloats()
+        #expect(tissue == monai)
+        // The routed brain branch is the brain-extraction pipeline: the same Dice floor as its own test.
+        let mask = try NIfTI.read(root + "/out/cases/t1/brain_mask.nii.gz").volume
+        let reference = try NIfTI.read(TestPaths.sampleData + "/nifti/t1-brainmask/mni152_lps-2x2x3.nii.gz").volume
+        #expect(try Self.dice(mask, reference) >= 0.928)
+        let manifest = try PipelineFixtures.manifest(root + "/out")
+        let ct = try #require(manifest.first { $0.member("case")?.value.string == "head_ct" })
+        #expect(ct.json.serialized(pretty: false).contains("kind predicted \\\"ct-head\\\", not \\\"t1-mr\\\""), "\(ct.json.serialized(pretty: false))")
+    }
+
+    /// The scan classifier on the corpus scans it never saw in training (its model card's table).
+    @Test("scan classifier on held-out corpus scans: the classes of its model card",
+          .enabled(if: TestPaths.sharedDataAvailable, Comment(rawValue: TestPaths.sharedDataMissing)),
+          arguments: [("brain2_t1c", "labelled/pyradiomics/brain2_t1c.nii.gz", "t1-mr"), ("lung_ct", "labelled/pyradiomics/lung1_ct.nii.gz", "other"),
+                      ("spine_ct", "labelled/tptbox/sub-ct_label-22_ct.nii.gz", "other"), ("abdomen_mr", "labelled/totalsegmentator/example_mr_sm.nii.gz", "other")])
+    func scanClassifierHeldOut(_ id: String, _ file: String, _ expected: String) throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(root) }
+        try FileManager.default.createDirectory(atPath: root + "/archive", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: "\(TestPaths.sharedData)/\(file)", toPath: "\(root)/archive/\(id).nii.gz")
+        let r = PipelineFixtures.cli(["run", TestPaths.repositoryRoot + "/pipelines/route-by-scan-type.json", "-i", root + "/archive", "-o", root + "/out", "-q"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try Self.predicted(root + "/out", id) == expected)
     }
 }
