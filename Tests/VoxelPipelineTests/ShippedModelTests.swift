@@ -9,6 +9,15 @@ import VoxelSupport
 /// and judged against reference masks of a head the model never saw in training.
 @Suite("Shipped models")
 struct ShippedModelTests {
+    /// Copies `file` into `ROOT/archive/name` and runs the shipped pipeline `pipeline` on that archive into `ROOT/out`.
+    static func runOn(_ file: String, as name: String, in root: String, pipeline: String) throws {
+        let target = "\(root)/archive/\(name)"
+        try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: file, toPath: target)
+        let r = PipelineFixtures.cli(["run", TestPaths.repositoryRoot + "/pipelines/" + pipeline, "-i", root + "/archive", "-o", root + "/out", "-q"])
+        #expect(r.status == 0, "\(r.stderr)")
+    }
+
     /// Dice of the non-zero voxels of two masks on one grid, counted here (independently of `VoxelMetrics`).
     static func dice(_ a: Volume, _ b: Volume) throws -> Double {
         #expect(a.geometry.size == b.geometry.size)
@@ -30,11 +39,7 @@ struct ShippedModelTests {
     func brainExtraction(_ scan: String, _ minimumDice: Double) throws {
         let root = TestPaths.temporaryDirectory()
         defer { TestPaths.removeTree(root) }
-        let archive = root + "/archive"
-        try FileManager.default.createDirectory(atPath: archive, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: "\(TestPaths.sampleData)/nifti/t1/\(scan).nii.gz", toPath: "\(archive)/\(scan).nii.gz")
-        let r = PipelineFixtures.cli(["run", TestPaths.repositoryRoot + "/pipelines/brain-extraction.json", "-i", archive, "-o", root + "/out", "-q"])
-        #expect(r.status == 0, "\(r.stderr)")
+        try Self.runOn("\(TestPaths.sampleData)/nifti/t1/\(scan).nii.gz", as: "\(scan).nii.gz", in: root, pipeline: "brain-extraction.json")
         let mask = try NIfTI.read("\(root)/out/cases/\(scan)/brain_mask.nii.gz").volume
         let reference = try NIfTI.read("\(TestPaths.sampleData)/nifti/t1-brainmask/\(scan).nii.gz").volume
         // The mask is written on the scan's own grid: same size, same voxel-to-world map.
@@ -71,10 +76,7 @@ struct ShippedModelTests {
     func headTissueHeldOut(_ name: String, _ file: String, _ minimumTissue: Double, _ minimumBone: Double) throws {
         let root = TestPaths.temporaryDirectory()
         defer { TestPaths.removeTree(root) }
-        try FileManager.default.createDirectory(atPath: root + "/archive/nifti", withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: "\(TestPaths.sharedData)/\(file)", toPath: "\(root)/archive/nifti/ct_\(name)_hu.nii.gz")
-        let r = PipelineFixtures.cli(["run", TestPaths.repositoryRoot + "/pipelines/ct-head-tissue.json", "-i", root + "/archive", "-o", root + "/out", "-q"])
-        #expect(r.status == 0, "\(r.stderr)")
+        try Self.runOn("\(TestPaths.sharedData)/\(file)", as: "nifti/ct_\(name)_hu.nii.gz", in: root, pipeline: "ct-head-tissue.json")
         let hu = try NIfTI.read("\(root)/archive/nifti/ct_\(name)_hu.nii.gz").volume.physicalFloats()
         let truth = hu.map { v in (226...3071).contains(v) ? 2 : ((-142...2986).contains(v) ? 1 : 0) }
         let labels = try NIfTI.read("\(root)/out/cases/\(name)/tissue.nii.gz").volume.physicalFloats()
@@ -126,10 +128,7 @@ struct ShippedModelTests {
     func scanClassifierHeldOut(_ id: String, _ file: String, _ expected: String) throws {
         let root = TestPaths.temporaryDirectory()
         defer { TestPaths.removeTree(root) }
-        try FileManager.default.createDirectory(atPath: root + "/archive", withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: "\(TestPaths.sharedData)/\(file)", toPath: "\(root)/archive/\(id).nii.gz")
-        let r = PipelineFixtures.cli(["run", TestPaths.repositoryRoot + "/pipelines/route-by-scan-type.json", "-i", root + "/archive", "-o", root + "/out", "-q"])
-        #expect(r.status == 0, "\(r.stderr)")
+        try Self.runOn("\(TestPaths.sharedData)/\(file)", as: "\(id).nii.gz", in: root, pipeline: "route-by-scan-type.json")
         #expect(try Self.predicted(root + "/out", id) == expected)
     }
 }
