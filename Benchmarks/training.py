@@ -4,11 +4,13 @@ One step = forward in training mode, DiceCELoss(to_onehot_y=True, softmax=True),
 Models (PyTorch CPU, torch.set_num_threads(2)):
   unet       UNet(3, 1, 2, channels=(16, 32, 64, 128, 256), strides=(2, 2, 2, 2), num_res_units=2)
   basicunet  BasicUNet(3, 1, 2)  (features 32, 32, 64, 128, 256, 32)
+  resnet18   ResNet("basic", [2, 2, 2, 2], [64, 128, 256, 512], n_input_channels=1, num_classes=2) (MONAI resnet18),
+             trained with cross-entropy on one random class per sample instead of DiceCE (batch norm in training mode)
 Batch --batch (2) of --size³ (64) random input with random labels. The tools alternate for --rounds rounds (3) of
 --steps steps each (the machine's speed drifts; alternating exposes both tools to the same drift). The first step
 of each round is a warm-up and is reported but not used for the median. Losses of the first steps are printed for both (same weights and batch,
 so they agree to float rounding).
-Usage: training.py VOXELFLOW_BENCH WORKDIR [--model unet|basicunet] [--steps N] [--rounds R] [--size S] [--batch B]
+Usage: training.py VOXELFLOW_BENCH WORKDIR [--model unet|basicunet|resnet18] [--steps N] [--rounds R] [--size S] [--batch B]
 """
 import json
 import os
@@ -20,7 +22,7 @@ import time
 
 import torch
 from monai.losses import DiceCELoss
-from monai.networks.nets import BasicUNet, UNet
+from monai.networks.nets import BasicUNet, ResNet, UNet
 from safetensors.torch import save_file
 
 
@@ -37,7 +39,11 @@ def main():
     os.makedirs(work, exist_ok=True)
     torch.manual_seed(0)
     torch.set_num_threads(2)
-    if model_name == "unet":
+    classifier = model_name == "resnet18"
+    if classifier:
+        config = {"type": "monai-resnet", "in": 1, "out": 2, "depth": 18}
+        model = ResNet("basic", [2, 2, 2, 2], [64, 128, 256, 512], n_input_channels=1, num_classes=2)
+    elif model_name == "unet":
         config = {"type": "monai-unet", "in": 1, "out": 2, "channels": [16, 32, 64, 128, 256], "strides": [2, 2, 2, 2], "numResUnits": 2}
         model = UNet(3, 1, 2, channels=(16, 32, 64, 128, 256), strides=(2, 2, 2, 2), num_res_units=2)
     else:
@@ -45,15 +51,15 @@ def main():
         model = BasicUNet(3, 1, 2)
     model.train()
     x = torch.randn(batch, 1, size, size, size)
-    y = (torch.rand(batch, 1, size, size, size) > 0.7).long()
+    y = torch.randint(0, 2, (batch,)) if classifier else (torch.rand(batch, 1, size, size, size) > 0.7).long()
     path = os.path.join(work, "training_bench.safetensors")
-    tensors = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    tensors = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
     tensors["input"] = x
-    tensors["target"] = y[:, 0].float()
+    tensors["target"] = y.float() if classifier else y[:, 0].float()
     save_file(tensors, path, metadata={"config": json.dumps(config)})
 
     init = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
+    loss_fn = torch.nn.CrossEntropyLoss() if classifier else DiceCELoss(to_onehot_y=True, softmax=True)
     rounds = int(arg("--rounds", "3"))
     vf_times, vf_steady, pt_times, pt_steady, losses = [], [], [], [], []
     vf = None

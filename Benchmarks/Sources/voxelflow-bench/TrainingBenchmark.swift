@@ -2,7 +2,7 @@ import Foundation
 import VoxelNN
 import VoxelSupport
 
-/// Times training steps (forward, DiceCE loss, backward, Adam update) on the batch stored in a weights file
+/// Times training steps (forward, DiceCE loss — cross-entropy for a classifier —, backward, Adam update) on the batch stored in a weights file
 /// written by Benchmarks/training.py: the network is described by metadata `config`, its initial weights are
 /// the file's other tensors, the batch is `input` and `target` (class indices).
 enum TrainingBenchmark {
@@ -13,21 +13,24 @@ enum TrainingBenchmark {
             throw NNError.invalidInput("\(config["type"]?.stringValue ?? "?") cannot be trained")
         }
         var params = try ParameterStore(network: net, weights: file)
-        let input = try file.tensor("input"), target = try file.tensor("target")
+        let input = try file.tensor("input"), labels = try file.tensor("target")
         var optimizer = Optimizer(.adam(beta1: 0.9, beta2: 0.999, eps: 1e-8))
-        let loss = DiceCELoss()
+        // A classifier takes one class index per sample and cross-entropy (as training.py gives PyTorch).
+        let target = net.isClassifier ? try labels.reshaped([labels.count, 1, 1, 1]) : labels
+        let loss: any Loss = net.isClassifier ? CrossEntropyLoss() : DiceCELoss()
         var times: [Double] = [], losses: [Double] = []
         var forwardBackward: [Double] = []
         for _ in 0..<steps {
             var value: Float = 0
             times.append(try seconds {
-                var step: (loss: Float, logits: Tensor, gradients: [String: Tensor])?
+                var step: TrainingStep.Result?
                 forwardBackward.append(try seconds {
-                    step = try TrainingStep.gradients(network: net, parameters: params, input: input, target: target, loss: loss)
+                    step = try TrainingStep.run(network: net, parameters: params, input: input, target: target, loss: loss)
                 })
                 guard let step else { return }
                 value = step.loss
                 try optimizer.update(&params, gradients: step.gradients, lr: 1e-3)
+                params.updateRunningStatistics(step.batchStatistics)
             })
             losses.append(Double(value))
         }
