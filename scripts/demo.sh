@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds VoxelFlow and runs the demo on sample-data/: inspect a real head CT, convert it between NIfTI
-# layouts, list the DICOM series of a folder and convert a real CT series to NIfTI. Outputs go to demo-output/.
+# layouts, list the DICOM series of a folder and convert a real CT series to NIfTI, run the example pipelines
+# and the shipped models (head CT, brain extraction, scan classifier). Outputs go to demo-output/.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -73,5 +74,16 @@ rm -rf "$out/brain-run"
 "$bin" run pipelines/brain-extraction.json --input sample-data/nifti/t1 --output "$out/brain-run"
 echo "== voxelflow evaluate: the masks against the reference masks (model card: pipelines/models/brain-extraction.md)"
 "$bin" evaluate "$out/brain-run" sample-data/nifti/t1-brainmask --prediction-file brain_mask.nii.gz --label-table pipelines/labels/brain.json
+echo
+echo "== voxelflow run pipelines/route-by-scan-type.json over a mixed folder (the scan classifier sends the head CT"
+echo "   to the head CT model and the T1 MRI to brain extraction; model card: pipelines/models/scan-classifier.md)"
+rm -rf "$out/mixed" "$out/route-run"
+mkdir -p "$out/mixed"
+cp sample-data/nifti/ct_head_hu.nii.gz "$out/mixed/head_ct.nii.gz"
+cp sample-data/nifti/t1/mni152_lps-2x2x3.nii.gz "$out/mixed/t1_mri.nii.gz"
+"$bin" run pipelines/route-by-scan-type.json --input "$out/mixed" --output "$out/route-run"
+for c in head_ct t1_mri; do
+  echo "$c: $(grep -o '"predicted": *"[a-z0-9-]*"' "$out/route-run/cases/$c/report.json" | head -1); files: $(ls "$out/route-run/cases/$c" | tr '\n' ' ')"
+done
 echo
 echo "demo finished: outputs in demo-output/"
