@@ -67,6 +67,9 @@ public struct Runner: Sendable {
     public func run(_ options: RunOptions, progress: ProgressReporter, control: RunControl = RunControl()) throws -> RunSummary {
         let started = Clock.now()
         let startDate = Date()
+        if let s = spec.stages.first(where: { AugmentationStages.augmentationType[$0.type] != nil }) {
+            throw RunError.stageSetup(stage: s.id, type: s.type, reason: "a training augmentation: it runs only in `voxelflow train` (the run folder's inference.json is this pipeline without it)")
+        }
         let stages = try buildStages()
         let discovery: Discovery
         do {

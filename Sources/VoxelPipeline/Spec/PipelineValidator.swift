@@ -86,6 +86,32 @@ struct Checker {
         self.directory = directory
     }
 
+    /// Augmentation stages belong to training pipelines, take the training image or an earlier augmentation
+    /// stage, and feed nothing but later augmentation stages (they run per training sample, not per case).
+    mutating func augmentationStages(_ stages: [StageSpec], training: TrainingSpec?, trainingSection: Bool) {
+        let augmentations = Set(stages.filter { registry[$0.type]?.category == .augmentation }.map(\.id))
+        guard !augmentations.isEmpty else { return }
+        var allowedSources: Set<String> = training.map { [$0.image] } ?? []
+        for (i, s) in stages.enumerated() {
+            func problem(_ message: String) { issues.append(PipelineIssue(path: "stages[\(i)]", line: s.line, column: s.column, message: message)) }
+            if augmentations.contains(s.id) {
+                if !trainingSection {
+                    problem("\"\(s.type)\" is a training augmentation: it runs only in `voxelflow train`, in a pipeline with a \"training\" section")
+                    continue
+                }
+                if let source = s.parameters.string("source"), training != nil, !allowedSources.contains(source) {
+                    problem("an augmentation stage takes the training image \"\(training?.image ?? "")\" or an earlier augmentation stage, not \"\(source)\"")
+                }
+                allowedSources.insert(s.id)
+            } else if let used = s.references.first(where: augmentations.contains) {
+                problem("it takes \"\(used)\", an augmentation stage: augmentations are drawn per training sample, so no preprocessing stage can use them")
+            }
+        }
+        if let training, augmentations.contains(training.image) {
+            issues.append(PipelineIssue(path: "training.image", line: 0, column: 0, message: "the training image is the preprocessed value the augmentation stages start from, not an augmentation stage"))
+        }
+    }
+
     mutating func issue(_ path: String, _ node: JSONNode, _ message: String) {
         issues.append(PipelineIssue(path: path, line: node.line, column: node.column, message: message))
     }
@@ -146,6 +172,7 @@ struct Checker {
         if let s = top["stages"] { stages = self.stages(s.value, inputs: inputs) } else { issue("$", root, "missing key \"stages\"") }
         var training: TrainingSpec?
         if let t = top["training"] { training = self.training(t.value, known: Set(inputs.map(\.name) + stages.map(\.id))) }
+        augmentationStages(stages, training: training, trainingSection: top["training"] != nil)
         guard issues.isEmpty else { return nil }
         return PipelineSpec(name: name, description: description, seed: seed, inputs: inputs, stages: stages,
                             directory: directory, sha256: sha256, training: training)

@@ -52,7 +52,7 @@ public enum StageProduct: Sendable, Equatable {
 
 /// Where a stage type belongs, for listings and docs.
 public enum StageCategory: String, Sendable, CaseIterable {
-    case spatial, intensity, labels, analysis, model, writer
+    case spatial, intensity, labels, analysis, model, writer, augmentation
 }
 
 /// Everything a stage type receives when it is built for a run.

@@ -130,7 +130,8 @@ public struct Trainer: Sendable {
             params = try ParameterStore.initialized(for: network, seed: spec.seed)
         }
         var builder = BatchBuilder(cases: trainCases, sampler: try PatchSampler(size: training.patch, positiveFraction: training.positiveFraction),
-                                   augmentations: try training.augmentation.map(BatchBuilder.Augmentation.init), batch: training.batch)
+                                   augmentations: try (training.augmentation + spec.stages.compactMap(AugmentationStages.sectionEntry)).map(BatchBuilder.Augmentation.init),
+                                   batch: training.batch)
         builder.classification = training.isClassification
         let total = training.epochs * training.iterationsPerEpoch
         let threads = options.jobs ?? ComputeBudget.threads
@@ -240,7 +241,7 @@ public struct Trainer: Sendable {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var context = CaseContext(caseID: c.id, inputs: c.inputs, seed: Runner.caseSeed(spec.seed, c.id), stagingDirectory: dir)
         guard let stages = spec.builtStages else { throw TrainingError.data("the pipeline's stages were not set up (validate it first)") }
-        for (s, stage) in zip(spec.stages, stages) {
+        for (s, stage) in zip(spec.stages, stages) where AugmentationStages.augmentationType[s.type] == nil {
             context.currentStage = s.id
             if let reason = context.skipReason(s) {
                 context.skip(s.id, reason: reason)

@@ -88,7 +88,7 @@ enum TrainingOutputs {
             }
         }
         var keptStages: [JSON] = []
-        for stage in stages {
+        for stage in stages where AugmentationStages.augmentationType[stage["type"]?.stringValue ?? ""] == nil {
             let id = stage["id"]?.stringValue ?? ""
             if references(stage).contains(where: labelIDs.contains) || id == training.label {
                 labelIDs.insert(id)
