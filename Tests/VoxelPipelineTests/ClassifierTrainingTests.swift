@@ -75,6 +75,11 @@ struct ClassifierTrainingTests {
         #expect(r.stdout.contains(String(format: "test accuracy %.4f on 3 case(s)", Double(correct) / 3)), "\(r.stdout)")
         let confusion = try String(contentsOfFile: root + "/run/test-confusion-matrix.csv", encoding: .utf8)
         #expect(confusion.hasPrefix("true \\ predicted,ct,mr,mask"))
+        // The run's report draws the validation accuracy and lists the test cases with the same accuracy.
+        let report = try String(contentsOfFile: root + "/run/report.html", encoding: .utf8)
+        #expect(report.contains("<h2>Validation accuracy</h2><svg"))
+        #expect(report.contains(String(format: "Accuracy %.4f on 3 case(s).", Double(correct) / 3)))
+        for (id, row) in predictions { #expect(report.contains("<tr><td>\(id)</td><td>\(row[1])</td><td>\(row[2])</td>"), "\(id)") }
         // The running statistics moved away from their initial values and were saved with the weights.
         let best = try Safetensors(path: root + "/run/checkpoints/best.safetensors")
         #expect(try best.tensor("bn1.running_mean").data.contains { $0 != 0 })

@@ -36,13 +36,14 @@ extension Trainer {
 
     /// The best weights on the test cases: writes `test-predictions.csv` (case, truth, prediction, one score per
     /// class), `test-classes.csv` (precision, recall, F1, specificity, AUC per class), `test-confusion-matrix.csv` and
-    /// `test-classification.json`, and returns the accuracy.
-    func testClassifier(network: any TrainableNetwork, weights: String, cases: [TrainingCase], run: RunFolder) throws -> Double {
+    /// `test-classification.json`, and returns the accuracy with one row per case (case, truth, prediction, its score).
+    func testClassifier(network: any TrainableNetwork, weights: String, cases: [TrainingCase], run: RunFolder) throws -> (accuracy: Double, rows: [[String]]) {
         var net: any Network = network
         try net.load(from: Safetensors(path: weights))
         let names = training.classes
         var samples: [ClassificationSample] = []
         var csv = "case,truth,predicted," + names.map { "score_" + $0 }.joined(separator: ",") + "\n"
+        var rows: [[String]] = []
         for c in cases {
             let p = try Self.classProbabilities(net, c.image)
             let best = p.indices.max(by: { p[$0] < p[$1] }) ?? 0
@@ -50,6 +51,7 @@ extension Trainer {
             var scores: [String: Double] = [:]
             for (k, name) in names.enumerated() where k < p.count { scores[name] = p[k] }
             samples.append(ClassificationSample(caseID: c.id, truth: truth, predicted: predicted, scores: scores))
+            rows.append([c.id, truth, predicted, String(format: "%.4f", best < p.count ? p[best] : 0)])
             csv += "\(c.id),\(truth),\(predicted)," + names.indices.map { $0 < p.count ? String(format: "%.6f", p[$0]) : "" }.joined(separator: ",") + "\n"
         }
         let evaluation = try ClassificationEvaluator.evaluate(samples, classes: names)
@@ -57,6 +59,6 @@ extension Trainer {
         try AtomicFile.write(Array(ClassificationTable.classesCSV(evaluation).utf8), to: run.path + "/test-classes.csv")
         try AtomicFile.write(Array(ClassificationTable.confusionCSV(evaluation).utf8), to: run.path + "/test-confusion-matrix.csv")
         try AtomicFile.write(Array(ClassificationTable.json(evaluation).serialized().utf8) + [10], to: run.path + "/test-classification.json")
-        return evaluation.accuracy
+        return (evaluation.accuracy, rows)
     }
 }

@@ -204,13 +204,12 @@ public struct Trainer: Sendable {
         }
         // A finished run judges its best weights on the test cases, which it has never trained or validated on.
         var testRows: [[String]] = []
-        var testAccuracy: Double?, testCount = 0
+        var classifierTest: (accuracy: Double, rows: [[String]])?
         if !interrupted && !split.test.isEmpty && FileManager.default.fileExists(atPath: run.best) {
             let testCases = prepare(split.test)
             try? FileManager.default.removeItem(atPath: run.path + "/.staging")
             if !testCases.isEmpty && training.isClassification {
-                testAccuracy = try ComputeBudget.withThreads(threads) { try testClassifier(network: network, weights: run.best, cases: testCases, run: run) }
-                testCount = testCases.count
+                classifierTest = try ComputeBudget.withThreads(threads) { try testClassifier(network: network, weights: run.best, cases: testCases, run: run) }
             } else if !testCases.isEmpty {
                 testRows = try ComputeBudget.withThreads(threads) {
                     try test(network: network, weights: run.best, cases: testCases, classes: classes)
@@ -224,13 +223,14 @@ public struct Trainer: Sendable {
         }
         let testDice = Self.meanDice(testRows)
         if let testDice { log("test: \(Set(testRows.map { $0[0] }).count) case(s), mean Dice \(Self.format(testDice)) (test-metrics.csv)") }
-        if let testAccuracy { log("test: \(testCount) case(s), accuracy \(Self.format(testAccuracy)) (test-classes.csv, test-predictions.csv)") }
+        if let classifierTest { log("test: \(classifierTest.rows.count) case(s), accuracy \(Self.format(classifierTest.accuracy)) (test-classes.csv, test-predictions.csv)") }
         try TrainingOutputs.writeReport(run: run, spec: spec, training: training, logLines: logLines, split: split, excluded: excluded,
-                                        testRows: testRows, testHeader: EvaluationTable.header(Self.testOptions(classes: classes)))
+                                        testRows: testRows, testHeader: EvaluationTable.header(Self.testOptions(classes: classes)),
+                                        classifierTest: classifierTest)
         try TrainingOutputs.writeInferencePipeline(run: run, spec: spec, training: training)
         return TrainingSummary(epochsDone: state.epoch, stepsDone: state.step, interrupted: interrupted, bestDice: state.bestDice,
-                               bestEpoch: state.bestEpoch, testCases: training.isClassification ? testCount : Set(testRows.map { $0[0] }).count,
-                               testMeanDice: testDice, testAccuracy: testAccuracy, isClassifier: training.isClassification, excluded: excluded)
+                               bestEpoch: state.bestEpoch, testCases: classifierTest?.rows.count ?? Set(testRows.map { $0[0] }).count,
+                               testMeanDice: testDice, testAccuracy: classifierTest?.accuracy, isClassifier: training.isClassification, excluded: excluded)
     }
 
     /// Runs the pipeline's stages on one case and returns its image and labels.

@@ -7,12 +7,15 @@ import VoxelSupport
 enum TrainingOutputs {
     /// Writes `report.html` with the curves drawn as inline SVG (no script, no external file).
     static func writeReport(run: RunFolder, spec: PipelineSpec, training: TrainingSpec, logLines: [String], split: TrainingSplit,
-                            excluded: [(String, String)], testRows: [[String]] = [], testHeader: [String] = []) throws {
+                            excluded: [(String, String)], testRows: [[String]] = [], testHeader: [String] = [],
+                            classifierTest: (accuracy: Double, rows: [[String]])? = nil) throws {
+        // A classifier validates by accuracy; a segmentation network by the mean Dice of its foreground classes.
+        let (validationKey, validationName) = training.isClassification ? ("validationAccuracy", "accuracy") : ("validationMeanDice", "Dice")
         let entries = logLines.compactMap { try? JSONParser.parse($0).json }
         let epochs = entries.compactMap { $0["epoch"]?.doubleValue }
         let losses = entries.compactMap { $0["loss"]?.doubleValue }
         let dice = entries.compactMap { e -> (Double, Double)? in
-            guard let x = e["epoch"]?.doubleValue, let y = e["validationMeanDice"]?.doubleValue else { return nil }
+            guard let x = e["epoch"]?.doubleValue, let y = e[validationKey]?.doubleValue else { return nil }
             return (x, y)
         }
         let esc = HTMLReport.escape
@@ -23,12 +26,12 @@ enum TrainingOutputs {
         <p>Network: <code>\(esc(training.network.serialized(pretty: false)))</code></p>
         <p>Split: \(split.train.count) training, \(split.validation.count) validation, \(split.test.count) test case(s) (split.json).</p>
         <h2>Training loss</h2>\(svg(Array(zip(epochs, losses)), label: "loss"))
-        <h2>Validation mean Dice</h2>\(dice.isEmpty ? "<p>No validation cases.</p>" : svg(dice, label: "Dice", fixedRange: 0...1))
-        <h2>Epochs</h2><table><tr><th>epoch</th><th>loss</th><th>learning rate</th><th>validation Dice</th><th>seconds</th></tr>
+        <h2>Validation \(training.isClassification ? "accuracy" : "mean Dice")</h2>\(dice.isEmpty ? "<p>No validation cases.</p>" : svg(dice, label: validationName, fixedRange: 0...1))
+        <h2>Epochs</h2><table><tr><th>epoch</th><th>loss</th><th>learning rate</th><th>validation \(validationName)</th><th>seconds</th></tr>
         """
         for e in entries {
             func cell(_ key: String) -> String { e[key]?.doubleValue.map { String(format: "%.5g", $0) } ?? "" }
-            html += "<tr><td>\(cell("epoch"))</td><td>\(cell("loss"))</td><td>\(cell("lr"))</td><td>\(cell("validationMeanDice"))</td><td>\(cell("seconds"))</td></tr>"
+            html += "<tr><td>\(cell("epoch"))</td><td>\(cell("loss"))</td><td>\(cell("lr"))</td><td>\(cell(validationKey))</td><td>\(cell("seconds"))</td></tr>"
         }
         html += "</table>"
         if !testRows.isEmpty {
@@ -42,6 +45,12 @@ enum TrainingOutputs {
                 }.joined() + "</tr>"
             }
             html += "</table>"
+        }
+        if let classifierTest {
+            html += "<h2>Test cases (best weights; test-predictions.csv, test-classes.csv)</h2>"
+                + "<p>Accuracy \(String(format: "%.4f", classifierTest.accuracy)) on \(classifierTest.rows.count) case(s).</p>"
+                + "<table><tr><th>case</th><th>truth</th><th>predicted</th><th>score of the prediction</th></tr>"
+                + classifierTest.rows.map { "<tr>" + $0.map { "<td>\(esc($0))</td>" }.joined() + "</tr>" }.joined() + "</table>"
         }
         if !excluded.isEmpty {
             html += "<h2>Excluded cases</h2><ul>" + excluded.map { "<li>\(esc($0.0)): \(esc($0.1))</li>" }.joined() + "</ul>"
