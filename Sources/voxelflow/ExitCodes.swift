@@ -12,7 +12,7 @@ enum ExitCodes {
     static let badInput: Int32 = 2
     /// The output could not be written.
     static let cannotWrite: Int32 = 3
-    /// `run`, `evaluate`: some cases failed; the others completed.
+    /// `run`, `evaluate`, `deidentify`: some cases (files) failed; the others completed.
     static let casesFailed: Int32 = 4
     /// `run`, `train`: stopped by SIGINT or SIGTERM; finished cases (a checkpoint) are kept, `--resume` continues.
     static let interrupted: Int32 = 130
@@ -24,7 +24,7 @@ enum ExitCodes {
         (1, "unexpected internal error"),
         (badInput, "bad input: the file, pipeline or archive is missing, unreadable, malformed or unsupported, or holds no case"),
         (cannotWrite, "the output cannot be written: it exists (without --force), it is one of the inputs, or the output folder is not a VoxelFlow run"),
-        (casesFailed, "run, evaluate: one or more cases failed (the others completed; run lists them in the manifest, evaluate on standard error)"),
+        (casesFailed, "run, evaluate, deidentify: one or more cases (deidentify: files) failed (the others completed; run lists them in the manifest, evaluate and deidentify on standard error)"),
         (64, "wrong command-line usage"),
         (interrupted, "run, train: interrupted by SIGINT or SIGTERM (finished cases or the last checkpoint kept; continue with --resume)"),
     ]
@@ -62,6 +62,9 @@ enum ExitCodes {
         switch error {
         case let e as NIfTIError: return ExitCode(e.isOutputError ? cannotWrite : badInput)
         case is OutputError: return ExitCode(cannotWrite)
+        case let e as DeidentificationError:
+            if case .invalidOutput = e { return ExitCode(cannotWrite) }
+            return ExitCode(badInput)
         case let e as FileIOError: return ExitCode(e.operation == .write || e.operation == .rename ? cannotWrite : badInput)
         case is InputError, is NNError, is DICOMError, is DICOMSeriesError, is DICOMSeriesChoice.Problem, is LabelTableError, is VolumeError,
              is EvaluationInputError, is MetricsError: return ExitCode(badInput)

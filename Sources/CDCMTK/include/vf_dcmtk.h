@@ -319,6 +319,48 @@ int vf_sc_write(const char *source_file, const char *path, const vf_sc_attribute
 /** A new UID (for a series), at most 64 characters. */
 void vf_new_uid(char *out, size_t capacity);
 
+/* ---- De-identification (vf_dcmtk_deid.cpp) ---- */
+
+/** Reads a top-level attribute of a loaded file as text (all values joined with '\').
+ *  Returns 0, 1 when the attribute is absent or not text, 2 when it does not fit `capacity`. */
+int vf_dicom_get_string(vf_dicom_file *file, uint16_t group, uint16_t element, char *out, size_t capacity);
+
+/** 1 when the top-level dataset of a loaded file has the attribute (of any VR), else 0. */
+int vf_dicom_has_element(vf_dicom_file *file, uint16_t group, uint16_t element);
+
+/** One element met by vf_deid_walk. Pointers are valid only during the callback. */
+typedef struct {
+    uint16_t group, element;
+    char vr[3];                   /**< the value representation, e.g. "PN", "SQ", "OB" */
+    int is_sequence;
+    int depth;                    /**< 0 in the top-level dataset, 1 inside an item of a top-level sequence, … */
+    const char *private_creator;  /**< for a private data element: its block's creator ("" when none); else NULL */
+    const char *value;            /**< for text VRs: every value joined with '\'; NULL for binary VRs and sequences */
+} vf_deid_element;
+
+/** What the policy wants done with an element. For a sequence, KEEP walks into its items. */
+enum { VF_DEID_KEEP = 0, VF_DEID_REMOVE = 1, VF_DEID_REPLACE = 2, VF_DEID_EMPTY = 3, VF_DEID_STOP = 4 };
+
+/** The policy: returns a VF_DEID_* action; for REPLACE, writes the new text value (NUL-terminated, at most
+ *  `capacity` bytes) into `replacement`. */
+typedef int (*vf_deid_callback)(void *context, const vf_deid_element *element, char *replacement, size_t capacity);
+
+/** Walks every element of a loaded file depth-first in tag order and applies the callback's action to it.
+ *  Returns 0, or non-zero with a message (the callback stopped the walk, or DCMTK failed). */
+int vf_deid_walk(vf_dicom_file *file, vf_deid_callback callback, void *context, char *err, size_t errlen);
+
+/** One entry of De-identification Method Code Sequence (scheme DCM, CID 7050). */
+typedef struct { const char *value; const char *meaning; } vf_deid_code;
+
+/** Records what was done: PatientIdentityRemoved YES, DeidentificationMethod, its code sequence and (when
+ *  not empty) LongitudinalTemporalInformationModified. Returns 0 or non-zero. */
+int vf_deid_finish(vf_dicom_file *file, const char *method, const vf_deid_code *codes, size_t count,
+                   const char *temporal_information);
+
+/** Saves a loaded file in its own transfer syntax with a meta header rebuilt from the dataset.
+ *  Returns 0, or non-zero with a message. */
+int vf_deid_save(vf_dicom_file *file, const char *path, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif
