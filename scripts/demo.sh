@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds VoxelFlow and runs the demo on sample-data/: inspect a real head CT, convert it between NIfTI
 # layouts, list the DICOM series of a folder and convert a real CT series to NIfTI, run the example pipelines
-# and the shipped models (head CT, brain extraction, scan classifier). Outputs go to demo-output/.
+# and the shipped models (head CT, brain extraction, scan classifier), and de-identify the DICOM files.
+# Outputs go to demo-output/.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -85,5 +86,11 @@ cp sample-data/nifti/t1/mni152_lps-2x2x3.nii.gz "$out/mixed/t1_mri.nii.gz"
 for c in head_ct t1_mri; do
   echo "$c: $(grep -o '"predicted": *"[a-z0-9-]*"' "$out/route-run/cases/$c/report.json" | head -1); files: $(ls "$out/route-run/cases/$c" | tr '\n' ' ')"
 done
+echo
+echo "== voxelflow deidentify sample-data/dicom (PS3.15 Annex E Basic Profile, dates shifted per patient, keyed UIDs)"
+rm -rf "$out/deidentified"
+[ -f "$out/demo.key" ] || head -c 32 /dev/urandom | base64 > "$out/demo.key"
+"$bin" deidentify sample-data/dicom "$out/deidentified" --key-file "$out/demo.key" --profile basic,shift-dates
+"$bin" scan "$out/deidentified"
 echo
 echo "demo finished: outputs in demo-output/"

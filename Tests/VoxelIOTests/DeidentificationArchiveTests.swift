@@ -136,9 +136,10 @@ struct DeidentificationArchiveTests {
     /// Runs the independent checker (pydicom, Python's hmac, dicom-anonymizer) on a de-identified folder.
     static func oracleCheck(input: String, output: String) throws -> (files: Int, attributes: Int, anonymizer: Int, problems: [String]) {
         let python = try #require(TestPaths.oraclePython)
-        let keyFile = output + "/../key-\(getpid()).txt"
+        let keyFolder = TestPaths.temporaryDirectory("deid-key")
+        defer { TestPaths.removeTree(keyFolder) }
+        let keyFile = keyFolder + "/key.txt"
         try DeidFixtures.keyText.write(toFile: keyFile, atomically: true, encoding: .utf8)
-        defer { unlink(keyFile) }
         let r = Subprocess.run([python, TestPaths.repositoryRoot + "/scripts/oracles/check_deidentification.py", input, output, keyFile,
                                 DeidFixtures.folder + "/annex-e-table.tsv"], timeout: 900)
         #expect(r.status == 0, "\(r.stderr.suffix(2000))")

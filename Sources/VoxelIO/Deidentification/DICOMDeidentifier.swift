@@ -57,15 +57,28 @@ public struct DICOMDeidentifier: Sendable {
         profile.options.contains(.retainUIDs) ? original : key.uid(for: original)
     }
 
-    /// De-identifies `path` into `folder`. With `replace`, an existing output file is replaced; otherwise it is
-    /// left alone and the file fails. Never throws: every problem is an outcome.
-    public func deidentify(_ path: String, into folder: String, replace: Bool = false) -> Outcome {
+    /// A loaded file, closed when released.
+    private final class OpenFile {
+        let handle: OpaquePointer
+        init(_ handle: OpaquePointer) { self.handle = handle }
+        deinit { vf_dicom_close(handle) }
+    }
+
+    /// A file de-identified in memory, ready to be saved, or what became of it instead.
+    private enum Prepared {
+        case ready(OpenFile, DeidentifiedInstance)
+        case done(Outcome)
+    }
+
+    /// Loads `path` and de-identifies it in memory (burned-in files are held back unless `includeBurnedIn`).
+    private func prepare(_ path: String, includeBurnedIn: Bool) -> Prepared {
         var err = [CChar](repeating: 0, count: 512)
-        guard let handle = vf_dicom_open(path, 0, &err, err.count) else {
+        guard let opened = vf_dicom_open(path, 0, &err, err.count) else {
             let reason = DICOMFile.message(err)
-            return Self.hasPreamble(path) ? .failed("cannot read the file: \(reason)") : .skipped("not a DICOM file: \(reason)")
+            return .done(Self.hasPreamble(path) ? .failed("cannot read the file: \(reason)") : .skipped("not a DICOM file: \(reason)"))
         }
-        defer { vf_dicom_close(handle) }
+        let file = OpenFile(opened)
+        let handle = file.handle
         func string(_ group: UInt16, _ element: UInt16) -> String {
             var buffer = [CChar](repeating: 0, count: 1024)
             guard vf_dicom_get_string(handle, group, element, &buffer, buffer.count) == 0 else { return "" }
@@ -73,17 +86,17 @@ public struct DICOMDeidentifier: Sendable {
                 .trimmingCharacters(in: CharacterSet(charactersIn: " \0"))
         }
         if vf_dicom_has_element(handle, 0x0004, 0x1220) != 0 {
-            return .skipped("a DICOMDIR index (not copied: its records repeat the identifiers; the output has its own layout)")
+            return .done(.skipped("a DICOMDIR index (not copied: its records repeat the identifiers; the output has its own layout)"))
         }
         let sopClass = string(0x0008, 0x0016), sopInstance = string(0x0008, 0x0018)
         let study = string(0x0020, 0x000D), series = string(0x0020, 0x000E), modality = string(0x0008, 0x0060)
         guard !sopClass.isEmpty, !sopInstance.isEmpty else {
-            return Self.hasPreamble(path) ? .failed("the file has no SOPClassUID or SOPInstanceUID") : .skipped("not a DICOM instance (no SOP Instance UID)")
+            return .done(Self.hasPreamble(path) ? .failed("the file has no SOPClassUID or SOPInstanceUID") : .skipped("not a DICOM instance (no SOP Instance UID)"))
         }
-        guard !study.isEmpty, !series.isEmpty else { return .failed("the file has no StudyInstanceUID or SeriesInstanceUID") }
+        guard !study.isEmpty, !series.isEmpty else { return .done(.failed("the file has no StudyInstanceUID or SeriesInstanceUID")) }
         if !includeBurnedIn, let reason = BurnedInAnnotation.reason(
             sopClassUID: sopClass, modality: modality, imageType: string(0x0008, 0x0008), burnedInAnnotation: string(0x0028, 0x0301)) {
-            return .heldBack(reason)
+            return .done(.heldBack(reason))
         }
         // The patient: pseudonym and date offset.
         let patientID = string(0x0010, 0x0020), patientName = string(0x0010, 0x0010), birthDate = string(0x0010, 0x0030)
@@ -127,8 +140,8 @@ public struct DICOMDeidentifier: Sendable {
             }
         }, Unmanaged.passUnretained(box).toOpaque(), &err, err.count)
         guard status == 0 else {
-            if let tag = box.overflow { return .failed("the new value of \(tag) is too long to write") }
-            return .failed("cannot de-identify: \(DICOMFile.message(err))")
+            if let tag = box.overflow { return .done(.failed("the new value of \(tag) is too long to write")) }
+            return .done(.failed("cannot de-identify: \(DICOMFile.message(err))"))
         }
         let method = "VoxelFlow: PS3.15 Annex E (\(AnnexE.edition)) profile \(profile.name)"
         let codes = profile.codes
@@ -138,11 +151,24 @@ public struct DICOMDeidentifier: Sendable {
                 return vf_deid_finish(handle, method, entries, entries.count, profile.temporalInformation)
             }
         }
-        guard finished == 0 else { return .failed("cannot record the de-identification method") }
+        guard finished == 0 else { return .done(.failed("cannot record the de-identification method")) }
         let instance = DeidentifiedInstance(
             path: "\(uid(study))/\(uid(series))/\(uid(sopInstance)).dcm", studyInstanceUID: uid(study),
             seriesInstanceUID: uid(series), sopInstanceUID: uid(sopInstance), modality: modality,
             originalPatientID: patientID, pseudonym: pseudonym)
+        return .ready(file, instance)
+    }
+
+    /// De-identifies `path` into `folder`. With `replace`, an existing output file is replaced; otherwise it is
+    /// left alone and the file fails. Never throws: every problem is an outcome.
+    public func deidentify(_ path: String, into folder: String, replace: Bool = false) -> Outcome {
+        let file: OpenFile, instance: DeidentifiedInstance
+        switch prepare(path, includeBurnedIn: includeBurnedIn) {
+        case .done(let outcome): return outcome
+        case .ready(let f, let i): (file, instance) = (f, i)
+        }
+        var err = [CChar](repeating: 0, count: 512)
+        let handle = file.handle
         let target = (folder.hasSuffix("/") ? folder : folder + "/") + instance.path
         do {
             try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
@@ -173,6 +199,31 @@ public struct DICOMDeidentifier: Sendable {
             }
         }
         return .written(instance)
+    }
+
+    /// De-identifies a file VoxelFlow has just written (a SEG, an RTSTRUCT, a Secondary Capture) where it lies:
+    /// the result replaces it atomically. Burned-in checks do not apply (the caller made the pixels).
+    /// - Returns: the new identity of the instance.
+    /// - Throws: `DeidentificationError.file` with the reason.
+    @discardableResult
+    public func deidentifyInPlace(_ path: String) throws -> DeidentifiedInstance {
+        switch prepare(path, includeBurnedIn: true) {
+        case .done(let outcome):
+            throw DeidentificationError.file(path: path, reason: "cannot de-identify: \(outcome)")
+        case .ready(let file, let instance):
+            var err = [CChar](repeating: 0, count: 512)
+            let temporary = FileIO.temporaryName(for: path)
+            guard vf_deid_save(file.handle, temporary, &err, err.count) == 0 else {
+                unlink(temporary)
+                throw DeidentificationError.file(path: path, reason: "cannot write the de-identified file: \(DICOMFile.message(err))")
+            }
+            guard rename(temporary, path) == 0 else {
+                let why = FileIO.errnoString()
+                unlink(temporary)
+                throw DeidentificationError.file(path: path, reason: "cannot move the de-identified file into place: \(why)")
+            }
+            return instance
+        }
     }
 
     /// True when the file starts with a 128-byte preamble and `DICM`.

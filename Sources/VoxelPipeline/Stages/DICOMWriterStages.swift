@@ -1,3 +1,4 @@
+import Foundation
 import VoxelCore
 import VoxelIO
 import VoxelTransforms
@@ -42,7 +43,7 @@ struct WriteDICOMSegStage: Stage {
             ParameterSpec("format", .choice(["binary", "labelmap"]), default: .string("binary"), doc: "binary: one 1-bit frame per segment and slice (every viewer with SEG support); labelmap: one frame per slice holding segment numbers (Label Map Segmentation, 2024; smaller, newer viewers)"),
             ParameterSpec("algorithm", .string, default: .string("VoxelFlow"), doc: "SegmentAlgorithmName (e.g. the model's name)"),
             ParameterSpec("keepEmptyFrames", .boolean, default: .bool(false), doc: "write every slice of every segment, empty or not"),
-        ],
+        ] + DeidentificationSupport.writerParameters,
         produces: .nothing,
         make: { c in
             let path = try c.string("path")
@@ -53,7 +54,7 @@ struct WriteDICOMSegStage: Stage {
             options.type = try c.string("format") == "labelmap" ? .labelMap : .binary
             options.keepEmptyFrames = try c.bool("keepEmptyFrames")
             return WriteDICOMSegStage(id: c.id, source: try c.string("source"), reference: try c.string("reference"),
-                                      path: path, table: table, options: options)
+                                      path: path, table: table, options: options, deidentifier: try DeidentificationSupport.deidentifier(c))
         })
 
     let id: String
@@ -62,6 +63,7 @@ struct WriteDICOMSegStage: Stage {
     let path: String
     let table: LabelTable?
     let options: DICOMSegmentationOptions
+    let deidentifier: DICOMDeidentifier?
 
     func run(_ context: inout CaseContext) throws -> StageValue? {
         // DICOM SEG needs at least one segment with one frame: an empty result is recorded, not written.
@@ -70,6 +72,7 @@ struct WriteDICOMSegStage: Stage {
                                                                           emptyWarning: "no label, so no DICOM SEG was written") else { return nil }
         let file = try context.outputFile(context.outputName(path, id: id))
         try DICOMSegmentation.write(labels, reference: stack, table: table ?? context.labelTables[source], to: file, options: options)
+        try DeidentificationSupport.apply(deidentifier, to: [file], stage: id)
         return nil
     }
 }
@@ -86,7 +89,7 @@ struct WriteRTStructStage: Stage {
             ParameterSpec("path", .outputPath, default: .string("{id}.dcm"), doc: "file inside the case folder; .dcm"),
             ParameterSpec("labelTable", .labelTable, optional: true, doc: "label table (a JSON file, or inline) with ROI names and colours; labels not in it are \"Label N\""),
             ParameterSpec("interpretedType", .string, default: .string("ORGAN"), doc: "RTROIInterpretedType of every ROI (ORGAN, PTV, GTV, AVOIDANCE, …)"),
-        ],
+        ] + DeidentificationSupport.writerParameters,
         produces: .nothing,
         make: { c in
             let path = try c.string("path")
@@ -95,7 +98,7 @@ struct WriteRTStructStage: Stage {
             var options = DICOMRTStructOptions()
             options.interpretedType = try c.string("interpretedType")
             return WriteRTStructStage(id: c.id, source: try c.string("source"), reference: try c.string("reference"),
-                                      path: path, table: table, options: options)
+                                      path: path, table: table, options: options, deidentifier: try DeidentificationSupport.deidentifier(c))
         })
 
     let id: String
@@ -104,6 +107,7 @@ struct WriteRTStructStage: Stage {
     let path: String
     let table: LabelTable?
     let options: DICOMRTStructOptions
+    let deidentifier: DICOMDeidentifier?
 
     func run(_ context: inout CaseContext) throws -> StageValue? {
         guard let (stack, labels) = try DICOMWriterSupport.seriesAndLabels(&context, reference: reference, source: source,
@@ -111,6 +115,7 @@ struct WriteRTStructStage: Stage {
                                                                           emptyWarning: "no label, so no RTSTRUCT was written") else { return nil }
         let file = try context.outputFile(context.outputName(path, id: id))
         try DICOMRTStruct.write(labels, reference: stack, table: table ?? context.labelTables[source], to: file, options: options)
+        try DeidentificationSupport.apply(deidentifier, to: [file], stage: id)
         return nil
     }
 }
@@ -127,7 +132,7 @@ struct WriteOverlaySeriesStage: Stage {
             ParameterSpec("path", .outputPath, default: .string("overlay"), doc: "folder inside the case folder that receives SC0001.dcm, SC0002.dcm, …"),
             ParameterSpec("labelTable", .labelTable, optional: true, doc: "label table (a JSON file, or inline) with names and colours"),
             ParameterSpec("window", .string, default: .string("auto"), doc: "display window: auto (CT soft tissue 40/400, else the 1st–99th percentile), soft-tissue, brain, bone, lung, or \"LEVEL,WIDTH\""),
-        ],
+        ] + DeidentificationSupport.writerParameters,
         produces: .nothing,
         make: { c in
             let table = try DICOMWriterSupport.table(c)
@@ -136,7 +141,8 @@ struct WriteOverlaySeriesStage: Stage {
                 throw CaseError.invalidParameters(stage: c.id, reason: "window \"\(window)\" is not auto, soft-tissue, brain, bone, lung or \"LEVEL,WIDTH\" with a positive width")
             }
             return WriteOverlaySeriesStage(id: c.id, source: try c.string("source"), reference: try c.string("reference"),
-                                           path: try c.string("path"), table: table, window: window)
+                                           path: try c.string("path"), table: table, window: window,
+                                           deidentifier: try DeidentificationSupport.deidentifier(c, includeBurnedIn: true))
         })
 
     let id: String
@@ -145,6 +151,7 @@ struct WriteOverlaySeriesStage: Stage {
     let path: String
     let table: LabelTable?
     let window: String
+    let deidentifier: DICOMDeidentifier?
 
     func run(_ context: inout CaseContext) throws -> StageValue? {
         guard let (stack, labels) = try DICOMWriterSupport.seriesAndLabels(&context, reference: reference, source: source,
@@ -154,6 +161,8 @@ struct WriteOverlaySeriesStage: Stage {
         let w = display ?? DisplayWindow(level: 40, width: 400)
         let folder = try context.outputFile(context.outputName(path, id: id))
         try DICOMOverlaySeries.write(labels, reference: stack, table: table ?? context.labelTables[source], window: (w.level, w.width), to: folder)
+        let written = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".dcm") }.sorted()
+        try DeidentificationSupport.apply(deidentifier, to: written.map { folder + "/" + $0 }, stage: id)
         return nil
     }
 }
