@@ -73,6 +73,13 @@ let package = Package(
             path: "Benchmarks/Sources/voxelflow-bench"
         ),
 
+        // MARK: Fuzzing (scripts/fuzz.sh builds it with libFuzzer; a plain build replays inputs)
+        .executableTarget(
+            name: "voxelflow-fuzz",
+            dependencies: ["VoxelSupport", "VoxelCore", "VoxelIO", "VoxelNN", "VoxelPipeline", "VoxelCatalog"],
+            path: "Tests/Fuzz"
+        ),
+
         // MARK: Tests
         .target(name: "TestSupport", dependencies: ["VoxelSupport", "VoxelCore", "VoxelIO"], path: "Tests/TestSupport"),
         .testTarget(name: "VoxelCoreTests", dependencies: ["VoxelSupport", "VoxelCore", "TestSupport"]),

@@ -281,9 +281,18 @@ extern "C" int vf_dicom_frame_geometry(vf_dicom_file *file, uint32_t frame, vf_f
     try {
         DcmDataset *ds = file->format.getDataset();
         if (ds == nullptr) return 1;
-        DcmItem *perFrame = nullptr;
+        if (!file->perFrameIndexed) {
+            file->perFrameIndexed = true;
+            DcmSequenceOfItems *sequence = nullptr;
+            if (ds->findAndGetSequence(DCM_PerFrameFunctionalGroupsSequence, sequence).good() && sequence != nullptr) {
+                DcmObject *item = nullptr;
+                while ((item = sequence->nextInContainer(item)) != nullptr) {
+                    file->perFrameItems.push_back(static_cast<DcmItem *>(item));
+                }
+            }
+        }
+        DcmItem *perFrame = frame < file->perFrameItems.size() ? file->perFrameItems[frame] : nullptr;
         DcmItem *shared = nullptr;
-        ds->findAndGetSequenceItem(DCM_PerFrameFunctionalGroupsSequence, perFrame, static_cast<int>(frame));
         ds->findAndGetSequenceItem(DCM_SharedFunctionalGroupsSequence, shared, 0);
         if (perFrame == nullptr && shared == nullptr) return 1;
         readGroup(perFrame, out);

@@ -144,9 +144,10 @@ int walk(DcmItem &item, int depth, vf_deid_callback callback, void *context, std
                 item.putAndInsertString(key, value.c_str(), OFTrue);
             } else if (info.is_sequence) {
                 auto *sequence = static_cast<DcmSequenceOfItems *>(el);
-                for (unsigned long k = 0; k < sequence->card(); ++k) {
-                    DcmItem *child = sequence->getItem(k);
-                    if (child != nullptr && walk(*child, depth + 1, callback, context, replacement) != 0) return 1;
+                // Item after item (indexing a DCMTK sequence walks its list each time: quadratic).
+                DcmObject *child = nullptr;
+                while ((child = sequence->nextInContainer(child)) != nullptr) {
+                    if (walk(*static_cast<DcmItem *>(child), depth + 1, callback, context, replacement) != 0) return 1;
                 }
             }
             break;

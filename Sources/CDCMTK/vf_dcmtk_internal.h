@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <initializer_list>
+#include <vector>
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcpixel.h>
@@ -15,6 +16,10 @@
 /// A loaded DICOM file (the opaque handle of the C interface).
 struct vf_dicom_file {
     DcmFileFormat format;
+    /// The items of PerFrameFunctionalGroupsSequence, indexed on first use: DCMTK finds item n by walking its
+    /// list, so asking for every frame in turn would take quadratic time (minutes for 65,535 frames).
+    std::vector<DcmItem *> perFrameItems;
+    bool perFrameIndexed = false;
 };
 
 /// Fills a summary from a loaded file (shared by the header-only and the full readers).

@@ -77,8 +77,16 @@ std::string decodeOne(const std::vector<unsigned char> &code, const vf_pixel_inf
     opj_dparameters_t params;
     opj_set_default_decoder_parameters(&params);
     std::string why;
-    if (!opj_setup_decoder(codec, &params) || !opj_read_header(stream, codec, &image) ||
-        !opj_decode(codec, stream, image) || !opj_end_decompress(codec, stream)) {
+    if (!opj_setup_decoder(codec, &params) || !opj_read_header(stream, codec, &image)) {
+        why = error.empty() ? "OpenJPEG could not read the frame's header" : "OpenJPEG: " + error;
+    } else if (image->x1 <= image->x0 || image->y1 <= image->y0 || image->x1 - image->x0 != info.columns ||
+               image->y1 - image->y0 != info.rows || image->numcomps != info.samples_per_pixel) {
+        // Checked before decoding: OpenJPEG sizes its buffers from the codestream, so a frame claiming a
+        // larger image than the DICOM header would allocate for that (found by fuzzing: 3.7 GB for a 3 KB file).
+        why = "the JPEG 2000 frame is " + std::to_string(image->x1 - image->x0) + " x " + std::to_string(image->y1 - image->y0) +
+              " with " + std::to_string(image->numcomps) + " component(s); Columns x Rows is " + std::to_string(info.columns) +
+              " x " + std::to_string(info.rows) + " with SamplesPerPixel " + std::to_string(info.samples_per_pixel);
+    } else if (!opj_decode(codec, stream, image) || !opj_end_decompress(codec, stream)) {
         why = error.empty() ? "OpenJPEG could not decode the frame" : "OpenJPEG: " + error;
     } else if (image->numcomps != info.samples_per_pixel) {
         why = "the JPEG 2000 frame has " + std::to_string(image->numcomps) + " components, SamplesPerPixel is " +

@@ -234,6 +234,31 @@ extern "C" int vf_dicom_pixel_info(vf_dicom_file *file, vf_pixel_info *out, char
             std::strncmp(out->photometric_interpretation, "YBR_FULL_422", 12) == 0) {
             out->frame_bytes = static_cast<uint64_t>(out->rows) * out->columns * 2;
         }
+        // Frames the stored data cannot hold are refused here, before the caller allocates for them (found
+        // by fuzzing: a 3 KB SEG claiming 65,535 frames of 512 x 512 asked for 16 GB).
+        char msg[200];
+        if (!out->encapsulated) {
+            uint64_t need = out->bits_allocated == 1 ? (samples * out->frames + 7) / 8 : out->frame_bytes * out->frames;
+            uint64_t stored = element->getLength();
+            if (stored < need) {
+                std::snprintf(msg, sizeof(msg), "the pixel data holds %llu bytes; %u frame(s) of %u x %u pixels of %u sample(s) need %llu",
+                              static_cast<unsigned long long>(stored), out->frames, out->columns, out->rows,
+                              out->samples_per_pixel, static_cast<unsigned long long>(need));
+                setErr(err, errlen, msg);
+                return 1;
+            }
+        } else {
+            DcmPixelSequence *sequence = nullptr;
+            const DcmRepresentationParameter *param = nullptr;
+            auto *pixels = OFstatic_cast(DcmPixelData *, element);
+            if (element->ident() == EVR_PixelData && pixels->getEncapsulatedRepresentation(xfer.getXfer(), param, sequence).good() && sequence != nullptr &&
+                sequence->card() > 0 && out->frames > sequence->card() - 1) {
+                std::snprintf(msg, sizeof(msg), "NumberOfFrames is %u but the compressed pixel data has %lu fragment(s); each frame needs one",
+                              out->frames, sequence->card() - 1);
+                setErr(err, errlen, msg);
+                return 1;
+            }
+        }
         return 0;
     } catch (const std::exception &e) {
         setErr(err, errlen, e.what());

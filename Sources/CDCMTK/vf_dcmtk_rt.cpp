@@ -239,8 +239,9 @@ namespace {
 DcmItem *contourItem(DcmDataset *ds, long number) {
     DcmSequenceOfItems *contours = nullptr;
     if (ds->findAndGetSequence(DCM_ROIContourSequence, contours).bad() || contours == nullptr) return nullptr;
-    for (unsigned long i = 0; i < contours->card(); i++) {
-        DcmItem *item = contours->getItem(i);
+    DcmObject *object = nullptr;
+    while ((object = contours->nextInContainer(object)) != nullptr) {
+        auto *item = static_cast<DcmItem *>(object);
         Sint32 referenced = 0;
         if (item != nullptr && item->findAndGetSint32(DCM_ReferencedROINumber, referenced).good() && referenced == number) return item;
     }

@@ -83,30 +83,30 @@ int vf_nifti_parse_header(const void *bytes, size_t nbytes, vf_nifti_header *out
         return 1;
     }
     int version = nifti_header_version((const char *)bytes, nbytes);
-    nifti_image *nim = NULL;
-    if (version == 1 || version == 0) {
-        nifti_1_header h1;
-        memcpy(&h1, bytes, sizeof(h1));
-        nim = nifti_convert_n1hdr2nim(h1, NULL);
-    } else if (version == 2) {
-        if (nbytes < sizeof(nifti_2_header)) {
-            vf_set_err(err, errlen, "file is shorter than a NIfTI-2 header (540 bytes)");
-            return 1;
-        }
-        nifti_2_header h2;
-        memcpy(&h2, bytes, sizeof(h2));
-        nim = nifti_convert_n2hdr2nim(h2, NULL);
-    } else {
+    if (version != 0 && version != 1 && version != 2) {
         vf_set_err(err, errlen, "sizeof_hdr is neither 348 (NIfTI-1) nor 540 (NIfTI-2) in either byte order");
         return 1;
     }
+    if (version == 2 && nbytes < sizeof(nifti_2_header)) {
+        vf_set_err(err, errlen, "file is shorter than a NIfTI-2 header (540 bytes)");
+        return 1;
+    }
+    /* The dimensions are checked before libnifti2 sees the header: it indexes its 8-element arrays with
+       dim[0] unchecked (a NIfTI-2 dim[0] of 2^32 + 3 overflows the stack). */
     int64_t raw_dim[8];
     int64_t raw_offset = -1;
     vf_raw_fields(bytes, version == 2 ? 2 : 1, raw_dim, &raw_offset);
     int dim_status = vf_check_dims(raw_dim, err, errlen);
-    if (dim_status != 0) {
-        if (nim != NULL) nifti_image_free(nim);
-        return dim_status;
+    if (dim_status != 0) return dim_status;
+    nifti_image *nim = NULL;
+    if (version == 2) {
+        nifti_2_header h2;
+        memcpy(&h2, bytes, sizeof(h2));
+        nim = nifti_convert_n2hdr2nim(h2, NULL);
+    } else {
+        nifti_1_header h1;
+        memcpy(&h1, bytes, sizeof(h1));
+        nim = nifti_convert_n1hdr2nim(h1, NULL);
     }
     if (nim == NULL) {
         vf_set_err(err, errlen, "libnifti2 rejected the header");

@@ -11,6 +11,15 @@ struct NIfTIHostileInputTests {
         try FileIO.readAll(TestPaths.sampleData + "/nifti/format/colin3mm_n1_int16.nii")
     }
 
+    /// A valid NIfTI-2 file (the nibabel standard image rewritten as NIfTI-2).
+    static func validNIfTI2() throws -> [UInt8] {
+        let image = try NIfTI.read(TestPaths.sampleData + "/nifti/format/nibabel_standard.nii.gz")
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        try NIfTI.write(image.volume, to: dir + "/n2.nii", options: NIfTIWriteOptions(version: 2))
+        return try FileIO.readAll(dir + "/n2.nii")
+    }
+
     static func putLE16(_ b: inout [UInt8], _ at: Int, _ v: Int16) {
         let u = UInt16(bitPattern: v)
         b[at] = UInt8(u & 0xff); b[at + 1] = UInt8(u >> 8)
@@ -98,16 +107,21 @@ struct NIfTIHostileInputTests {
     @Test("dimensions whose product overflows are rejected")
     func overflowingProduct() throws {
         // NIfTI-2 stores 64-bit dims: 2^40 × 2^40 overflows Int.
-        let image = try NIfTI.read(TestPaths.sampleData + "/nifti/format/nibabel_standard.nii.gz")
-        let dir = TestPaths.temporaryDirectory()
-        defer { TestPaths.removeTree(dir) }
-        try NIfTI.write(image.volume, to: dir + "/n2.nii", options: NIfTIWriteOptions(version: 2))
-        var b = try FileIO.readAll(dir + "/n2.nii")
+        var b = try Self.validNIfTI2()
         Self.putLE64(&b, 16 + 8, 1 << 40)  // dim[1]
         Self.putLE64(&b, 16 + 16, 1 << 40) // dim[2]
         let e = try Self.readError(b)
         guard case .invalidDimensions(let why) = e.kind else { Issue.record("got \(e)"); return }
         #expect(why.contains("overflow"))
+    }
+
+    @Test("a NIfTI-2 dim[0] beyond 32 bits is refused before libnifti2 sees it (found by fuzzing: it overflowed the stack)")
+    func nifti2HugeRank() throws {
+        var b = try Self.validNIfTI2()
+        Self.putLE64(&b, 16, (1 << 32) + 3)  // dim[0]
+        let e = try Self.readError(b)
+        guard case .invalidDimensions(let why) = e.kind else { Issue.record("got \(e)"); return }
+        #expect(why.contains("dim[0] = 4294967299"))
     }
 
     @Test("vox_offset past the end of the file is refused")
