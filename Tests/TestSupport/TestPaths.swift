@@ -63,8 +63,18 @@ public enum TestPaths {
         return made ?? "/tmp/\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     }
 
-    /// Removes a directory tree created by a test.
+    /// Removes a directory tree created by a test. Refuses (and reports) anything inside the repository's
+    /// committed folders, so that a test mistaking an input for a temporary copy cannot delete it.
     public static func removeTree(_ path: String) {
+        let resolved = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+        let root = URL(fileURLWithPath: repositoryRoot).standardizedFileURL.resolvingSymlinksInPath().path
+        for folder in ["sample-data", "pipelines", "Sources", "Tests", "Plugins", "scripts", "docs"] {
+            let protected = root + "/" + folder
+            if resolved == protected || resolved.hasPrefix(protected + "/") || resolved == root {
+                FileHandle.standardError.write(Data("TestPaths.removeTree: refused to remove \(path) (part of the repository)\n".utf8))
+                return
+            }
+        }
         _ = Subprocess.run(["/bin/rm", "-rf", path])
     }
 }

@@ -155,14 +155,15 @@ struct DeidentificationArchiveTests {
 
     @Test("pydicom and dicom-anonymizer agree attribute by attribute on the planted file and the sample series", .enabled(if: oracleReady, "pydicom/dicom-anonymizer oracle venv absent (run scripts/setup-oracles.sh)"))
     func oracleOnFixtures() throws {
-        for input in [try DeidFixtures.plantedInput(), DeidFixtures.series] {
+        let planted = try DeidFixtures.plantedInput()
+        defer { TestPaths.removeTree(planted) }
+        for input in [planted, DeidFixtures.series] {
             let output = TestPaths.temporaryDirectory("deid-oracle")
             defer { TestPaths.removeTree(output) }
             _ = try ArchiveDeidentification.run(input: input, output: output, deidentifier: DeidFixtures.deidentifier())
             let check = try Self.oracleCheck(input: input, output: output)
             #expect(check.files >= 1 && check.attributes > 50 && check.anonymizer == check.files)
             #expect(check.problems.isEmpty, "\(check.problems.prefix(20))")
-            if input.hasPrefix("/tmp") { TestPaths.removeTree(input) }
         }
     }
 
