@@ -24,12 +24,3 @@ public enum HMACSHA256 {
         authenticate(key: key, message: Array(message.utf8))
     }
 }
-
-extension SHA256 {
-    /// The 32-byte digest (ends the hash, like `hexDigest`).
-    public mutating func digest() -> [UInt8] {
-        let hex = Array(hexDigest().utf8)
-        func nibble(_ c: UInt8) -> UInt8 { c >= 97 ? c - 87 : c - 48 }
-        return (0..<32).map { nibble(hex[2 * $0]) << 4 | nibble(hex[2 * $0 + 1]) }
-    }
-}

@@ -39,8 +39,8 @@ public struct SHA256: Sendable {
     /// Feeds an array's bytes.
     public mutating func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
 
-    /// The digest as lowercase hex.
-    public mutating func hexDigest() -> String {
+    /// The 32-byte digest (ends the hash).
+    public mutating func digest() -> [UInt8] {
         let bitLength = length &* 8
         var tail: [UInt8] = [0x80]
         while (pending.count + tail.count) % 64 != 56 { tail.append(0) }
@@ -48,10 +48,13 @@ public struct SHA256: Sendable {
         let savedLength = length
         tail.withUnsafeBytes { update($0) }
         length = savedLength
-        return h.map { word in
-            let s = String(word, radix: 16)
-            return String(repeating: "0", count: 8 - s.count) + s
-        }.joined()
+        return h.flatMap { word in [24, 16, 8, 0].map { UInt8((word >> UInt32($0)) & 0xff) } }
+    }
+
+    /// The digest as lowercase hex (ends the hash).
+    public mutating func hexDigest() -> String {
+        let digits = Array("0123456789abcdef")
+        return String(digest().flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
     }
 
     private mutating func block(_ b: UnsafeRawBufferPointer) {
