@@ -14,6 +14,8 @@ enum ExitCodes {
     static let cannotWrite: Int32 = 3
     /// `run`, `evaluate`, `deidentify`: some cases (files) failed; the others completed.
     static let casesFailed: Int32 = 4
+    /// `submit`: the scheduler (sbatch) refused the job.
+    static let schedulerRefused: Int32 = 5
     /// `run`, `train`: stopped by SIGINT or SIGTERM; finished cases (a checkpoint) are kept, `--resume` continues.
     static let interrupted: Int32 = 130
 
@@ -25,6 +27,7 @@ enum ExitCodes {
         (badInput, "bad input: the file, pipeline or archive is missing, unreadable, malformed or unsupported, or holds no case"),
         (cannotWrite, "the output cannot be written: it exists (without --force), it is one of the inputs, or the output folder is not a VoxelFlow run"),
         (casesFailed, "run, evaluate, deidentify: one or more cases (deidentify: files) failed (the others completed; run lists them in the manifest, evaluate and deidentify on standard error)"),
+        (schedulerRefused, "submit: the scheduler refused the job (sbatch's message is shown)"),
         (64, "wrong command-line usage"),
         (interrupted, "run, train: interrupted by SIGINT or SIGTERM (finished cases or the last checkpoint kept; continue with --resume)"),
     ]

@@ -38,10 +38,3 @@ final class InterruptHandler: @unchecked Sendable {
         signal(SIGTERM, SIG_DFL)
     }
 }
-
-/// `s` quoted for a POSIX shell when it needs quoting.
-func shellQuoted(_ s: String) -> String {
-    let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%")
-    if !s.isEmpty && s.allSatisfy({ safe.contains($0) }) { return s }
-    return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
-}

@@ -1,3 +1,4 @@
+import Foundation
 import VoxelCore
 import ArgumentParser
 import VoxelCatalog
@@ -33,7 +34,12 @@ struct RunCommand: ParsableCommand {
         Shards: the n shards of one archive (--shard i/n) may share an output folder and run at the same
         time; each keeps its own manifest-shard-i-of-n.jsonl, run-shard-i-of-n.json and
         inputs-shard-i-of-n.jsonl, and cases/ holds the cases of all of them. A shard resumes with --resume
-        and the same --shard. A folder holding an unsharded run, or shards of another count, is refused.
+        and the same --shard. A folder holding an unsharded run, or shards of another count, is refused, and
+        so is a second process for a shard that is running now. --shard auto takes the shard from a Slurm
+        array task (SLURM_ARRAY_TASK_ID, _MIN and _COUNT: a contiguous array such as --array=1-8) or a
+        Kubernetes indexed job (JOB_COMPLETION_INDEX, with VOXELFLOW_SHARD_COUNT set to its completions).
+        `voxelflow submit` writes and submits such an array; `voxelflow status` and `voxelflow report`
+        merge the shards.
 
         Ctrl-C (SIGINT) or SIGTERM: the cases in flight finish, no new case starts, the run is recorded as
         "interrupted" and the command to resume it is printed; a second Ctrl-C abandons the cases in flight.
@@ -60,7 +66,7 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Start over in an output folder that already holds a run (its results are removed).")
     var force = false
 
-    @Option(name: .long, help: "Run only part i of n of the cases (e.g. 2/4); the n parts cover every case exactly once.")
+    @Option(name: .long, help: "Run only part i of n of the cases (e.g. 2/4; 'auto' reads a Slurm array task or Kubernetes indexed job); the n parts cover every case exactly once.")
     var shard: String?
 
     @Flag(name: .long, help: "List the cases and the files each would write, without reading scans or writing anything.")
@@ -71,9 +77,17 @@ struct RunCommand: ParsableCommand {
 
     func parsedShard() throws -> (Int, Int)? {
         guard let shard else { return nil }
+        if shard == "auto" {
+            do {
+                let s = try ShardEnvironment.shard(from: ProcessInfo.processInfo.environment)
+                return (s.index, s.count)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
         let parts = shard.split(separator: "/")
         guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, (1...n).contains(i) else {
-            throw ValidationError("--shard must be i/n with 1 ≤ i ≤ n, e.g. 1/4")
+            throw ValidationError("--shard must be i/n with 1 ≤ i ≤ n, e.g. 1/4, or auto")
         }
         return (i, n)
     }
@@ -104,6 +118,7 @@ struct RunCommand: ParsableCommand {
         options.dryRun = dryRun
         if let (i, n) = try parsedShard() { options.shard = (i, n) }
         options.commandLine = CommandLine.arguments
+        options.pipelinePath = absolutePath(pipeline)
         options.toolVersion = VoxelFlowVersion.string
 
         let control = RunControl()
@@ -143,7 +158,7 @@ struct RunCommand: ParsableCommand {
         }
         if summary.interrupted {
             var resume = ["voxelflow", "run", pipeline, "--input", input, "--output", output, "--resume"]
-            if let shard { resume += ["--shard", shard] }
+            if let (i, n) = try parsedShard() { resume += ["--shard", "\(i)/\(n)"] }
             printError("voxelflow: interrupted: \(summary.notStarted) case(s) not started; the finished ones are kept. Continue with:\n  \(resume.map(shellQuoted).joined(separator: " "))")
             throw ExitCode(ExitCodes.interrupted)
         }

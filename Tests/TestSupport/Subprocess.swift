@@ -9,10 +9,16 @@ public enum Subprocess {
         public var stderr: String
     }
 
-    /// Runs `arguments[0]` with the remaining arguments; a timeout kills it.
+    /// Runs `arguments[0]` with the remaining arguments; a timeout kills it. `environment` entries are
+    /// added to (or replace) this process's environment; a nil value removes the variable.
     @discardableResult
-    public static func run(_ arguments: [String], timeout: Double = 300) -> Result {
+    public static func run(_ arguments: [String], timeout: Double = 300, environment: [String: String?] = [:]) -> Result {
         let process = Process()
+        if !environment.isEmpty {
+            var env = ProcessInfo.processInfo.environment
+            for (k, v) in environment { env[k] = v }
+            process.environment = env
+        }
         process.executableURL = URL(fileURLWithPath: arguments[0])
         process.arguments = Array(arguments.dropFirst())
         let outPipe = Pipe()

@@ -101,7 +101,7 @@ enum PipelineFixtures {
     }
 
     /// Runs the CLI.
-    static func cli(_ arguments: [String], timeout: Double = 300) -> Subprocess.Result {
-        Subprocess.run([TestPaths.voxelflowExecutable] + arguments, timeout: timeout)
+    static func cli(_ arguments: [String], timeout: Double = 300, environment: [String: String?] = [:]) -> Subprocess.Result {
+        Subprocess.run([TestPaths.voxelflowExecutable] + arguments, timeout: timeout, environment: environment)
     }
 }

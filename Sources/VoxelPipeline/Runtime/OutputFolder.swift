@@ -32,6 +32,14 @@ struct RunFiles {
     var provenance: String { named("run", "json") }
     var inventory: String { named("inputs", "jsonl") }
     var staging: String { "\(output)/.partial/\(tag ?? "run")" }
+    /// Held (flock) by this run or shard while it runs; a free lock means that its process is gone.
+    var liveLock: String { "\(output)/.partial/\(tag ?? "run").lock" }
+    /// Serialises the start and end of the runs sharing the folder.
+    var folderLock: String { "\(output)/\(RunFiles.folderLockName)" }
+    static let folderLockName = ".voxelflow.lock"
+    /// Entries that may be in a folder before its first run starts: the folder lock, the plan and the job
+    /// scripts `voxelflow submit` writes, and the staging folder of a shard starting at the same time.
+    static let preRunEntries: Set<String> = [folderLockName, RunPlan.fileName, "slurm", ".partial"]
     /// "the run" or "shard i/n", for messages.
     var label: String {
         guard let tag else { return "a run over all cases" }
@@ -56,7 +64,8 @@ struct RunFiles {
 
     /// True for the names VoxelFlow writes in an output folder.
     static func isRunEntry(_ name: String) -> Bool {
-        if ["cases", ".partial", "run.json", "manifest.jsonl", "inputs.jsonl", BatchIndex.page, BatchIndex.table].contains(name) { return true }
+        if ["cases", ".partial", "run.json", "manifest.jsonl", "inputs.jsonl", BatchIndex.page, BatchIndex.table, BatchReport.fileName].contains(name) { return true }
+        if preRunEntries.contains(name) { return true }
         if AtomicFile.isLeftover(name) { return true }  // a write cut short by a kill
         for (base, ext) in [("run", ".json"), ("manifest", ".jsonl"), ("inputs", ".jsonl")]
         where name.hasPrefix("\(base)-shard-") && name.hasSuffix(ext) {
@@ -71,6 +80,12 @@ struct ExistingRun {
     let files: RunFiles
     let archive: String?
     let pipelineSHA: String?
+    /// The host of its latest invocation.
+    let host: String?
+    /// The status its provenance records ("running", "succeeded", "finished with failures", "interrupted").
+    let status: String?
+    /// When its latest invocation started and finished (ISO 8601), as recorded.
+    let started: String?, finished: String?
     /// The `invocations` of its provenance (earlier starts and resumes).
     let invocations: [JSON]
 }
@@ -84,6 +99,16 @@ struct OutputFolderState {
     /// Every entry of the folder.
     var allEntries: [String] = []
     let runs: [ExistingRun]
+
+    /// Entries that stop a first run: anything but what `voxelflow submit` and starting shards create.
+    var entriesBlockingFirstRun: [String] {
+        allEntries.filter { !RunFiles.preRunEntries.contains($0) || ($0 == ".partial" && !OutputFolderState.holdsOnlyStaging("\(path)/.partial")) }
+    }
+
+    /// True when `folder` holds only staging folders and lock files.
+    static func holdsOnlyStaging(_ folder: String) -> Bool {
+        ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).allSatisfy { $0 == "run" || $0.hasPrefix("shard-") || $0.hasPrefix("run.") }
+    }
 
     static func inspect(_ path: String) -> OutputFolderState {
         let fm = FileManager.default
@@ -99,6 +124,10 @@ struct OutputFolderState {
             if case .array(let items)? = node?.member("invocations")?.value.value { invocations = items.map(\.json) }
             runs.append(ExistingRun(files: files, archive: node?.member("archive")?.value.string,
                                     pipelineSHA: node?.member("pipeline")?.value.member("sha256")?.value.string,
+                                    host: node?.member("host")?.value.string,
+                                    status: node?.member("status")?.value.string,
+                                    started: node?.member("started")?.value.string,
+                                    finished: node?.member("finished")?.value.string,
                                     invocations: invocations))
         }
         return OutputFolderState(path: path, exists: true, foreignEntries: names.filter { !RunFiles.isRunEntry($0) }.sorted(),

@@ -17,6 +17,8 @@ public enum RunError: Error, CustomStringConvertible, Sendable {
     case pipelineChanged(output: String, recorded: String, now: String)
     /// The folder holds runs split differently (unsharded vs sharded, or another shard count).
     case shardLayoutConflict(output: String, existing: [String], requested: String)
+    /// The same run or shard is running now (its lock is held), here or on another machine.
+    case alreadyRunning(output: String, run: String, host: String?)
     /// The output folder cannot be created or prepared.
     case cannotPrepareOutput(path: String, reason: String)
     /// The manifest or provenance file cannot be written.
@@ -26,7 +28,7 @@ public enum RunError: Error, CustomStringConvertible, Sendable {
     public var isOutputProblem: Bool {
         switch self {
         case .archive, .noCases, .stageSetup, .archiveMismatch, .pipelineChanged: return false
-        case .outputNotARun, .outputHoldsRun, .shardLayoutConflict, .cannotPrepareOutput, .cannotRecord: return true
+        case .outputNotARun, .outputHoldsRun, .shardLayoutConflict, .alreadyRunning, .cannotPrepareOutput, .cannotRecord: return true
         }
     }
 
@@ -49,6 +51,8 @@ public enum RunError: Error, CustomStringConvertible, Sendable {
             return "\(output): the pipeline file changed since the run there started (sha256 \(recorded.prefix(12))…, now \(now.prefix(12))…); use --force to start over"
         case .shardLayoutConflict(let output, let existing, let requested):
             return "\(output) holds \(existing.joined(separator: ", ")), which cover the cases differently from \(requested); use another output folder, or --force to remove those runs' results and start over"
+        case .alreadyRunning(let output, let run, let host):
+            return "\(output): \(run) is running now\(host.map { " (started on \($0))" } ?? ""); wait for it to end (voxelflow status \(output)) or stop it first"
         case .cannotPrepareOutput(let path, let reason):
             return "\(path): cannot prepare the output folder: \(reason)"
         case .cannotRecord(let path, let reason):

@@ -36,6 +36,7 @@ struct RunRecord {
             ("pipeline", .object([
                 ("name", .string(spec.name)),
                 ("sha256", .string(spec.sha256)),
+                ("path", options.pipelinePath.map { .string($0) } ?? .null),
                 ("formatVersion", .int(PipelineSpec.formatVersion)),
             ])),
             ("seed", .int(Int(spec.seed))),

@@ -23,6 +23,9 @@ public struct RunOptions: Sendable {
     public var commandLine: [String] = []
     /// The tool version, recorded in `run.json`.
     public var toolVersion = ""
+    /// The pipeline file (absolute), recorded in `run.json` so that `voxelflow report` can rebuild the
+    /// batch pages without being told where it is.
+    public var pipelinePath: String? = nil
 
     public init(archive: String, output: String) {
         self.archive = archive
@@ -84,80 +87,44 @@ public struct Runner: Sendable {
 
         let out = options.output
         let files = RunFiles(output: out, shard: options.shard)
-        let folder = OutputFolderState.inspect(out)
-        let mine = folder.runs.first { $0.files.tag == files.tag }
-        let others = folder.runs.filter { $0.files.tag != files.tag }
-        // Shards of the same count share a folder; anything else covers the cases differently.
-        let conflicting = others.filter { $0.files.tag == nil || files.tag == nil || $0.files.shardCount != files.shardCount }
-        let siblings = others.filter { o in !conflicting.contains { $0.files.tag == o.files.tag } }
-        if !options.dryRun {
-            // Without a provenance file nothing in the folder is known to be VoxelFlow's: it must be empty.
-            if folder.runs.isEmpty && !folder.allEntries.isEmpty {
-                throw RunError.outputNotARun(path: out, entries: folder.allEntries)
-            }
-            if !conflicting.isEmpty && !options.force {
-                throw RunError.shardLayoutConflict(output: out, existing: conflicting.map(\.files.label), requested: files.label)
-            }
-            for other in (options.resume ? [mine].compactMap { $0 } : []) + siblings {
-                if let recorded = other.archive, recorded != archive {
-                    throw RunError.archiveMismatch(output: out, recorded: recorded, given: archive)
-                }
-                if let recorded = other.pipelineSHA, recorded != spec.sha256 {
-                    throw RunError.pipelineChanged(output: out, recorded: recorded, now: spec.sha256)
-                }
-            }
-            if mine != nil && !options.resume && !options.force {
-                throw RunError.outputHoldsRun(path: out, provenance: (files.provenance as NSString).lastPathComponent)
-            }
-        }
-        var completed = Set<String>()
-        var keptLines: [String] = []
-        if let mine, options.resume {
-            // The last line of a case is its outcome; a completed case also needs its folder.
-            var last: [String: (status: String, line: String)] = [:]
-            var order: [String] = []
-            for entry in Manifest.readEntries(mine.files.manifest) {
-                if last[entry.caseID] == nil { order.append(entry.caseID) }
-                last[entry.caseID] = (entry.status, entry.line)
-            }
-            for id in order {
-                guard let entry = last[id], entry.status == "ok", FileManager.default.fileExists(atPath: "\(out)/cases/\(id)") else { continue }
-                completed.insert(id)
-                keptLines.append(entry.line)
-            }
-        }
-        let todo = cases.filter { !completed.contains($0.id) }
-        let skipped = cases.count - todo.count
+        let plan = RunPlan(archive: archive, pipelineSHA: spec.sha256, shardCount: options.shard?.count ?? 1,
+                           sharded: options.shard != nil, cases: discovery.cases.map(\.id))
 
         if options.dryRun {
-            let plan = todo.map { c in (c.id, plannedOutputs(for: c.id), c.problem) }
-            return RunSummary(total: cases.count, succeeded: 0, failed: 0, skipped: skipped, seconds: Clock.now() - started,
-                              failures: [], plan: plan, files: files, inventory: discovery.inventory)
+            let folder = OutputFolderState.inspect(out)
+            let mine = folder.runs.first { $0.files.tag == files.tag }
+            let (completed, _) = options.resume ? completedCases(of: mine, out: out) : ([], [])
+            let todo = cases.filter { !completed.contains($0.id) }
+            let planned = todo.map { c in (c.id, plannedOutputs(for: c.id), c.problem) }
+            return RunSummary(total: cases.count, succeeded: 0, failed: 0, skipped: cases.count - todo.count, seconds: Clock.now() - started,
+                              failures: [], plan: planned, files: files, inventory: discovery.inventory)
         }
 
-        // Prepare the output folder: remove only what earlier runs wrote, and only when asked to (--force).
+        // Someone else's folder is refused before anything is created in it. A folder with the lock file
+        // is VoxelFlow's (a shard may be starting in it right now): the check under the lock decides.
+        let before = OutputFolderState.inspect(out)
+        if before.runs.isEmpty && !before.allEntries.contains(RunFiles.folderLockName) && !before.entriesBlockingFirstRun.isEmpty {
+            throw RunError.outputNotARun(path: out, entries: before.entriesBlockingFirstRun)
+        }
         let fm = FileManager.default
+        // The folder lock serialises the start and end of the runs sharing the folder (shards of a job array
+        // start at the same moment); the shard lock is held for the whole run and tells `status` it is alive.
+        let folderLock: FileLock, shardLock: FileLock
         do {
-            if options.force { try folder.remove([mine].compactMap { $0 } + conflicting) }
-            try fm.createDirectory(atPath: "\(out)/cases", withIntermediateDirectories: true)
-            if fm.fileExists(atPath: files.staging) { try fm.removeItem(atPath: files.staging) }
-            try fm.createDirectory(atPath: files.staging, withIntermediateDirectories: true)
+            try fm.createDirectory(atPath: "\(out)/.partial", withIntermediateDirectories: true)
+            folderLock = try FileLock(path: files.folderLock)
+            shardLock = try FileLock(path: files.liveLock)
+            try folderLock.lock()
         } catch {
             throw RunError.cannotPrepareOutput(path: out, reason: FileSystemMessage.describe(error))
         }
-        let written = OutputFolderState.inspect(out).caseIDsWritten(by: OutputFolderState.inspect(out).runs)
-        // Keep only the completed cases' lines (drops failed ones and a line cut short by a killed run).
+        let prepared: (todo: [Case], skipped: Int, written: Set<String>, manifest: Manifest, record: Locked<RunRecord>)
         do {
-            try AtomicFile.write(Array(keptLines.map { $0 + "\n" }.joined().utf8), to: files.manifest)
-            try AtomicFile.write(Array(discovery.inventory.map { $0.json.serialized(pretty: false) + "\n" }.joined().utf8), to: files.inventory)
-        } catch {
-            throw RunError.cannotRecord(path: files.manifest, reason: "\(error)")
+            defer { folderLock.unlock() }
+            prepared = try prepareFolder(files: files, options: options, cases: cases, archive: archive, plan: plan,
+                                         inventory: discovery.inventory, startDate: startDate, shardLock: shardLock)
         }
-        let manifest: Manifest
-        do { manifest = try Manifest(path: files.manifest) } catch { throw RunError.cannotRecord(path: files.manifest, reason: "\(error)") }
-        let history = options.resume ? (mine?.invocations ?? []) : []
-        let record = Locked(RunRecord(spec: spec, options: options, archive: archive, started: startDate, total: cases.count, history: history))
-        try record.value.write(to: files.provenance)
+        let (todo, skipped, written, manifest, record) = prepared
         control.setAbandonHandler {
             record.update { $0.abandon(Date()) }
             try? record.value.write(to: files.provenance)
@@ -191,8 +158,14 @@ public struct Runner: Sendable {
         }
         group.wait()
         progress.end()
-        try? fm.removeItem(atPath: files.staging)
-        if let entries = try? fm.contentsOfDirectory(atPath: "\(out)/.partial"), entries.isEmpty { try? fm.removeItem(atPath: "\(out)/.partial") }
+        do {
+            try? folderLock.lock()
+            defer { folderLock.unlock() }
+            try? fm.removeItem(atPath: files.staging)
+            unlink(files.liveLock)
+            shardLock.unlock()
+            rmdir("\(out)/.partial")  // only when no other run or shard is using it
+        }
 
         let records = results.all
         let failures = records.filter { $0.status == .failed }.sorted { $0.caseID < $1.caseID }
@@ -219,6 +192,97 @@ public struct Runner: Sendable {
             throw RunError.cannotRecord(path: files.manifest, reason: problem)
         }
         return summary
+    }
+
+    /// Checks the output folder against the run asked for, takes the shard lock, prepares the folder and
+    /// writes the manifest (completed cases only), inventory, plan and provenance. Called under the folder lock.
+    private func prepareFolder(files: RunFiles, options: RunOptions, cases: [Case], archive: String, plan: RunPlan,
+                               inventory: [InventoryEntry], startDate: Date, shardLock: FileLock)
+        throws -> (todo: [Case], skipped: Int, written: Set<String>, manifest: Manifest, record: Locked<RunRecord>) {
+        let out = files.output
+        let folder = OutputFolderState.inspect(out)
+        let mine = folder.runs.first { $0.files.tag == files.tag }
+        let others = folder.runs.filter { $0.files.tag != files.tag }
+        // Shards of the same count share a folder; anything else covers the cases differently.
+        let conflicting = others.filter { $0.files.tag == nil || files.tag == nil || $0.files.shardCount != files.shardCount }
+        let siblings = others.filter { o in !conflicting.contains { $0.files.tag == o.files.tag } }
+        // Without a provenance file nothing in the folder is known to be VoxelFlow's: it must be empty.
+        if folder.runs.isEmpty && !folder.entriesBlockingFirstRun.isEmpty {
+            throw RunError.outputNotARun(path: out, entries: folder.entriesBlockingFirstRun)
+        }
+        if !conflicting.isEmpty && !options.force {
+            throw RunError.shardLayoutConflict(output: out, existing: conflicting.map(\.files.label), requested: files.label)
+        }
+        for other in (options.resume ? [mine].compactMap { $0 } : []) + siblings {
+            if let recorded = other.archive, recorded != archive {
+                throw RunError.archiveMismatch(output: out, recorded: recorded, given: archive)
+            }
+            if let recorded = other.pipelineSHA, recorded != spec.sha256 {
+                throw RunError.pipelineChanged(output: out, recorded: recorded, now: spec.sha256)
+            }
+        }
+        if mine != nil && !options.resume && !options.force {
+            throw RunError.outputHoldsRun(path: out, provenance: (files.provenance as NSString).lastPathComponent)
+        }
+        for run in [mine].compactMap({ $0 }) + (options.force ? conflicting : []) where FileLock.isHeld(run.files.liveLock) {
+            throw RunError.alreadyRunning(output: out, run: run.files.label, host: run.host)
+        }
+        do {
+            guard try shardLock.tryLock() else { throw RunError.alreadyRunning(output: out, run: files.label, host: nil) }
+        } catch let e as RunError {
+            throw e
+        } catch {
+            throw RunError.cannotPrepareOutput(path: out, reason: "\(error)")
+        }
+        let (completed, keptLines) = options.resume ? completedCases(of: mine, out: out) : ([], [])
+        let todo = cases.filter { !completed.contains($0.id) }
+
+        // Prepare the output folder: remove only what earlier runs wrote, and only when asked to (--force).
+        let fm = FileManager.default
+        do {
+            if options.force { try folder.remove([mine].compactMap { $0 } + conflicting) }
+            try fm.createDirectory(atPath: "\(out)/cases", withIntermediateDirectories: true)
+            if fm.fileExists(atPath: files.staging) { try fm.removeItem(atPath: files.staging) }
+            try fm.createDirectory(atPath: files.staging, withIntermediateDirectories: true)
+        } catch {
+            throw RunError.cannotPrepareOutput(path: out, reason: FileSystemMessage.describe(error))
+        }
+        let written = OutputFolderState.inspect(out).caseIDsWritten(by: OutputFolderState.inspect(out).runs)
+        // Keep only the completed cases' lines (drops failed ones and a line cut short by a killed run).
+        do {
+            try AtomicFile.write(Array(keptLines.map { $0 + "\n" }.joined().utf8), to: files.manifest)
+            try AtomicFile.write(Array(inventory.map { $0.json.serialized(pretty: false) + "\n" }.joined().utf8), to: files.inventory)
+        } catch {
+            throw RunError.cannotRecord(path: files.manifest, reason: "\(error)")
+        }
+        try plan.write(output: out)
+        let manifest: Manifest
+        do { manifest = try Manifest(path: files.manifest) } catch { throw RunError.cannotRecord(path: files.manifest, reason: "\(error)") }
+        let history = options.resume ? (mine?.invocations ?? []) : []
+        let record = Locked(RunRecord(spec: spec, options: options, archive: archive, started: startDate, total: cases.count, history: history))
+        try record.value.write(to: files.provenance)
+        return (todo, cases.count - todo.count, written, manifest, record)
+    }
+
+    /// The cases an earlier invocation of this run completed (last manifest line "ok" and the case folder
+    /// present), with their manifest lines.
+    private func completedCases(of run: ExistingRun?, out: String) -> (Set<String>, [String]) {
+        guard let run else { return ([], []) }
+        var completed = Set<String>()
+        var keptLines: [String] = []
+        // The last line of a case is its outcome; a completed case also needs its folder.
+        var last: [String: (status: String, line: String)] = [:]
+        var order: [String] = []
+        for entry in Manifest.readEntries(run.files.manifest) {
+            if last[entry.caseID] == nil { order.append(entry.caseID) }
+            last[entry.caseID] = (entry.status, entry.line)
+        }
+        for id in order {
+            guard let entry = last[id], entry.status == "ok", FileManager.default.fileExists(atPath: "\(out)/cases/\(id)") else { continue }
+            completed.insert(id)
+            keptLines.append(entry.line)
+        }
+        return (completed, keptLines)
     }
 
     /// Builds every stage once for the run (loading resources such as model weights).
