@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "VoxelMetrics", targets: ["VoxelMetrics"]),
         .library(name: "VoxelPipeline", targets: ["VoxelPipeline"]),
         .library(name: "VoxelCatalog", targets: ["VoxelCatalog"]),
+        .library(name: "VoxelNet", targets: ["VoxelNet"]),
         .executable(name: "voxelflow", targets: ["voxelflow"]),
     ],
     dependencies: [
@@ -36,6 +37,10 @@ let package = Package(
             name: "CDCMTK",
             linkerSettings: dcmtkLibraries
         ),
+        .target(
+            name: "CCurl",
+            linkerSettings: [.linkedLibrary("curl")]
+        ),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev", "zlib1g-dev"])]),
 
@@ -49,19 +54,22 @@ let package = Package(
         .target(name: "VoxelTransforms", dependencies: ["VoxelSupport", "VoxelCore"]),
         // Segmentation and classification metrics (overlap, surface distances, ROC): pure computation on volumes.
         .target(name: "VoxelMetrics", dependencies: ["VoxelSupport", "VoxelCore"]),
+        // Networking (DICOMweb over libcurl) in its own module, so that nothing else links it by accident.
+        .target(name: "VoxelNet", dependencies: ["VoxelSupport", "VoxelIO", "CCurl"]),
         .target(name: "VoxelPipeline", dependencies: ["VoxelSupport", "VoxelCore", "VoxelIO", "VoxelTransforms", "VoxelNN", "VoxelMetrics"]),
 
         // MARK: Analysis plugins (built only on the public API)
         .target(name: "LabelStatisticsPlugin", dependencies: ["VoxelPipeline", "VoxelSupport", "VoxelCore", "VoxelIO", "VoxelTransforms"], path: "Plugins/LabelStatistics"),
         .target(name: "ExternalCommandPlugin", dependencies: ["VoxelPipeline", "VoxelSupport", "VoxelCore", "VoxelIO"], path: "Plugins/ExternalCommand"),
+        .target(name: "PACSPlugin", dependencies: ["VoxelPipeline", "VoxelSupport", "VoxelNet"], path: "Plugins/PACS"),
 
         // The stage types the tool offers (built-in + plugins), shared by the command line and the tests.
-        .target(name: "VoxelCatalog", dependencies: ["VoxelPipeline", "LabelStatisticsPlugin", "ExternalCommandPlugin"]),
+        .target(name: "VoxelCatalog", dependencies: ["VoxelPipeline", "LabelStatisticsPlugin", "ExternalCommandPlugin", "PACSPlugin"]),
 
         .executableTarget(
             name: "voxelflow",
             dependencies: [
-                "VoxelSupport", "VoxelCore", "VoxelIO", "VoxelTransforms", "VoxelNN", "VoxelMetrics", "VoxelPipeline", "VoxelCatalog",
+                "VoxelSupport", "VoxelCore", "VoxelIO", "VoxelTransforms", "VoxelNN", "VoxelMetrics", "VoxelPipeline", "VoxelCatalog", "VoxelNet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -88,6 +96,7 @@ let package = Package(
         .testTarget(name: "VoxelMetricsTests", dependencies: ["VoxelSupport", "VoxelMetrics", "VoxelIO", "VoxelCore", "TestSupport"]),
         .testTarget(name: "VoxelTransformsTests", dependencies: ["VoxelSupport", "VoxelTransforms", "VoxelIO", "VoxelCore", "TestSupport"]),
         .testTarget(name: "voxelflowTests", dependencies: ["VoxelSupport", "VoxelIO", "VoxelCore", "TestSupport"]),
+        .testTarget(name: "VoxelNetTests", dependencies: ["VoxelSupport", "VoxelNet", "TestSupport"]),
         .testTarget(
             name: "VoxelPipelineTests",
             dependencies: ["VoxelSupport", "VoxelPipeline", "VoxelCatalog", "VoxelIO", "VoxelCore", "VoxelNN", "VoxelMetrics", "VoxelTransforms", "TestSupport"]

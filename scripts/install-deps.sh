@@ -16,6 +16,7 @@ PACKAGES=(
   zlib1g-dev
   libopenjp2-7-dev  # JPEG 2000 decoding
   libpng-dev        # report pictures
+  libcurl4-openssl-dev  # DICOMweb (HTTP, TLS) for PACS input and output (CCurl bridge)
 )
 
 if [ "${1:-}" = "--test" ]; then

@@ -1,4 +1,5 @@
 import ExternalCommandPlugin
+import PACSPlugin
 import LabelStatisticsPlugin
 import VoxelPipeline
 
@@ -12,6 +13,7 @@ public enum StageCatalog {
         var r = StageRegistry.builtIn
         LabelStatisticsPlugin.register(in: &r)
         ExternalCommandPlugin.register(in: &r)
+        PACSPlugin.register(in: &r)
         return r
     }
 }

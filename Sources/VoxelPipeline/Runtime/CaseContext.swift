@@ -39,6 +39,13 @@ public struct CaseContext: Sendable {
 
     /// The pipeline being run (for reports).
     public let pipeline: PipelineIdentity
+    /// The run's output folder (OUT), for stages that keep run-wide records such as a push record; nil
+    /// outside `voxelflow run` (training, tests).
+    public internal(set) var runFolder: String?
+    /// Extra members of the case's manifest line, by key (e.g. "pushed": what a PACS answered per
+    /// instance). Keys must not be the manifest's own (case, status, inputs, outputs, timings, seconds,
+    /// warnings, skipped, error).
+    public var manifestEntries: [(String, JSON)] = []
 
     init(caseID: String, inputs: [String: CaseInput], seed: UInt64, stagingDirectory: String,
          pipeline: PipelineIdentity = PipelineIdentity(name: "", sha256: "", tool: "")) {

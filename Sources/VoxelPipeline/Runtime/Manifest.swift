@@ -20,6 +20,8 @@ public struct CaseRecord: Sendable {
     public var error: (stage: String, message: String)?
     /// Stages that did not run for this case (a `when` that did not hold), with the reason.
     public var skipped: [(stage: String, reason: String)] = []
+    /// Members stages added to the line (`CaseContext.manifestEntries`).
+    public var extra: [(String, JSON)] = []
 
     /// The manifest line (compact JSON).
     public var json: JSON {
@@ -35,6 +37,8 @@ public struct CaseRecord: Sendable {
         if !skipped.isEmpty {
             members.append(("skipped", .array(skipped.map { .object([("stage", .string($0.stage)), ("reason", .string($0.reason))]) })))
         }
+        let own = Set(members.map(\.0) + ["skipped", "error"])
+        members += extra.filter { !own.contains($0.0) }
         if let error { members.append(("error", .object([("stage", .string(error.stage)), ("message", .string(error.message))]))) }
         return .object(members)
     }

@@ -64,7 +64,7 @@ struct RunFiles {
 
     /// True for the names VoxelFlow writes in an output folder.
     static func isRunEntry(_ name: String) -> Bool {
-        if ["cases", ".partial", "run.json", "manifest.jsonl", "inputs.jsonl", BatchIndex.page, BatchIndex.table, BatchReport.fileName].contains(name) { return true }
+        if ["cases", ".partial", "run.json", "manifest.jsonl", "inputs.jsonl", BatchIndex.page, BatchIndex.table, BatchReport.fileName, "pushed.jsonl"].contains(name) { return true }
         if preRunEntries.contains(name) { return true }
         if AtomicFile.isLeftover(name) { return true }  // a write cut short by a kill
         for (base, ext) in [("run", ".json"), ("manifest", ".jsonl"), ("inputs", ".jsonl")]

@@ -338,7 +338,7 @@ public struct Runner: Sendable {
     /// VoxelFlow writes is named in a manifest (and only those are ever replaced or removed).
     func process(_ c: Case, stages: [(spec: StageSpec, stage: any Stage)], out: String, staging stagingRoot: String,
                  written: Set<String>, manifest: Manifest, failures: Locked<[String]>) -> CaseRecord {
-        var record = run(c, stages: stages, staging: "\(stagingRoot)/\(c.id)")
+        var record = run(c, stages: stages, staging: "\(stagingRoot)/\(c.id)", out: out)
         let fm = FileManager.default
         let staging = "\(stagingRoot)/\(c.id)"
         func append(_ r: CaseRecord) {
@@ -369,7 +369,7 @@ public struct Runner: Sendable {
     }
 
     /// Runs every stage of one case in its staging folder.
-    func run(_ c: Case, stages: [(spec: StageSpec, stage: any Stage)], staging: String) -> CaseRecord {
+    func run(_ c: Case, stages: [(spec: StageSpec, stage: any Stage)], staging: String, out: String? = nil) -> CaseRecord {
         let start = Clock.now()
         let fm = FileManager.default
         var record = CaseRecord(caseID: c.id, status: .failed,
@@ -390,6 +390,7 @@ public struct Runner: Sendable {
         }
         var context = CaseContext(caseID: c.id, inputs: c.inputs, seed: Runner.caseSeed(spec.seed, c.id), stagingDirectory: staging,
                                   pipeline: PipelineIdentity(name: spec.name, sha256: spec.sha256, tool: toolVersion.isEmpty ? "" : "voxelflow \(toolVersion)"))
+        context.runFolder = out
         let last = lastUses()
         for (n, (s, stage)) in stages.enumerated() {
             context.currentStage = s.id
@@ -402,10 +403,12 @@ public struct Runner: Sendable {
             do {
                 if let value = try stage.run(&context) { context.store(value, as: s.id) }
             } catch let e as InputLoadError {
+                record.extra = context.manifestEntries
                 record.warnings = context.warnings
                 record.timings += context.loadTimes[loadsBefore...].map { ("load:\($0.0)", $0.1) }
                 return fail("input:\(e.input)", e.message)
             } catch {
+                record.extra = context.manifestEntries
                 record.warnings = context.warnings
                 record.timings += context.loadTimes[loadsBefore...].map { ("load:\($0.0)", $0.1) }
                 return fail(s.id, "\(error)")
@@ -419,6 +422,7 @@ public struct Runner: Sendable {
         }
         record.warnings = context.warnings
         record.skipped = context.skipped
+        record.extra = context.manifestEntries
         record.status = .ok
         record.outputs = context.outputs.map { "cases/\(c.id)/\($0)" }
         record.seconds = Clock.now() - start

@@ -1,0 +1,157 @@
+import ArgumentParser
+import Foundation
+import VoxelNet
+import VoxelSupport
+
+struct PullCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pull",
+        abstract: "Retrieve series from a PACS over DICOMweb (QIDO-RS search, WADO-RS retrieve) into a folder `run` reads.",
+        discussion: """
+        URL is the DICOMweb service root, e.g. https://pacs.example.org/dicom-web. The series matching the
+        filters are retrieved in the transfer syntax the PACS stores into OUT/<StudyInstanceUID>/<SeriesInstanceUID>/,
+        each built in OUT/.partial and renamed into place when complete; OUT/pull.jsonl gets one line per
+        series (UIDs, modality, description, instances, bytes, seconds, attempts, error). Patient IDs and
+        accession numbers given as filters are sent to the PACS but never printed or recorded; credentials
+        never appear in output, records or errors.
+
+        A series that fails (connection lost, PACS error) is retried with doubling waits (--retries, --backoff)
+        and then recorded as failed, with the reason; the others go on. --resume skips the series an earlier
+        pull into OUT completed, so a pull cut short by a network failure continues where it stopped. Then:
+        voxelflow run PIPELINE --input OUT --output RESULTS.
+
+        Authentication: --user with the password in --password-file or $VOXELFLOW_PACS_PASSWORD (basic), or a
+        bearer token in --token-file or $VOXELFLOW_PACS_TOKEN. TLS: the system's CAs, or --ca-file.
+        Exit code 4 when some series failed.
+        """
+    )
+
+    @Argument(help: "The DICOMweb service root (http:// or https://).")
+    var url: String
+
+    @Option(name: .shortAndLong, help: "The folder to retrieve into (new, empty, or an earlier pull's).")
+    var output: String
+
+    @Option(name: .long, help: "Only series of this modality (CT, MR, PT, …); repeatable.")
+    var modality: [String] = []
+
+    @Option(name: .long, help: "Only studies of this date or range, as DICOM writes it: 20240101, 20240101-20241231, 20240101-.")
+    var studyDate: String?
+
+    @Option(name: .long, help: "Only series whose SeriesDescription matches this regular expression (e.g. 'AX|axial').")
+    var description: String?
+
+    @Option(name: .long, help: "A file of PatientIDs, one per line: only their series.")
+    var patients: String?
+
+    @Option(name: .long, help: "A file of AccessionNumbers, one per line: only their series.")
+    var accessions: String?
+
+    @OptionGroup(title: "Connection")
+    var connection: PACSOptions
+
+    @Option(name: .shortAndLong, help: "Series retrieved at the same time (default 2).")
+    var jobs = 2
+
+    @OptionGroup(title: "Retries")
+    var retry: RetryOptions
+
+    @Flag(name: .long, help: "Skip the series an earlier pull into OUT completed.")
+    var resume = false
+
+    @Flag(name: .long, help: "Search and list the series; retrieve nothing.")
+    var dryRun = false
+
+    @Flag(name: .shortAndLong, help: "Print only failures and the summary.")
+    var quiet = false
+
+    func validate() throws {
+        if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+    }
+
+    func lines(_ path: String) throws -> [String] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw InputError(description: "\(path): cannot read the file") }
+        return String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+    }
+
+    func run() throws {
+        var query = SeriesQuery()
+        let client: DICOMwebClient
+        do {
+            let options = try connection.httpOptions(parallel: jobs)
+            query.modalities = modality
+            query.studyDate = studyDate
+            query.descriptionPattern = description
+            if let patients { query.patientIDs = try lines(patients) }
+            if let accessions { query.accessionNumbers = try lines(accessions) }
+            client = try DICOMwebClient(root: url, options: options)
+        } catch let e as InputError {
+            printError("voxelflow: error: \(e)")
+            throw ExitCode(ExitCodes.badInput)
+        } catch {
+            printError("voxelflow: error: \(error)")
+            throw ExitCode(ExitCodes.badInput)
+        }
+
+        let series: [RemoteSeries]
+        do {
+            series = try client.searchSeries(query)
+        } catch {
+            printError("voxelflow: error: searching \(client.root): \(error)")
+            throw ExitCode(ExitCodes.badInput)
+        }
+        if series.isEmpty {
+            printError("voxelflow: error: \(client.root): no series matches the filters")
+            throw ExitCode(ExitCodes.badInput)
+        }
+        if dryRun {
+            print("\(series.count) series match:")
+            for s in series {
+                print("  \(s.seriesUID)  \(s.modality ?? "?")  \(s.instances.map { "\($0) instances" } ?? "")  \(s.description ?? "")")
+            }
+            return
+        }
+        var pullOptions = PullOptions()
+        pullOptions.jobs = jobs
+        pullOptions.retries = retry.retries
+        pullOptions.backoff = retry.backoff
+        pullOptions.resume = resume
+        let quiet = self.quiet
+        let total = series.count
+        let counter = ProgressCounter()
+        let records: [PullRecord]
+        do {
+            records = try SeriesPull.run(client, series: series, output: output, options: pullOptions) { r in
+                let n = counter.next()
+                switch r.status {
+                case .ok:
+                    if !quiet { print("series \(r.series.seriesUID) ok: \(r.instances) instances, \(String(format: "%.1f", Double(r.bytes) / 1e6)) MB in \(String(format: "%.1f", r.seconds)) s [\(n)/\(total)]") }
+                    if let w = r.warning { printError("voxelflow: warning: series \(r.series.seriesUID): \(w)") }
+                case .failed:
+                    printError("voxelflow: series \(r.series.seriesUID) failed after \(r.attempts) attempt\(r.attempts == 1 ? "" : "s"): \(r.error ?? "") [\(n)/\(total)]")
+                case .skipped:
+                    if !quiet { print("series \(r.series.seriesUID) already retrieved [\(n)/\(total)]") }
+                }
+            }
+        } catch {
+            printError("voxelflow: error: \(error)")
+            throw ExitCode(ExitCodes.cannotWrite)
+        }
+        let failed = records.filter { $0.status == .failed }.count
+        let ok = records.filter { $0.status == .ok }
+        let bytes = ok.reduce(Int64(0)) { $0 + $1.bytes }
+        print("\(records.count) series: \(ok.count) retrieved (\(ok.reduce(0) { $0 + $1.instances }) instances, \(String(format: "%.1f", Double(bytes) / 1e6)) MB), \(records.filter { $0.status == .skipped }.count) already there, \(failed) failed; record: \(output)/\(SeriesPull.recordName)")
+        if failed > 0 {
+            printError("voxelflow: \(failed) series failed; continue with --resume once the PACS answers again")
+            throw ExitCode(ExitCodes.casesFailed)
+        }
+    }
+}
+
+/// Counts finished series for the progress lines.
+private final class ProgressCounter: @unchecked Sendable {
+    private var n = 0
+    private let lock = NSLock()
+    func next() -> Int { lock.lock(); defer { lock.unlock() }; n += 1; return n }
+}
