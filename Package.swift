@@ -41,6 +41,11 @@ let package = Package(
             name: "CCurl",
             linkerSettings: [.linkedLibrary("curl")]
         ),
+        // DCMTK's network module (a storage SCP), apart from CDCMTK so that only VoxelNet links it.
+        .target(
+            name: "CDCMTKNet",
+            linkerSettings: ["dcmnet", "dcmdata", "oflog", "ofstd"].map { .linkedLibrary($0) }
+        ),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev", "zlib1g-dev"])]),
 
@@ -55,7 +60,7 @@ let package = Package(
         // Segmentation and classification metrics (overlap, surface distances, ROC): pure computation on volumes.
         .target(name: "VoxelMetrics", dependencies: ["VoxelSupport", "VoxelCore"]),
         // Networking (DICOMweb over libcurl) in its own module, so that nothing else links it by accident.
-        .target(name: "VoxelNet", dependencies: ["VoxelSupport", "VoxelIO", "CCurl"]),
+        .target(name: "VoxelNet", dependencies: ["VoxelSupport", "VoxelIO", "CCurl", "CDCMTKNet"]),
         .target(name: "VoxelPipeline", dependencies: ["VoxelSupport", "VoxelCore", "VoxelIO", "VoxelTransforms", "VoxelNN", "VoxelMetrics"]),
 
         // MARK: Analysis plugins (built only on the public API)
@@ -69,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "voxelflow",
             dependencies: [
-                "VoxelSupport", "VoxelCore", "VoxelIO", "VoxelTransforms", "VoxelNN", "VoxelMetrics", "VoxelPipeline", "VoxelCatalog", "VoxelNet",
+                "VoxelSupport", "VoxelCore", "VoxelIO", "VoxelTransforms", "VoxelNN", "VoxelMetrics", "VoxelPipeline", "VoxelCatalog", "VoxelNet", "PACSPlugin",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

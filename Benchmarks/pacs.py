@@ -2,6 +2,7 @@
 """Retrieval from a PACS to NIfTI on disk, end to end (search → files → NIfTI), same series, same run:
 
   voxelflow : `voxelflow pull URL --modality CT` (QIDO-RS + WADO-RS) then `voxelflow convert SERIES OUT.nii.gz`
+  voxelflow-dimse : `voxelflow pull dimse://ORTHANC@127.0.0.1:PORT` (C-FIND + C-GET) then `voxelflow convert`
   dicomweb  : dicomweb-client search_for_series + retrieve_series, pydicom writes the files, `dcm2niix -z y`
   dimse     : `findscu` (C-FIND) + `getscu` (C-GET) then `dcm2niix -z y` — the usual scripted path
 
@@ -51,6 +52,14 @@ def voxelflow_path(vf, url, password_file, out):
     return sorted(glob.glob(os.path.join(out, "*.nii.gz")))
 
 
+def voxelflow_dimse_path(vf, port, out):
+    run([vf, "pull", "dimse://ORTHANC@127.0.0.1:%s" % port, "--calling-ae", "VOXELFLOW", "-o", out, "--modality", "CT", "-q"])
+    series = [json.loads(l) for l in open(os.path.join(out, "pull.jsonl"))]
+    for s in series:
+        run([vf, "convert", os.path.join(out, s["folder"]), os.path.join(out, s["series"] + ".nii.gz")])
+    return sorted(glob.glob(os.path.join(out, "*.nii.gz")))
+
+
 def dicomweb_path(url, password, out):
     os.makedirs(out)
     run([sys.executable, "-c", PEER_DICOMWEB, url + "/dicom-web", "voxelflow", password, out])
@@ -90,10 +99,11 @@ def main():
     vf, url, port, password_file, work = sys.argv[1:6]
     repeat = int(sys.argv[sys.argv.index("--repeat") + 1]) if "--repeat" in sys.argv else 3
     password = open(password_file).read().split("\n")[0]
-    times = {"voxelflow": [], "dicomweb": [], "dimse": []}
+    times = {"voxelflow": [], "voxelflow-dimse": [], "dicomweb": [], "dimse": []}
     outputs = {}
     for r in range(repeat):
-        for name, fn, args in [("voxelflow", voxelflow_path, (vf, url, password_file)), ("dicomweb", dicomweb_path, (url, password)), ("dimse", dimse_path, (port,))]:
+        for name, fn, args in [("voxelflow", voxelflow_path, (vf, url, password_file)), ("voxelflow-dimse", voxelflow_dimse_path, (vf, port)),
+                               ("dicomweb", dicomweb_path, (url, password)), ("dimse", dimse_path, (port,))]:
             out = os.path.join(work, f"{name}-{r}")
             shutil.rmtree(out, ignore_errors=True)
             seconds, files = timed(fn, *args, out)
@@ -103,7 +113,7 @@ def main():
             outputs[name] = files[0]
     ref_img, ref = voxels(outputs["voxelflow"])
     checks = {}
-    for name in ("dicomweb", "dimse"):
+    for name in ("voxelflow-dimse", "dicomweb", "dimse"):
         img, data = voxels(outputs[name])
         # dcm2niix may flip rows to its own orientation; compare in world space via the affines' axis order.
         same_grid = np.allclose(img.affine, ref_img.affine, atol=1e-3)
@@ -118,6 +128,8 @@ def main():
         "seconds": {k: {"best": min(v), "median": statistics.median(v)} for k, v in times.items()},
         "ratio_best": {k: min(times[k]) / min(times["voxelflow"]) for k in ("dicomweb", "dimse")},
         "ratio_median": {k: statistics.median(times[k]) / statistics.median(times["voxelflow"]) for k in ("dicomweb", "dimse")},
+        "dimse_ratio_best": min(times["dimse"]) / min(times["voxelflow-dimse"]),
+        "dimse_ratio_median": statistics.median(times["dimse"]) / statistics.median(times["voxelflow-dimse"]),
         "same_voxels_as_voxelflow": checks,
     }
     print(json.dumps(result, indent=1))

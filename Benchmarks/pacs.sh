@@ -7,8 +7,9 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 bash scripts/install-deps.sh --bench
 bash scripts/setup-oracles.sh
-swift build -c release --product voxelflow >&2
-vf="$(swift build -c release --show-bin-path)/voxelflow"
+# Its own build folder, so that benchmarking does not undo the test build (other flags) and the reverse.
+swift build -c release --scratch-path "$root/.build-bench" --product voxelflow >&2
+vf="$(swift build -c release --scratch-path "$root/.build-bench" --show-bin-path)/voxelflow"
 work="$root/Benchmarks/work/pacs"
 mkdir -p "$work"
 # The 512×512×324 series of the DICOM benchmark (made once by trilinear upsampling of the real head CT).

@@ -3,7 +3,8 @@
 # Runs apt-get only for what is missing; without root it prints the exact command instead.
 # Usage: scripts/install-deps.sh [--test|--bench]
 #   --test  adds what the test oracles need (python3-venv; dicom3tools for dciodvfy, which validates written SEGs
-#           and RTSTRUCTs; chromium, which renders the HTML reports)
+#           and RTSTRUCTs; chromium, which renders the HTML reports; dcmtk's storescu/echoscu, which send to
+#           `voxelflow listen`)
 #   --bench adds the peer tools the benchmarks compare against (python3-venv, dcm2niix)
 set -euo pipefail
 
@@ -20,7 +21,7 @@ PACKAGES=(
 )
 
 if [ "${1:-}" = "--test" ]; then
-  PACKAGES+=(python3 python3-venv dicom3tools chromium)
+  PACKAGES+=(python3 python3-venv dicom3tools chromium dcmtk)
 elif [ "${1:-}" = "--bench" ]; then
   PACKAGES+=(python3 python3-venv dcm2niix)
 fi

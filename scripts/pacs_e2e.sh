@@ -8,7 +8,9 @@
 #   4. Orthanc is stopped in the middle of a rate-limited pull: the series in flight fails with the reason
 #      (exit code 4) and nothing half-written stays; after a restart, --resume retrieves only what is
 #      missing, and the result is again byte-identical;
-#   5. a pipeline on the pulled series with a push-dicomweb stage sends its DICOM SEGs back: Orthanc files
+#   5. the same series pulled over DIMSE (C-FIND + C-GET from Orthanc's DICOM port) give the same NIfTI
+#      files; a port where nothing listens fails with the reason;
+#   6. a pipeline on the pulled series with a push-dicomweb stage sends its DICOM SEGs back: Orthanc files
 #      them under the CT's study, they retrieve byte-identical to the files written, the manifest records
 #      "stored" per instance, and neither `run --resume` nor `voxelflow push` sends them a second time.
 # Skips with a message when Orthanc cannot be installed or this is not root.
@@ -76,7 +78,18 @@ bash "$root/scripts/orthanc/up.sh" >/dev/null
 "$inns" "$vf" pull "$url/dicom-web" -o "$work/cut" --user voxelflow --password-file "$work/password" --resume -q > "$work/resume.txt"
 same_bytes "$work/cut" || fail "after --resume the files differ from the originals"
 echo "pacs e2e: cut short: $(grep -c '"status":"failed"' "$work/cut/pull.jsonl") series failed ($(grep -o '"error":"[^"]*' "$work/cut/pull.jsonl" | head -1 | cut -c10-90)…); resumed: $(tail -n 1 "$work/resume.txt")"
-# 5. results back into the PACS from a pipeline stage, once
+# 5. over DIMSE
+"$inns" "$vf" pull "dimse://ORTHANC@127.0.0.1:${VF_ORTHANC_DICOM_PORT:-14242}" --calling-ae VOXELFLOW -o "$work/dimse" --modality CT -q > /dev/null
+[ "$(find "$work/dimse" -name '*.dcm' | wc -l)" = 17 ] || fail "the DIMSE pull did not bring 17 instances"
+"$vf" run "$root/pipelines/dicom-to-nifti.json" -i "$work/dimse" -o "$work/from-dimse" -q
+diff -r -x report.json "$work/from-dimse/cases" "$work/from-files/cases" >/dev/null || fail "the NIfTI files from the DIMSE pull differ"
+set +e
+"$inns" "$vf" pull "dimse://ORTHANC@127.0.0.1:1" -o "$work/dimse-nowhere" > "$work/nowhere.txt" 2>&1; rc=$?
+set -e
+[ $rc = 2 ] && grep -q "cannot open an association" "$work/nowhere.txt" || fail "a DIMSE peer that does not answer: exit $rc, $(cat "$work/nowhere.txt")"
+echo "pacs e2e: DIMSE C-FIND + C-GET pull gives the same NIfTI files; a silent peer is named"
+
+# 6. results back into the PACS from a pipeline stage, once
 python3 - "$root/pipelines/ct-bone-segmentation.json" "$work/push.json" "$url/dicom-web" "$work/password" "$root/pipelines" <<'PY'
 import json, sys
 p = json.load(open(sys.argv[1]))

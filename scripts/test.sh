@@ -4,7 +4,8 @@
 #   2. sets up the nibabel oracle venv (.venv-oracles); if PyPI is unreachable the oracle tests skip
 #      with a message and everything else still runs;
 #   3. builds and runs every test in release mode (numeric code is slow unoptimised);
-#   4. runs the end-to-end scripts that need real services (scripts/slurm_e2e.sh, scripts/pacs_e2e.sh).
+#   4. runs the end-to-end scripts that need real services (scripts/slurm_e2e.sh, scripts/pacs_e2e.sh,
+#      scripts/listen_e2e.sh).
 # Tests that need the shared corpus (../shared/data, or $VOXELFLOW_SHARED_DATA) skip cleanly without it.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -16,9 +17,10 @@ fi
 swift test -c release -Xswiftc -enable-testing "$@"
 # End-to-end checks against real services, after the whole suite (not with --filter and the like): a
 # one-node Slurm cluster runs `voxelflow submit` arrays, and an Orthanc PACS serves `voxelflow pull`,
-# `push` and the push-dicomweb stage (each skips with a message where its packages cannot be installed
+# `push`, the push-dicomweb stage and `voxelflow listen` (each skips with a message where its packages cannot be installed
 # or this is not root).
 if [ $# -eq 0 ]; then
   bash scripts/slurm_e2e.sh "$root/.build/release/voxelflow"
   bash scripts/pacs_e2e.sh "$root/.build/release/voxelflow"
+  bash scripts/listen_e2e.sh "$root/.build/release/voxelflow"
 fi

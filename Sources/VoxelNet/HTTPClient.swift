@@ -137,11 +137,11 @@ public struct HTTPClient: Sendable {
             case .basic(let user, let password): (userPassword, token) = ("\(user):\(password)", nil)
             case .bearer(let t): (userPassword, token) = (nil, t)
             }
-            let code: Int32 = try url.withCString { cURL in
-                try method.withCString { cMethod in
-                    try withOptionalCString(userPassword) { cUser in
-                        try withOptionalCString(token) { cToken in
-                            try withOptionalCString(options.caFile) { cCA in
+            let code: Int32 = url.withCString { cURL in
+                method.withCString { cMethod in
+                    withOptionalCString(userPassword) { cUser in
+                        withOptionalCString(token) { cToken in
+                            withOptionalCString(options.caFile) { cCA in
                                 cHeaders.map { UnsafePointer($0) }.withUnsafeBufferPointer { headerPointers in
                                     (body ?? []).withUnsafeBufferPointer { bodyBytes in
                                         var request = vf_http_request()

@@ -56,6 +56,8 @@ public struct PullRecord: Sendable {
 public enum PullError: Error, CustomStringConvertible, Sendable {
     case outputNotAPull(path: String, entries: [String])
     case cannotPrepare(path: String, reason: String)
+    /// The source answered the retrieval with no instance.
+    case emptySeries(source: String, series: String)
 
     public var description: String {
         switch self {
@@ -64,6 +66,8 @@ public enum PullError: Error, CustomStringConvertible, Sendable {
             return "\(path): the folder is not empty (\(shown)) and holds no earlier pull (pull.jsonl); choose a new or empty folder (nothing was written)"
         case .cannotPrepare(let path, let reason):
             return "\(path): cannot prepare the folder: \(reason)"
+        case .emptySeries(let source, let series):
+            return "\(source): the retrieval of series \(series) gave no instance"
         }
     }
 }
@@ -80,7 +84,7 @@ public enum SeriesPull {
     /// Retrieves `series` into `output`.
     /// - Parameter progress: called after each series (from worker threads, one call at a time).
     /// - Throws: `PullError` when the folder cannot be used; failures of single series are in the records.
-    public static func run(_ client: DICOMwebClient, series: [RemoteSeries], output: String, options: PullOptions,
+    public static func run(_ client: any SeriesSource, series: [RemoteSeries], output: String, options: PullOptions,
                            progress: @escaping @Sendable (PullRecord) -> Void = { _ in }) throws -> [PullRecord] {
         let fm = FileManager.default
         let recordPath = "\(output)/\(recordName)"
@@ -136,7 +140,7 @@ public enum SeriesPull {
         !uid.isEmpty && uid.count <= 64 && uid.allSatisfy { $0 == "." || ("0"..."9").contains($0) } && !uid.hasPrefix(".") && !uid.contains("..")
     }
 
-    private static func retrieve(_ client: DICOMwebClient, _ s: RemoteSeries, output: String, staging: String, options: PullOptions) -> PullRecord {
+    private static func retrieve(_ client: any SeriesSource, _ s: RemoteSeries, output: String, staging: String, options: PullOptions) -> PullRecord {
         let folder = "\(s.studyUID)/\(s.seriesUID)"
         var record = PullRecord(series: s, status: .failed, folder: folder)
         guard isValidUID(s.studyUID), isValidUID(s.seriesUID) else {
@@ -158,7 +162,7 @@ public enum SeriesPull {
                 if fm.fileExists(atPath: temporary) { try fm.removeItem(atPath: temporary) }
                 try fm.createDirectory(atPath: temporary, withIntermediateDirectories: true)
                 let (instances, bytes) = try client.retrieveSeries(s, into: temporary)
-                guard instances > 0 else { throw DICOMwebError.notMultipart(url: "\(client.root)/studies/\(s.studyUID)/series/\(s.seriesUID)", contentType: "an empty answer") }
+                guard instances > 0 else { throw PullError.emptySeries(source: client.name, series: s.seriesUID) }
                 try fm.createDirectory(atPath: "\(output)/\(s.studyUID)", withIntermediateDirectories: true)
                 try fm.moveItem(atPath: temporary, toPath: destination)
                 record.status = .ok
@@ -172,7 +176,7 @@ public enum SeriesPull {
             } catch {
                 try? fm.removeItem(atPath: temporary)
                 record.error = "\(error)"
-                let retryable = (error as? HTTPError)?.isRetryable ?? (error is MultipartError)
+                let retryable = client.isRetryable(error)
                 guard retryable, attempt < options.retries else { break }
                 Thread.sleep(forTimeInterval: wait)
                 wait *= 2

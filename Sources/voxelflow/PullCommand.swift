@@ -6,10 +6,12 @@ import VoxelSupport
 struct PullCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pull",
-        abstract: "Retrieve series from a PACS over DICOMweb (QIDO-RS search, WADO-RS retrieve) into a folder `run` reads.",
+        abstract: "Retrieve series from a PACS (DICOMweb QIDO-RS + WADO-RS, or DIMSE C-FIND + C-GET) into a folder `run` reads.",
         discussion: """
-        URL is the DICOMweb service root, e.g. https://pacs.example.org/dicom-web. The series matching the
-        filters are retrieved in the transfer syntax the PACS stores into OUT/<StudyInstanceUID>/<SeriesInstanceUID>/,
+        URL is the DICOMweb service root, e.g. https://pacs.example.org/dicom-web, or a DIMSE peer,
+        dimse://PACS_AE@pacs.example.org:104 (Study Root C-FIND at series level, then C-GET: the instances come
+        back on the same association, so no port needs to be open here; the PACS must accept --calling-ae).
+        The series matching the filters are retrieved in the transfer syntax the PACS stores into OUT/<StudyInstanceUID>/<SeriesInstanceUID>/,
         each built in OUT/.partial and renamed into place when complete; OUT/pull.jsonl gets one line per
         series (UIDs, modality, description, instances, bytes, seconds, attempts, error). Patient IDs and
         accession numbers given as filters are sent to the PACS but never printed or recorded; credentials
@@ -26,8 +28,11 @@ struct PullCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "The DICOMweb service root (http:// or https://).")
+    @Argument(help: "The DICOMweb service root (http:// or https://), or a DIMSE peer as dimse://AE_TITLE@host:port.")
     var url: String
+
+    @Option(name: .long, help: "Our AE title towards a DIMSE peer (default VOXELFLOW; the peer must know it).")
+    var callingAe = "VOXELFLOW"
 
     @Option(name: .shortAndLong, help: "The folder to retrieve into (new, empty, or an earlier pull's).")
     var output: String
@@ -77,7 +82,7 @@ struct PullCommand: ParsableCommand {
 
     func run() throws {
         var query = SeriesQuery()
-        let client: DICOMwebClient
+        let client: any SeriesSource
         do {
             let options = try connection.httpOptions(parallel: jobs)
             query.modalities = modality
@@ -85,7 +90,11 @@ struct PullCommand: ParsableCommand {
             query.descriptionPattern = description
             if let patients { query.patientIDs = try lines(patients) }
             if let accessions { query.accessionNumbers = try lines(accessions) }
-            client = try DICOMwebClient(root: url, options: options)
+            if url.lowercased().hasPrefix("dimse://") {
+                client = try DIMSEClient(url: url, callingAETitle: callingAe)
+            } else {
+                client = try DICOMwebClient(root: url, options: options)
+            }
         } catch let e as InputError {
             printError("voxelflow: error: \(e)")
             throw ExitCode(ExitCodes.badInput)
@@ -98,11 +107,11 @@ struct PullCommand: ParsableCommand {
         do {
             series = try client.searchSeries(query)
         } catch {
-            printError("voxelflow: error: searching \(client.root): \(error)")
+            printError("voxelflow: error: searching \(client.name): \(error)")
             throw ExitCode(ExitCodes.badInput)
         }
         if series.isEmpty {
-            printError("voxelflow: error: \(client.root): no series matches the filters")
+            printError("voxelflow: error: \(client.name): no series matches the filters")
             throw ExitCode(ExitCodes.badInput)
         }
         if dryRun {

@@ -62,3 +62,31 @@ struct DICOMwebStoreTests {
         #expect(!log.wasStored("1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322", at: client.root))
     }
 }
+
+/// DIMSE peers as `voxelflow pull` takes them.
+@Suite("DIMSE peer addresses")
+struct DIMSEAddressTests {
+    @Test("dimse://AE@host:port parses; a missing AE title, a bad port or an AE title over 16 characters is refused")
+    func addresses() throws {
+        let c = try DIMSEClient(url: "dimse://ORTHANC@127.0.0.1:14242", callingAETitle: "VOXELFLOW")
+        #expect(c.calledAETitle == "ORTHANC" && c.host == "127.0.0.1" && c.port == 14242 && c.name == "dimse://ORTHANC@127.0.0.1:14242")
+        #expect(try DIMSEClient(url: "dimse://PACS@pacs.example.org", callingAETitle: "X").port == 104)
+        for bad in ["dimse://127.0.0.1:104", "dimse://PACS@host:0", "dimse://PACS@host:99999", "dimse://PACS@", "http://PACS@host:104",
+                    "dimse://AN_AE_TITLE_TOO_LONG@host:104"] {
+            #expect(throws: DIMSEError.self, "\(bad)") { try DIMSEClient(url: bad, callingAETitle: "VOXELFLOW") }
+        }
+        #expect(throws: DIMSEError.self) { try DIMSEClient(url: "dimse://PACS@host:104", callingAETitle: "") }
+    }
+
+    @Test("a peer that does not answer: the search fails with the reason, worth retrying")
+    func silentPeer() throws {
+        var c = try DIMSEClient(url: "dimse://PACS@127.0.0.1:1", callingAETitle: "VOXELFLOW")
+        c.timeout = 2
+        do {
+            _ = try c.searchSeries(SeriesQuery())
+            Issue.record("a search on a closed port succeeded")
+        } catch let e as DIMSEError {
+            #expect(e.isRetryable && e.message.hasPrefix("dimse://PACS@127.0.0.1:1: cannot open an association"), "\(e)")
+        }
+    }
+}
