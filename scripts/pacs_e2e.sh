@@ -10,7 +10,9 @@
 #      missing, and the result is again byte-identical;
 #   5. the same series pulled over DIMSE (C-FIND + C-GET from Orthanc's DICOM port) give the same NIfTI
 #      files; a port where nothing listens fails with the reason;
-#   6. a pipeline on the pulled series with a push-dicomweb stage sends its DICOM SEGs back: Orthanc files
+#   6. `voxelflow run --input URL` pulls and runs in passes: the same NIfTI files as from the local files, over
+#      DICOMweb and over DIMSE, and a --resume retrieves and runs nothing again;
+#   7. a pipeline on the pulled series with a push-dicomweb stage sends its DICOM SEGs back: Orthanc files
 #      them under the CT's study, they retrieve byte-identical to the files written, the manifest records
 #      "stored" per instance, and neither `run --resume` nor `voxelflow push` sends them a second time.
 # Skips with a message when Orthanc cannot be installed or this is not root.
@@ -89,7 +91,20 @@ set -e
 [ $rc = 2 ] && grep -q "cannot open an association" "$work/nowhere.txt" || fail "a DIMSE peer that does not answer: exit $rc, $(cat "$work/nowhere.txt")"
 echo "pacs e2e: DIMSE C-FIND + C-GET pull gives the same NIfTI files; a silent peer is named"
 
-# 6. results back into the PACS from a pipeline stage, once
+# 6. run straight from the PACS
+"$inns" "$vf" run "$root/pipelines/dicom-to-nifti.json" -i "$url/dicom-web" --user voxelflow --password-file "$work/password" -o "$work/run-web" -q > "$work/run-web.txt"
+"$inns" "$vf" run "$root/pipelines/dicom-to-nifti.json" -i "dimse://ORTHANC@127.0.0.1:${VF_ORTHANC_DICOM_PORT:-14242}" -o "$work/run-dimse" -q > /dev/null
+for r in run-web run-dimse; do
+  diff -r -x report.json "$work/$r/cases" "$work/from-files/cases" >/dev/null || fail "run --input URL ($r) gave other NIfTI files"
+done
+lines=$(wc -l < "$work/run-web/manifest.jsonl")
+"$inns" "$vf" run "$root/pipelines/dicom-to-nifti.json" -i "$url/dicom-web" --user voxelflow --password-file "$work/password" -o "$work/run-web" -q --resume > "$work/run-web2.txt"
+grep -q "2 cases done, 0 failed, in 1 pass" "$work/run-web2.txt" || fail "the resumed run from the PACS: $(cat "$work/run-web2.txt")"
+[ "$(wc -l < "$work/run-web/manifest.jsonl")" = "$lines" ] || fail "the resumed run from the PACS ran cases again"
+[ "$(grep -c '"status":"ok"' "$work/run-web/pacs/pull.jsonl")" = 2 ] || fail "the resumed run from the PACS retrieved series again"
+echo "pacs e2e: run --input URL over DICOMweb and DIMSE gives the same NIfTI files; --resume retrieves and runs nothing again"
+
+# 7. results back into the PACS from a pipeline stage, once
 python3 - "$root/pipelines/ct-bone-segmentation.json" "$work/push.json" "$url/dicom-web" "$work/password" "$root/pipelines" <<'PY'
 import json, sys
 p = json.load(open(sys.argv[1]))

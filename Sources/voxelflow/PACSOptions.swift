@@ -76,3 +76,54 @@ struct RetryOptions: ParsableArguments {
         if !(backoff >= 0) { throw ValidationError("--backoff must be 0 or more seconds") }
     }
 }
+
+/// Which series to take from a PACS and how to reach it: what `pull` and `run --input URL` share.
+struct PACSSourceOptions: ParsableArguments {
+    @Option(name: .long, help: "Our AE title towards a DIMSE peer (default VOXELFLOW; the peer must know it).")
+    var callingAe = "VOXELFLOW"
+
+    @Option(name: .long, help: "Only series of this modality (CT, MR, PT, …); repeatable.")
+    var modality: [String] = []
+
+    @Option(name: .long, help: "Only studies of this date or range, as DICOM writes it: 20240101, 20240101-20241231, 20240101-.")
+    var studyDate: String?
+
+    @Option(name: .long, help: "Only series whose SeriesDescription matches this regular expression (e.g. 'AX|axial').")
+    var description: String?
+
+    @Option(name: .long, help: "A file of PatientIDs, one per line: only their series.")
+    var patients: String?
+
+    @Option(name: .long, help: "A file of AccessionNumbers, one per line: only their series.")
+    var accessions: String?
+
+    @OptionGroup(title: "Connection")
+    var connection: PACSOptions
+
+    /// True for the addresses these options serve.
+    static func isPACSAddress(_ text: String) -> Bool {
+        let t = text.lowercased()
+        return t.hasPrefix("http://") || t.hasPrefix("https://") || t.hasPrefix("dimse://")
+    }
+
+    static func lines(_ path: String) throws -> [String] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw InputError(description: "\(path): cannot read the file") }
+        return String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+    }
+
+    /// The client for `url` (DICOMweb or DIMSE) and the search the filters describe.
+    /// - Throws: `InputError`, `HTTPError`, `DIMSEError` for unusable addresses or unreadable files.
+    func client(url: String, parallel: Int) throws -> (any SeriesSource, SeriesQuery) {
+        var query = SeriesQuery()
+        query.modalities = modality
+        query.studyDate = studyDate
+        query.descriptionPattern = description
+        if let patients { query.patientIDs = try PACSSourceOptions.lines(patients) }
+        if let accessions { query.accessionNumbers = try PACSSourceOptions.lines(accessions) }
+        if url.lowercased().hasPrefix("dimse://") {
+            return (try DIMSEClient(url: url, callingAETitle: callingAe), query)
+        }
+        return (try DICOMwebClient(root: url, options: try connection.httpOptions(parallel: parallel)), query)
+    }
+}

@@ -31,29 +31,11 @@ struct PullCommand: ParsableCommand {
     @Argument(help: "The DICOMweb service root (http:// or https://), or a DIMSE peer as dimse://AE_TITLE@host:port.")
     var url: String
 
-    @Option(name: .long, help: "Our AE title towards a DIMSE peer (default VOXELFLOW; the peer must know it).")
-    var callingAe = "VOXELFLOW"
-
     @Option(name: .shortAndLong, help: "The folder to retrieve into (new, empty, or an earlier pull's).")
     var output: String
 
-    @Option(name: .long, help: "Only series of this modality (CT, MR, PT, …); repeatable.")
-    var modality: [String] = []
-
-    @Option(name: .long, help: "Only studies of this date or range, as DICOM writes it: 20240101, 20240101-20241231, 20240101-.")
-    var studyDate: String?
-
-    @Option(name: .long, help: "Only series whose SeriesDescription matches this regular expression (e.g. 'AX|axial').")
-    var description: String?
-
-    @Option(name: .long, help: "A file of PatientIDs, one per line: only their series.")
-    var patients: String?
-
-    @Option(name: .long, help: "A file of AccessionNumbers, one per line: only their series.")
-    var accessions: String?
-
-    @OptionGroup(title: "Connection")
-    var connection: PACSOptions
+    @OptionGroup(title: "Series and connection")
+    var source: PACSSourceOptions
 
     @Option(name: .shortAndLong, help: "Series retrieved at the same time (default 2).")
     var jobs = 2
@@ -74,30 +56,11 @@ struct PullCommand: ParsableCommand {
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
     }
 
-    func lines(_ path: String) throws -> [String] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw InputError(description: "\(path): cannot read the file") }
-        return String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
-    }
-
     func run() throws {
-        var query = SeriesQuery()
+        let query: SeriesQuery
         let client: any SeriesSource
         do {
-            let options = try connection.httpOptions(parallel: jobs)
-            query.modalities = modality
-            query.studyDate = studyDate
-            query.descriptionPattern = description
-            if let patients { query.patientIDs = try lines(patients) }
-            if let accessions { query.accessionNumbers = try lines(accessions) }
-            if url.lowercased().hasPrefix("dimse://") {
-                client = try DIMSEClient(url: url, callingAETitle: callingAe)
-            } else {
-                client = try DICOMwebClient(root: url, options: options)
-            }
-        } catch let e as InputError {
-            printError("voxelflow: error: \(e)")
-            throw ExitCode(ExitCodes.badInput)
+            (client, query) = try source.client(url: url, parallel: jobs)
         } catch {
             printError("voxelflow: error: \(error)")
             throw ExitCode(ExitCodes.badInput)

@@ -4,6 +4,8 @@ import ArgumentParser
 import VoxelCatalog
 import VoxelPipeline
 import VoxelSupport
+import VoxelNet
+import PACSPlugin
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -41,6 +43,11 @@ struct RunCommand: ParsableCommand {
         `voxelflow submit` writes and submits such an array; `voxelflow status` and `voxelflow report`
         merge the shards.
 
+        A PACS as input (--input https://…/dicom-web or dimse://AE@host:port, with the filters and
+        connection options of `voxelflow pull`): the matching series are pulled into OUT/pacs/ in the
+        background while the pipeline runs in passes over what has arrived, so cases run as their series
+        complete; OUT/pacs/pull.jsonl records each series, and --resume continues both the pull and the run.
+
         Ctrl-C (SIGINT) or SIGTERM: the cases in flight finish, no new case starts, the run is recorded as
         "interrupted" and the command to resume it is printed; a second Ctrl-C abandons the cases in flight.
 
@@ -51,7 +58,7 @@ struct RunCommand: ParsableCommand {
     @Argument(help: "The pipeline file (JSON).")
     var pipeline: String
 
-    @Option(name: .shortAndLong, help: "The archive folder holding the scans.")
+    @Option(name: .shortAndLong, help: "The archive folder holding the scans, or a PACS: a DICOMweb service root (https://…/dicom-web) or dimse://AE@host:port.")
     var input: String
 
     @Option(name: .shortAndLong, help: "The output folder (created when missing).")
@@ -75,6 +82,9 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Print only failures and errors.")
     var quiet = false
 
+    @OptionGroup(title: "When --input is a PACS")
+    var pacs: PACSSourceOptions
+
     func parsedShard() throws -> (Int, Int)? {
         guard let shard else { return nil }
         if shard == "auto" {
@@ -96,6 +106,9 @@ struct RunCommand: ParsableCommand {
         _ = try parsedShard()
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         if resume && force { throw ValidationError("--resume and --force contradict each other") }
+        if PACSSourceOptions.isPACSAddress(input) && (shard != nil || dryRun) {
+            throw ValidationError("--shard and --dry-run take an archive folder; pull the series first (voxelflow pull) to shard them or list the cases")
+        }
     }
 
     func run() throws {
@@ -111,7 +124,7 @@ struct RunCommand: ParsableCommand {
             printError("voxelflow: error: \(pipeline) is a training pipeline (it has a \"training\" section); train with `voxelflow train`, then run the inference.json it writes")
             throw ExitCode(ExitCodes.badInput)
         }
-        var options = RunOptions(archive: input, output: output)
+        var options = RunOptions(archive: PACSSourceOptions.isPACSAddress(input) ? "\(output)/\(RunOptions.pacsCacheName)" : input, output: output)
         if let jobs { options.jobs = jobs }
         options.resume = resume
         options.force = force
@@ -123,6 +136,11 @@ struct RunCommand: ParsableCommand {
 
         let control = RunControl()
         let signals = InterruptHandler(control: control)
+        if PACSSourceOptions.isPACSAddress(input) {
+            try runFromPACS(spec: spec, registry: registry, options: options, control: control)
+            signals.stop()
+            return
+        }
         let summary: RunSummary
         do {
             var runner = Runner(spec: spec, registry: registry)
@@ -165,4 +183,64 @@ struct RunCommand: ParsableCommand {
         if summary.failed > 0 { throw ExitCode(ExitCodes.casesFailed) }
     }
 
+
+    /// `--input` is a PACS: pull in the background, run in passes over what has arrived.
+    func runFromPACS(spec: PipelineSpec, registry: StageRegistry, options: RunOptions, control: RunControl) throws {
+        let started = Date()
+        let client: any SeriesSource
+        let query: SeriesQuery
+        let series: [RemoteSeries]
+        do {
+            (client, query) = try pacs.client(url: input, parallel: 2)
+            series = try client.searchSeries(query)
+        } catch {
+            printError("voxelflow: error: \(error)")
+            throw ExitCode(ExitCodes.badInput)
+        }
+        guard !series.isEmpty else {
+            printError("voxelflow: error: \(client.name): no series matches the filters")
+            throw ExitCode(ExitCodes.badInput)
+        }
+        let cache = options.archive
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: output)) ?? []
+        if !entries.isEmpty && !resume && !force {
+            printError("voxelflow: error: \(output) is not empty; use --resume to continue the run from the PACS there, or a new output folder")
+            throw ExitCode(ExitCodes.cannotWrite)
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+        } catch {
+            printError("voxelflow: error: \(cache): cannot create the cache: \(error)")
+            throw ExitCode(ExitCodes.cannotWrite)
+        }
+        var pull = PullOptions()
+        pull.resume = true  // series already in the cache (an earlier run) are not retrieved again
+        if !quiet { print("\(series.count) series match at \(client.name); retrieving into \(cache) while the pipeline runs") }
+        var runner = Runner(spec: spec, registry: registry)
+        runner.toolVersion = VoxelFlowVersion.string
+        let quiet = self.quiet
+        let outcome: PACSRun.Outcome
+        do {
+            outcome = try PACSRun.run(source: client, series: series, cache: cache, pull: pull, runner: runner, runOptions: options,
+                                      progress: ProgressReporter(style: quiet ? .quiet : .automatic), control: control) { line in
+                if !quiet || line.contains("failed") { print(line) }
+            }
+        } catch let e as RunError {
+            printError("voxelflow: error: \(e)")
+            throw ExitCode(e.isOutputProblem ? ExitCodes.cannotWrite : ExitCodes.badInput)
+        } catch {
+            printError("voxelflow: error: \(error)")
+            throw ExitCode(ExitCodes.cannotWrite)
+        }
+        let status = try? BatchStatus.read(output: output)
+        let failedSeries = outcome.pulled.filter { $0.status == .failed }.count
+        let done = status?.count(.done) ?? 0, failedCases = status?.count(.failed) ?? 0
+        print("\(series.count) series: \(series.count - failedSeries) retrieved, \(failedSeries) failed; \(done) case\(done == 1 ? "" : "s") done, \(failedCases) failed, in \(outcome.passes) pass\(outcome.passes == 1 ? "" : "es"), "
+              + String(format: "%.1f s", Date().timeIntervalSince(started)) + "; manifest: \(output)/manifest.jsonl")
+        if control.stopRequested {
+            printError("voxelflow: interrupted; continue with --resume")
+            throw ExitCode(ExitCodes.interrupted)
+        }
+        if failedSeries > 0 || failedCases > 0 { throw ExitCode(ExitCodes.casesFailed) }
+    }
 }

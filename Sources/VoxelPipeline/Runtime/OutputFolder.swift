@@ -39,7 +39,9 @@ struct RunFiles {
     static let folderLockName = ".voxelflow.lock"
     /// Entries that may be in a folder before its first run starts: the folder lock, the plan and the job
     /// scripts `voxelflow submit` writes, and the staging folder of a shard starting at the same time.
-    static let preRunEntries: Set<String> = [folderLockName, RunPlan.fileName, "slurm", ".partial"]
+    static let preRunEntries: Set<String> = [folderLockName, RunPlan.fileName, "slurm", ".partial", pacsCacheName]
+    /// The cache of a run whose archive is a PACS (`run --input URL`).
+    static let pacsCacheName = RunOptions.pacsCacheName
     /// "the run" or "shard i/n", for messages.
     var label: String {
         guard let tag else { return "a run over all cases" }

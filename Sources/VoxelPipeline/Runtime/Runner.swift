@@ -32,6 +32,9 @@ public struct RunOptions: Sendable {
         self.output = output
     }
 
+    /// The folder in the output folder that caches the series of a run whose archive is a PACS.
+    public static let pacsCacheName = "pacs"
+
     /// One case per core, but no more than one per 3 GiB of memory (a 512×512×400 CT with a few float
     /// copies during preprocessing needs about that), and at least one.
     public static var defaultJobs: Int {
