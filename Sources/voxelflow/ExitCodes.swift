@@ -5,6 +5,7 @@ import VoxelIO
 import VoxelMetrics
 import VoxelNN
 import VoxelPipeline
+import VoxelNet
 
 /// Exit codes shared by every command (also listed in the README).
 enum ExitCodes {
@@ -64,7 +65,9 @@ enum ExitCodes {
         printError("voxelflow: error: \(error)")
         switch error {
         case let e as NIfTIError: return ExitCode(e.isOutputError ? cannotWrite : badInput)
-        case is OutputError: return ExitCode(cannotWrite)
+        case is OutputError, is PullError: return ExitCode(cannotWrite)
+        case let e as RunError: return ExitCode(e.isOutputProblem ? cannotWrite : badInput)
+        case is ListenerError, is HTTPError, is DIMSEError, is DICOMwebError: return ExitCode(badInput)
         case let e as DeidentificationError:
             if case .invalidOutput = e { return ExitCode(cannotWrite) }
             return ExitCode(badInput)

@@ -86,12 +86,8 @@ struct ListenCommand: ParsableCommand {
         defer { sources.forEach { $0.cancel() } }
         do {
             try node.run()
-        } catch let e as RunError {
-            printError("voxelflow: error: \(e)")
-            throw ExitCode(e.isOutputProblem ? ExitCodes.cannotWrite : ExitCodes.badInput)
         } catch {
-            printError("voxelflow: error: \(error)")
-            throw ExitCode(ExitCodes.badInput)
+            throw ExitCodes.fail(error)
         }
     }
 }

@@ -146,12 +146,8 @@ struct RunCommand: ParsableCommand {
             var runner = Runner(spec: spec, registry: registry)
             runner.toolVersion = VoxelFlowVersion.string
             summary = try runner.run(options, progress: ProgressReporter(style: quiet ? .quiet : .automatic), control: control)
-        } catch let e as RunError {
-            printError("voxelflow: error: \(e)")
-            throw ExitCode(e.isOutputProblem ? ExitCodes.cannotWrite : ExitCodes.badInput)
         } catch {
-            printError("voxelflow: error: \(error)")
-            throw ExitCode(ExitCodes.badInput)
+            throw ExitCodes.fail(error)
         }
         signals.stop()
         if dryRun {
@@ -225,12 +221,8 @@ struct RunCommand: ParsableCommand {
                                       progress: ProgressReporter(style: quiet ? .quiet : .automatic), control: control) { line in
                 if !quiet || line.contains("failed") { print(line) }
             }
-        } catch let e as RunError {
-            printError("voxelflow: error: \(e)")
-            throw ExitCode(e.isOutputProblem ? ExitCodes.cannotWrite : ExitCodes.badInput)
         } catch {
-            printError("voxelflow: error: \(error)")
-            throw ExitCode(ExitCodes.cannotWrite)
+            throw ExitCodes.fail(error)
         }
         let status = try? BatchStatus.read(output: output)
         let failedSeries = outcome.pulled.filter { $0.status == .failed }.count

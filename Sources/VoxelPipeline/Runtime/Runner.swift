@@ -112,18 +112,26 @@ public struct Runner: Sendable {
         let fm = FileManager.default
         // The folder lock serialises the start and end of the runs sharing the folder (shards of a job array
         // start at the same moment); the shard lock is held for the whole run and tells `status` it is alive.
-        let folderLock: FileLock, shardLock: FileLock
+        let folderLock: FileLock
         do {
-            try fm.createDirectory(atPath: "\(out)/.partial", withIntermediateDirectories: true)
+            try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
             folderLock = try FileLock(path: files.folderLock)
-            shardLock = try FileLock(path: files.liveLock)
             try folderLock.lock()
         } catch {
             throw RunError.cannotPrepareOutput(path: out, reason: FileSystemMessage.describe(error))
         }
+        // `.partial` and the shard's lock file are made under the folder lock: a run ending at the same moment
+        // removes `.partial` (when empty) under that lock too.
         let prepared: (todo: [Case], skipped: Int, written: Set<String>, manifest: Manifest, record: Locked<RunRecord>)
+        let shardLock: FileLock
         do {
             defer { folderLock.unlock() }
+            do {
+                try fm.createDirectory(atPath: "\(out)/.partial", withIntermediateDirectories: true)
+                shardLock = try FileLock(path: files.liveLock)
+            } catch {
+                throw RunError.cannotPrepareOutput(path: out, reason: FileSystemMessage.describe(error))
+            }
             prepared = try prepareFolder(files: files, options: options, cases: cases, archive: archive, plan: plan,
                                          inventory: discovery.inventory, startDate: startDate, shardLock: shardLock)
         }
