@@ -22,22 +22,9 @@ cleanup() { [ -n "$node_pid" ] && kill -9 "$node_pid" 2>/dev/null; bash "$root/s
 trap cleanup EXIT
 fail() { echo "listen e2e: FAILED: $*" >&2; cat "$work"/node*.log >&2 2>/dev/null || true; exit 1; }
 
-set +e
-bash "$root/scripts/orthanc/up.sh" >/dev/null 2>"$work/up.err"; rc=$?
-set -e
-if [ $rc = 3 ]; then echo "listen e2e: skipped: $(cat "$work/up.err")"; exit 0; fi
-[ $rc = 0 ] || { cat "$work/up.err" >&2; fail "Orthanc did not start"; }
-inns="$VF_ORTHANC_DIR/inns"
-url=http://127.0.0.1:${VF_ORTHANC_HTTP_PORT:-18042}
-printf '%s\n' "$VF_ORTHANC_PASSWORD" > "$work/password"
-python3 - "$root/pipelines/ct-bone-segmentation.json" "$work/pipeline.json" "$url/dicom-web" "$work/password" "$root/pipelines" <<'PY'
-import json, sys
-p = json.load(open(sys.argv[1]))
-for s in p["stages"]:
-    if "labelTable" in s: s["labelTable"] = sys.argv[5] + "/" + s["labelTable"]
-p["stages"].insert(len(p["stages"]) - 1, {"id": "push", "type": "push-dicomweb", "url": sys.argv[3], "user": "voxelflow", "passwordFile": sys.argv[4]})
-json.dump(p, open(sys.argv[2], "w"), indent=1)
-PY
+source "$root/scripts/orthanc/lib.sh"
+orthanc_start "listen e2e"
+write_push_pipeline "$work/pipeline.json"
 node="$work/node"
 start_node() { "$inns" "$vf" listen --pipeline "$work/pipeline.json" -o "$node" --port 11113 --ae-title VOXELFLOW --quiet-seconds 2 --jobs 1 >> "$work/node-$1.log" 2>&1 & node_pid=$!; }
 wait_for() {  # seconds, description, command…

@@ -27,15 +27,8 @@ cleanup() { bash "$root/scripts/orthanc/down.sh"; rm -rf "$work"; }
 trap cleanup EXIT
 fail() { echo "pacs e2e: FAILED: $*" >&2; exit 1; }
 
-set +e
-bash "$root/scripts/orthanc/up.sh" >/dev/null 2>"$work/up.err"; rc=$?
-set -e
-if [ $rc = 3 ]; then echo "pacs e2e: skipped: $(cat "$work/up.err")"; exit 0; fi
-[ $rc = 0 ] || { cat "$work/up.err" >&2; fail "Orthanc did not start"; }
-inns="$VF_ORTHANC_DIR/inns"
-url=http://127.0.0.1:${VF_ORTHANC_HTTP_PORT:-18042}
-printf '%s\n' "$VF_ORTHANC_PASSWORD" > "$work/password"
-chmod 600 "$work/password"
+source "$root/scripts/orthanc/lib.sh"
+orthanc_start "pacs e2e"
 
 # 1. the sample series into the PACS
 originals=("$root"/sample-data/dicom/ct_head_implicit/*.dcm "$root/sample-data/dicom/CT_small.dcm")
@@ -105,14 +98,7 @@ grep -q "2 cases done, 0 failed, in 1 pass" "$work/run-web2.txt" || fail "the re
 echo "pacs e2e: run --input URL over DICOMweb and DIMSE gives the same NIfTI files; --resume retrieves and runs nothing again"
 
 # 7. results back into the PACS from a pipeline stage, once
-python3 - "$root/pipelines/ct-bone-segmentation.json" "$work/push.json" "$url/dicom-web" "$work/password" "$root/pipelines" <<'PY'
-import json, sys
-p = json.load(open(sys.argv[1]))
-for s in p["stages"]:
-    if "labelTable" in s: s["labelTable"] = sys.argv[5] + "/" + s["labelTable"]
-p["stages"].insert(len(p["stages"]) - 1, {"id": "push", "type": "push-dicomweb", "url": sys.argv[3], "user": "voxelflow", "passwordFile": sys.argv[4]})
-json.dump(p, open(sys.argv[2], "w"), indent=1)
-PY
+write_push_pipeline "$work/push.json"
 "$inns" "$vf" run "$work/push.json" -i "$work/pulled" -o "$work/segs" -q
 [ "$(grep -c '"status":"stored"' "$work/segs/pushed.jsonl")" = 2 ] || fail "pushed.jsonl does not record 2 stored SEGs"
 python3 - "$work/segs/manifest.jsonl" <<'PY' || fail "the manifest does not record the pushed SEGs"

@@ -175,6 +175,24 @@ OFString text(DcmItem *item, const DcmTagKey &tag) {
 
 std::string describe(const char *what, const OFCondition &cond) { return std::string(what) + ": " + cond.text(); }
 
+/// Opens the association and returns the presentation context of `abstractSyntax`, or 0 with `message` set
+/// (the association is released when the peer refused that context).
+T_ASC_PresentationContextID openAssociation(DcmSCU &scu, const char *abstractSyntax, const char *service, char *message,
+                                            size_t message_size) {
+    OFCondition cond = scu.initNetwork();
+    if (cond.good()) cond = scu.negotiateAssociation();
+    if (cond.bad()) {
+        copyMessage(message, message_size, describe("cannot open an association", cond));
+        return 0;
+    }
+    T_ASC_PresentationContextID id = scu.findPresentationContextID(abstractSyntax, "");
+    if (id == 0) {
+        scu.releaseAssociation();
+        copyMessage(message, message_size, std::string("the peer does not accept ") + service);
+    }
+    return id;
+}
+
 }  // namespace
 
 int vf_scu_find_series(const vf_scu_peer *peer, const vf_scu_filters *filters, vf_scu_found found, void *context,
@@ -186,15 +204,8 @@ int vf_scu_find_series(const vf_scu_peer *peer, const vf_scu_filters *filters, v
         ts.push_back(UID_LittleEndianExplicitTransferSyntax);
         ts.push_back(UID_LittleEndianImplicitTransferSyntax);
         scu.addPresentationContext(UID_FINDStudyRootQueryRetrieveInformationModel, ts);
-        OFCondition cond = scu.initNetwork();
-        if (cond.good()) cond = scu.negotiateAssociation();
-        if (cond.bad()) { copyMessage(message, message_size, describe("cannot open an association", cond)); return -1; }
-        T_ASC_PresentationContextID id = scu.findPresentationContextID(UID_FINDStudyRootQueryRetrieveInformationModel, "");
-        if (id == 0) {
-            scu.releaseAssociation();
-            copyMessage(message, message_size, "the peer does not accept Study Root C-FIND");
-            return -1;
-        }
+        T_ASC_PresentationContextID id = openAssociation(scu, UID_FINDStudyRootQueryRetrieveInformationModel, "Study Root C-FIND", message, message_size);
+        if (id == 0) return -1;
         DcmDataset keys;
         keys.putAndInsertOFStringArray(DCM_QueryRetrieveLevel, "SERIES");
         keys.putAndInsertOFStringArray(DCM_StudyInstanceUID, "");
@@ -206,7 +217,7 @@ int vf_scu_find_series(const vf_scu_peer *peer, const vf_scu_filters *filters, v
         if (filters->patient_id && filters->patient_id[0]) keys.putAndInsertOFStringArray(DCM_PatientID, filters->patient_id);
         if (filters->accession_number && filters->accession_number[0]) keys.putAndInsertOFStringArray(DCM_AccessionNumber, filters->accession_number);
         OFList<QRResponse *> responses;
-        cond = scu.sendFINDRequest(id, &keys, &responses);
+        OFCondition cond = scu.sendFINDRequest(id, &keys, &responses);
         int result = 0;
         if (cond.bad()) {
             copyMessage(message, message_size, describe("C-FIND failed", cond));
@@ -258,21 +269,14 @@ int vf_scu_get_series(const vf_scu_peer *peer, const char *study_uid, const char
         for (int i = 0; i < numberOfDcmLongSCUStorageSOPClassUIDs; i++) {
             scu.addPresentationContext(dcmLongSCUStorageSOPClassUIDs[i], ts, ASC_SC_ROLE_SCP);
         }
-        OFCondition cond = scu.initNetwork();
-        if (cond.good()) cond = scu.negotiateAssociation();
-        if (cond.bad()) { copyMessage(message, message_size, describe("cannot open an association", cond)); return -1; }
-        T_ASC_PresentationContextID id = scu.findPresentationContextID(UID_GETStudyRootQueryRetrieveInformationModel, "");
-        if (id == 0) {
-            scu.releaseAssociation();
-            copyMessage(message, message_size, "the peer does not accept Study Root C-GET");
-            return -1;
-        }
+        T_ASC_PresentationContextID id = openAssociation(scu, UID_GETStudyRootQueryRetrieveInformationModel, "Study Root C-GET", message, message_size);
+        if (id == 0) return -1;
         DcmDataset keys;
         keys.putAndInsertOFStringArray(DCM_QueryRetrieveLevel, "SERIES");
         keys.putAndInsertOFStringArray(DCM_StudyInstanceUID, study_uid);
         keys.putAndInsertOFStringArray(DCM_SeriesInstanceUID, series_uid);
         OFList<RetrieveResponse *> responses;
-        cond = scu.sendCGETRequest(id, &keys, &responses);
+        OFCondition cond = scu.sendCGETRequest(id, &keys, &responses);
         int result = 0;
         if (cond.bad()) {
             copyMessage(message, message_size, describe("C-GET failed", cond));

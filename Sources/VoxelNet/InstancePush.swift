@@ -37,6 +37,7 @@ public final class PushLog: @unchecked Sendable {
     public let path: String
     private let lock = NSLock()
     private var stored: Set<String>
+    private let file: LineAppender
 
     /// Opens (creating) the record; reads which SOP instances it records as stored, per destination.
     public init(path: String) throws {
@@ -50,9 +51,7 @@ public final class PushLog: @unchecked Sendable {
                 stored.insert(destination + "\n" + uid)
             }
         }
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FileIOError(path: path, operation: .open, reason: String(cString: strerror(errno))) }
-        close(fd)
+        file = try LineAppender(path: path)
     }
 
     /// True when an earlier push stored `sopInstanceUID` at `destination`.
@@ -66,13 +65,8 @@ public final class PushLog: @unchecked Sendable {
     public func append(_ records: [PushRecord]) throws {
         lock.lock()
         defer { lock.unlock() }
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FileIOError(path: path, operation: .open, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
         for r in records {
-            let line = Array((r.json.serialized(pretty: false) + "\n").utf8)
-            let n = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            guard n == line.count else { throw FileIOError(path: path, operation: .write, reason: String(cString: strerror(errno))) }
+            try file.append(r.json.serialized(pretty: false))
             if let uid = r.sopInstanceUID, r.status == .stored || r.status == .warning { stored.insert(r.destination + "\n" + uid) }
         }
     }

@@ -106,10 +106,10 @@ public enum SeriesPull {
         }
         let completed = done
         let staging = "\(output)/.partial"
-        let log: AppendOnlyLog
+        let log: LineAppender
         do {
             try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
-            log = try AppendOnlyLog(path: recordPath)
+            log = try LineAppender(path: recordPath)
         } catch {
             throw PullError.cannotPrepare(path: output, reason: "\(error)")
         }
@@ -126,7 +126,7 @@ public enum SeriesPull {
                     record = PullRecord(series: s, status: .skipped, folder: folder)
                 } else {
                     record = retrieve(client, s, output: output, staging: staging, options: options)
-                    log.append(record.json.serialized(pretty: false))
+                    try? log.append(record.json.serialized(pretty: false))
                 }
                 results.set(n, record)
                 progress(record)
@@ -184,26 +184,6 @@ public enum SeriesPull {
         }
         record.seconds = Date().timeIntervalSince(start)
         return record
-    }
-}
-
-/// A file appended one whole line at a time (a single `write` on a file opened for appending).
-private final class AppendOnlyLog: @unchecked Sendable {
-    private let fd: Int32
-    private let lock = NSLock()
-
-    init(path: String) throws {
-        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FileIOError(path: path, operation: .open, reason: String(cString: strerror(errno))) }
-    }
-
-    deinit { close(fd) }
-
-    func append(_ line: String) {
-        let bytes = Array((line + "\n").utf8)
-        lock.lock()
-        defer { lock.unlock() }
-        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     }
 }
 

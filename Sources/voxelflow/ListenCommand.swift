@@ -55,17 +55,7 @@ struct ListenCommand: ParsableCommand {
     }
 
     func run() throws {
-        let spec: PipelineSpec
-        do {
-            spec = try PipelineValidator(registry: StageCatalog.registry).load(pipeline)
-        } catch let e as PipelineValidationError {
-            printError("voxelflow: error: \(e)")
-            throw ExitCode(ExitCodes.badInput)
-        }
-        if spec.training != nil {
-            printError("voxelflow: error: \(pipeline) is a training pipeline; listen runs inference pipelines")
-            throw ExitCode(ExitCodes.badInput)
-        }
+        let spec = try PipelineLoading.loadInference(pipeline, whatInstead: "listen runs inference pipelines")
         var options = ListeningNode.Options(output: output)
         options.aeTitle = aeTitle
         options.port = UInt16(port)

@@ -113,17 +113,7 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let registry = StageCatalog.registry
-        let spec: PipelineSpec
-        do {
-            spec = try PipelineValidator(registry: registry).load(pipeline)
-        } catch let e as PipelineValidationError {
-            printError("voxelflow: error: \(e)")
-            throw ExitCode(ExitCodes.badInput)
-        }
-        if spec.training != nil {
-            printError("voxelflow: error: \(pipeline) is a training pipeline (it has a \"training\" section); train with `voxelflow train`, then run the inference.json it writes")
-            throw ExitCode(ExitCodes.badInput)
-        }
+        let spec = try PipelineLoading.loadInference(pipeline, whatInstead: "train with `voxelflow train`, then run the inference.json it writes")
         var options = RunOptions(archive: PACSSourceOptions.isPACSAddress(input) ? "\(output)/\(RunOptions.pacsCacheName)" : input, output: output)
         if let jobs { options.jobs = jobs }
         options.resume = resume

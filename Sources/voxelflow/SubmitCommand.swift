@@ -87,17 +87,7 @@ struct SubmitCommand: ParsableCommand {
     }
 
     func run() throws {
-        let spec: PipelineSpec
-        do {
-            spec = try PipelineValidator(registry: StageCatalog.registry).load(pipeline)
-        } catch let e as PipelineValidationError {
-            printError("voxelflow: error: \(e)")
-            throw ExitCode(ExitCodes.badInput)
-        }
-        if spec.training != nil {
-            printError("voxelflow: error: \(pipeline) is a training pipeline; submit its inference.json, or train with `voxelflow train`")
-            throw ExitCode(ExitCodes.badInput)
-        }
+        let spec = try PipelineLoading.loadInference(pipeline, whatInstead: "submit its inference.json, or train with `voxelflow train`")
         let out = absolutePath(output), archive = absolutePath(input)
         var script = SlurmJobScript(executable: currentExecutable(), pipeline: absolutePath(pipeline), archive: archive, output: out,
                                     shardCount: 0, shards: [])

@@ -68,13 +68,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        let spec: PipelineSpec
-        do {
-            spec = try PipelineValidator(registry: StageCatalog.registry).load(pipeline)
-        } catch let e as PipelineValidationError {
-            printError("voxelflow: error: \(e)")
-            throw ExitCode(ExitCodes.badInput)
-        }
+        let spec = try PipelineLoading.load(pipeline)
         var options = TrainOptions(archive: input, output: output)
         options.resume = resume
         options.jobs = jobs

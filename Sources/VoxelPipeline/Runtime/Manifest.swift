@@ -50,27 +50,16 @@ public struct CaseRecord: Sendable {
 /// one incomplete last line, which `--resume` discards.
 final class Manifest: @unchecked Sendable {
     let path: String
-    private let fd: Int32
-    private let lock = NSLock()
+    private let file: LineAppender
 
     /// Opens (creating) the manifest for appending.
     init(path: String) throws {
         self.path = path
-        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FileIOError(path: path, operation: .open, reason: String(cString: strerror(errno))) }
+        file = try LineAppender(path: path)
     }
 
-    deinit { close(fd) }
-
     func append(_ record: CaseRecord) throws {
-        let line = Array((record.json.serialized(pretty: false) + "\n").utf8)
-        lock.lock()
-        defer { lock.unlock() }
-        let n = line.withUnsafeBytes { buffer -> Int in
-            guard let base = buffer.baseAddress else { return 0 }
-            return write(fd, base, buffer.count)
-        }
-        guard n == line.count else { throw FileIOError(path: path, operation: .write, reason: String(cString: strerror(errno))) }
+        try file.append(record.json.serialized(pretty: false))
     }
 
     /// Lines of an existing manifest that parse as JSON objects, with their case id and status; an

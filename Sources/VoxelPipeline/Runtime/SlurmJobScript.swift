@@ -126,13 +126,7 @@ public struct SlurmSubmission: Sendable {
 
     /// Appends this submission to the file (one write of one line).
     public func append(output: String) throws {
-        let path = SlurmSubmission.file(output: output)
-        let line = Array((json.serialized(pretty: false) + "\n").utf8)
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FileIOError(path: path, operation: .open, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
-        let n = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard n == line.count else { throw FileIOError(path: path, operation: .write, reason: String(cString: strerror(errno))) }
+        try LineAppender(path: SlurmSubmission.file(output: output)).append(json.serialized(pretty: false))
     }
 }
 
