@@ -24,7 +24,8 @@ struct NetworkParityTests {
     }
 
     @Test("each network loads its MONAI state_dict (no tensor left over) and gives PyTorch's output within 1e-4",
-          arguments: ["unet_res2", "unet_plain", "basicunet", "basicunet_odd", "resnet_basic", "resnet_bottleneck"])
+          arguments: ["unet_res2", "unet_plain", "unet_batch", "unet_relu_nonorm", "unet_k5_leaky", "basicunet", "basicunet_odd",
+                     "resnet_basic", "resnet_bottleneck"])
     func parity(_ name: String) throws {
         let w = try Self.weights(name)
         let net = try Networks.load(w)

@@ -1,25 +1,43 @@
 /// MONAI's `Convolution` block with its default "NDA" ordering: a convolution (or transposed convolution),
-/// then instance norm, dropout (identity at inference) and the activation — unless `convOnly`.
-/// `UNet` uses instance norm without affine and PReLU with one shared slope; `BasicUNet` uses instance norm
-/// with affine and LeakyReLU(0.1). State-dict names: `conv.weight`, `conv.bias`, `adn.N.weight`,
-/// `adn.N.bias` (affine norm), `adn.A.weight` (PReLU).
+/// then the norm, dropout (identity at inference) and the activation — unless `convOnly`.
+/// `UNet` uses instance norm without affine and PReLU with one shared slope by default (its `norm` and `act`
+/// choose batch norm, no norm, ReLU or LeakyReLU); `BasicUNet` uses instance norm with affine and
+/// LeakyReLU(0.1). State-dict names: `conv.weight`, `conv.bias`, `adn.N.weight`, `adn.N.bias` (affine
+/// norm), `adn.N.running_mean`/`running_var` (batch norm), `adn.A.weight` (PReLU).
 public struct MonaiConvolution: Sendable {
     /// The activation after the norm.
     public enum Activation: Sendable, Equatable {
         /// PReLU with one learned slope (parameter `adn.A.weight`).
         case prelu
-        /// LeakyReLU with a fixed negative slope.
+        /// LeakyReLU with a fixed negative slope (0: ReLU).
         case leakyReLU(Float)
+    }
+
+    /// The normalisation after the convolution.
+    public enum Norm: Sendable, Equatable {
+        /// Instance norm, with or without a per-channel affine.
+        case instance(affine: Bool)
+        /// Batch norm with running statistics (evaluation mode).
+        case batch
+        /// No normalisation (the activation follows the convolution directly).
+        case none
     }
 
     public var conv: Conv3d?
     public var transposed: ConvTranspose3d?
     public var norm: InstanceNorm3d?
+    public var batchNorm: BatchNorm3d?
     public var prelu: PReLU?
     public var activation: Activation?
 
     public init(inChannels: Int, outChannels: Int, stride: Int, kernel: Int, transposed isTransposed: Bool, convOnly: Bool,
                 normAffine: Bool = false, activation: Activation = .prelu) {
+        self.init(inChannels: inChannels, outChannels: outChannels, stride: stride, kernel: kernel, transposed: isTransposed,
+                  convOnly: convOnly, norm: .instance(affine: normAffine), activation: activation)
+    }
+
+    public init(inChannels: Int, outChannels: Int, stride: Int, kernel: Int, transposed isTransposed: Bool, convOnly: Bool,
+                norm kind: Norm, activation: Activation = .prelu) {
         let k = [kernel, kernel, kernel], s = [stride, stride, stride], p = Array(repeating: (kernel - 1) / 2, count: 3)
         if isTransposed {
             transposed = ConvTranspose3d(inChannels: inChannels, outChannels: outChannels, kernel: k, stride: s, padding: p,
@@ -28,7 +46,11 @@ public struct MonaiConvolution: Sendable {
             conv = Conv3d(inChannels: inChannels, outChannels: outChannels, kernel: k, stride: s, padding: p)
         }
         if !convOnly {
-            norm = InstanceNorm3d(channels: outChannels, affine: normAffine)
+            switch kind {
+            case .instance(let affine): norm = InstanceNorm3d(channels: outChannels, affine: affine)
+            case .batch: batchNorm = BatchNorm3d(channels: outChannels)
+            case .none: break
+            }
             self.activation = activation
             if activation == .prelu { prelu = PReLU(channels: 1) }
         }
@@ -37,6 +59,7 @@ public struct MonaiConvolution: Sendable {
     func parameterNames(prefix: String) -> [String] {
         var names: [String] = conv?.parameterNames(under: prefix + "conv.") ?? transposed?.parameterNames(under: prefix + "conv.") ?? []
         names += norm?.parameterNames(under: prefix + "adn.N.") ?? []
+        names += batchNorm?.parameterNames(under: prefix + "adn.N.") ?? []
         names += prelu?.parameterNames(under: prefix + "adn.A.") ?? []
         return names
     }
@@ -45,6 +68,7 @@ public struct MonaiConvolution: Sendable {
         try conv?.load(from: w, prefix: prefix + "conv.")
         try transposed?.load(from: w, prefix: prefix + "conv.")
         try norm?.load(from: w, prefix: prefix + "adn.N.")
+        try batchNorm?.load(from: w, prefix: prefix + "adn.N.")
         try prelu?.load(from: w, prefix: prefix + "adn.A.")
     }
 
@@ -59,15 +83,28 @@ public struct MonaiConvolution: Sendable {
 
     func forward(_ x: Tensor) throws -> Tensor {
         var y = try conv?.forward(x) ?? transposed?.forward(x) ?? x
-        try norm?.apply(&y, negativeSlope: negativeSlope)
+        try normalise(&y)
         return y
+    }
+
+    /// The norm and activation on a convolution's output.
+    private func normalise(_ y: inout Tensor) throws {
+        if let norm {
+            try norm.apply(&y, negativeSlope: negativeSlope)
+        } else if let batchNorm {
+            y = try batchNorm.forward(y, negativeSlope: negativeSlope)
+        } else if let slope = negativeSlope {
+            y.data.withUnsafeMutableBufferPointer { b in
+                for i in b.indices where b[i] < 0 { b[i] *= slope }
+            }
+        }
     }
 
     /// The block on the channel concatenation of `parts`, read in place by the convolution.
     func forward(concatenating parts: [Tensor]) throws -> Tensor {
         guard let conv else { return try forward(TensorOps.concatChannels(parts)) }
         var y = try conv.forward(concatenating: parts)
-        try norm?.apply(&y, negativeSlope: negativeSlope)
+        try normalise(&y)
         return y
     }
 }
@@ -79,11 +116,12 @@ public struct MonaiResidualUnit: Sendable {
     public var units: [MonaiConvolution]
     public var residual: Conv3d?
 
-    public init(inChannels: Int, outChannels: Int, stride: Int, kernel: Int, subunits: Int, lastConvOnly: Bool) {
+    public init(inChannels: Int, outChannels: Int, stride: Int, kernel: Int, subunits: Int, lastConvOnly: Bool,
+                norm: MonaiConvolution.Norm = .instance(affine: false), activation: MonaiConvolution.Activation = .prelu) {
         let n = max(1, subunits)
         units = (0..<n).map { i in
             MonaiConvolution(inChannels: i == 0 ? inChannels : outChannels, outChannels: outChannels, stride: i == 0 ? stride : 1,
-                             kernel: kernel, transposed: false, convOnly: lastConvOnly && i == n - 1)
+                             kernel: kernel, transposed: false, convOnly: lastConvOnly && i == n - 1, norm: norm, activation: activation)
         }
         if stride != 1 || inChannels != outChannels {
             let k = stride == 1 ? 1 : kernel

@@ -11,6 +11,10 @@ public struct MonaiUNet: Network {
     public let inChannels: Int, outChannels: Int
     public let channels: [Int], strides: [Int]
     public let numResUnits: Int
+    /// The norm of every block (MONAI's `norm`).
+    public let norm: MonaiConvolution.Norm
+    /// The activation of every block (MONAI's `act`).
+    public let activation: MonaiConvolution.Activation
     var root: Node
 
     indirect enum Node: Sendable {
@@ -71,23 +75,34 @@ public struct MonaiUNet: Network {
 
     /// The network with zero weights; call `load` before use.
     /// - Throws: `NNError.invalidInput` when `strides` does not have one entry fewer than `channels`.
-    public init(inChannels: Int, outChannels: Int, channels: [Int], strides: [Int], numResUnits: Int = 0) throws {
+    public init(inChannels: Int, outChannels: Int, channels: [Int], strides: [Int], numResUnits: Int = 0,
+                kernelSize: Int = 3, upKernelSize: Int = 3, norm: MonaiConvolution.Norm = .instance(affine: false),
+                activation: MonaiConvolution.Activation = .prelu) throws {
         guard channels.count >= 2, strides.count == channels.count - 1 else {
             throw NNError.invalidInput("UNet needs at least 2 channel counts and one stride fewer than channels")
+        }
+        guard kernelSize % 2 == 1, upKernelSize % 2 == 1 else {
+            throw NNError.invalidInput("UNet: kernel sizes must be odd (MONAI pads by half the kernel)")
         }
         self.inChannels = inChannels
         self.outChannels = outChannels
         self.channels = channels
         self.strides = strides
         self.numResUnits = numResUnits
+        self.norm = norm
+        self.activation = activation
         func down(_ i: Int, _ o: Int, _ s: Int, isTop: Bool) -> Down {
             numResUnits > 0
-                ? .residual(MonaiResidualUnit(inChannels: i, outChannels: o, stride: s, kernel: 3, subunits: numResUnits, lastConvOnly: false))
-                : .plain(MonaiConvolution(inChannels: i, outChannels: o, stride: s, kernel: 3, transposed: false, convOnly: false))
+                ? .residual(MonaiResidualUnit(inChannels: i, outChannels: o, stride: s, kernel: kernelSize, subunits: numResUnits,
+                                              lastConvOnly: false, norm: norm, activation: activation))
+                : .plain(MonaiConvolution(inChannels: i, outChannels: o, stride: s, kernel: kernelSize, transposed: false, convOnly: false,
+                                          norm: norm, activation: activation))
         }
         func up(_ i: Int, _ o: Int, _ s: Int, isTop: Bool) -> Up {
-            let conv = MonaiConvolution(inChannels: i, outChannels: o, stride: s, kernel: 3, transposed: true, convOnly: isTop && numResUnits == 0)
-            let unit = numResUnits > 0 ? MonaiResidualUnit(inChannels: o, outChannels: o, stride: 1, kernel: 3, subunits: 1, lastConvOnly: isTop) : nil
+            let conv = MonaiConvolution(inChannels: i, outChannels: o, stride: s, kernel: upKernelSize, transposed: true,
+                                        convOnly: isTop && numResUnits == 0, norm: norm, activation: activation)
+            let unit = numResUnits > 0 ? MonaiResidualUnit(inChannels: o, outChannels: o, stride: 1, kernel: kernelSize, subunits: 1,
+                                                           lastConvOnly: isTop, norm: norm, activation: activation) : nil
             return Up(conv: conv, unit: unit)
         }
         func block(_ inc: Int, _ outc: Int, _ ch: ArraySlice<Int>, _ st: ArraySlice<Int>, isTop: Bool) -> Node {
@@ -156,10 +171,29 @@ public struct MonaiUNet: Network {
 
 extension MonaiUNet {
     /// A UNet from its description: `{"type": "monai-unet", "in": 1, "out": 2, "channels": [16, 32, …],
-    /// "strides": [2, …], "numResUnits": 2}` (`numResUnits` defaults to 0, MONAI's default).
+    /// "strides": [2, …], "numResUnits": 2}`, with MONAI's defaults for the optional keys: `numResUnits` 0,
+    /// `kernelSize` 3, `upKernelSize` 3, `norm` "instance" ("instance-affine", "batch", "none"), `act` "prelu"
+    /// ("relu", "leakyrelu" with `negativeSlope` 0.01), `dropout` 0 (the identity at inference).
     /// - Throws: `NNError.invalidInput` naming a missing or malformed key.
     public init(configuration c: NetworkConfiguration) throws {
+        let norm: MonaiConvolution.Norm
+        switch try c.string("norm", "instance") {
+        case "instance": norm = .instance(affine: false)
+        case "instance-affine": norm = .instance(affine: true)
+        case "batch": norm = .batch
+        case "none": norm = .none
+        case let other: throw NNError.invalidInput("monai-unet configuration: \"norm\" \"\(other)\" is not one of instance, instance-affine, batch, none")
+        }
+        let activation: MonaiConvolution.Activation
+        switch try c.string("act", "prelu") {
+        case "prelu": activation = .prelu
+        case "relu": activation = .leakyReLU(0)
+        case "leakyrelu": activation = .leakyReLU(Float(try c.double("negativeSlope", 0.01)))
+        case let other: throw NNError.invalidInput("monai-unet configuration: \"act\" \"\(other)\" is not one of prelu, relu, leakyrelu")
+        }
+        _ = try c.double("dropout", 0)
         try self.init(inChannels: c.int("in", minimum: 1), outChannels: c.int("out", minimum: 1), channels: c.ints("channels"),
-                      strides: c.ints("strides"), numResUnits: c.int("numResUnits", 0))
+                      strides: c.ints("strides"), numResUnits: c.int("numResUnits", 0), kernelSize: c.int("kernelSize", 3, minimum: 1),
+                      upKernelSize: c.int("upKernelSize", 3, minimum: 1), norm: norm, activation: activation)
     }
 }

@@ -29,7 +29,8 @@ extension Network {
     public mutating func loadStrictly(from weights: Safetensors, ignoring: Set<String> = ["input", "output"]) throws {
         try load(from: weights)
         let known = Set(parameterNames)
-        if let extra = weights.entries.keys.sorted().first(where: { !known.contains($0) && !ignoring.contains($0) }) {
+        // PyTorch's batch-norm step counters (`…num_batches_tracked`) play no part in inference.
+        if let extra = weights.entries.keys.sorted().first(where: { !known.contains($0) && !ignoring.contains($0) && !$0.hasSuffix(".num_batches_tracked") }) {
             throw NNError.unexpectedWeight(extra)
         }
     }

@@ -19,7 +19,12 @@ extension MonaiConvolution {
                                          bias: transposed.bias == nil ? nil : tape.parameter(prefix + "conv.bias"),
                                          geometry: transposed.geometry, outputPadding: transposed.outputPadding, groups: transposed.groups)
         }
-        guard let norm else { return y }
+        guard let norm else {
+            guard batchNorm == nil, activation == nil else {
+                throw NNError.invalidInput("training MONAI Convolution blocks with batch norm or without a norm is not supported; use instance norm")
+            }
+            return y
+        }
         let act: TrainingActivation
         switch activation {
         case .prelu?: act = .prelu(try tape.parameter(prefix + "adn.A.weight"))
