@@ -1,0 +1,138 @@
+import Foundation
+import VoxelCore
+import VoxelIO
+import VoxelNN
+import VoxelSupport
+import VoxelTransforms
+
+/// A model package made ready for a run: the network with its weights loaded and the package's stages built.
+/// Built once per run by `segment`/`classify`; runs its stages for each case in a context of its own, so
+/// their ids never meet the pipeline's.
+struct PackagedModel: Sendable {
+    let package: ModelPackage
+    let network: any Network
+    let preprocessing: [(id: String, stage: any Stage)]
+    let postprocessing: [(id: String, stage: any Stage)]
+    /// False when the pipeline turned the package's preprocessing off (`modelPreprocessing: false`).
+    let usesPreprocessing: Bool
+
+    /// Loads the package at `path` (relative to the pipeline's folder) for stage `stage`.
+    /// - Throws: `CaseError.model` naming the package and the problem (format, weights, network).
+    init(path: String, stage: String, pipelineDirectory: String, usesPreprocessing: Bool, task: ModelPackage.Task) throws {
+        let full = path.hasPrefix("/") ? path : "\(pipelineDirectory)/\(path)"
+        do {
+            package = try ModelPackage.load(full)
+        } catch let error as PipelineValidationError {
+            throw CaseError.model(stage: stage, reason: "model package \(error)")
+        }
+        guard package.task == task else {
+            let other = task == .segmentation ? "classify" : "segment"
+            throw CaseError.model(stage: stage, reason: "\(full) is a \(package.task.rawValue) model; use a \"\(other)\" stage for it")
+        }
+        do {
+            network = try Networks.load(Safetensors(path: package.weightsPath), description: package.network)
+        } catch let error as NNError {
+            throw CaseError.model(stage: stage, reason: "\(package.weightsPath): \(error)")
+        }
+        guard network.inChannels == package.input.channels else {
+            throw CaseError.model(stage: stage, reason: "\(full): the network takes \(network.inChannels) channel(s) but input.channels says \(package.input.channels)")
+        }
+        let loaded = package
+        func build(_ specs: [StageSpec]) throws -> [(id: String, stage: any Stage)] {
+            try specs.map { s in
+                guard let definition = StageRegistry.builtIn[s.type] else {
+                    throw CaseError.model(stage: stage, reason: "\(full): unknown stage type \"\(s.type)\"")
+                }
+                return (s.id, try definition.make(StageConfiguration(id: s.id, parameters: s.parameters, pipelineDirectory: loaded.directory)))
+            }
+        }
+        preprocessing = try build(loaded.preprocessing)
+        postprocessing = try build(loaded.postprocessing)
+        self.usesPreprocessing = usesPreprocessing
+    }
+
+    /// Refuses an image the model was not made for: a known modality outside the package's list, another
+    /// channel count, or a known intensity unit other than the package's.
+    /// - Throws: `CaseError.model` with the reason.
+    func check(_ image: Volume, stage: String) throws {
+        let name = "model \"\(package.name)\""
+        if !package.input.modalities.isEmpty, let modality = image.metadata.modality, !modality.isEmpty,
+           !package.input.modalities.contains(modality) {
+            throw CaseError.model(stage: stage, reason: "\(name) takes \(package.input.modalities.joined(separator: " or ")) images, but this one is \(modality)")
+        }
+        guard image.timePoints == package.input.channels else {
+            throw CaseError.model(stage: stage, reason: "\(name) takes \(package.input.channels) channel(s), but the input has \(image.timePoints)")
+        }
+        if let unit = package.input.intensityUnit, let found = image.metadata.intensityUnit, !found.isEmpty, found != unit {
+            throw CaseError.model(stage: stage, reason: "\(name) takes intensities in \(unit), but this image is in \(found)")
+        }
+    }
+
+    /// Runs the preprocessing on `image` in a context of its own (warnings go to `context`); returns that
+    /// context, holding `input` and every stage's result, and the network's input image.
+    func preprocess(_ image: Volume, context: inout CaseContext) throws -> (CaseContext, Volume) {
+        var sub = CaseContext(caseID: context.caseID, inputs: [:], seed: context.seed, stagingDirectory: context.stagingDirectory,
+                              pipeline: context.pipeline)
+        sub.store(.image(image), as: ModelPackage.inputID)
+        if usesPreprocessing {
+            try run(preprocessing, in: &sub, context: &context)
+        } else {
+            context.warnings.append("model \"\(package.name)\": its preprocessing was turned off (modelPreprocessing: false); the network gets the source as it is")
+        }
+        let id = usesPreprocessing ? package.networkInputID : ModelPackage.inputID
+        return (sub, try sub.image(id))
+    }
+
+    /// Runs the postprocessing on `prediction` and puts the result on `grid` (nearest neighbour) when it is
+    /// elsewhere.
+    func postprocess(_ prediction: LabelMap, in sub: inout CaseContext, onto grid: Geometry, context: inout CaseContext) throws -> LabelMap {
+        sub.store(.labels(prediction), as: ModelPackage.predictionID)
+        try run(postprocessing, in: &sub, context: &context)
+        let result = try sub.labels(postprocessing.last?.id ?? ModelPackage.predictionID)
+        guard result.geometry != grid else { return result }
+        return try LabelMap(ResampleToGrid(target: grid, interpolation: .nearest).apply(result.volume))
+    }
+
+    private func run(_ stages: [(id: String, stage: any Stage)], in sub: inout CaseContext, context: inout CaseContext) throws {
+        for (id, stage) in stages {
+            let before = sub.warnings.count
+            defer { context.warnings += sub.warnings[before...].map { "model \"\(package.name)\", \(id): \($0)" } }
+            do {
+                if let value = try stage.run(&sub) { sub.store(value, as: id) }
+            } catch let error as CaseError {
+                throw CaseError.model(stage: nil, reason: "model \"\(package.name)\", stage \"\(id)\": \(error.message)")
+            }
+        }
+    }
+
+    /// Labels on `grid` from class probabilities interpolated linearly from the network's grid (MONAI's
+    /// `Invertd` then `AsDiscreted`): `logits` is `1 × C × D × H × W` on `networkGrid`.
+    static func labelsFromProbabilities(_ logits: Tensor, networkGrid: Geometry, onto grid: Geometry, rule: SlidingWindow.LabelRule) throws -> VoxelArray {
+        let channels = logits.shape[1]
+        let scores: Tensor
+        switch rule {
+        case .argmax: scores = try Softmax().forward(logits)
+        case .sigmoid: scores = try Sigmoid().forward(logits)
+        }
+        let probabilities = try Volume(geometry: networkGrid, voxels: .float32(scores.data), timePoints: channels)
+        let moved = try ResampleToGrid(target: grid, interpolation: .linear, fill: 0).apply(probabilities)
+        let values = moved.physicalFloats()
+        let n = grid.voxelCount
+        let labelCount = rule == .argmax ? channels : channels + 1
+        guard labelCount <= 65_536 else { throw NNError.invalidInput("\(labelCount) labels do not fit 16 bits") }
+        var labels = [UInt16](repeating: 0, count: n)
+        for v in 0..<n {
+            var best = 0
+            var bestScore = values[v]
+            for c in 1..<max(channels, 1) where values[c * n + v] > bestScore {
+                best = c
+                bestScore = values[c * n + v]
+            }
+            switch rule {
+            case .argmax: labels[v] = UInt16(best)
+            case .sigmoid(let threshold): labels[v] = bestScore >= threshold ? UInt16(best + 1) : 0
+            }
+        }
+        return labelCount <= 256 ? .uint8(labels.map { UInt8($0) }) : .uint16(labels)
+    }
+}
