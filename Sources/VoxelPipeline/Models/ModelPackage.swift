@@ -54,6 +54,8 @@ public struct ModelPackage: Sendable {
     public var summary: String
     /// The network description (`Networks.make`).
     public var network: JSON
+    /// The order the network takes the volume's axes in (`tensorAxes`, default `kji`).
+    public var tensorAxes: TensorAxes
     /// The weights file, absolute.
     public var weightsPath: String
     public var input: InputExpectation
@@ -124,7 +126,7 @@ struct ModelPackageReader {
     let registry: StageRegistry
     let directory: String
 
-    static let keys = ["$schema", "voxelflowModel", "name", "version", "task", "summary", "network", "weights", "input",
+    static let keys = ["$schema", "voxelflowModel", "name", "version", "task", "summary", "network", "tensorAxes", "weights", "input",
                        "preprocessing", "inference", "postprocessing", "labels", "classNames", "card"]
     static let inputKeys = ["modalities", "channels", "intensityUnit", "description", "orientation", "spacing"]
     /// The `segment` parameters a package may set, plus how results go back to the input's grid.
@@ -175,6 +177,10 @@ struct ModelPackageReader {
                 checker.issue("weights", node, "file not found: \(full)")
             }
         }
+        var axes = TensorAxes.kji
+        if let node = m["tensorAxes"]?.value {
+            if let a = node.string.flatMap(TensorAxes.init(rawValue:)) { axes = a } else { checker.issue("tensorAxes", node, "expected \"kji\" (VoxelFlow's order) or \"ijk\" (MONAI's)") }
+        }
         let input = expectation(m["input"]?.value)
         let inference = inferenceSettings(m["inference"]?.value)
         let base: [(String, ValueKind?)] = [(ModelPackage.inputID, .image)]
@@ -221,7 +227,7 @@ struct ModelPackageReader {
         }
         guard let name, let task, let network, let weightsPath else { return nil }
         return ModelPackage(directory: directory, sha256: sha256, name: name, version: version, task: task, summary: summary,
-                            network: network, weightsPath: weightsPath, input: input, preprocessing: pre, inference: inference,
+                            network: network, tensorAxes: axes, weightsPath: weightsPath, input: input, preprocessing: pre, inference: inference,
                             postprocessing: post, labelTable: table, classNames: classNames, card: card)
     }
 

@@ -20,6 +20,8 @@ enum ModelStages {
         ParameterSpec("network", .object, optional: true,
                       doc: "without \"model\": the architecture, {\"type\": \"monai-unet\" | \"monai-basicunet\" | \"monai-resnet\", …hyperparameters} (docs/pipelines.md lists the keys)"),
         ParameterSpec("weights", .existingFile, optional: true, doc: "without \"model\": safetensors file with the network's parameters under MONAI's state_dict names (scripts/convert_checkpoint.py converts a .pt)"),
+        ParameterSpec("tensorAxes", .choice(TensorAxes.allCases.map(\.rawValue)), optional: true,
+                      doc: "the order the network takes the volume's axes in: kji (VoxelFlow's, models trained by voxelflow train) or ijk (MONAI's on NIfTI, for checkpoints trained in MONAI); default: the model package's, else kji"),
     ]
 
     /// The sliding-window parameters a model package may set (the stage's own values win).
@@ -53,9 +55,10 @@ enum ModelStages {
             var settings = packaged?.package.inference ?? [:]
             for key in windowParameters + ["resampleBack"] where c.parameters.has(key) { settings[key] = c.parameters.values[key] }
             let p = ParameterValues(settings)
+            let layout = c.parameters.string("tensorAxes").flatMap(TensorAxes.init(rawValue:)) ?? packaged?.package.tensorAxes ?? .kji
             let roiIJK = p.ints("roi") ?? [96, 96, 96]
-            let axes = (p.strings("mirror") ?? []).compactMap { ["k": 0, "j": 1, "i": 2][$0] }
-            let window = try SlidingWindow(roi: roiIJK.reversed(), overlap: p.double("overlap") ?? 0.5,
+            let axes = (p.strings("mirror") ?? []).compactMap { layout.tensorAxis($0) }
+            let window = try SlidingWindow(roi: layout.tensorOrder(roiIJK), overlap: p.double("overlap") ?? 0.5,
                                            blend: p.string("blend") == "constant" ? .constant : .gaussian(sigmaScale: p.double("sigmaScale") ?? 0.125),
                                            batchSize: p.int("batchSize") ?? 1, mirrorAxes: axes)
             if let bad = window.roi.first(where: { $0 % network.sizeMultiple != 0 }) {
@@ -64,7 +67,7 @@ enum ModelStages {
             let rule: SlidingWindow.LabelRule = p.string("activation") == "sigmoid" ? .sigmoid(threshold: Float(p.double("threshold") ?? 0.5)) : .argmax
             let back = p.string("resampleBack").flatMap(ModelPackage.ResampleBack.init(rawValue:)) ?? .labels
             return SegmentStage(id: c.id, inputs: NetworkInputs(c.parameters), network: network, window: window, rule: rule,
-                                table: try DICOMWriterSupport.table(c) ?? packaged?.package.labelTable, packaged: packaged, resampleBack: back)
+                                table: try DICOMWriterSupport.table(c) ?? packaged?.package.labelTable, packaged: packaged, resampleBack: back, layout: layout)
         })
 
     static let classify = StageDefinition(
@@ -87,8 +90,9 @@ enum ModelStages {
             }
             let weights: String
             if let packaged { weights = "\(packaged.package.name) \(packaged.package.version)" } else { weights = (try c.string("weights") as NSString).lastPathComponent }
+            let layout = c.parameters.string("tensorAxes").flatMap(TensorAxes.init(rawValue:)) ?? packaged?.package.tensorAxes ?? .kji
             return ClassifyStage(inputs: NetworkInputs(c.parameters), network: network, activation: try c.string("activation"),
-                                 names: names, weights: weights, packaged: packaged)
+                                 names: names, weights: weights, packaged: packaged, layout: layout)
         })
 
     /// The model package of `model`, or nil when the stage names a network and weights instead.
@@ -130,26 +134,6 @@ struct NetworkInputs: Sendable {
 
     init(_ p: ParameterValues) { ids = [p.string("source") ?? ""] + (p.strings("extraChannels") ?? []) }
 
-    /// The `1 × C × nz × ny × nx` input and the grid, checking that every image shares the source's grid.
-    func tensor(_ context: inout CaseContext, channels expected: Int) throws -> (Tensor, Volume) {
-        let first = try context.image(ids[0])
-        var data = first.physicalFloats()
-        var channels = first.timePoints
-        for id in ids.dropFirst() {
-            let image = try context.image(id)
-            guard image.geometry.size == first.geometry.size else {
-                throw CaseError.gridMismatch("\"\(id)\" is \(image.geometry.size), but \"\(ids[0])\" is \(first.geometry.size); resample it onto the same grid first (resample-to)")
-            }
-            data += image.physicalFloats()
-            channels += image.timePoints
-        }
-        guard channels == expected else {
-            throw CaseError.model(stage: nil, reason: "the network takes \(expected) input channel(s), but \(ids.joined(separator: " + ")) give \(channels)")
-        }
-        let size = first.geometry.size
-        return (try Tensor(shape: [1, channels, size.z, size.y, size.x], data: data), first)
-    }
-
     /// The source with the extra channels appended as time points (float32, physical values): the image a
     /// model package's preprocessing takes.
     func stacked(_ context: inout CaseContext) throws -> Volume {
@@ -167,12 +151,6 @@ struct NetworkInputs: Sendable {
         }
         return try Volume(geometry: first.geometry, voxels: .float32(data), timePoints: channels, metadata: first.metadata)
     }
-
-    /// The network's input tensor from an image whose time points are the channels.
-    static func tensor(_ image: Volume) throws -> Tensor {
-        let size = image.geometry.size
-        return try Tensor(shape: [1, image.timePoints, size.z, size.y, size.x], data: image.physicalFloats())
-    }
 }
 
 /// `segment`: sliding-window inference to a label map.
@@ -187,14 +165,20 @@ struct SegmentStage: Stage {
     /// The model package, when the stage runs one (its preprocessing and postprocessing run around the network).
     let packaged: PackagedModel?
     let resampleBack: ModelPackage.ResampleBack
+    /// The axis order the network takes.
+    let layout: TensorAxes
 
     func run(_ context: inout CaseContext) throws -> StageValue? {
         if let table { context.labelTables[id] = table }
         if let packaged { return .labels(try run(packaged, &context)) }
-        let (input, image) = try inputs.tensor(&context, channels: network.inChannels)
+        let image = try inputs.stacked(&context)
+        guard image.timePoints == network.inChannels else {
+            throw CaseError.model(stage: nil, reason: "the network takes \(network.inChannels) input channel(s), but \(inputs.ids.joined(separator: " + ")) give \(image.timePoints)")
+        }
+        let input = try layout.tensor(image)
         let voxels: VoxelArray
         do {
-            voxels = try window.labels(input, network: network, rule: rule)
+            voxels = layout.volumeOrder(try window.labels(input, network: network, rule: rule), size: image.geometry.size)
         } catch let error as NNError {
             throw CaseError.model(stage: nil, reason: "\(error)")
         }
@@ -210,15 +194,17 @@ extension SegmentStage {
         let image = try inputs.stacked(&context)
         try packaged.check(image, stage: id)
         var (sub, prepared) = try packaged.preprocess(image, context: &context)
-        let input = try NetworkInputs.tensor(prepared)
+        let input = try layout.tensor(prepared)
         let prediction: LabelMap
         do {
             if resampleBack == .probabilities && prepared.geometry != image.geometry {
-                let logits = try window.predict(input, network: network)
+                var logits = try window.predict(input, network: network)
+                logits.data = layout.volumeOrder(logits.data, channels: logits.shape[1], size: prepared.geometry.size)
                 let voxels = try PackagedModel.labelsFromProbabilities(logits, networkGrid: prepared.geometry, onto: image.geometry, rule: rule)
                 prediction = try LabelMap(Volume(geometry: image.geometry, voxels: voxels))
             } else {
-                prediction = try LabelMap(Volume(geometry: prepared.geometry, voxels: window.labels(input, network: network, rule: rule)))
+                let labels = layout.volumeOrder(try window.labels(input, network: network, rule: rule), size: prepared.geometry.size)
+                prediction = try LabelMap(Volume(geometry: prepared.geometry, voxels: labels))
             }
         } catch let error as NNError {
             throw CaseError.model(stage: nil, reason: "model \"\(packaged.package.name)\": \(error)")
@@ -240,15 +226,20 @@ struct ClassifyStage: Stage {
     /// The weights file's name, or the model package's name and version, for the report.
     let weights: String
     let packaged: PackagedModel?
+    let layout: TensorAxes
 
     func run(_ context: inout CaseContext) throws -> StageValue? {
         let input: Tensor
         if let packaged {
             let image = try inputs.stacked(&context)
             try packaged.check(image, stage: "classify")
-            input = try NetworkInputs.tensor(packaged.preprocess(image, context: &context).1)
+            input = try layout.tensor(packaged.preprocess(image, context: &context).1)
         } else {
-            input = try inputs.tensor(&context, channels: network.inChannels).0
+            let image = try inputs.stacked(&context)
+            guard image.timePoints == network.inChannels else {
+                throw CaseError.model(stage: nil, reason: "the network takes \(network.inChannels) input channel(s), but \(inputs.ids.joined(separator: " + ")) give \(image.timePoints)")
+            }
+            input = try layout.tensor(image)
         }
         let logits: [Float]
         do {

@@ -74,9 +74,13 @@ struct NNUNetStage: Stage {
         context.labelTables[id] = Self.table(model)
         let channels = model.dataset.channelNames.count
         try Self.checkModalities(model, inputs.ids.map { try context.image($0) }, ids: inputs.ids)
-        let (input, image) = try inputs.tensor(&context, channels: channels)
+        let image = try inputs.stacked(&context)
+        guard image.timePoints == channels else {
+            throw CaseError.model(stage: nil, reason: "the model takes \(channels) input channel(s), but \(inputs.ids.joined(separator: " + ")) give \(image.timePoints)")
+        }
         let size = image.geometry.size, count = image.geometry.voxelCount
-        let data = (0..<channels).map { Array(input.data[($0 * count)..<(($0 + 1) * count)]) }
+        let all = image.physicalFloats()
+        let data = (0..<channels).map { Array(all[($0 * count)..<(($0 + 1) * count)]) }
         let s = image.geometry.spacing
         var previousLabels: [UInt16]?
         if let previous, model.plans.previousStage != nil {

@@ -1,0 +1,140 @@
+import Foundation
+import Testing
+import TestSupport
+import VoxelCore
+import VoxelIO
+import VoxelNN
+import VoxelPipeline
+import VoxelSupport
+
+/// `voxelflow import-bundle` on a MONAI bundle folder laid out as the Model Zoo publishes them
+/// (Tests/Fixtures/bundles/ct-tissue-bundle, made by scripts/oracles/make_bundle_fixture.py), checked against
+/// MONAI's own bundle inference (`python -m monai.bundle run`) on the sample head CT.
+@Suite("MONAI bundle import")
+struct MonaiBundleImportTests {
+    static let fixtures = TestPaths.repositoryRoot + "/Tests/Fixtures/bundles"
+    static let bundle = fixtures + "/ct-tissue-bundle"
+
+    /// A copy of the fixture bundle in `root/bundle` with `edit` applied to configs/inference.json.
+    static func bundleCopy(in root: String, edit: (String) -> String = { $0 }) throws -> String {
+        let copy = root + "/bundle"
+        try FileManager.default.copyItem(atPath: bundle, toPath: copy)
+        let config = copy + "/configs/inference.json"
+        let text = try String(contentsOfFile: config, encoding: .utf8)
+        try edit(text).write(toFile: config, atomically: true, encoding: .utf8)
+        return copy
+    }
+
+    @Test("import + run agrees with MONAI's bundle inference voxel for voxel (but for at most 0.001 %), on the scan's grid")
+    func importAndRun() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(root) }
+        var r = PipelineFixtures.cli(["import-bundle", Self.bundle, "-o", root + "/model"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let package = try ModelPackage.load(root + "/model")
+        #expect(package.tensorAxes == .ijk && package.resampleBack == .probabilities)
+        #expect(package.preprocessing.map(\.type) == ["reorient", "resample", "scale-intensity-range"])
+        #expect(package.inference["overlap"] == .number(0.5) && package.inference["blend"] == .string("constant") && package.inference["batchSize"] == .int(4))
+        #expect(package.input.modalities == ["CT"] && package.input.intensityUnit == "HU")
+        #expect(package.labelTable?.labels.map(\.name) == ["soft tissue", "bone"])
+        #expect(package.card["intendedUse"]?.stringValue?.contains("not for diagnostic purposes") == true)
+        // The runtime parts of the configuration hold `$` expressions; none of them is needed.
+        try FileManager.default.createDirectory(atPath: root + "/archive", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: TestPaths.sampleData + "/nifti/ct_head_hu.nii.gz", toPath: root + "/archive/ct_head_hu.nii.gz")
+        let pipeline = try PipelineFixtures.writePipeline("""
+        { "voxelflow": 1, "name": "bundle", "inputs": { "ct": { "type": "nifti", "pattern": "*.nii.gz" } },
+          "stages": [ { "id": "tissue", "type": "segment", "source": "ct", "model": "model" },
+                      { "id": "write", "type": "write-nifti", "source": "tissue", "path": "tissue.nii.gz" } ] }
+        """, in: root)
+        r = PipelineFixtures.cli(["run", pipeline, "-i", root + "/archive", "-o", root + "/out", "-q"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let ours = try NIfTI.read(root + "/out/cases/ct_head_hu/tissue.nii.gz").volume
+        let monai = try NIfTI.read(Self.fixtures + "/ct_head_hu_monai_bundle_labels.nii.gz").volume
+        let grid = try GridComparison(ours, against: monai)
+        #expect(ours.geometry.size == monai.geometry.size && grid.affineError < 1e-4)
+        let a = ours.physicalFloats(), b = monai.physicalFloats()
+        let differing = zip(a, b).filter { $0 != $1 }.count
+        #expect(differing <= a.count / 100_000, "\(differing) of \(a.count) voxels differ from MONAI")
+        #expect(Set(a) == [0, 1, 2])
+    }
+
+    @Test("the network of MONAI's spleen CT bundle (UNet 16…256, batch norm, residual units) has MONAI's state dict, name for name and shape for shape")
+    func spleenNetwork() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(root) }
+        let spleen = #""network_def": { "_target_": "UNet", "spatial_dims": 3, "in_channels": 1, "out_channels": 2, "channels": [16, 32, 64, 128, 256], "strides": [2, 2, 2, 2], "num_res_units": 2, "norm": "batch" },"#
+        let copy = try Self.bundleCopy(in: root) { text in
+            let start = text.range(of: "\"network_def\": {")!.lowerBound
+            let end = text.range(of: "\"network\": ")!.lowerBound
+            return text.replacingCharacters(in: start..<end, with: spleen + "\n    ")
+        }
+        // The translated description builds the network; its parameters are MONAI's (the step counters aside).
+        let r = PipelineFixtures.cli(["import-bundle", copy, "-o", root + "/model"])
+        #expect(r.status == 2, "the fixture's weights are another network's")
+        #expect(r.stderr.contains("model.0.conv.unit0.conv.weight"), "\(r.stderr)")
+        let description = try JSONParser.parse(#"{"type": "monai-unet", "in": 1, "out": 2, "channels": [16, 32, 64, 128, 256], "strides": [2, 2, 2, 2], "numResUnits": 2, "act": "prelu", "norm": "batch"}"#).json
+        let ours = try Safetensors.parameterShapes(of: Networks.make(description))
+        let monai = try JSONParser.parse(String(contentsOfFile: Self.fixtures + "/spleen_unet_state_dict.json", encoding: .utf8)).json
+        guard case .object(let entries) = monai else { Issue.record("fixture is not an object"); return }
+        let expected = entries.filter { !$0.0.hasSuffix("num_batches_tracked") }.map { ($0.0, $0.1.doubleArray.map { Int($0) }) }
+        #expect(ours.count == expected.count)
+        #expect(Dictionary(uniqueKeysWithValues: ours) == Dictionary(uniqueKeysWithValues: expected))
+    }
+
+    @Test("what cannot be imported is refused with the JSON path, and nothing is left behind", arguments: [
+        ("\"pixdim\": [\n                    1.2,\n                    1.2,\n                    1.8\n                ]", "\"pixdim\": \"$[1.2, 1.2, 1.8]\"",
+         "preprocessing.transforms[3].pixdim", "Python expression"),
+        ("\"_target_\": \"EnsureTyped\"", "\"_target_\": \"Lambdad\", \"func\": \"$lambda x: x\"", "preprocessing.transforms[5]._target_", "transform Lambdad is not known"),
+        ("\"_target_\": \"UNet\"", "\"_target_\": \"SegResNet\"", "network_def._target_", "network SegResNet is not built by this engine yet"),
+        ("\"roi_size\": [", "\"roi_size\": \"@patch_size\", \"sw_device\": [", "inferer.roi_size", "names no entry"),
+        ("\"overlap\": 0.5", "\"overlap\": 0.5, \"cval\": 0, \"mode\": \"reflect\"", "inferer.mode", "blending \"reflect\""),
+        ("\"Invertd\"", "\"Invertd\", \"meta_keys\": \"$@preprocessing.keys()\"", "", ""),
+    ])
+    func refusals(_ find: String, _ replace: String, _ path: String, _ message: String) throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(root) }
+        let copy = try Self.bundleCopy(in: root) { text in
+            #expect(text.contains(find), "fixture text changed: \(find)")
+            return text.replacingOccurrences(of: find, with: replace)
+        }
+        let r = PipelineFixtures.cli(["import-bundle", copy, "-o", root + "/model"])
+        if path.isEmpty {
+            // Invertd's arguments are never read: an expression there does no harm.
+            #expect(r.status == 0, "\(r.stderr)")
+            return
+        }
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("inference.json: \(path): ") && r.stderr.contains(message), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: root + "/model"))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: root).filter { $0.contains("partial") }
+        #expect(leftovers.isEmpty)
+    }
+
+    @Test("a checkpoint that would run code is refused naming the global; an existing output folder is never touched; YAML is refused")
+    func hostileAndExisting() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(root) }
+        let copy = try Self.bundleCopy(in: root)
+        try FileManager.default.removeItem(atPath: copy + "/models/model.pt")
+        try FileManager.default.copyItem(atPath: TestPaths.repositoryRoot + "/Tests/Fixtures/checkpoints/hostile_system.pth", toPath: copy + "/models/model.pt")
+        var r = PipelineFixtures.cli(["import-bundle", copy, "-o", root + "/model"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("model.pt") && r.stderr.contains("system"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: root + "/model"))
+        try FileManager.default.createDirectory(atPath: root + "/mine", withIntermediateDirectories: true)
+        try "notes".write(toFile: root + "/mine/notes.txt", atomically: true, encoding: .utf8)
+        r = PipelineFixtures.cli(["import-bundle", Self.bundle, "-o", root + "/mine"])
+        #expect(r.status == 2 && r.stderr.contains("already exists"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/mine") == ["notes.txt"])
+        r = PipelineFixtures.cli(["import-bundle", Self.bundle, "-o", root + "/yaml", "--config", "configs/inference.yaml"])
+        #expect(r.status == 2 && r.stderr.contains("YAML"), "\(r.stderr)")
+    }
+}
+
+extension JSON {
+    /// The numbers of an array (empty for anything else).
+    var doubleArray: [Double] {
+        guard case .array(let items) = self else { return [] }
+        return items.compactMap(\.doubleValue)
+    }
+}
