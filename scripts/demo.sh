@@ -73,7 +73,7 @@ echo "== voxelflow run pipelines/brain-extraction.json over sample-data/nifti/t1
 echo "   model on a head it never saw, stored three ways: 2x2x3 mm LPI, oblique sagittal, bias field + gamma)"
 rm -rf "$out/brain-run"
 "$bin" run pipelines/brain-extraction.json --input sample-data/nifti/t1 --output "$out/brain-run"
-echo "== voxelflow evaluate: the masks against the reference masks (model card: pipelines/models/brain-extraction.md)"
+echo "== voxelflow evaluate: the masks against the reference masks (model card: pipelines/models/brain-extraction/README.md)"
 "$bin" evaluate "$out/brain-run" sample-data/nifti/t1-brainmask --prediction-file brain_mask.nii.gz --label-table pipelines/labels/brain.json
 echo
 echo "== voxelflow run pipelines/route-by-scan-type.json over a mixed folder (the scan classifier sends the head CT"

@@ -10,7 +10,7 @@ import VoxelSupport
 @Suite("MONAI networks match PyTorch")
 struct NetworkParityTests {
     /// Fixture name prefixes of network and sliding-window cases (not single layers).
-    static let networkPrefixes = ["unet_", "basicunet", "resnet_", "window_"]
+    static let networkPrefixes = ["unet_", "basicunet", "segresnet_", "resnet_", "window_"]
 
     static func weights(_ name: String) throws -> Safetensors {
         try Safetensors(path: "\(LayerParityTests.directory)/\(name).safetensors")
@@ -25,7 +25,7 @@ struct NetworkParityTests {
 
     @Test("each network loads its MONAI state_dict (no tensor left over) and gives PyTorch's output within 1e-4",
           arguments: ["unet_res2", "unet_plain", "unet_batch", "unet_relu_nonorm", "unet_k5_leaky", "basicunet", "basicunet_odd",
-                     "resnet_basic", "resnet_bottleneck"])
+                     "segresnet_default", "segresnet_deconv_brats", "resnet_basic", "resnet_bottleneck"])
     func parity(_ name: String) throws {
         let w = try Self.weights(name)
         let net = try Networks.load(w)

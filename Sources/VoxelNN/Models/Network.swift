@@ -46,11 +46,11 @@ extension Network {
 }
 
 /// Builds networks from their JSON description, the form pipelines and exported checkpoints use:
-/// `{"type": "monai-unet" | "monai-basicunet" | "monai-resnet", …hyperparameters}`. The keys of each type
+/// `{"type": "monai-unet" | "monai-basicunet" | "monai-segresnet" | "monai-resnet", …hyperparameters}`. The keys of each type
 /// are documented on its `init(configuration:)`.
 public enum Networks {
     /// The network types this engine knows.
-    public static let types = ["monai-unet", "monai-basicunet", "monai-resnet"]
+    public static let types = ["monai-unet", "monai-basicunet", "monai-segresnet", "monai-resnet"]
 
     /// A network with zero weights, built from its description; load weights before use.
     /// - Throws: `NNError.invalidInput` naming an unknown type or a missing or malformed key.
@@ -59,6 +59,7 @@ public enum Networks {
         switch try c.string("type") {
         case "monai-unet": return try MonaiUNet(configuration: c)
         case "monai-basicunet": return try MonaiBasicUNet(configuration: c)
+        case "monai-segresnet": return try MonaiSegResNet(configuration: c)
         case "monai-resnet": return try MonaiResNet(configuration: c)
         case let other:
             throw NNError.invalidInput("network type \"\(other)\" is unknown; known types: \(types.joined(separator: ", "))")

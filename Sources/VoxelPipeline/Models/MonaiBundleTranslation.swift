@@ -19,7 +19,7 @@ struct MonaiBundleTranslation {
     }
 
     /// Networks MONAI bundles use that this engine does not build yet.
-    static let unbuiltNetworks = ["SegResNet", "SegResNetDS", "DynUNet", "SwinUNETR", "UNETR", "DenseNet121", "DenseNet", "VNet", "AttentionUnet",
+    static let unbuiltNetworks = ["SegResNetDS", "SegResNetVAE", "DynUNet", "SwinUNETR", "UNETR", "DenseNet121", "DenseNet", "VNet", "AttentionUnet",
                                   "HighResNet", "FlexibleUNet", "EfficientNetBN", "ViT", "AHNet", "RegUNet", "LocalNet"]
 
     // MARK: network
@@ -60,10 +60,49 @@ struct MonaiBundleTranslation {
             var d: [(String, JSON)] = [("type", .string("monai-basicunet")), ("in", .int(try a.int("in_channels", 1))), ("out", .int(try a.int("out_channels", 2)))]
             if a.has("features") { d.append(("features", .array(try a.ints("features").map { .int($0) }))) }
             return .object(d)
+        case "SegResNet":
+            try a.only(["spatial_dims", "init_filters", "in_channels", "out_channels", "dropout_prob", "act", "norm", "norm_name", "num_groups",
+                        "use_conv_final", "blocks_down", "blocks_up", "upsample_mode"])
+            try requireThreeD(a)
+            var d: [(String, JSON)] = [("type", .string("monai-segresnet")), ("in", .int(try a.int("in_channels", 1))), ("out", .int(try a.int("out_channels", 2))),
+                                       ("initFilters", .int(try a.int("init_filters", 8)))]
+            if a.has("blocks_down") { d.append(("blocksDown", .array(try a.ints("blocks_down").map { .int($0) }))) }
+            if a.has("blocks_up") { d.append(("blocksUp", .array(try a.ints("blocks_up").map { .int($0) }))) }
+            if !(try a.bool("use_conv_final", true)) { throw config.fail("network_def.use_conv_final", "SegResNet without its final convolution is not built") }
+            switch try a.value("act") {
+            case nil: break
+            case let act?:
+                let (name, options) = try Self.nameAndOptions(act, path: "network_def.act", config: config)
+                switch name.lowercased() {
+                case "relu": break
+                case "leakyrelu": d += [("act", .string("leakyrelu")), ("negativeSlope", .number(options["negative_slope"]?.doubleValue ?? 0.01))]
+                default: throw config.fail("network_def.act", "activation \"\(name)\" is not built in SegResNet (ReLU, LeakyReLU)")
+                }
+            }
+            if let name = try a.value("norm_name")?.stringValue, !name.isEmpty, name.lowercased() != "group" {
+                throw config.fail("network_def.norm_name", "norm_name \"\(name)\" is not one MONAI accepts (group)")
+            }
+            var groups = try a.int("num_groups", 8)
+            if let norm = try a.value("norm") {
+                let (name, options) = try Self.nameAndOptions(norm, path: "network_def.norm", config: config)
+                switch name.lowercased() {
+                case "group": groups = Int(options["num_groups"]?.doubleValue ?? 8)
+                case "instance": d.append(("norm", .string(options["affine"] == .bool(true) ? "instance-affine" : "instance")))
+                case "batch": d.append(("norm", .string("batch")))
+                default: throw config.fail("network_def.norm", "norm \"\(name)\" is not built in SegResNet (group, instance, batch)")
+                }
+            }
+            d.append(("numGroups", .int(groups)))
+            switch (try a.value("upsample_mode"))?.stringValue?.lowercased() ?? "nontrainable" {
+            case "nontrainable": break
+            case "deconv": d.append(("upsampleMode", .string("deconv")))
+            case let other: throw config.fail("network_def.upsample_mode", "upsampling \"\(other)\" is not built (nontrainable, deconv)")
+            }
+            return .object(d)
         case let name where Self.unbuiltNetworks.contains(name):
-            throw config.fail("network_def._target_", "network \(name) is not built by this engine yet (built: UNet, BasicUNet)")
+            throw config.fail("network_def._target_", "network \(name) is not built by this engine yet (built: UNet, BasicUNet, SegResNet)")
         default:
-            throw config.fail("network_def._target_", "unknown network \"\(target)\" (built: UNet, BasicUNet)")
+            throw config.fail("network_def._target_", "unknown network \"\(target)\" (built: UNet, BasicUNet, SegResNet)")
         }
     }
 
@@ -172,7 +211,8 @@ struct MonaiBundleTranslation {
                 try a.only(["keys", "pixdim", "mode", "padding_mode", "align_corners", "dtype", "allow_missing_keys", "lazy", "diagonal"])
                 let pixdim = try a.doubles("pixdim")
                 guard pixdim.count == 3, pixdim.allSatisfy({ $0 > 0 }) else { throw config.fail("\(path).pixdim", "expected three positive spacings (mm)") }
-                add("spacing", "resample", [("spacing", .numbers(pixdim)), ("interpolation", .string(try interpolation(a, path: path)))])
+                add("spacing", "resample", [("spacing", .numbers(pixdim)), ("interpolation", .string(try interpolation(a, path: path))),
+                                             ("size", .string("centres"))])
             case "ScaleIntensityRanged", "ScaleIntensityRange":
                 try a.only(["keys", "a_min", "a_max", "b_min", "b_max", "clip", "dtype", "allow_missing_keys"])
                 add("intensity", "scale-intensity-range", [("aMin", .number(try a.double("a_min"))), ("aMax", .number(try a.double("a_max"))),

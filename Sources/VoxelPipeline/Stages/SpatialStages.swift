@@ -32,13 +32,16 @@ enum SpatialStages {
                           doc: "for images: nearest, linear or bspline (cubic B-spline; both give float32); labels always use nearest"),
             ParameterSpec("antialias", .boolean, default: .bool(false),
                           doc: "images: Gaussian smoothing before downsampling, σ = (spacing ratio − 1)/2 voxels per axis"),
+            ParameterSpec("size", .choice(Resample.SizeRule.allCases.map(\.rawValue)), default: .string("extent"),
+                          doc: "voxels per axis: extent = round(n × old / new spacing), the physical extent kept (SimpleITK, TorchIO); centres = round((n − 1) × old / new) + 1, the span of the voxel centres kept (MONAI's Spacingd)"),
         ],
         produces: .sameAs(parameter: "source"),
         make: { c in
             let spacing = try c.doubles("spacing")
             let interpolation = try c.choice("interpolation", as: Interpolation.self)
-            let image = try Resample(spacing: spacing, interpolation: interpolation, antialias: try c.bool("antialias"))
-            let labels = try Resample(spacing: spacing, interpolation: .nearest)
+            let rule = try c.choice("size", as: Resample.SizeRule.self)
+            let image = try Resample(spacing: spacing, interpolation: interpolation, antialias: try c.bool("antialias"), sizeRule: rule)
+            let labels = try Resample(spacing: spacing, interpolation: .nearest, sizeRule: rule)
             return MapStage(source: try c.string("source"),
                             image: { try image.apply($0).volume },
                             labels: { try LabelMap(labels.apply($0.volume).volume) })

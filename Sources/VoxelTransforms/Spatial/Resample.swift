@@ -187,7 +187,7 @@ enum LinearSampler {
 }
 
 /// Resamples to a voxel spacing, keeping the origin, directions and physical extent
-/// (size = round(n × old spacing / new spacing)). `apply` also returns the transform back to the original
+/// (size = round(n × old spacing / new spacing); or MONAI's rule, `SizeRule.centres`). `apply` also returns the transform back to the original
 /// grid, which lands on exactly the original dimensions and affine.
 public struct Resample: Codable, Sendable, Equatable {
     /// Target spacing (mm) along i, j, k.
@@ -198,20 +198,37 @@ public struct Resample: Codable, Sendable, Equatable {
     /// f > 1, a Gaussian with σ = (f − 1) / 2 input voxels (scikit-image's `resize(anti_aliasing=True)`
     /// rule) is applied first. Ignored for nearest-neighbour (labels are never smoothed).
     public var antialias: Bool
+    /// How the output size follows from the input's (nil: `.extent`).
+    public var sizeRule: SizeRule?
+
+    /// How many output voxels an axis gets.
+    public enum SizeRule: String, Codable, Sendable, CaseIterable {
+        /// round(n × old spacing / new spacing): the physical extent kept (SimpleITK, TorchIO).
+        case extent
+        /// round((n − 1) × old spacing / new spacing) + 1: the span between the first and last voxel centres
+        /// kept (MONAI's `Spacingd`).
+        case centres
+    }
 
     /// Creates the transform; spacings must be positive.
-    public init(spacing: [Double], interpolation: Interpolation = .linear, antialias: Bool = false) throws {
+    public init(spacing: [Double], interpolation: Interpolation = .linear, antialias: Bool = false, sizeRule: SizeRule = .extent) throws {
         guard spacing.count == 3, spacing.allSatisfy({ $0 > 0 && $0.isFinite }) else {
             throw TransformError.invalidParameter("spacing must be 3 positive numbers (mm), got \(spacing)")
         }
         self.spacing = spacing
         self.interpolation = interpolation
         self.antialias = antialias
+        self.sizeRule = sizeRule == .extent ? nil : sizeRule
     }
 
     /// The output grid for an input grid.
     public func plan(for g: Geometry) -> Geometry {
-        let size = (0..<3).map { c in max(1, Int((Double(g.size[c]) * g.spacing[c] / spacing[c]).rounded())) }
+        let size = (0..<3).map { c -> Int in
+            switch sizeRule ?? .extent {
+            case .extent: return max(1, Int((Double(g.size[c]) * g.spacing[c] / spacing[c]).rounded()))
+            case .centres: return max(1, Int((Double(g.size[c] - 1) * g.spacing[c] / spacing[c]).rounded()) + 1)
+            }
+        }
         return Geometry(size: SIMD3(size[0], size[1], size[2]), spacing: SIMD3(spacing[0], spacing[1], spacing[2]),
                         origin: g.origin, direction: g.direction)
     }
