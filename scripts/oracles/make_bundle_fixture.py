@@ -8,7 +8,8 @@ compare. The preprocessing resamples (Orientationd, Spacingd) so that the invers
 
 The oracle is `python -m monai.bundle run` on sample-data/nifti/ct_head_hu.nii.gz:
 Tests/Fixtures/bundles/ct_head_hu_monai_bundle_labels.nii.gz (labels on the scan's grid, after Invertd).
-Also Tests/Fixtures/bundles/spleen_unet_state_dict.json: names and shapes of the state dict of the network of
+Also Tests/Fixtures/bundles/spacingd_input.nii.gz / spacingd_output.nii.gz: MONAI's Spacingd on a small random
+volume whose output size is rounded up, for the resample test; and Tests/Fixtures/bundles/spleen_unet_state_dict.json: names and shapes of the state dict of the network of
 MONAI's spleen CT bundle (UNet, channels 16…256, batch norm, two residual units), to check the import of that
 published configuration without shipping its 19 MB of weights.
 Run once: .venv-torch/bin/python scripts/oracles/make_bundle_fixture.py
@@ -20,8 +21,12 @@ import subprocess
 import sys
 import tempfile
 
+import nibabel as nib
+import numpy as np
 import torch
+from monai.data import MetaTensor
 from monai.networks.nets import UNet
+from monai.transforms import Spacing
 from safetensors.torch import load_file
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -127,3 +132,14 @@ shapes = {k: list(v.shape) for k, v in spleen.state_dict().items()}
 with open(os.path.join(OUT, "spleen_unet_state_dict.json"), "w") as f:
     json.dump(shapes, f, indent=1)
 print("bundle, oracle labels and spleen state dict written to", OUT)
+
+# MONAI's Spacingd on a small volume whose output size is rounded up (the last output voxel lies beyond the last
+# input voxel centre, where MONAI pads with the border's values): input and output for the resample test.
+rng = np.random.default_rng(7)
+small = rng.normal(size=(17, 13, 11)).astype(np.float32) * 100
+affine = np.diag([0.7, 0.9, 1.3, 1.0])
+affine[:3, 3] = [-5.0, 3.0, 10.0]
+nib.save(nib.Nifti1Image(small, affine), os.path.join(OUT, "spacingd_input.nii.gz"))
+resampled = Spacing(pixdim=(1.1, 1.0, 1.7), mode="bilinear")(MetaTensor(torch.from_numpy(small)[None], affine=torch.from_numpy(affine)))
+nib.save(nib.Nifti1Image(resampled[0].numpy().astype(np.float32), resampled.affine.numpy()), os.path.join(OUT, "spacingd_output.nii.gz"))
+print("Spacingd:", small.shape, "->", tuple(resampled.shape[1:]))

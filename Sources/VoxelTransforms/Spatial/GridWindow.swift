@@ -28,8 +28,9 @@ public struct GridWindow: Codable, Sendable, Equatable {
         (try? GridWindow(offset: offset.map { -$0 }, size: inputSize, inputSize: size)) ?? self
     }
 
-    /// Applies the window; `fill` is the physical value (e.g. −1024 HU) given to voxels outside the input.
-    public func apply(_ volume: Volume, fill: Double = 0) throws -> Volume {
+    /// Applies the window; `fill` is the physical value (e.g. −1024 HU) given to voxels outside the input, or,
+    /// with `replicatingEdges`, each such voxel takes the value of the nearest input voxel (PyTorch's "border").
+    public func apply(_ volume: Volume, fill: Double = 0, replicatingEdges: Bool = false) throws -> Volume {
         let g = volume.geometry
         guard [g.size.x, g.size.y, g.size.z] == inputSize else {
             throw TransformError.incompatibleVolume("grid \(g.size) is not the \(inputSize) this window was planned for")
@@ -38,7 +39,12 @@ public struct GridWindow: Codable, Sendable, Equatable {
         let storedFill = (fill - volume.scaling.intercept) / volume.scaling.slope
         let voxels = volume.voxels.gathered(count: n * volume.timePoints, fill: storedFill) { idx in
             let t = idx / n, r = idx % n
-            let i = r % size[0] + offset[0], j = (r / size[0]) % size[1] + offset[1], k = r / (size[0] * size[1]) + offset[2]
+            var i = r % size[0] + offset[0], j = (r / size[0]) % size[1] + offset[1], k = r / (size[0] * size[1]) + offset[2]
+            if replicatingEdges {
+                i = min(max(i, 0), inputSize[0] - 1)
+                j = min(max(j, 0), inputSize[1] - 1)
+                k = min(max(k, 0), inputSize[2] - 1)
+            }
             guard i >= 0, j >= 0, k >= 0, i < inputSize[0], j < inputSize[1], k < inputSize[2] else { return nil }
             return t * frame + i + inputSize[0] * (j + inputSize[1] * k)
         }

@@ -206,7 +206,7 @@ public struct Resample: Codable, Sendable, Equatable {
         /// round(n × old spacing / new spacing): the physical extent kept (SimpleITK, TorchIO).
         case extent
         /// round((n − 1) × old spacing / new spacing) + 1: the span between the first and last voxel centres
-        /// kept (MONAI's `Spacingd`).
+        /// kept, and a last voxel beyond the input's last centre takes the border's value (MONAI's `Spacingd`).
         case centres
     }
 
@@ -245,6 +245,21 @@ public struct Resample: Codable, Sendable, Equatable {
         var source = volume
         let sigma = antialiasSigma(for: volume.geometry)
         if sigma.contains(where: { $0 > 0 }) { source = try GaussianSmooth(sigma: sigma).apply(volume) }
+        if sizeRule == .centres {
+            // The last output voxel may lie beyond the last input voxel centre (the size is rounded up): MONAI's
+            // Spacingd samples there with border padding, so the input is extended by copies of its last
+            // voxels, as far as the output reaches.
+            let g = volume.geometry, out = forward.target.size
+            let pad = (0..<3).map { c -> Int in
+                let reach = Double(out[c] - 1) * spacing[c] / g.spacing[c] - Double(g.size[c] - 1)
+                return reach > 0 ? Int(reach.rounded(.up)) + 1 : 0
+            }
+            if pad.contains(where: { $0 > 0 }) {
+                let size = [g.size.x + pad[0], g.size.y + pad[1], g.size.z + pad[2]]
+                source = try GridWindow(offset: [0, 0, 0], size: size, inputSize: [g.size.x, g.size.y, g.size.z])
+                    .apply(source, replicatingEdges: true)
+            }
+        }
         return (try forward.apply(source), ResampleToGrid(target: volume.geometry, interpolation: interpolation, fill: fill))
     }
 }
