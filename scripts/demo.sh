@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds VoxelFlow and runs the demo on sample-data/: inspect a real head CT, convert it between NIfTI
 # layouts, list the DICOM series of a folder and convert a real CT series to NIfTI, run the example pipelines
-# and the shipped models (head CT, brain extraction, scan classifier), and de-identify the DICOM files.
+# and the shipped models (head CT, brain extraction, scan classifier), import a MONAI bundle and run it, and
+# de-identify the DICOM files.
 # Outputs go to demo-output/.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -86,6 +87,25 @@ cp sample-data/nifti/t1/mni152_lps-2x2x3.nii.gz "$out/mixed/t1_mri.nii.gz"
 for c in head_ct t1_mri; do
   echo "$c: $(grep -o '"predicted": *"[a-z0-9-]*"' "$out/route-run/cases/$c/report.json" | head -1); files: $(ls "$out/route-run/cases/$c" | tr '\n' ' ')"
 done
+echo
+echo "== voxelflow model info pipelines/models/brain-extraction (a model package: network, weights, its own"
+echo "   preprocessing and postprocessing, labels and model card in one folder)"
+"$bin" model info pipelines/models/brain-extraction
+echo
+echo "== voxelflow import-bundle: a MONAI bundle folder (the test bundle Tests/Fixtures/bundles/ct-tissue-bundle,"
+echo "   laid out as the MONAI Model Zoo publishes them) becomes a model package, run on the head CT"
+rm -rf "$out/bundle-model" "$out/bundle-run" "$out/bundle-in"
+"$bin" import-bundle Tests/Fixtures/bundles/ct-tissue-bundle -o "$out/bundle-model"
+mkdir -p "$out/bundle-in"
+cp sample-data/nifti/ct_head_hu.nii.gz "$out/bundle-in/"
+cat > "$out/bundle-pipeline.json" <<JSON
+{ "voxelflow": 1, "name": "bundle-demo", "inputs": { "ct": { "type": "nifti", "pattern": "*.nii.gz" } },
+  "stages": [ { "id": "tissue", "type": "segment", "source": "ct", "model": "$out/bundle-model" },
+              { "id": "write", "type": "write-nifti", "source": "tissue", "path": "tissue.nii.gz" },
+              { "id": "stats", "type": "label-statistics", "labels": "tissue", "image": "ct" },
+              { "id": "report", "type": "write-report" } ] }
+JSON
+"$bin" run "$out/bundle-pipeline.json" --input "$out/bundle-in" --output "$out/bundle-run"
 echo
 echo "== voxelflow deidentify sample-data/dicom (PS3.15 Annex E Basic Profile, dates shifted per patient, keyed UIDs)"
 rm -rf "$out/deidentified"
