@@ -17,22 +17,11 @@ import os
 import torch
 from monai.networks.nets import SegResNet, UNet
 from safetensors.torch import save_file
+from torch_fixtures import perturb
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 OUT = os.path.join(ROOT, "Tests", "Fixtures", "nn")
 torch.set_grad_enabled(False)
-
-
-def perturb(model):
-    """Moves norm parameters and running statistics off their initial values, so loading them is tested."""
-    for n, b in model.named_buffers():
-        if "running_var" in n:
-            b.copy_(torch.rand_like(b) + 0.5)
-        elif "running_mean" in n:
-            b.copy_(torch.randn_like(b) * 0.2)
-    for n, p in model.named_parameters():
-        if p.dim() == 1:
-            p.add_(torch.randn_like(p) * 0.2)
 
 
 def export(name, model, config, shape):

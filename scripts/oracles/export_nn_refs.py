@@ -11,6 +11,7 @@ import os
 
 import torch
 from safetensors.torch import save_file
+from torch_fixtures import perturb
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "Fixtures", "nn")
 torch.manual_seed(0)
@@ -65,18 +66,6 @@ case("upsample_nearest", nn.Upsample(scale_factor=2, mode="nearest"), {"type": "
 case("upsample_trilinear", nn.Upsample(scale_factor=2, mode="trilinear", align_corners=False),
      {"type": "upsample", "mode": "trilinear", "scale": 2}, (1, 2, 3, 4, 2))
 case("linear", nn.Linear(10, 4), {"type": "linear", "in": 10, "out": 4}, (3, 10))
-
-
-def perturb(model):
-    """Moves norm parameters and running statistics off their initial values, so loading them is tested."""
-    for n, b in model.named_buffers():
-        if "running_var" in n:
-            b.copy_(torch.rand_like(b) + 0.5)
-        elif "running_mean" in n:
-            b.copy_(torch.randn_like(b) * 0.2)
-    for n, p in model.named_parameters():
-        if p.dim() == 1:
-            p.add_(torch.randn_like(p) * 0.2)
 
 
 def network(name, model, config, shape, extra=None):
