@@ -1,5 +1,4 @@
 import ArgumentParser
-import VoxelCatalog
 import VoxelPipeline
 import VoxelSupport
 
@@ -32,7 +31,8 @@ struct ModelInfoCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let package = try ModelPackage.load(path, registry: StageCatalog.registry)
+            // The registry segment/classify build package stages with: built-in stages only.
+            let package = try ModelPackage.load(path)
             try ModelPackage.checkWeights(package)
             print(json ? try package.descriptionJSON().serialized(pretty: true) : try package.descriptionText())
         } catch let e as PipelineValidationError {

@@ -38,9 +38,10 @@ struct PackagedModel: Sendable {
             throw CaseError.model(stage: stage, reason: "\(full): the network takes \(network.inChannels) channel(s) but input.channels says \(package.input.channels)")
         }
         let loaded = package
+        let registry = StageRegistry.builtIn
         func build(_ specs: [StageSpec]) throws -> [(id: String, stage: any Stage)] {
             try specs.map { s in
-                guard let definition = StageRegistry.builtIn[s.type] else {
+                guard let definition = registry[s.type] else {
                     throw CaseError.model(stage: stage, reason: "\(full): unknown stage type \"\(s.type)\"")
                 }
                 return (s.id, try definition.make(StageConfiguration(id: s.id, parameters: s.parameters, pipelineDirectory: loaded.directory)))
