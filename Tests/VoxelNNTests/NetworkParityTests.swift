@@ -10,7 +10,7 @@ import VoxelSupport
 @Suite("MONAI networks match PyTorch")
 struct NetworkParityTests {
     /// Fixture name prefixes of network and sliding-window cases (not single layers).
-    static let networkPrefixes = ["unet_", "basicunet", "segresnet_", "resnet_", "window_"]
+    static let networkPrefixes = ["unet_", "basicunet", "segresnet_", "dynunet_", "resnet_", "densenet_", "window_"]
 
     static func weights(_ name: String) throws -> Safetensors {
         try Safetensors(path: "\(LayerParityTests.directory)/\(name).safetensors")
@@ -25,7 +25,8 @@ struct NetworkParityTests {
 
     @Test("each network loads its MONAI state_dict (no tensor left over) and gives PyTorch's output within 1e-4",
           arguments: ["unet_res2", "unet_plain", "unet_batch", "unet_relu_nonorm", "unet_k5_leaky", "basicunet", "basicunet_odd",
-                     "segresnet_default", "segresnet_deconv_brats", "resnet_basic", "resnet_bottleneck"])
+                     "segresnet_default", "segresnet_deconv_brats", "dynunet_aniso_ds", "dynunet_res_batch", "resnet_basic", "resnet_bottleneck",
+                     "densenet_small"])
     func parity(_ name: String) throws {
         let w = try Self.weights(name)
         let net = try Networks.load(w)
@@ -33,8 +34,22 @@ struct NetworkParityTests {
         #expect(ours.shape == theirs.shape)
         let worst = Self.worst(ours, theirs)
         #expect(worst <= 1e-4, "\(name): largest difference \(worst)")
-        // Every stored parameter is one the network reads, and vice versa.
-        #expect(Set(net.parameterNames) == Set(w.entries.keys).subtracting(["input", "output"]))
+        // Every stored parameter is one the network reads (or an alias PyTorch saved twice), and vice versa.
+        #expect(Set(net.parameterNames) == Set(w.entries.keys.filter { !net.isAlias($0) }).subtracting(["input", "output"]))
+    }
+
+    @Test("DynUNet: PyTorch's skip_layers aliases and deep-supervision heads are accepted, not read; each alias holds its module's tensor")
+    func dynUNetAliases() throws {
+        let w = try Self.weights("dynunet_aniso_ds")
+        let net = try Networks.load(w)
+        let aliases = w.entries.keys.filter { net.isAlias($0) }
+        #expect(aliases.contains("skip_layers.downsample.conv1.conv.weight"))
+        #expect(aliases.contains("deep_supervision_heads.1.conv.conv.bias"))
+        #expect(try w.tensor("skip_layers.next_layer.next_layer.next_layer.conv1.conv.weight") == w.tensor("bottleneck.conv1.conv.weight"))
+        // Anisotropic strides: each axis has its own multiple ([1,1,1]·[1,2,2]·[2,2,2]·[2,2,1] along D, H, W).
+        #expect(net.sizeMultiples == [4, 8, 4])
+        #expect(throws: NNError.self) { try net.forward(Tensor(zeros: [1, 1, 8, 12, 12])) }
+        #expect(try net.forward(Tensor(zeros: [1, 1, 4, 8, 4])).shape == [1, 3, 4, 8, 4])
     }
 
     @Test("a checkpoint for another configuration is refused, naming the first mismatch")
@@ -59,6 +74,15 @@ struct NetworkParityTests {
         (#"{"type": "monai-basicunet", "in": 1}"#, "\"out\" must be given"),
         (#"{"type": "monai-resnet", "in": 1, "out": 2, "depth": 12}"#, "\"depth\" must be 10, 18"),
         (#"{"type": "monai-basicunet", "in": 1, "out": 2, "features": [4, 4, 8]}"#, "six positive feature counts"),
+        (#"{"type": "monai-dynunet", "in": 1, "out": 2, "kernelSize": [3, 3, 3], "strides": [1, 2], "upsampleKernelSize": [2]}"#,
+         "same number of levels, at least 3"),
+        (#"{"type": "monai-dynunet", "in": 1, "out": 2, "kernelSize": [3, 3, 3], "strides": [1, 2, 2], "upsampleKernelSize": [2]}"#,
+         "upsampleKernelSize needs 2 entries"),
+        (#"{"type": "monai-dynunet", "in": 1, "out": 2, "kernelSize": [3, [3, 3], 3], "strides": [1, 2, 2], "upsampleKernelSize": [2, 2]}"#,
+         "a positive whole number or three"),
+        (#"{"type": "monai-dynunet", "in": 1, "out": 2, "kernelSize": [3, 3, 3], "strides": [1, 2, 2], "upsampleKernelSize": [2, 2], "norm": "layer"}"#,
+         "\"norm\" \"layer\" is not one of"),
+        (#"{"type": "monai-densenet", "in": 1, "out": 2, "preset": "densenet100"}"#, "\"preset\" \"densenet100\" is not one of"),
     ])
     func badDescriptions(_ text: String, _ message: String) throws {
         let description = try JSONParser.parse(text).json
@@ -68,6 +92,18 @@ struct NetworkParityTests {
         } catch let error as NNError {
             #expect(error.description.contains(message), "\(error)")
         }
+    }
+
+    @Test("DenseNet presets build MONAI's block configurations")
+    func denseNetPresets() throws {
+        let d121 = try Networks.make(try JSONParser.parse(#"{"type": "monai-densenet", "in": 1, "out": 2}"#).json)
+        #expect(d121.parameterNames.contains("features.denseblock3.denselayer24.layers.conv2.weight"))
+        #expect(!d121.parameterNames.contains("features.denseblock3.denselayer25.layers.conv2.weight"))
+        #expect(d121.isClassifier)
+        let d169 = try Networks.make(try JSONParser.parse(#"{"type": "monai-densenet", "in": 1, "out": 2, "preset": "densenet169"}"#).json)
+        #expect(d169.parameterNames.contains("features.denseblock4.denselayer32.layers.norm1.running_var"))
+        // Too small for the transitions' pooling: an error, not a crash.
+        #expect(throws: NNError.self) { try d121.forward(Tensor(zeros: [1, 1, 8, 8, 8])) }
     }
 
     @Test("MONAI's named ResNet depths build the right blocks")

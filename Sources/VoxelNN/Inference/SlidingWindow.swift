@@ -168,8 +168,9 @@ public struct SlidingWindow: Sendable {
             throw NNError.invalidInput("sliding window expects 1 × \(network.inChannels) × D × H × W, got \(input.shape)")
         }
         guard !network.isClassifier else { throw NNError.invalidInput("sliding window needs a segmentation network, not a classifier") }
-        guard roi.allSatisfy({ $0 % network.sizeMultiple == 0 }) else {
-            throw NNError.invalidInput("sliding window: ROI \(roi) must be a multiple of \(network.sizeMultiple) for this network")
+        let multiples = network.sizeMultiples
+        guard (0..<3).allSatisfy({ roi[$0] % multiples[$0] == 0 }) else {
+            throw NNError.invalidInput("sliding window: ROI \(roi) must be a multiple of \(multiples) (per axis) for this network")
         }
         var plan = try SlidingWindowPlan(self, input: input, network: network)
         let total = plan.depthStarts.count * plan.heightStarts.count * plan.widthStarts.count

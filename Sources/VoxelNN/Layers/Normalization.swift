@@ -64,6 +64,9 @@ public struct GroupNorm: ParameterizedLayer {
 
     public func forward(_ x: Tensor) throws -> Tensor {
         try requireRank(x, 5, channels: weight.count, "GroupNorm")
+        guard groups > 0, weight.count % groups == 0 else {
+            throw NNError.invalidInput("GroupNorm: \(groups) groups do not divide \(weight.count) channels")
+        }
         return Normalization.grouped(x, groups: groups, eps: eps, weight: weight, bias: bias)
     }
 }

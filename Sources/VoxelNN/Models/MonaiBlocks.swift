@@ -147,3 +147,61 @@ public struct MonaiResidualUnit: Sendable {
         return try TensorOps.add(y, res)
     }
 }
+
+/// A normalisation MONAI's networks choose with their `norm` argument.
+public enum MonaiNormKind: Sendable, Equatable {
+    /// Group norm with this many groups (always affine).
+    case group(Int)
+    /// Instance norm, with or without a per-channel affine.
+    case instance(affine: Bool)
+    /// Batch norm with running statistics (evaluation mode).
+    case batch
+}
+
+/// One normalisation layer of a `MonaiNormKind`, with PyTorch's parameter names under its prefix
+/// (`weight`, `bias`, `running_mean`, `running_var`).
+enum MonaiNorm: Sendable {
+    case group(GroupNorm)
+    case instance(InstanceNorm3d)
+    case batch(BatchNorm3d)
+
+    init(_ kind: MonaiNormKind, channels: Int) {
+        switch kind {
+        case .group(let g): self = .group(GroupNorm(groups: g, channels: channels))
+        case .instance(let affine): self = .instance(InstanceNorm3d(channels: channels, affine: affine))
+        case .batch: self = .batch(BatchNorm3d(channels: channels))
+        }
+    }
+
+    var parameterNames: [String] {
+        switch self {
+        case .group(let n): return n.parameterNames
+        case .instance(let n): return n.parameterNames
+        case .batch(let n): return n.parameterNames
+        }
+    }
+
+    mutating func load(from w: Safetensors, prefix: String) throws {
+        switch self {
+        case .group(var n): try n.load(from: w, prefix: prefix); self = .group(n)
+        case .instance(var n): try n.load(from: w, prefix: prefix); self = .instance(n)
+        case .batch(var n): try n.load(from: w, prefix: prefix); self = .batch(n)
+        }
+    }
+
+    /// The norm, then `v < 0 ? slope·v : v` when `slope` is given (0: ReLU).
+    func forward(_ x: Tensor, slope: Float?) throws -> Tensor {
+        switch self {
+        case .instance(let n): return try n.forward(x, negativeSlope: slope)
+        case .batch(let n): return try n.forward(x, negativeSlope: slope)
+        case .group(let n):
+            var y = try n.forward(x)
+            if let slope {
+                y.data.withUnsafeMutableBufferPointer { b in
+                    for i in b.indices where b[i] < 0 { b[i] *= slope }
+                }
+            }
+            return y
+        }
+    }
+}

@@ -34,55 +34,8 @@ public struct MonaiSegResNet: Network {
     }
 
     /// The normalisation of the blocks (MONAI's `norm`).
-    public enum NormKind: Sendable, Equatable {
-        case group(Int)
-        case instance(affine: Bool)
-        case batch
-    }
-
-    enum Norm: Sendable {
-        case group(GroupNorm)
-        case instance(InstanceNorm3d)
-        case batch(BatchNorm3d)
-
-        init(_ kind: NormKind, channels: Int) {
-            switch kind {
-            case .group(let g): self = .group(GroupNorm(groups: g, channels: channels))
-            case .instance(let affine): self = .instance(InstanceNorm3d(channels: channels, affine: affine))
-            case .batch: self = .batch(BatchNorm3d(channels: channels))
-            }
-        }
-
-        var parameterNames: [String] {
-            switch self {
-            case .group(let n): return n.parameterNames
-            case .instance(let n): return n.parameterNames
-            case .batch(let n): return n.parameterNames
-            }
-        }
-
-        mutating func load(from w: Safetensors, prefix: String) throws {
-            switch self {
-            case .group(var n): try n.load(from: w, prefix: prefix); self = .group(n)
-            case .instance(var n): try n.load(from: w, prefix: prefix); self = .instance(n)
-            case .batch(var n): try n.load(from: w, prefix: prefix); self = .batch(n)
-            }
-        }
-
-        /// Norm, then `v < 0 ? slope·v : v`.
-        func forward(_ x: Tensor, slope: Float) throws -> Tensor {
-            switch self {
-            case .instance(let n): return try n.forward(x, negativeSlope: slope)
-            case .batch(let n): return try n.forward(x, negativeSlope: slope)
-            case .group(let n):
-                var y = try n.forward(x)
-                y.data.withUnsafeMutableBufferPointer { b in
-                    for i in b.indices where b[i] < 0 { b[i] *= slope }
-                }
-                return y
-            }
-        }
-    }
+    public typealias NormKind = MonaiNormKind
+    typealias Norm = MonaiNorm
 
     /// MONAI's `ResBlock`: norm1 → act → conv1 → norm2 → act → conv2, plus the input.
     struct ResBlock: Sendable {

@@ -10,8 +10,15 @@ public protocol Network: Sendable {
     var outChannels: Int { get }
     /// Every spatial size of the input must be a multiple of this (1: any size).
     var sizeMultiple: Int { get }
+    /// The multiple each spatial size (D, H, W) of the input must be, per axis: networks with anisotropic
+    /// strides need different ones. Defaults to `sizeMultiple` on every axis.
+    var sizeMultiples: [Int] { get }
     /// True when the output is one score vector per sample rather than a volume.
     var isClassifier: Bool { get }
+    /// True for state-dict names a checkpoint may hold that are not parameters of their own: the aliases
+    /// PyTorch saves when one module is reachable by two paths, and heads used only in training. Such names
+    /// are neither loaded nor refused. Defaults to none.
+    func isAlias(_ name: String) -> Bool
     /// Every parameter name (PyTorch state_dict naming) the network reads from a weights file.
     var parameterNames: [String] { get }
     /// Reads every parameter, checking names and shapes.
@@ -23,6 +30,10 @@ public protocol Network: Sendable {
 }
 
 extension Network {
+    public var sizeMultiples: [Int] { [sizeMultiple, sizeMultiple, sizeMultiple] }
+
+    public func isAlias(_ name: String) -> Bool { false }
+
     /// Loads `weights` and also refuses tensors the network does not have (a checkpoint of another
     /// architecture often shares a prefix of names). Names listed in `ignoring` are allowed extras.
     /// - Throws: `NNError.unexpectedWeight` for the first (sorted) extra name, or any `load` error.
@@ -30,7 +41,7 @@ extension Network {
         try load(from: weights)
         let known = Set(parameterNames)
         // PyTorch's batch-norm step counters (`…num_batches_tracked`) play no part in inference.
-        if let extra = weights.entries.keys.sorted().first(where: { !known.contains($0) && !ignoring.contains($0) && !$0.hasSuffix(".num_batches_tracked") }) {
+        if let extra = weights.entries.keys.sorted().first(where: { !known.contains($0) && !ignoring.contains($0) && !$0.hasSuffix(".num_batches_tracked") && !isAlias($0) }) {
             throw NNError.unexpectedWeight(extra)
         }
     }
@@ -39,18 +50,20 @@ extension Network {
         guard x.shape.count == 5, x.shape[1] == inChannels else {
             throw NNError.invalidInput("\(name) expects N × \(inChannels) × D × H × W, got \(x.shape)")
         }
-        guard x.shape[2...].allSatisfy({ $0 % sizeMultiple == 0 && $0 > 0 }) else {
-            throw NNError.invalidInput("\(name): spatial size \(Array(x.shape[2...])) must be a multiple of \(sizeMultiple)")
+        let multiples = sizeMultiples
+        guard (0..<3).allSatisfy({ x.shape[2 + $0] > 0 && x.shape[2 + $0] % multiples[$0] == 0 }) else {
+            let what = Set(multiples).count == 1 ? "\(multiples[0])" : "\(multiples) (per axis)"
+            throw NNError.invalidInput("\(name): spatial size \(Array(x.shape[2...])) must be a multiple of \(what)")
         }
     }
 }
 
 /// Builds networks from their JSON description, the form pipelines and exported checkpoints use:
-/// `{"type": "monai-unet" | "monai-basicunet" | "monai-segresnet" | "monai-resnet", …hyperparameters}`. The keys of each type
+/// `{"type": "monai-unet" | "monai-basicunet" | "monai-segresnet" | "monai-dynunet" | "monai-resnet" | "monai-densenet", …hyperparameters}`. The keys of each type
 /// are documented on its `init(configuration:)`.
 public enum Networks {
     /// The network types this engine knows.
-    public static let types = ["monai-unet", "monai-basicunet", "monai-segresnet", "monai-resnet"]
+    public static let types = ["monai-unet", "monai-basicunet", "monai-segresnet", "monai-dynunet", "monai-resnet", "monai-densenet"]
 
     /// A network with zero weights, built from its description; load weights before use.
     /// - Throws: `NNError.invalidInput` naming an unknown type or a missing or malformed key.
@@ -60,7 +73,9 @@ public enum Networks {
         case "monai-unet": return try MonaiUNet(configuration: c)
         case "monai-basicunet": return try MonaiBasicUNet(configuration: c)
         case "monai-segresnet": return try MonaiSegResNet(configuration: c)
+        case "monai-dynunet": return try MonaiDynUNet(configuration: c)
         case "monai-resnet": return try MonaiResNet(configuration: c)
+        case "monai-densenet": return try MonaiDenseNet(configuration: c)
         case let other:
             throw NNError.invalidInput("network type \"\(other)\" is unknown; known types: \(types.joined(separator: ", "))")
         }

@@ -6,7 +6,7 @@ import VoxelSupport
 /// `voxelflow import-bundle`: a MONAI bundle folder (`configs/metadata.json`, `configs/inference.json`,
 /// `models/model.pt`) becomes a VoxelFlow model package. The configuration is read as data (nothing in it is
 /// evaluated), the checkpoint with the restricted unpickler (nothing in it is executed), and the package is
-/// checked by loading it as `segment` would before it is moved into place.
+/// checked by loading it as `segment` (or, for a classifier, `classify`) would before it is moved into place.
 public enum MonaiBundleImport {
     /// What an import produced.
     public struct Result: Sendable {
@@ -34,14 +34,25 @@ public enum MonaiBundleImport {
         if case .object(let members)? = inputs, let first = members.first { imageKey = first.0 } else { imageKey = "image" }
         var translation = MonaiBundleTranslation(config: config, imageKey: imageKey)
         let network = try translation.network()
+        let isClassifier: Bool
+        do {
+            isClassifier = try Networks.make(network).isClassifier
+        } catch let e as NNError {
+            throw BundleImportError(file: "\(bundleDir)/\(configName)", path: "network_def", message: "\(e)")
+        }
         let preprocessing = try translation.preprocessing()
-        let windowSettings = try translation.inference()
-        let (postSettings, postprocessing) = try translation.postprocessing()
+        // A classifier runs on the whole preprocessed image (SimpleInferer); its scores are the classify stage's.
+        let windowSettings = isClassifier ? try translation.classifierInference() : try translation.inference()
+        let (postSettings, postprocessing) = isClassifier ? ([], []) : try translation.postprocessing()
+        if isClassifier, config.entry("postprocessing") != nil {
+            translation.notes.append("postprocessing of a classifier is left to the classify stage (its activation: softmax by default)")
+        }
 
         // Weights: the checkpoint's state dict (at its root, or under "model"/"state_dict"), batch-norm step
         // counters dropped, checked against the network before anything is written.
         let weightsPath = "\(bundleDir)/\(weightsName)"
         let tensors: Safetensors
+        let loaded: any Network
         do {
             let checkpoint = try TorchCheckpoint(path: weightsPath)
             var key: String? = nil
@@ -49,7 +60,7 @@ public enum MonaiBundleImport {
                 key = ["model", "state_dict", "network"].first { (try? checkpoint.stateDict(at: $0)) != nil }
             }
             tensors = try checkpoint.weights(at: key, rename: { $0.hasSuffix("num_batches_tracked") ? nil : $0.hasPrefix("module.") ? String($0.dropFirst(7)) : $0 })
-            _ = try Networks.load(tensors, description: network)
+            loaded = try Networks.load(tensors, description: network)
         } catch let e as NNError {
             throw BundleImportError(file: weightsPath, path: "$", message: "\(e)")
         }
@@ -63,12 +74,17 @@ public enum MonaiBundleImport {
             throw BundleImportError(file: output, path: "$", message: "cannot create the folder: \(FileSystemMessage.describe(error))")
         }
         defer { try? FileManager.default.removeItem(atPath: temporary) }
-        let weightTensors = try tensors.entries.keys.sorted().map { ($0, try tensors.tensor($0)) }
+        // Aliases (one module saved under two paths) and training-only heads are not carried into the package.
+        let weightTensors = try tensors.entries.keys.sorted().filter { !loaded.isAlias($0) }.map { ($0, try tensors.tensor($0)) }
         try AtomicFile.write(Safetensors.serialize(weightTensors, metadata: ["config": network.serialized(pretty: false), "source": "MONAI bundle"]),
                              to: "\(temporary)/weights.safetensors")
         let outputs = metadata["network_data_format"]?["outputs"]
         var labelsFile: JSON? = nil
-        if case .object(let outs)? = outputs, let pred = outs.first?.1, case .object(let channels)? = pred["channel_def"] {
+        var classNames: [String]? = nil
+        if isClassifier, case .object(let outs)? = outputs, let pred = outs.first?.1, case .object(let channels)? = pred["channel_def"] {
+            let named = channels.compactMap { key, value in Int(key).flatMap { k in value.stringValue.map { (k, $0) } } }.sorted { $0.0 < $1.0 }
+            if named.map(\.0) == Array(0..<named.count), !named.isEmpty { classNames = named.map(\.1) }
+        } else if case .object(let outs)? = outputs, let pred = outs.first?.1, case .object(let channels)? = pred["channel_def"] {
             let labels = channels.compactMap { key, value -> LabelInfo? in
                 guard let v = Int(key), v > 0, let name = value.stringValue else { return nil }
                 return LabelInfo(value: v, name: name)
@@ -99,13 +115,14 @@ public enum MonaiBundleImport {
         if !translation.notes.isEmpty { card.append(("importNotes", .array(translation.notes.map { .string($0) }))) }
         var members: [(String, JSON)] = [
             ("voxelflowModel", .int(ModelPackage.formatVersion)), ("name", .string(name)),
-            ("version", .string(metadata["version"]?.stringValue ?? "unversioned")), ("task", .string("segmentation")),
+            ("version", .string(metadata["version"]?.stringValue ?? "unversioned")), ("task", .string(isClassifier ? "classification" : "segmentation")),
             ("summary", .string(metadata["task"]?.stringValue ?? metadata["description"]?.stringValue ?? "")),
             ("network", network), ("tensorAxes", .string(TensorAxes.ijk.rawValue)), ("weights", .string("weights.safetensors")), ("input", .object(input)),
-            ("preprocessing", .array(preprocessing)), ("inference", .object(windowSettings + postSettings)),
-            ("postprocessing", .array(postprocessing)),
+            ("preprocessing", .array(preprocessing)),
         ]
+        if !isClassifier { members += [("inference", .object(windowSettings + postSettings)), ("postprocessing", .array(postprocessing))] }
         if let labelsFile { members.append(("labels", labelsFile)) }
+        if let classNames { members.append(("classNames", .array(classNames.map { .string($0) }))) }
         members.append(("card", .object(card)))
         try AtomicFile.write(Array((JSON.object(members).serialized(pretty: true) + "\n").utf8), to: "\(temporary)/\(ModelPackage.fileName)")
 

@@ -19,8 +19,10 @@ struct MonaiBundleTranslation {
     }
 
     /// Networks MONAI bundles use that this engine does not build yet.
-    static let unbuiltNetworks = ["SegResNetDS", "SegResNetVAE", "DynUNet", "SwinUNETR", "UNETR", "DenseNet121", "DenseNet", "VNet", "AttentionUnet",
+    static let unbuiltNetworks = ["SegResNetDS", "SegResNetVAE", "SwinUNETR", "UNETR", "VNet", "AttentionUnet",
                                   "HighResNet", "FlexibleUNet", "EfficientNetBN", "ViT", "AHNet", "RegUNet", "LocalNet"]
+    /// The `network_def` targets this importer translates.
+    static let builtNetworks = "UNet, BasicUNet, SegResNet, DynUNet, DenseNet121/169/201/264"
 
     // MARK: network
 
@@ -99,10 +101,71 @@ struct MonaiBundleTranslation {
             case let other: throw config.fail("network_def.upsample_mode", "upsampling \"\(other)\" is not built (nontrainable, deconv)")
             }
             return .object(d)
+        case "DynUNet", "DynUnet", "Dynunet":
+            try a.only(["spatial_dims", "in_channels", "out_channels", "kernel_size", "strides", "upsample_kernel_size", "filters", "dropout",
+                        "norm_name", "act_name", "deep_supervision", "deep_supr_num", "res_block", "trans_bias"])
+            try requireThreeD(a)
+            var d: [(String, JSON)] = [("type", .string("monai-dynunet")), ("in", .int(try a.int("in_channels"))), ("out", .int(try a.int("out_channels")))]
+            for (key, ours) in [("kernel_size", "kernelSize"), ("strides", "strides"), ("upsample_kernel_size", "upsampleKernelSize")] {
+                d.append((ours, .array(try a.levels(key).map { .array($0.map { .int($0) }) })))
+            }
+            if let filters = try a.value("filters"), filters != .null { d.append(("filters", .array(try a.ints("filters").map { .int($0) }))) }
+            if let dropout = try a.value("dropout"), dropout != .null, dropout.doubleValue == nil { throw config.fail("network_def.dropout", "expected a number") }
+            if let norm = try a.value("norm_name") {
+                let (name, options) = try Self.nameAndOptions(norm, path: "network_def.norm_name", config: config)
+                switch name.lowercased() {
+                case "instance": d.append(("norm", .string(options["affine"] == .bool(true) ? "instance-affine" : "instance")))
+                case "batch": d.append(("norm", .string("batch")))
+                case "group": d += [("norm", .string("group")), ("numGroups", .int(Int(options["num_groups"]?.doubleValue ?? 8)))]
+                default: throw config.fail("network_def.norm_name", "norm \"\(name)\" is not built in DynUNet (instance, batch, group)")
+                }
+            }
+            if let act = try a.value("act_name") {
+                let (name, options) = try Self.nameAndOptions(act, path: "network_def.act_name", config: config)
+                switch name.lowercased() {
+                case "leakyrelu": d += [("act", .string("leakyrelu")), ("negativeSlope", .number(options["negative_slope"]?.doubleValue ?? 0.01))]
+                case "relu": d.append(("act", .string("relu")))
+                case "prelu":
+                    if let n = options["num_parameters"]?.doubleValue, n != 1 { throw config.fail("network_def.act_name", "PReLU with one slope per channel is not built") }
+                    d.append(("act", .string("prelu")))
+                default: throw config.fail("network_def.act_name", "activation \"\(name)\" is not built in DynUNet (LeakyReLU, ReLU, PReLU)")
+                }
+            }
+            d += [("resBlock", .bool(try a.bool("res_block", false))), ("transBias", .bool(try a.bool("trans_bias", false))),
+                  ("deepSupervision", .bool(try a.bool("deep_supervision", false)))]
+            return .object(d)
+        case "DenseNet121", "Densenet121", "densenet121", "DenseNet169", "Densenet169", "densenet169", "DenseNet201", "Densenet201", "densenet201",
+             "DenseNet264", "Densenet264", "densenet264", "DenseNet", "Densenet", "densenet":
+            try a.only(["spatial_dims", "in_channels", "out_channels", "init_features", "growth_rate", "block_config", "bn_size", "act", "norm",
+                        "dropout_prob", "pretrained", "progress"])
+            try requireThreeD(a)
+            if try a.bool("pretrained", false) { throw config.fail("network_def.pretrained", "pretrained ImageNet weights are 2D and fetched from the internet; not built") }
+            var d: [(String, JSON)] = [("type", .string("monai-densenet")), ("in", .int(try a.int("in_channels"))), ("out", .int(try a.int("out_channels")))]
+            let preset = target.lowercased()
+            if preset != "densenet" { d.append(("preset", .string(preset))) }
+            for (key, ours) in [("init_features", "initFeatures"), ("growth_rate", "growthRate"), ("bn_size", "bnSize")] where a.has(key) {
+                d.append((ours, .int(try a.int(key))))
+            }
+            if a.has("block_config") { d.append(("blockConfig", .array(try a.ints("block_config").map { .int($0) }))) }
+            if let act = try a.value("act") {
+                let (name, _) = try Self.nameAndOptions(act, path: "network_def.act", config: config)
+                guard name.lowercased() == "relu" else { throw config.fail("network_def.act", "activation \"\(name)\" is not built in DenseNet (ReLU)") }
+            }
+            if let norm = try a.value("norm") {
+                let (name, options) = try Self.nameAndOptions(norm, path: "network_def.norm", config: config)
+                switch name.lowercased() {
+                case "batch": break
+                case "instance": d.append(("norm", .string(options["affine"] == .bool(true) ? "instance-affine" : "instance")))
+                case "group": d += [("norm", .string("group")), ("numGroups", .int(Int(options["num_groups"]?.doubleValue ?? 8)))]
+                default: throw config.fail("network_def.norm", "norm \"\(name)\" is not built in DenseNet (batch, instance, group)")
+                }
+            }
+            _ = try a.double("dropout_prob", 0)
+            return .object(d)
         case let name where Self.unbuiltNetworks.contains(name):
-            throw config.fail("network_def._target_", "network \(name) is not built by this engine yet (built: UNet, BasicUNet, SegResNet)")
+            throw config.fail("network_def._target_", "network \(name) is not built by this engine yet (built: \(Self.builtNetworks))")
         default:
-            throw config.fail("network_def._target_", "unknown network \"\(target)\" (built: UNet, BasicUNet, SegResNet)")
+            throw config.fail("network_def._target_", "unknown network \"\(target)\" (built: \(Self.builtNetworks))")
         }
     }
 
@@ -267,6 +330,17 @@ struct MonaiBundleTranslation {
         }
     }
 
+    /// A classifier's `inferer`: `SimpleInferer` (the whole image at once), or none. Nothing to carry over.
+    func classifierInference() throws -> [(String, JSON)] {
+        guard let raw = config.entry("inferer") else { return [] }
+        let value = try config.shallow(raw, path: "inferer")
+        guard let (target, _) = MonaiBundleConfig.component(value) else { throw config.fail("inferer", "expected a component with \"_target_\"") }
+        guard target == "SimpleInferer" else {
+            throw config.fail("inferer._target_", "inferer \(target) is not supported for a classifier (SimpleInferer)")
+        }
+        return []
+    }
+
     /// The `inferer` as `segment` settings.
     func inference() throws -> [(String, JSON)] {
         guard let raw = config.entry("inferer") else { throw config.fail("$", "no \"inferer\" entry") }
@@ -403,6 +477,23 @@ struct Arguments {
         try doubles(key).map { d in
             guard d == d.rounded(), abs(d) < 1e9 else { throw config.fail("\(path).\(key)", "expected whole numbers") }
             return Int(d)
+        }
+    }
+
+    /// One size triple per level, each given as one number (isotropic) or three (DynUNet's `kernel_size`, `strides`).
+    func levels(_ key: String) throws -> [[Int]] {
+        guard case .array(let items)? = try value(key), !items.isEmpty else { throw config.fail("\(path).\(key)", "expected a list with one entry per level") }
+        return try items.enumerated().map { index, item in
+            func whole(_ j: JSON) throws -> Int {
+                guard let d = j.doubleValue, d == d.rounded(), d >= 1, d < 1e4 else { throw config.fail("\(path).\(key)[\(index)]", "expected positive whole numbers") }
+                return Int(d)
+            }
+            if case .array(let values) = item {
+                guard values.count == 3 else { throw config.fail("\(path).\(key)[\(index)]", "expected one number or three (3D)") }
+                return try values.map(whole)
+            }
+            let v = try whole(item)
+            return [v, v, v]
         }
     }
 

@@ -19,6 +19,12 @@ public enum TensorAxes: String, Sendable, CaseIterable {
         }
     }
 
+    /// The volume axis (`i`, `j` or `k`) in tensor axis `axis` (0 = D, 1 = H, 2 = W).
+    public func axisName(ofTensorAxis axis: Int) -> String {
+        let names = self == .kji ? ["k", "j", "i"] : ["i", "j", "k"]
+        return names.indices.contains(axis) ? names[axis] : "?"
+    }
+
     /// A window size given along i, j, k, in tensor order.
     public func tensorOrder(_ ijk: [Int]) -> [Int] { self == .kji ? ijk.reversed() : ijk }
 

@@ -61,8 +61,10 @@ enum ModelStages {
             let window = try SlidingWindow(roi: layout.tensorOrder(roiIJK), overlap: p.double("overlap") ?? 0.5,
                                            blend: p.string("blend") == "constant" ? .constant : .gaussian(sigmaScale: p.double("sigmaScale") ?? 0.125),
                                            batchSize: p.int("batchSize") ?? 1, mirrorAxes: axes)
-            if let bad = window.roi.first(where: { $0 % network.sizeMultiple != 0 }) {
-                throw CaseError.invalidParameters(stage: c.id, reason: "roi size \(bad) is not a multiple of \(network.sizeMultiple), which this network needs")
+            let multiples = network.sizeMultiples
+            if let axis = (0..<3).first(where: { window.roi[$0] % multiples[$0] != 0 }) {
+                let name = layout.axisName(ofTensorAxis: axis)
+                throw CaseError.invalidParameters(stage: c.id, reason: "roi size \(window.roi[axis]) along \(name) is not a multiple of \(multiples[axis]), which this network needs there")
             }
             let rule: SlidingWindow.LabelRule = p.string("activation") == "sigmoid" ? .sigmoid(threshold: Float(p.double("threshold") ?? 0.5)) : .argmax
             let back = p.string("resampleBack").flatMap(ModelPackage.ResampleBack.init(rawValue:)) ?? .labels
