@@ -58,6 +58,73 @@ struct MonaiBundleImportTests {
         #expect(Set(a) == [0, 1, 2])
     }
 
+    @Test("a DynUNet bundle (anisotropic, residual, deep supervision; aliases in the checkpoint): import + run agrees with MONAI's bundle inference")
+    func dynUNetBundle() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(root) }
+        var r = PipelineFixtures.cli(["import-bundle", Self.fixtures + "/ct-dynunet-bundle", "-o", root + "/model"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let package = try ModelPackage.load(root + "/model")
+        #expect(package.network["type"]?.stringValue == "monai-dynunet")
+        // The checkpoint's skip_layers aliases and supervision heads are not carried into the package.
+        let stored = try Safetensors(path: package.weightsPath).entries.keys
+        #expect(!stored.contains { $0.hasPrefix("skip_layers.") || $0.hasPrefix("deep_supervision_heads.") })
+        #expect(stored.contains("bottleneck.conv3.conv.weight"))
+        try FileManager.default.createDirectory(atPath: root + "/archive", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: TestPaths.sampleData + "/nifti/ct_head_hu.nii.gz", toPath: root + "/archive/ct_head_hu.nii.gz")
+        let pipeline = try PipelineFixtures.writePipeline("""
+        { "voxelflow": 1, "name": "dynunet-bundle", "inputs": { "ct": { "type": "nifti", "pattern": "*.nii.gz" } },
+          "stages": [ { "id": "labels", "type": "segment", "source": "ct", "model": "model" },
+                      { "id": "write", "type": "write-nifti", "source": "labels", "path": "labels.nii.gz" } ] }
+        """, in: root)
+        r = PipelineFixtures.cli(["run", pipeline, "-i", root + "/archive", "-o", root + "/out", "-q"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let ours = try NIfTI.read(root + "/out/cases/ct_head_hu/labels.nii.gz").volume
+        let monai = try NIfTI.read(Self.fixtures + "/ct_head_hu_monai_dynunet_labels.nii.gz").volume
+        let grid = try GridComparison(ours, against: monai)
+        #expect(ours.geometry.size == monai.geometry.size && grid.affineError < 1e-4)
+        let a = ours.physicalFloats(), b = monai.physicalFloats()
+        let differing = zip(a, b).filter { $0 != $1 }.count
+        #expect(differing <= a.count / 100_000, "\(differing) of \(a.count) voxels differ from MONAI")
+        #expect(Set(a) == [0, 1, 2])
+    }
+
+    @Test("a DenseNet classification bundle imports as a classification package; classify gives MONAI's probabilities within 1e-4")
+    func classifierBundle() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(root) }
+        var r = PipelineFixtures.cli(["import-bundle", Self.fixtures + "/ct-classifier-bundle", "-o", root + "/model"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let package = try ModelPackage.load(root + "/model")
+        #expect(package.task == .classification && package.classNames == ["first", "second", "third"])
+        #expect(package.postprocessing.isEmpty && package.network["type"]?.stringValue == "monai-densenet")
+        #expect(package.preprocessing.map(\.type) == ["reorient", "resample", "scale-intensity-range"])
+        try FileManager.default.createDirectory(atPath: root + "/archive", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: TestPaths.sampleData + "/nifti/ct_head_hu.nii.gz", toPath: root + "/archive/ct_head_hu.nii.gz")
+        let pipeline = try PipelineFixtures.writePipeline("""
+        { "voxelflow": 1, "name": "classifier-bundle", "inputs": { "ct": { "type": "nifti", "pattern": "*.nii.gz" } },
+          "stages": [ { "id": "kind", "type": "classify", "source": "ct", "model": "model" },
+                      { "id": "report", "type": "write-report" } ] }
+        """, in: root)
+        r = PipelineFixtures.cli(["run", pipeline, "-i", root + "/archive", "-o", root + "/out", "-q"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try JSONParser.parse(String(contentsOfFile: root + "/out/cases/ct_head_hu/report.json", encoding: .utf8)).json
+        let oracle = try JSONParser.parse(String(contentsOfFile: Self.fixtures + "/ct_head_hu_monai_classifier_scores.json", encoding: .utf8)).json
+        let expected = oracle["scores"]?.doubleArray ?? []
+        #expect(expected.count == 3)
+        for (name, p) in zip(["first", "second", "third"], expected) {
+            let ours = report["results"]?["kind"]?["scores"]?[name]?.doubleValue ?? .nan
+            #expect(abs(ours - p) <= 1e-4, "\(name): \(ours) vs MONAI \(p)")
+        }
+        // A segment stage refuses the classification package, naming the stage to use.
+        let wrong = try PipelineFixtures.writePipeline("""
+        { "voxelflow": 1, "name": "wrong", "inputs": { "ct": { "type": "nifti", "pattern": "*.nii.gz" } },
+          "stages": [ { "id": "labels", "type": "segment", "source": "ct", "model": "model" } ] }
+        """, in: root, name: "wrong.json")
+        r = PipelineFixtures.cli(["run", wrong, "-i", root + "/archive", "-o", root + "/out2", "-q"])
+        #expect(r.status != 0 && (r.stderr + ((try? String(contentsOfFile: root + "/out2/manifest.json", encoding: .utf8)) ?? "")).contains("classify"), "\(r.stderr)")
+    }
+
     @Test("published bundle networks translate into networks with MONAI's state dict, name for name and shape for shape", arguments: [
         // MONAI's spleen CT bundle: UNet 16…256, batch norm, two residual units.
         (#"{ "_target_": "UNet", "spatial_dims": 3, "in_channels": 1, "out_channels": 2, "channels": [16, 32, 64, 128, 256], "strides": [2, 2, 2, 2], "num_res_units": 2, "norm": "batch" }"#,

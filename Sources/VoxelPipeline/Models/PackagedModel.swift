@@ -106,16 +106,34 @@ struct PackagedModel: Sendable {
         }
     }
 
+    /// The grid of the last preprocessing `resample` with MONAI's size rule (`size: centres`, Spacingd's), as
+    /// computed for this case in `sub`; nil when there is none.
+    func resampledGrid(in sub: inout CaseContext) -> Geometry? {
+        guard usesPreprocessing,
+              let spec = package.preprocessing.last(where: { $0.type == "resample" && $0.parameters.string("size") == "centres" }) else { return nil }
+        return try? sub.image(spec.id).geometry
+    }
+
     /// Labels on `grid` from class probabilities interpolated linearly from the network's grid (MONAI's
     /// `Invertd` then `AsDiscreted`): `logits` is `1 × C × D × H × W` on `networkGrid`.
-    static func labelsFromProbabilities(_ logits: Tensor, networkGrid: Geometry, onto grid: Geometry, rule: SlidingWindow.LabelRule) throws -> VoxelArray {
+    ///
+    /// MONAI inverts `Spacingd` with border padding: where the source grid reaches beyond the resampled grid's
+    /// outermost voxel centres (up to half a voxel, from the size's rounding), the outermost values are
+    /// repeated. `borderGrid` is that resampled grid; sides of the network's grid that lie on its boundary
+    /// (the network's grid is the resampled grid or a crop of it) are extended by repetition; other sides (a
+    /// crop's inner faces, which MONAI pads with zeros) are not.
+    static func labelsFromProbabilities(_ logits: Tensor, networkGrid: Geometry, onto grid: Geometry, rule: SlidingWindow.LabelRule,
+                                        borderGrid: Geometry? = nil) throws -> VoxelArray {
         let channels = logits.shape[1]
         let scores: Tensor
         switch rule {
         case .argmax: scores = try Softmax().forward(logits)
         case .sigmoid: scores = try Sigmoid().forward(logits)
         }
-        let probabilities = try Volume(geometry: networkGrid, voxels: .float32(scores.data), timePoints: channels)
+        var probabilities = try Volume(geometry: networkGrid, voxels: .float32(scores.data), timePoints: channels)
+        if let borderGrid, let window = borderExtension(networkGrid, within: borderGrid, reaching: grid) {
+            probabilities = try window.apply(probabilities, replicatingEdges: true)
+        }
         let moved = try ResampleToGrid(target: grid, interpolation: .linear, fill: 0).apply(probabilities)
         let values = moved.physicalFloats()
         let n = grid.voxelCount
@@ -135,5 +153,33 @@ struct PackagedModel: Sendable {
             }
         }
         return labelCount <= 256 ? .uint8(labels.map { UInt8($0) }) : .uint16(labels)
+    }
+
+    /// The window that extends `network` by repeating its edge voxels on the sides that lie on `border`'s
+    /// boundary, as far as `target`'s voxel centres reach beyond them; nil when nothing needs extending or the
+    /// grids are not aligned (another direction or spacing, or not a whole-voxel crop).
+    static func borderExtension(_ network: Geometry, within border: Geometry, reaching target: Geometry) -> GridWindow? {
+        guard network.direction == border.direction, network.spacing == border.spacing,
+              let start = border.continuousIndex(ofWorldPoint: network.origin) else { return nil }
+        let offset = (0..<3).map { Int(start[$0].rounded()) }
+        guard (0..<3).allSatisfy({ abs(start[$0] - Double(offset[$0])) < 1e-3 }) else { return nil }
+        // Where the target's corner voxel centres fall in the network grid's index space.
+        var low = SIMD3<Double>(repeating: .infinity), high = SIMD3<Double>(repeating: -.infinity)
+        for corner in 0..<8 {
+            let index = SIMD3<Double>(corner & 1 == 0 ? 0 : Double(target.size.x - 1), corner & 2 == 0 ? 0 : Double(target.size.y - 1),
+                                      corner & 4 == 0 ? 0 : Double(target.size.z - 1))
+            guard let p = network.continuousIndex(ofWorldPoint: target.worldPoint(atIndex: index)) else { return nil }
+            low = pointwiseMin(low, p)
+            high = pointwiseMax(high, p)
+        }
+        var padLow = [0, 0, 0], padHigh = [0, 0, 0]
+        for a in 0..<3 {
+            let n = network.size[a]
+            if offset[a] == 0, low[a] < -1e-6 { padLow[a] = Int((-low[a]).rounded(.up)) }
+            if offset[a] + n == border.size[a], high[a] > Double(n - 1) + 1e-6 { padHigh[a] = Int((high[a] - Double(n - 1)).rounded(.up)) }
+        }
+        guard padLow.contains(where: { $0 > 0 }) || padHigh.contains(where: { $0 > 0 }) else { return nil }
+        let size = (0..<3).map { network.size[$0] + padLow[$0] + padHigh[$0] }
+        return try? GridWindow(offset: padLow.map { -$0 }, size: size, inputSize: [network.size.x, network.size.y, network.size.z])
     }
 }

@@ -202,7 +202,8 @@ extension SegmentStage {
             if resampleBack == .probabilities && prepared.geometry != image.geometry {
                 var logits = try window.predict(input, network: network)
                 logits.data = layout.volumeOrder(logits.data, channels: logits.shape[1], size: prepared.geometry.size)
-                let voxels = try PackagedModel.labelsFromProbabilities(logits, networkGrid: prepared.geometry, onto: image.geometry, rule: rule)
+                let voxels = try PackagedModel.labelsFromProbabilities(logits, networkGrid: prepared.geometry, onto: image.geometry, rule: rule,
+                                                                       borderGrid: packaged.resampledGrid(in: &sub))
                 prediction = try LabelMap(Volume(geometry: image.geometry, voxels: voxels))
             } else {
                 let labels = layout.volumeOrder(try window.labels(input, network: network, rule: rule), size: prepared.geometry.size)

@@ -33,7 +33,7 @@ enum SpatialStages {
             ParameterSpec("antialias", .boolean, default: .bool(false),
                           doc: "images: Gaussian smoothing before downsampling, σ = (spacing ratio − 1)/2 voxels per axis"),
             ParameterSpec("size", .choice(Resample.SizeRule.allCases.map(\.rawValue)), default: .string("extent"),
-                          doc: "voxels per axis: extent = round(n × old / new spacing), the physical extent kept (SimpleITK, TorchIO); centres = round((n − 1) × old / new) + 1, the span of the voxel centres kept (MONAI's Spacingd)"),
+                          doc: "voxels per axis: extent = round(n × old / new spacing), the physical extent kept (SimpleITK, TorchIO); centres = round((n − 1) × old / new + 1) with halves rounded to even, the span of the voxel centres kept (MONAI's Spacingd)"),
         ],
         produces: .sameAs(parameter: "source"),
         make: { c in

@@ -205,7 +205,7 @@ public struct Resample: Codable, Sendable, Equatable {
     public enum SizeRule: String, Codable, Sendable, CaseIterable {
         /// round(n × old spacing / new spacing): the physical extent kept (SimpleITK, TorchIO).
         case extent
-        /// round((n − 1) × old spacing / new spacing) + 1: the span between the first and last voxel centres
+        /// round((n − 1) × old spacing / new spacing + 1), halves to even as NumPy: the span between the first and last voxel centres
         /// kept, and a last voxel beyond the input's last centre takes the border's value (MONAI's `Spacingd`).
         case centres
     }
@@ -226,7 +226,8 @@ public struct Resample: Codable, Sendable, Equatable {
         let size = (0..<3).map { c -> Int in
             switch sizeRule ?? .extent {
             case .extent: return max(1, Int((Double(g.size[c]) * g.spacing[c] / spacing[c]).rounded()))
-            case .centres: return max(1, Int((Double(g.size[c] - 1) * g.spacing[c] / spacing[c]).rounded()) + 1)
+            // NumPy's rounding (halves to even), as MONAI's compute_shape_offset.
+            case .centres: return max(1, Int((Double(g.size[c] - 1) * g.spacing[c] / spacing[c] + 1).rounded(.toNearestOrEven)))
             }
         }
         return Geometry(size: SIMD3(size[0], size[1], size[2]), spacing: SIMD3(spacing[0], spacing[1], spacing[2]),
