@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # MONAI bundle inference: voxelflow import-bundle + run vs `python -m monai.bundle run`, same CT, same run.
-# See bundle.py. Usage: Benchmarks/bundle.sh [--repeat N]   (needs scripts/setup-torch.sh)
+# See bundle.py. Usage: Benchmarks/bundle.sh [--repeat N] [--wholebody 3|1.5] [--limit-gb G] [--inputs small|big|both]   (needs scripts/setup-torch.sh)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"

@@ -3,11 +3,15 @@
 Models (PyTorch CPU, torch.set_num_threads(2), eval mode, no grad):
   unet       UNet(3, 1, 2, channels=(16, 32, 64, 128, 256), strides=(2, 2, 2, 2), num_res_units=2)
   basicunet  BasicUNet(3, 1, 2)  (features 32, 32, 64, 128, 256, 32)
+  segresnet  SegResNet at MONAI's whole-body CT bundle configuration (init_filters 32, blocks 1,2,2,4 / 1,1,1, 105 classes)
+  dynunet    DynUNet as nnU-Net plans a 3D full-resolution network (6 levels, kernels 3, strides 1,2,2,2,2,2,
+             filters 32…320, instance norm with affine, LeakyReLU)
+  densenet   DenseNet121(3, 1, 2) (a classifier: one score per class)
 With --window: MONAI sliding_window_inference(roi 96³, sw_batch_size 1, overlap 0.5, mode="gaussian") of the
 chosen model over a volume of --volume D H W (default 108 164 164), against voxelflow's SlidingWindow.predict
 (same full-resolution output); voxelflow's streamed-labels path is timed too.
 Weights and input go to a safetensors file that voxelflow-bench reads; outputs are compared.
-Usage: network.py VOXELFLOW_BENCH WORKDIR [--model unet|basicunet] [--repeat N] [--size S] [--window] [--volume D H W]
+Usage: network.py VOXELFLOW_BENCH WORKDIR [--model unet|basicunet|segresnet|dynunet|densenet] [--repeat N] [--size S] [--window] [--volume D H W]
 """
 import json
 import os
@@ -19,7 +23,7 @@ import time
 import numpy as np
 import torch
 from monai.inferers import sliding_window_inference
-from monai.networks.nets import BasicUNet, UNet
+from monai.networks.nets import BasicUNet, DenseNet121, DynUNet, SegResNet, UNet
 from safetensors.torch import save_file
 
 
@@ -45,6 +49,15 @@ def main():
     if model_name == "unet":
         config = {"type": "monai-unet", "in": 1, "out": 2, "channels": [16, 32, 64, 128, 256], "strides": [2, 2, 2, 2], "numResUnits": 2}
         model = UNet(3, 1, 2, channels=(16, 32, 64, 128, 256), strides=(2, 2, 2, 2), num_res_units=2).eval()
+    elif model_name == "segresnet":
+        config = {"type": "monai-segresnet", "in": 1, "out": 105, "initFilters": 32, "blocksDown": [1, 2, 2, 4], "blocksUp": [1, 1, 1]}
+        model = SegResNet(3, init_filters=32, in_channels=1, out_channels=105, blocks_down=(1, 2, 2, 4), blocks_up=(1, 1, 1)).eval()
+    elif model_name == "dynunet":
+        config = {"type": "monai-dynunet", "in": 1, "out": 2, "kernelSize": [3] * 6, "strides": [1, 2, 2, 2, 2, 2], "upsampleKernelSize": [2] * 5}
+        model = DynUNet(3, 1, 2, kernel_size=[3] * 6, strides=[1, 2, 2, 2, 2, 2], upsample_kernel_size=[2] * 5).eval()
+    elif model_name == "densenet":
+        config = {"type": "monai-densenet", "in": 1, "out": 2}
+        model = DenseNet121(spatial_dims=3, in_channels=1, out_channels=2).eval()
     else:
         config = {"type": "monai-basicunet", "in": 1, "out": 2, "features": [32, 32, 64, 128, 256, 32]}
         model = BasicUNet(3, 1, 2).eval()
@@ -58,7 +71,7 @@ def main():
         times.append(time.perf_counter() - t)
     torch_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     path = os.path.join(work, "network_bench.safetensors")
-    tensors = {k: v.contiguous() for k, v in model.state_dict().items() if v.dtype.is_floating_point}
+    tensors = {k: v.contiguous().clone() for k, v in model.state_dict().items() if v.dtype.is_floating_point}
     tensors["input"] = x.contiguous()
     save_file(tensors, path, metadata={"config": json.dumps(config), "window": json.dumps(settings)})
     dump = os.path.join(work, "network_out.raw")

@@ -95,6 +95,10 @@ struct ClassifierTrainingTests {
             let column = 3 + (["ct", "mr", "mask"].firstIndex(of: predictions[id]?[2] ?? "") ?? 0)
             #expect(abs(score - (Double(predictions[id]?[column] ?? "") ?? 9)) < 1e-5)
         }
+        // The run's model package is a classification package with the class names; classify with it agrees.
+        let package = try ModelPackage.load(root + "/run/model")
+        #expect(package.task == .classification && package.classNames == ["ct", "mr", "mask"])
+        #expect(package.card["metrics"]?["testAccuracy"]?.doubleValue != nil)
     }
 
     @Test("the training section of a classifier is checked: classes, their number, the class table, no label map", arguments: [

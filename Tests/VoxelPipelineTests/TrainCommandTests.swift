@@ -92,6 +92,21 @@ struct TrainCommandTests {
         let scan = try NIfTI.read(TestPaths.sampleData + "/nifti/ct_head_hu.nii.gz")
         #expect(labels.volume.geometry.size == scan.volume.geometry.size)
         #expect(labels.volume.geometry.affine.maxAbsDifference(to: scan.volume.geometry.affine) < 1e-4)
+        // The run's model package carries the preprocessing and the window: one segment stage with it gives the
+        // inference pipeline's labels voxel for voxel.
+        #expect(r.stderr.contains("model package: "), "\(r.stderr)")
+        let package = try ModelPackage.load(run + "/model")
+        #expect(package.task == .segmentation && !package.preprocessing.isEmpty && package.preprocessing.first?.parameters.string("source") == ModelPackage.inputID)
+        #expect(package.inference["roi"] != nil && package.card["metrics"]?["bestValidationMeanDice"]?.doubleValue != nil)
+        let packaged = try PipelineFixtures.writePipeline("""
+        { "voxelflow": 1, "name": "packaged", "inputs": { "ct": { "type": "nifti", "pattern": "nifti/ct_*_hu.nii.gz" } },
+          "stages": [ { "id": "labels", "type": "segment", "source": "ct", "model": "\(run)/model" },
+                      { "id": "write", "type": "write-nifti", "source": "labels", "path": "labels.nii.gz" } ] }
+        """, in: tmp, name: "packaged.json")
+        let p = PipelineFixtures.cli(["run", packaged, "-i", TestPaths.sampleData, "-o", tmp + "/packaged", "-q"])
+        #expect(p.status == 0, "\(p.stderr)")
+        let fromPackage = try NIfTI.read(tmp + "/packaged/cases/head/labels.nii.gz")
+        #expect(fromPackage.volume.physicalFloats() == labels.volume.physicalFloats())
     }
 
     @Test("killed (SIGKILL) after the first epoch and resumed, the run ends with bit-identical weights and optimiser state")

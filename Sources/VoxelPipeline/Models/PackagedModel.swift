@@ -115,60 +115,88 @@ struct PackagedModel: Sendable {
     }
 
     /// Labels on `grid` from class probabilities interpolated linearly from the network's grid (MONAI's
-    /// `Invertd` then `AsDiscreted`): `logits` is `1 × C × D × H × W` on `networkGrid`.
+    /// `Invertd` then `AsDiscreted`): `logits` is `1 × C × D × H × W` on `networkGrid`, in volume order.
     ///
     /// MONAI inverts `Spacingd` with border padding: where the source grid reaches beyond the resampled grid's
     /// outermost voxel centres (up to half a voxel, from the size's rounding), the outermost values are
     /// repeated. `borderGrid` is that resampled grid; sides of the network's grid that lie on its boundary
     /// (the network's grid is the resampled grid or a crop of it) are extended by repetition; other sides (a
     /// crop's inner faces, which MONAI pads with zeros) are not.
+    ///
+    /// The probabilities are never resampled channel by channel onto `grid` (105 classes on a 512² CT would be
+    /// tens of gigabytes): `ResampleToGrid.linearArgmax` interpolates only the channels that can win.
     static func labelsFromProbabilities(_ logits: Tensor, networkGrid: Geometry, onto grid: Geometry, rule: SlidingWindow.LabelRule,
                                         borderGrid: Geometry? = nil) throws -> VoxelArray {
         let channels = logits.shape[1]
-        let scores: Tensor
-        switch rule {
-        case .argmax: scores = try Softmax().forward(logits)
-        case .sigmoid: scores = try Sigmoid().forward(logits)
-        }
-        var probabilities = try Volume(geometry: networkGrid, voxels: .float32(scores.data), timePoints: channels)
-        if let borderGrid, let window = borderExtension(networkGrid, within: borderGrid, reaching: grid) {
-            probabilities = try window.apply(probabilities, replicatingEdges: true)
-        }
-        let moved = try ResampleToGrid(target: grid, interpolation: .linear, fill: 0).apply(probabilities)
-        let values = moved.physicalFloats()
-        let n = grid.voxelCount
         let labelCount = rule == .argmax ? channels : channels + 1
         guard labelCount <= 65_536 else { throw NNError.invalidInput("\(labelCount) labels do not fit 16 bits") }
-        var labels = [UInt16](repeating: 0, count: n)
-        for v in 0..<n {
-            var best = 0
-            var bestScore = values[v]
-            for c in 1..<max(channels, 1) where values[c * n + v] > bestScore {
-                best = c
-                bestScore = values[c * n + v]
-            }
-            switch rule {
-            case .argmax: labels[v] = UInt16(best)
-            case .sigmoid(let threshold): labels[v] = bestScore >= threshold ? UInt16(best + 1) : 0
+        let (padLow, padHigh) = borderGrid.map { borderExtension(networkGrid, within: $0, reaching: grid) } ?? ([0, 0, 0], [0, 0, 0])
+        let size = networkGrid.size
+        let ext = SIMD3(size.x + padLow[0] + padHigh[0], size.y + padLow[1] + padHigh[1], size.z + padLow[2] + padHigh[2])
+        var extended = networkGrid
+        extended.size = ext
+        extended.origin = networkGrid.worldPoint(atIndex: SIMD3(-Double(padLow[0]), -Double(padLow[1]), -Double(padLow[2])))
+        let n = size.x * size.y * size.z, nExt = ext.x * ext.y * ext.z
+        guard logits.count == n * channels else { throw NNError.invalidInput("\(logits.shape) does not match the grid \(size)") }
+        // Probabilities, channels fastest, on the extended grid (edge voxels repeated).
+        var probabilities = [Float](repeating: 0, count: nExt * channels)
+        let sigmoid: Bool
+        switch rule { case .argmax: sigmoid = false; case .sigmoid: sigmoid = true }
+        logits.data.withUnsafeBufferPointer { src in
+            probabilities.withUnsafeMutableBufferPointer { dst in
+                let s = Shared(src), d = Shared(dst)
+                let chunks = min(ComputeBudget.threads * 4, max(1, ext.z))
+                let per = (ext.z + chunks - 1) / chunks
+                Parallel.perform(chunks) { chunk in
+                    var row = [Float](repeating: 0, count: channels)
+                    for z in (chunk * per)..<min(ext.z, (chunk + 1) * per) {
+                        let sz = min(max(z - padLow[2], 0), size.z - 1)
+                        for y in 0..<ext.y {
+                            let sy = min(max(y - padLow[1], 0), size.y - 1)
+                            for x in 0..<ext.x {
+                                let sx = min(max(x - padLow[0], 0), size.x - 1)
+                                let v = sx + size.x * (sy + size.y * sz)
+                                let out = (x + ext.x * (y + ext.y * z)) * channels
+                                if sigmoid {
+                                    for c in 0..<channels { d.value[out + c] = 1 / (1 + Foundation.exp(-s.value[c * n + v])) }
+                                } else {
+                                    var top = -Float.infinity
+                                    for c in 0..<channels { row[c] = s.value[c * n + v]; top = max(top, row[c]) }
+                                    var sum: Float = 0
+                                    for c in 0..<channels { row[c] = Foundation.exp(row[c] - top); sum += row[c] }
+                                    for c in 0..<channels { d.value[out + c] = row[c] / sum }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
-        return labelCount <= 256 ? .uint8(labels.map { UInt8($0) }) : .uint16(labels)
+        let (winner, score) = try ResampleToGrid(target: grid, interpolation: .linear, fill: 0)
+            .linearArgmax(probabilities, channels: channels, source: extended)
+        let labels: [UInt16]
+        switch rule {
+        case .argmax: labels = winner
+        case .sigmoid(let threshold): labels = zip(winner, score).map { $0.1 >= threshold ? $0.0 + 1 : 0 }
+        }
+        return labelCount <= 256 ? .uint8(labels.map { UInt8(truncatingIfNeeded: $0) }) : .uint16(labels)
     }
 
-    /// The window that extends `network` by repeating its edge voxels on the sides that lie on `border`'s
-    /// boundary, as far as `target`'s voxel centres reach beyond them; nil when nothing needs extending or the
-    /// grids are not aligned (another direction or spacing, or not a whole-voxel crop).
-    static func borderExtension(_ network: Geometry, within border: Geometry, reaching target: Geometry) -> GridWindow? {
+    /// How many voxels to add below and above `network` on each axis, repeating its edge voxels, on the sides
+    /// that lie on `border`'s boundary, as far as `target`'s voxel centres reach beyond them; zeros when nothing
+    /// needs extending or the grids are not aligned (another direction or spacing, or not a whole-voxel crop).
+    static func borderExtension(_ network: Geometry, within border: Geometry, reaching target: Geometry) -> (low: [Int], high: [Int]) {
+        let none = ([0, 0, 0], [0, 0, 0])
         guard network.direction == border.direction, network.spacing == border.spacing,
-              let start = border.continuousIndex(ofWorldPoint: network.origin) else { return nil }
+              let start = border.continuousIndex(ofWorldPoint: network.origin) else { return none }
         let offset = (0..<3).map { Int(start[$0].rounded()) }
-        guard (0..<3).allSatisfy({ abs(start[$0] - Double(offset[$0])) < 1e-3 }) else { return nil }
+        guard (0..<3).allSatisfy({ abs(start[$0] - Double(offset[$0])) < 1e-3 }) else { return none }
         // Where the target's corner voxel centres fall in the network grid's index space.
         var low = SIMD3<Double>(repeating: .infinity), high = SIMD3<Double>(repeating: -.infinity)
         for corner in 0..<8 {
             let index = SIMD3<Double>(corner & 1 == 0 ? 0 : Double(target.size.x - 1), corner & 2 == 0 ? 0 : Double(target.size.y - 1),
                                       corner & 4 == 0 ? 0 : Double(target.size.z - 1))
-            guard let p = network.continuousIndex(ofWorldPoint: target.worldPoint(atIndex: index)) else { return nil }
+            guard let p = network.continuousIndex(ofWorldPoint: target.worldPoint(atIndex: index)) else { return none }
             low = pointwiseMin(low, p)
             high = pointwiseMax(high, p)
         }
@@ -178,8 +206,6 @@ struct PackagedModel: Sendable {
             if offset[a] == 0, low[a] < -1e-6 { padLow[a] = Int((-low[a]).rounded(.up)) }
             if offset[a] + n == border.size[a], high[a] > Double(n - 1) + 1e-6 { padHigh[a] = Int((high[a] - Double(n - 1)).rounded(.up)) }
         }
-        guard padLow.contains(where: { $0 > 0 }) || padHigh.contains(where: { $0 > 0 }) else { return nil }
-        let size = (0..<3).map { network.size[$0] + padLow[$0] + padHigh[$0] }
-        return try? GridWindow(offset: padLow.map { -$0 }, size: size, inputSize: [network.size.x, network.size.y, network.size.z])
+        return (padLow, padHigh)
     }
 }

@@ -228,9 +228,17 @@ public struct Trainer: Sendable {
                                         testRows: testRows, testHeader: EvaluationTable.header(Self.testOptions(classes: classes)),
                                         classifierTest: classifierTest)
         try TrainingOutputs.writeInferencePipeline(run: run, spec: spec, training: training)
-        return TrainingSummary(epochsDone: state.epoch, stepsDone: state.step, interrupted: interrupted, bestDice: state.bestDice,
-                               bestEpoch: state.bestEpoch, testCases: classifierTest?.rows.count ?? Set(testRows.map { $0[0] }).count,
-                               testMeanDice: testDice, testAccuracy: classifierTest?.accuracy, isClassifier: training.isClassification, excluded: excluded)
+        let summary = TrainingSummary(epochsDone: state.epoch, stepsDone: state.step, interrupted: interrupted, bestDice: state.bestDice,
+                                      bestEpoch: state.bestEpoch, testCases: classifierTest?.rows.count ?? Set(testRows.map { $0[0] }).count,
+                                      testMeanDice: testDice, testAccuracy: classifierTest?.accuracy, isClassifier: training.isClassification, excluded: excluded)
+        if !interrupted {
+            if let reason = try TrainingOutputs.writeModelPackage(run: run, spec: spec, training: training, split: split, summary: summary) {
+                log("no model package: \(reason)")
+            } else {
+                log("model package: \(run.path)/model (use it with \"model\" in segment or classify)")
+            }
+        }
+        return summary
     }
 
     /// Runs the pipeline's stages on one case and returns its image and labels.
