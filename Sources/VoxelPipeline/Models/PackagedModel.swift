@@ -149,7 +149,7 @@ struct PackagedModel: Sendable {
                 let per = (ext.z + chunks - 1) / chunks
                 Parallel.perform(chunks) { chunk in
                     var row = [Float](repeating: 0, count: channels)
-                    for z in (chunk * per)..<min(ext.z, (chunk + 1) * per) {
+                    for z in min(ext.z, chunk * per)..<min(ext.z, (chunk + 1) * per) {
                         let sz = min(max(z - padLow[2], 0), size.z - 1)
                         for y in 0..<ext.y {
                             let sy = min(max(y - padLow[1], 0), size.y - 1)

@@ -35,7 +35,7 @@ extension ResampleToGrid {
                     Parallel.perform(chunks) { chunk in
                         var topValue = [Float](repeating: -.infinity, count: k + 1)
                         var topIndex = [Int](repeating: 0, count: k + 1)
-                        for v in (chunk * per)..<min(nIn, (chunk + 1) * per) {
+                        for v in min(nIn, chunk * per)..<min(nIn, (chunk + 1) * per) {
                             for i in 0...k { topValue[i] = -.infinity; topIndex[i] = 0 }
                             let base = v * channels
                             for c in 0..<channels {
@@ -78,7 +78,7 @@ extension ResampleToGrid {
                                 var list = [Int](repeating: 0, count: 8 * k)
                                 var corners = [Int](repeating: 0, count: 8)
                                 let sx = input.x, sxy = input.x * input.y
-                                for zk in (chunk * per)..<min(slabs, (chunk + 1) * per) {
+                                for zk in min(slabs, chunk * per)..<min(slabs, (chunk + 1) * per) {
                                     for j in 0..<out.y {
                                         var p = o + colY * Double(j) + colZ * Double(zk)
                                         let row = out.x * (j + out.y * zk)
