@@ -23,10 +23,20 @@ public enum TensorOps {
 
     /// Elementwise sum (residual connections).
     public static func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-        guard a.shape == b.shape else { throw NNError.invalidInput("cannot add shapes \(a.shape) and \(b.shape)") }
         var y = a
-        for i in 0..<y.count { y.data[i] += b.data[i] }
+        try addInPlace(&y, b)
         return y
+    }
+
+    /// `y += b` elementwise, in `y`'s own storage (no copy when it is uniquely referenced, as a layer's fresh
+    /// output is).
+    public static func addInPlace(_ y: inout Tensor, _ b: Tensor) throws {
+        guard y.shape == b.shape else { throw NNError.invalidInput("cannot add shapes \(y.shape) and \(b.shape)") }
+        y.data.withUnsafeMutableBufferPointer { out in
+            b.data.withUnsafeBufferPointer { other in
+                for i in out.indices { out[i] += other[i] }
+            }
+        }
     }
 
     /// The tensor mirrored along the given spatial axes of an NCDHW tensor (0 = D, 1 = H, 2 = W).

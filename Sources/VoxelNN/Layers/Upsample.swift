@@ -1,3 +1,5 @@
+import VoxelSupport
+
 /// `torch.nn.Upsample` by an integer factor: nearest, or trilinear with `align_corners=False`.
 public struct Upsample: Layer {
     public enum Mode: String, Sendable { case nearest, trilinear }
@@ -25,16 +27,24 @@ public struct Upsample: Layer {
             }
         }
         let td = taps(0), th = taps(1), tw = taps(2)
-        for plane in 0..<(n * c) {
-            let xb = plane * inSpatial, yb = plane * outSpatial
-            func v(_ d: Int, _ h: Int, _ w: Int) -> Float { x.data[xb + (d * inSize[1] + h) * inSize[2] + w] }
-            for od in 0..<out[0] { for oh in 0..<out[1] { for ow in 0..<out[2] {
-                let (d0, d1, fd) = td[od], (h0, h1, fh) = th[oh], (w0, w1, fw) = tw[ow]
-                let c00 = v(d0, h0, w0) * (1 - fw) + v(d0, h0, w1) * fw, c01 = v(d0, h1, w0) * (1 - fw) + v(d0, h1, w1) * fw
-                let c10 = v(d1, h0, w0) * (1 - fw) + v(d1, h0, w1) * fw, c11 = v(d1, h1, w0) * (1 - fw) + v(d1, h1, w1) * fw
-                let c0 = c00 * (1 - fh) + c01 * fh, c1 = c10 * (1 - fh) + c11 * fh
-                y.data[yb + (od * out[1] + oh) * out[2] + ow] = c0 * (1 - fd) + c1 * fd
-            } } }
+        let (sH, sW) = (inSize[1], inSize[2]), (oH, oW) = (out[1], out[2])
+        // Planes in parallel, on the storage directly.
+        x.data.withUnsafeBufferPointer { xs in
+            y.data.withUnsafeMutableBufferPointer { ys in
+                let src = Shared(xs), dst = Shared(ys)
+                Parallel.perform(n * c) { plane in
+                    let xb = plane * inSpatial, yb = plane * outSpatial
+                    let xv = src.value, yv = dst.value
+                    @inline(__always) func v(_ d: Int, _ h: Int, _ w: Int) -> Float { xv[xb + (d * sH + h) * sW + w] }
+                    for od in 0..<out[0] { for oh in 0..<oH { for ow in 0..<oW {
+                        let (d0, d1, fd) = td[od], (h0, h1, fh) = th[oh], (w0, w1, fw) = tw[ow]
+                        let c00 = v(d0, h0, w0) * (1 - fw) + v(d0, h0, w1) * fw, c01 = v(d0, h1, w0) * (1 - fw) + v(d0, h1, w1) * fw
+                        let c10 = v(d1, h0, w0) * (1 - fw) + v(d1, h0, w1) * fw, c11 = v(d1, h1, w0) * (1 - fw) + v(d1, h1, w1) * fw
+                        let c0 = c00 * (1 - fh) + c01 * fh, c1 = c10 * (1 - fh) + c11 * fh
+                        yv[yb + (od * oH + oh) * oW + ow] = c0 * (1 - fd) + c1 * fd
+                    } } }
+                }
+            }
         }
         return y
     }

@@ -195,12 +195,10 @@ enum MonaiNorm: Sendable {
         case .instance(let n): return try n.forward(x, negativeSlope: slope)
         case .batch(let n): return try n.forward(x, negativeSlope: slope)
         case .group(let n):
-            var y = try n.forward(x)
-            if let slope {
-                y.data.withUnsafeMutableBufferPointer { b in
-                    for i in b.indices where b[i] < 0 { b[i] *= slope }
-                }
-            }
+            guard x.shape.count == 5, x.shape[1] == n.weight.count, n.groups > 0, n.weight.count % n.groups == 0 else { return try n.forward(x) }
+            // The activation in the normalising pass.
+            var y = x
+            Normalization.groupedInPlace(&y, groups: n.groups, eps: n.eps, weight: n.weight, bias: n.bias, negativeSlope: slope)
             return y
         }
     }

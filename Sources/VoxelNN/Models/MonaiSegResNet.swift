@@ -62,7 +62,9 @@ public struct MonaiSegResNet: Network {
 
         func forward(_ x: Tensor, slope: Float) throws -> Tensor {
             let h = try conv1.forward(norm1.forward(x, slope: slope))
-            return try TensorOps.add(conv2.forward(norm2.forward(h, slope: slope)), x)
+            var y = try conv2.forward(norm2.forward(h, slope: slope))
+            try TensorOps.addInPlace(&y, x)
+            return y
         }
     }
 
@@ -154,7 +156,8 @@ public struct MonaiSegResNet: Network {
         for i in upConvs.indices {
             let reduced = try upConvs[i].forward(h)
             let up = deconvs.indices.contains(i) ? try deconvs[i].forward(reduced) : try upsample.forward(reduced)
-            h = try TensorOps.add(up, skips[i + 1])
+            h = up
+            try TensorOps.addInPlace(&h, skips[i + 1])
             for b in upBlocks[i] { h = try b.forward(h, slope: negativeSlope) }
         }
         return try finalConv.forward(finalNorm.forward(h, slope: negativeSlope))
