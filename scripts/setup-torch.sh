@@ -6,6 +6,6 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$root/.venv-torch"
-if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import torch, monai, safetensors, fire, ignite" 2>/dev/null; then exit 0; fi
+if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import torch, monai, safetensors, fire, ignite, scipy" 2>/dev/null; then exit 0; fi
 python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet torch numpy safetensors monai nibabel fire pytorch-ignite
+"$venv/bin/pip" install --quiet torch numpy safetensors monai nibabel fire pytorch-ignite scipy
