@@ -135,6 +135,19 @@ public struct ResampleToGrid: Codable, Sendable, Equatable {
 
 /// The trilinear kernel, specialised per voxel type; rows are walked with incremental index arithmetic.
 enum LinearSampler {
+    /// The cell of continuous index `p` on a grid of `input` voxels: lower and upper indices per axis (clamped,
+    /// so that within half a voxel of the edge the edge value is used) and the upper weights; nil outside
+    /// −0.5 ≤ p < `limit` (n − 0.5).
+    @inline(__always)
+    static func cell(_ p: SIMD3<Double>, input: SIMD3<Int>, limit: SIMD3<Double>)
+        -> (x0: Int, x1: Int, y0: Int, y1: Int, z0: Int, z1: Int, wx: Double, wy: Double, wz: Double)? {
+        guard p.x >= -0.5, p.y >= -0.5, p.z >= -0.5, p.x < limit.x, p.y < limit.y, p.z < limit.z else { return nil }
+        let fx = p.x.rounded(.down), fy = p.y.rounded(.down), fz = p.z.rounded(.down)
+        let ix = Int(fx), iy = Int(fy), iz = Int(fz)
+        return (max(0, ix), min(input.x - 1, ix + 1), max(0, iy), min(input.y - 1, iy + 1), max(0, iz), min(input.z - 1, iz + 1),
+                p.x - fx, p.y - fy, p.z - fz)
+    }
+
     @inline(__always)
     static func toDouble<T: SampleValue>(_ v: T) -> Double { v.sampleValue }
 
@@ -163,12 +176,7 @@ enum LinearSampler {
                     let row = time * frameOut + out.x * (j + out.y * k)
                     for i in 0..<out.x {
                         defer { p += colX }
-                        guard p.x >= -0.5, p.y >= -0.5, p.z >= -0.5, p.x < limit.x, p.y < limit.y, p.z < limit.z else { continue }
-                        let fx = p.x.rounded(.down), fy = p.y.rounded(.down), fz = p.z.rounded(.down)
-                        let wx = p.x - fx, wy = p.y - fy, wz = p.z - fz
-                        let ix = Int(fx), iy = Int(fy), iz = Int(fz)
-                        let x0 = max(0, ix), y0 = max(0, iy), z0 = max(0, iz)
-                        let x1 = min(input.x - 1, ix + 1), y1 = min(input.y - 1, iy + 1), z1 = min(input.z - 1, iz + 1)
+                        guard case let (x0, x1, y0, y1, z0, z1, wx, wy, wz)? = cell(p, input: input, limit: limit) else { continue }
                         let r00 = base + y0 * sx + z0 * sxy, r10 = base + y1 * sx + z0 * sxy
                         let r01 = base + y0 * sx + z1 * sxy, r11 = base + y1 * sx + z1 * sxy
                         let a00 = toDouble(src[r00 + x0]), b00 = toDouble(src[r00 + x1])

@@ -84,12 +84,7 @@ extension ResampleToGrid {
                                         let row = out.x * (j + out.y * zk)
                                         for i in 0..<out.x {
                                             defer { p += colX }
-                                            guard p.x >= -0.5, p.y >= -0.5, p.z >= -0.5, p.x < limit.x, p.y < limit.y, p.z < limit.z else { continue }
-                                            let fx = p.x.rounded(.down), fy = p.y.rounded(.down), fz = p.z.rounded(.down)
-                                            let wx = p.x - fx, wy = p.y - fy, wz = p.z - fz
-                                            let ix = Int(fx), iy = Int(fy), iz = Int(fz)
-                                            let x0 = max(0, ix), y0 = max(0, iy), z0 = max(0, iz)
-                                            let x1 = min(input.x - 1, ix + 1), y1 = min(input.y - 1, iy + 1), z1 = min(input.z - 1, iz + 1)
+                                            guard case let (x0, x1, y0, y1, z0, z1, wx, wy, wz)? = LinearSampler.cell(p, input: input, limit: limit) else { continue }
                                             let n = (y0 * sx + z0 * sxy + x0, y0 * sx + z0 * sxy + x1, y1 * sx + z0 * sxy + x0, y1 * sx + z0 * sxy + x1,
                                                      y0 * sx + z1 * sxy + x0, y0 * sx + z1 * sxy + x1, y1 * sx + z1 * sxy + x0, y1 * sx + z1 * sxy + x1)
                                             corners[0] = n.0; corners[1] = n.1; corners[2] = n.2; corners[3] = n.3
