@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -95,6 +96,56 @@ std::string csaItem(const Uint8 *data, Uint32 length, const char *name, int item
         if (wanted) return "";
     }
     return "";
+}
+
+/// Every item of the CSA header element `name`, in order (empty items kept as empty strings, trailing empty
+/// ones dropped). Every offset is checked against the buffer.
+std::vector<std::string> csaItems(const Uint8 *data, Uint32 length, const char *name) {
+    std::vector<std::string> values;
+    auto u32 = [&](size_t at) -> uint32_t {
+        uint32_t v = 0;
+        if (at + 4 <= length) std::memcpy(&v, data + at, 4);
+        return v;
+    };
+    if (length < 16 || std::memcmp(data, "SV10", 4) != 0) return values;
+    uint32_t tags = u32(8);
+    size_t pos = 16;
+    for (uint32_t t = 0; t < tags && t < 1000 && pos + 84 <= length; t++) {
+        char tagName[65];
+        std::memcpy(tagName, data + pos, 64);
+        tagName[64] = 0;
+        uint32_t items = u32(pos + 76);
+        pos += 84;
+        bool wanted = std::strcmp(tagName, name) == 0;
+        for (uint32_t i = 0; i < items && i < 10000; i++) {
+            if (pos + 16 > length) return values;
+            uint32_t itemLength = u32(pos + 4);
+            pos += 16;
+            if (itemLength > length - pos) return values;
+            if (wanted) {
+                std::string value(reinterpret_cast<const char *>(data + pos), itemLength);
+                while (!value.empty() && (value.back() == '\0' || value.back() == ' ')) value.pop_back();
+                values.push_back(value);
+            }
+            pos += (itemLength + 3) & ~3u;
+        }
+        if (wanted) break;
+    }
+    while (!values.empty() && values.back().empty()) values.pop_back();
+    return values;
+}
+
+/// The CSA image header's bytes (element 0x10 of the "SIEMENS CSA HEADER" block), or nullptr.
+const Uint8 *csaImageHeader(DcmItem &ds, unsigned long *length) {
+    for (Uint16 block = 0x10; block <= 0xff; block++) {
+        OFString creator;
+        if (ds.findAndGetOFString(DcmTagKey(0x0029, block), creator).bad()) continue;
+        if (creator != "SIEMENS CSA HEADER") continue;
+        const Uint8 *data = nullptr;
+        if (ds.findAndGetUint8Array(DcmTagKey(0x0029, static_cast<Uint16>((block << 8) | 0x10)), data, length).bad()) return nullptr;
+        return data;
+    }
+    return nullptr;
 }
 
 /// Finds the CSA image header: element 0x10 of the private block whose creator is "SIEMENS CSA HEADER".
@@ -211,6 +262,7 @@ int vf_fill_summary(DcmFileFormat &file, vf_dicom_summary *out, char *err, size_
         out->has_spacing_between_slices = getFloats(*ds, DCM_SpacingBetweenSlices, &out->spacing_between_slices, 1);
         out->has_gantry_tilt = getFloats(*ds, DCM_GantryDetectorTilt, &out->gantry_tilt, 1);
         readMosaic(*ds, out);
+        out->has_repetition_time = getFloats(*ds, DCM_RepetitionTime, &out->repetition_time, 1);
         copyString(*ds, DCM_Units, out->units, sizeof(out->units));
         out->has_patient_weight = getFloats(*ds, DCM_PatientWeight, &out->patient_weight, 1);
         copyString(*ds, DCM_SeriesDate, out->series_date, sizeof(out->series_date));
@@ -299,6 +351,57 @@ extern "C" int vf_dicom_frame_geometry(vf_dicom_file *file, uint32_t frame, vf_f
         readGroup(shared, out);
         return 0;
     } catch (...) {
+        return 1;
+    }
+}
+
+extern "C" int vf_dicom_read_attributes(const char *path, const uint32_t *tags, int tag_count,
+                                        const char *const *csa_names, int csa_count, char *out, size_t capacity,
+                                        char *err, size_t errlen) {
+    try {
+        quietLogging();
+        DcmFileFormat file;
+        OFCondition status = file.loadFileUntilTag(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
+                                                   ERM_autoDetect, DCM_PixelData);
+        if (status.bad()) {
+            setErr(err, errlen, status.text());
+            return 1;
+        }
+        DcmDataset *ds = file.getDataset();
+        if (ds == nullptr) {
+            setErr(err, errlen, "no dataset");
+            return 1;
+        }
+        std::string all;
+        for (int n = 0; n < tag_count; n++) {
+            OFString value;
+            DcmTagKey key(static_cast<Uint16>(tags[n] >> 16), static_cast<Uint16>(tags[n] & 0xffff));
+            if (ds->findAndGetOFStringArray(key, value).good()) all += value.c_str();
+            all.push_back('\0');
+        }
+        unsigned long length = 0;
+        const Uint8 *csa = csaImageHeader(*ds, &length);
+        for (int n = 0; n < csa_count; n++) {
+            if (csa != nullptr) {
+                std::vector<std::string> items = csaItems(csa, static_cast<Uint32>(length), csa_names[n]);
+                for (size_t i = 0; i < items.size(); i++) {
+                    if (i > 0) all.push_back('\\');
+                    all += items[i];
+                }
+            }
+            all.push_back('\0');
+        }
+        if (all.size() > capacity) {
+            setErr(err, errlen, "attribute values longer than the buffer");
+            return 2;
+        }
+        std::memcpy(out, all.data(), all.size());
+        return 0;
+    } catch (const std::exception &e) {
+        setErr(err, errlen, e.what());
+        return 1;
+    } catch (...) {
+        setErr(err, errlen, "unknown C++ exception in DCMTK");
         return 1;
     }
 }

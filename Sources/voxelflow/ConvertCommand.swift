@@ -63,6 +63,15 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .long, help: "DICOM SEG or RTSTRUCT input: the series (folder) whose grid the label map takes (required for RTSTRUCT).")
     var reference: String?
 
+    @Flag(name: .long, inversion: .prefixedNo, help: "DICOM input: write a BIDS-style JSON sidecar beside OUTPUT (OUTPUT's name with .json).")
+    var sidecar = true
+
+    @Flag(name: .long, help: "DICOM input: also put patient, institution and device identifiers in the sidecar.")
+    var sidecarIdentifiers = false
+
+    @Option(name: [.customShort("f"), .long], help: "DICOM input with a folder as OUTPUT: the file name, from dcm2niix's specifiers (%p protocol, %s series number, %d description, %e echo, %u acquisition, %t date and time, %z sequence, %m manufacturer, %j series UID, %i patient ID, …; %4s pads). Default: %p_%s.")
+    var name: String?
+
     @Flag(name: .long, help: "Replace OUTPUT when it already exists (an output is never written over one of the inputs).")
     var force = false
 
@@ -127,17 +136,74 @@ struct ConvertCommand: ParsableCommand {
         report(image.volume, options, from: input)
     }
 
+    /// True when OUTPUT names a folder: files are then named from the series (`--name`).
+    private var outputIsFolder: Bool {
+        output.hasSuffix("/") || FileIdentity.isDirectory(output)
+    }
+
     private func convertDICOM() throws {
         let stack = try DICOMSeriesChoice.load(input, selector: series)
-        try OutputGuard.check(NIfTI.datasetFiles(output), name: output, inputs: stack.slices.map(\.path), force: force)
+        let template = try DICOMNameTemplate(name ?? "%p_%s")
+        let first = stack.slices[0].path
+        // The attributes of the first file name the output and fill the sidecar; every MOSAIC volume's
+        // attributes give the diffusion table.
+        var acquisition: DICOMAcquisition?
+        do {
+            acquisition = try DICOMAcquisition.read(first)
+        } catch {
+            if sidecar || outputIsFolder { printError("voxelflow: warning: \(first): acquisition attributes unreadable, no sidecar: \(error)") }
+        }
+        var path = output
+        if outputIsFolder {
+            let base = acquisition.map { template.name(acquisition: $0, firstFile: first) } ?? "series"
+            path = (output.hasSuffix("/") ? output : output + "/") + base + ".nii.gz"
+        } else if name != nil {
+            throw InputError(description: "--name applies when OUTPUT is a folder; \(output) is a file name")
+        }
+        let base = Self.basePath(path)
+        let sidecarPath = base + ".json", bvalPath = base + ".bval", bvecPath = base + ".bvec"
+        var diffusion: DiffusionTable?
+        if stack.volumeCount > 1, acquisition != nil {
+            diffusion = DiffusionTable(try stack.slices.map { try DICOMAcquisition.read($0.path) }, geometry: stack.geometry())
+        }
+        let extra = (sidecar && acquisition != nil ? [sidecarPath] : []) + (diffusion != nil ? [bvalPath, bvecPath] : [])
+        try OutputGuard.check(NIfTI.datasetFiles(path) + extra, name: path, inputs: stack.slices.map(\.path), force: force)
         for p in stack.problems { printError("voxelflow: warning: \(input): \(p)") }
         var volumeOptions = DICOMVolumeOptions()
         volumeOptions.suvBodyWeight = suv
         volumeOptions.resampleToUniformSpacing = resampleSlices
         let volume = try stack.volume(options: volumeOptions)
         let options = writeOptions(for: volume, base: NIfTIWriteOptions())
-        try NIfTI.write(volume, to: output, options: options)
-        report(volume, options, from: "DICOM series \(stack.label)")
+        try NIfTI.write(volume, to: path, options: options)
+        var written = NIfTI.datasetFiles(path)
+        do {
+            if sidecar, let acquisition {
+                let json = DICOMSidecar.json(stack: stack, volume: volume, acquisition: acquisition, identifiers: sidecarIdentifiers,
+                                             software: ("voxelflow", VoxelFlowVersion.string))
+                try AtomicFile.write(Array((json.serialized() + "\n").utf8), to: sidecarPath)
+                written.append(sidecarPath)
+            }
+            if let diffusion {
+                try AtomicFile.write(Array(diffusion.bvalText.utf8), to: bvalPath)
+                written.append(bvalPath)
+                try AtomicFile.write(Array(diffusion.bvecText.utf8), to: bvecPath)
+                written.append(bvecPath)
+            }
+        } catch {
+            for file in written { unlink(file) }
+            throw error
+        }
+        if !quiet {
+            let s = volume.shape.map(String.init).joined(separator: "x")
+            let also = written.dropFirst(NIfTI.datasetFiles(path).count)
+            print("wrote \(path) (\(s) \(volume.voxelType), NIfTI-\(options.version ?? 1))\(also.isEmpty ? "" : " and " + also.joined(separator: ", ")) from DICOM series \(stack.label)")
+        }
+    }
+
+    /// `path` without its NIfTI extension.
+    static func basePath(_ path: String) -> String {
+        for ext in [".nii.gz", ".nii", ".hdr", ".img"] where path.hasSuffix(ext) { return String(path.dropLast(ext.count)) }
+        return path
     }
 
     private func convertSegmentation() throws {

@@ -78,7 +78,8 @@ struct ScanReport: Codable {
             return Stack(index: n + 1, patientID: h.patientID, studyDate: h.studyDate, studyInstanceUID: h.studyInstanceUID,
                          seriesInstanceUID: h.seriesInstanceUID, seriesNumber: h.seriesNumber,
                          seriesDescription: h.seriesDescription, modality: h.modality,
-                         dimensions: [g.size.x, g.size.y, g.size.z], spacing: [g.spacing.x, g.spacing.y, g.spacing.z],
+                         dimensions: [g.size.x, g.size.y, g.size.z] + (s.volumeCount > 1 ? [s.volumeCount] : []),
+                         spacing: [g.spacing.x, g.spacing.y, g.spacing.z],
                          orientation: g.orientationCode, transferSyntax: h.transferSyntaxName,
                          files: Set(s.slices.map(\.path)).count, problems: s.problems, convertible: s.isRegular)
         }

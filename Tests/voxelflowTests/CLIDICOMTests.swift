@@ -74,4 +74,74 @@ struct CLIDICOMTests {
         #expect(r.status == 2)
         #expect(r.stderr.contains("no image series"))
     }
+
+    /// The DWI fixture's three MOSAIC files, decompressed into `dir`.
+    static func dwiSeries(into dir: String) throws {
+        let fixture = TestPaths.repositoryRoot + "/Tests/Fixtures/dicom/siemens-dwi"
+        for name in ["dwi_0.dcm", "dwi_1000.dcm", "dwi_1000_repeat.dcm"] {
+            let packed = try Data(contentsOf: URL(fileURLWithPath: fixture + "/" + name + ".gz"))
+            let bytes = try packed.withUnsafeBytes { try Gzip.inflatePrefix($0, maxBytes: 8 << 20) }
+            try Data(bytes).write(to: URL(fileURLWithPath: dir + "/" + name))
+        }
+    }
+
+    @Test("convert into a folder names the files as dcm2niix's -f does and writes sidecar, .bval and .bvec")
+    func convertDiffusionIntoFolder() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dir + "/out", withIntermediateDirectories: true)
+        try Self.dwiSeries(into: dir + "/in")
+        let r = CLITests.run("convert", dir + "/in", dir + "/out")
+        #expect(r.status == 0, "\(r.stderr)")
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir + "/out").sorted()
+        // dcm2niix -f %p_%s names the same series CBU_DTI_64D_1A_12 (the committed oracle folder).
+        #expect(names == ["CBU_DTI_64D_1A_12.bval", "CBU_DTI_64D_1A_12.bvec", "CBU_DTI_64D_1A_12.json", "CBU_DTI_64D_1A_12.nii.gz"])
+        #expect(try NIfTI.read(dir + "/out/CBU_DTI_64D_1A_12.nii.gz").volume.shape == [128, 128, 48, 3])
+        let sidecar = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/CBU_DTI_64D_1A_12.json"))) as? [String: Any])
+        #expect(sidecar["ConversionSoftware"] as? String == "voxelflow")
+        #expect(sidecar["PatientID"] == nil && sidecar["StationName"] == nil)
+        #expect(try String(contentsOfFile: dir + "/out/CBU_DTI_64D_1A_12.bval", encoding: .utf8) == "0 1000 1000\n")
+
+        // A second run refuses to replace the outputs and changes nothing; --force replaces them.
+        let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/out/CBU_DTI_64D_1A_12.bvec"))
+        try Data("mine".utf8).write(to: URL(fileURLWithPath: dir + "/out/CBU_DTI_64D_1A_12.bvec"))
+        let again = CLITests.run("convert", dir + "/in", dir + "/out")
+        #expect(again.status == 3 && again.stderr.contains("already exists"), "\(again.stderr)")
+        #expect(try String(contentsOfFile: dir + "/out/CBU_DTI_64D_1A_12.bvec", encoding: .utf8) == "mine")
+        #expect(CLITests.run("convert", dir + "/in", dir + "/out", "--force").status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/out/CBU_DTI_64D_1A_12.bvec")) == before)
+
+        // Another template, no sidecar; --name with a file OUTPUT is refused.
+        let named = CLITests.run("convert", dir + "/in", dir + "/out/", "--name", "dwi_%4s_%z", "--no-sidecar")
+        #expect(named.status == 0, "\(named.stderr)")
+        #expect(TestPaths.exists(dir + "/out/dwi_0012_ep_b0.nii.gz") && TestPaths.exists(dir + "/out/dwi_0012_ep_b0.bval"))
+        #expect(!TestPaths.exists(dir + "/out/dwi_0012_ep_b0.json"))
+        let refused = CLITests.run("convert", dir + "/in", dir + "/x.nii.gz", "--name", "%p")
+        #expect(refused.status != 0 && refused.stderr.contains("--name applies when OUTPUT is a folder"))
+        let unknown = CLITests.run("convert", dir + "/in", dir + "/out", "--name", "%q")
+        #expect(unknown.status != 0 && unknown.stderr.contains("unknown specifier %q"), "\(unknown.stderr)")
+    }
+
+    @Test("the CT sidecar agrees with dcm2niix's on the fields both write")
+    func ctSidecar() throws {
+        let reference = TestPaths.sharedData + "/refs/dcm2niix/ct_head_implicit/ct_head_implicit.json"
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        let r = CLITests.run("convert", Self.dicom + "/ct_head_implicit", dir + "/ct.nii.gz")
+        #expect(r.status == 0, "\(r.stderr)")
+        let ours = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/ct.json"))) as? [String: Any])
+        #expect(ours["Modality"] as? String == "CT")
+        guard TestPaths.exists(reference) else { return }  // the shared corpus holds dcm2niix's sidecar
+        let theirs = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: reference))) as? [String: Any])
+        // Manufacturer is left out: dcm2niix names this file's "medcorpus" "Mediso" from its first letters.
+        for key in ["Modality", "BodyPartExamined", "SeriesDescription", "ProtocolName"] {
+            #expect(ours[key] as? String == theirs[key] as? String, "\(key)")
+        }
+        for key in ["SeriesNumber", "SliceThickness", "SpacingBetweenSlices"] {
+            #expect((ours[key] as? NSNumber)?.doubleValue == (theirs[key] as? NSNumber)?.doubleValue, "\(key)")
+        }
+        #expect(ours["ImageType"] as? [String] == theirs["ImageType"] as? [String])
+    }
+
 }

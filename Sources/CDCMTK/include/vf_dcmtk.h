@@ -63,6 +63,7 @@ typedef struct {
     /* Siemens MOSAIC: from the CSA image header (0029,xx10) of a "SIEMENS CSA HEADER" private block. */
     int32_t mosaic_images;        /**< NumberOfImagesInMosaic; 0 when absent */
     double csa_slice_normal[3];   int has_csa_slice_normal;
+    double repetition_time;       int has_repetition_time;  /**< RepetitionTime (0018,0080), ms */
     int has_meta_header;          /**< 1 when the file has the DICM preamble and meta header */
     int has_pixel_attributes;     /**< 1 when Rows, Columns and BitsAllocated are present */
     int identifier_too_long;      /**< 1 when a UID or PatientID did not fit its 256-character buffer (never
@@ -315,6 +316,15 @@ typedef struct {
 /** Writes one Secondary Capture image to `path`: patient, study and frame of reference copied from
  *  `source_file`, `rgb` (rows * columns * 3 bytes, row after row) as its pixels. Returns 0, or non-zero with `err`. */
 int vf_sc_write(const char *source_file, const char *path, const vf_sc_attributes *attributes, const uint8_t *rgb, char *err, size_t errlen);
+
+/** Reads attributes for sidecars and diffusion tables without loading the pixel data: `tags` holds the
+ *  keys (group << 16 | element) of top-level attributes, `csa_names` element names of the Siemens CSA
+ *  image header. Writes tag_count + csa_count values to `out` as consecutive NUL-terminated strings
+ *  (several values or CSA items joined with '\\'; an absent one is empty). Returns 0; 1 with `err` when the
+ *  file cannot be read; 2 when `capacity` is too small. */
+int vf_dicom_read_attributes(const char *path, const uint32_t *tags, int tag_count,
+                             const char *const *csa_names, int csa_count, char *out, size_t capacity,
+                             char *err, size_t errlen);
 
 /** A new UID (for a series), at most 64 characters. */
 void vf_new_uid(char *out, size_t capacity);

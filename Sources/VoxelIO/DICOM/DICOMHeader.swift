@@ -93,6 +93,8 @@ public struct DICOMHeader: Sendable, Equatable, Codable {
     public var identifierTooLong: Bool
     /// FrameOfReferenceUID (0020,0052); empty when absent. Segmentations and contours are placed by it.
     public var frameOfReferenceUID: String = ""
+    /// RepetitionTime (0018,0080) in ms; nil when absent. The time step of MOSAIC time series.
+    public var repetitionTime: Double?
 
     /// Reads the header of the DICOM file at `path`, stopping before the pixel data.
     /// - Throws: `DICOMError` naming the file and DCMTK's reason.
@@ -161,6 +163,7 @@ extension DICOMHeader {
             hasMetaHeader: s.has_meta_header != 0, hasPixelAttributes: s.has_pixel_attributes != 0,
             identifierTooLong: s.identifier_too_long != 0)
         frameOfReferenceUID = str(s.frame_of_reference_uid)
+        repetitionTime = s.has_repetition_time != 0 ? s.repetition_time : nil
     }
 }
 

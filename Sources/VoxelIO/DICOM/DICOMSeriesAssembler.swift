@@ -54,6 +54,7 @@ public enum DICOMSeriesAssembler {
     /// A series acquired more than once over the same positions (AcquisitionNumber differs, positions
     /// repeat) becomes one stack per acquisition instead of one stack full of duplicates.
     static func splitRepeatedAcquisitions(_ group: [DICOMSlice]) -> [[DICOMSlice]] {
+        if group[0].header.isMosaic { return [group] }
         let acquisitions = Set(group.map { $0.header.acquisitionNumber ?? 0 })
         guard acquisitions.count > 1, let normal = group[0].normal else { return [group] }
         let positions = group.compactMap { $0.position.map { (($0 * normal).sum() * 1000).rounded() } }
@@ -70,8 +71,11 @@ public enum DICOMSeriesAssembler {
         let o = s.orientation.map { $0.map { q($0, t.orientation * 10) }.joined(separator: ",") } ?? "none"
         let ps = s.pixelSpacing.map { $0.map { q($0, 1e-4) }.joined(separator: ",") } ?? "none"
         // Images without geometry cannot be stacked with others: one stack per file.
-        // So do mosaics: each file is a whole volume.
-        let lone = s.position == nil || s.orientation == nil || h.isMosaic ? s.path : ""
+        // Mosaics are whole volumes: those at the same position and tiling form one time series.
+        var lone = s.position == nil || s.orientation == nil ? s.path : ""
+        if h.isMosaic, lone.isEmpty, let p = s.position {
+            lone = "mosaic \(h.mosaicImages) at " + [p.x, p.y, p.z].map { q($0, 1e-3) }.joined(separator: ",")
+        }
         // Patient and study are part of the key: a SeriesInstanceUID reused across patients or studies
         // (anonymisation tools and broken exports do this) must never merge their images into one volume.
         return [h.seriesInstanceUID, h.patientID, h.studyInstanceUID, "\(h.rows)x\(h.columns)", "\(h.samplesPerPixel)/\(h.bitsAllocated)/\(h.pixelRepresentation)",
@@ -82,6 +86,7 @@ public enum DICOMSeriesAssembler {
     static let maximumMissing = 10_000
 
     static func check(_ input: [DICOMSlice], _ t: Tolerances) -> DICOMStack {
+        if input[0].header.isMosaic && input[0].position != nil { return mosaicSeries(input) }
         guard let normal = input[0].normal, input.allSatisfy({ $0.position != nil }) else {
             return DICOMStack(slices: input, problems: [], sliceSpacing: nil, isRegular: true, irregularity: nil)
         }
@@ -148,6 +153,40 @@ public enum DICOMSeriesAssembler {
         if let tilt { reason = tilt }
         return DICOMStack(slices: slices, problems: problems, sliceSpacing: missing > 0 ? median : spacing,
                           isRegular: reason == nil, irregularity: reason, isTilted: tilt != nil, droppedDuplicates: dropped)
+    }
+
+    /// MOSAIC files of one series at one position: each is a volume, ordered in time by InstanceNumber, then
+    /// AcquisitionNumber, then the order found. The same SOP instance twice is kept once.
+    static func mosaicSeries(_ input: [DICOMSlice]) -> DICOMStack {
+        let sorted = input.enumerated().sorted { a, b in
+            let x = a.element.header, y = b.element.header
+            let kx = [x.instanceNumber ?? Int.max, x.acquisitionNumber ?? Int.max, a.offset]
+            let ky = [y.instanceNumber ?? Int.max, y.acquisitionNumber ?? Int.max, b.offset]
+            return kx.lexicographicallyPrecedes(ky)
+        }.map(\.element)
+        var seen = Set<String>()
+        var files: [DICOMSlice] = []
+        var problems: [String] = []
+        var dropped: [(path: String, kept: String)] = []
+        for s in sorted {
+            let uid = s.header.sopInstanceUID
+            if !uid.isEmpty, seen.contains(uid) {
+                let kept = files.first { $0.header.sopInstanceUID == uid }?.path ?? ""
+                if s.path != kept {
+                    problems.append("\(s.path) is the same MOSAIC instance as \(kept); kept the first")
+                    dropped.append((s.path, kept))
+                }
+                continue
+            }
+            seen.insert(uid)
+            files.append(s)
+        }
+        let instances = files.compactMap(\.header.instanceNumber)
+        if Set(instances).count < instances.count {
+            problems.append("MOSAIC volumes share InstanceNumbers; ordered by AcquisitionNumber and file order among those")
+        }
+        return DICOMStack(slices: files, problems: problems, sliceSpacing: nil, isRegular: true, irregularity: nil,
+                          droppedDuplicates: dropped)
     }
 
     static func fmt(_ v: Double) -> String {

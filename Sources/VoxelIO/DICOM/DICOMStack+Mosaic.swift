@@ -42,45 +42,69 @@ extension DICOMStack {
                         direction: Matrix3(columns: row, column, normal))
     }
 
-    /// Splits a MOSAIC file into its slices. ImagePositionPatient of a mosaic is that of the whole mosaic
-    /// grid, so the first tile's centre is moved by half the difference between mosaic and tile size along
-    /// the row and column directions (the correction dcm2niix applies); tiles follow CSA SliceNormalVector.
+    /// De-tiles the stack's MOSAIC files, one volume per file in acquisition order (a DWI, fMRI or ASL
+    /// series becomes one 4D volume). ImagePositionPatient of a mosaic is that of the whole mosaic grid, so
+    /// the first tile's centre is moved by half the difference between mosaic and tile size along the row and
+    /// column directions (the correction dcm2niix applies); tiles follow CSA SliceNormalVector. The time step
+    /// is RepetitionTime in seconds when the files give it.
     func mosaicVolume(options: DICOMVolumeOptions) throws -> Volume {
         let first = slices[0]
         let h = first.header
         guard let layout = MosaicLayout(h) else {
             throw DICOMSeriesError(path: first.path, reason: "MOSAIC of \(h.mosaicImages) images does not tile \(h.columns)x\(h.rows)")
         }
-        let pixels = try DICOMPixels.decode(first.path)
-        let type = pixels.samples.type
+        let (files, _) = distinctFiles()
+        let decoded = try decodeAll(files, threads: options.threads)
+        let type = decoded[0].samples.type
+        for (n, d) in decoded.enumerated() {
+            guard d.samples.type == type, d.rows == h.rows, d.columns == h.columns, d.samplesPerPixel == 1 else {
+                throw DICOMSeriesError(path: files[n], reason: "MOSAIC \(d.columns)x\(d.rows) (\(d.samples.type)) differs from the series' first file, \(h.columns)x\(h.rows) (\(type))")
+            }
+            guard d.samples.count >= h.rows * h.columns else {
+                throw DICOMSeriesError(path: files[n], reason: "MOSAIC pixel data is shorter than the image")
+            }
+        }
         let size = type.byteSize
         let tile = layout.tileRows * layout.tileColumns
-        let stored = try pixels.samples.withUnsafeBytes { src in
-            try VoxelArray(type: type, count: tile * layout.count) { dst in
-                guard let from = src.baseAddress, let to = dst.baseAddress else { return }
-                guard src.count >= h.rows * h.columns * size else {
-                    throw DICOMSeriesError(path: first.path, reason: "MOSAIC pixel data is shorter than the image")
-                }
-                for k in 0..<layout.count {
-                    let tileRow = k / layout.tilesPerSide, tileColumn = k % layout.tilesPerSide
-                    for r in 0..<layout.tileRows {
-                        let sourceRow = tileRow * layout.tileRows + r
-                        let sourceOffset = (sourceRow * h.columns + tileColumn * layout.tileColumns) * size
-                        let targetOffset = (k * tile + r * layout.tileColumns) * size
-                        (to + targetOffset).copyMemory(from: from + sourceOffset, byteCount: layout.tileColumns * size)
+        let perVolume = tile * layout.count
+        let stored = VoxelArray(type: type, count: perVolume * decoded.count) { dst in
+            guard let to = dst.baseAddress else { return }
+            for (t, d) in decoded.enumerated() {
+                d.samples.withUnsafeBytes { src in
+                    guard let from = src.baseAddress else { return }
+                    for k in 0..<layout.count {
+                        let tileRow = k / layout.tilesPerSide, tileColumn = k % layout.tilesPerSide
+                        for r in 0..<layout.tileRows {
+                            let sourceRow = tileRow * layout.tileRows + r
+                            let sourceOffset = (sourceRow * h.columns + tileColumn * layout.tileColumns) * size
+                            let targetOffset = (t * perVolume + k * tile + r * layout.tileColumns) * size
+                            (to + targetOffset).copyMemory(from: from + sourceOffset, byteCount: layout.tileColumns * size)
+                        }
                     }
                 }
             }
         }
         let geometry = try mosaicGeometry()
-        let rescale = first.rescale
-        if options.integerPhysicalValues, let intercept = integralIntercept(rescale), type.isInteger,
-           fitsInt16([stored], intercept: intercept) {
-            let values = fill(1, tile * layout.count) { _, out in
-                Self.addIntercept(stored, offset: 0, count: tile * layout.count, intercept: intercept, into: out)
+        let timeStep = h.repetitionTime.map { $0 / 1000 } ?? 1
+        let rescales = slices.map(\.rescale)
+        if rescales.allSatisfy({ $0 == rescales[0] }) {
+            if options.integerPhysicalValues, let intercept = integralIntercept(rescales[0]), type.isInteger,
+               fitsInt16([stored], intercept: intercept) {
+                let values = fill(1, perVolume * decoded.count) { _, out in
+                    Self.addIntercept(stored, offset: 0, count: perVolume * decoded.count, intercept: intercept, into: out)
+                }
+                return try Volume(geometry: geometry, voxels: .int16(values), timePoints: decoded.count, timeStep: timeStep,
+                                  metadata: metadata())
             }
-            return try Volume(geometry: geometry, voxels: .int16(values), metadata: metadata())
+            return try Volume(geometry: geometry, voxels: stored, timePoints: decoded.count, timeStep: timeStep,
+                              scaling: rescales[0], metadata: metadata())
         }
-        return try Volume(geometry: geometry, voxels: stored, scaling: rescale, metadata: metadata())
+        // The rescale differs between volumes: physical values as float32.
+        let values = fill(decoded.count, perVolume) { t, out in
+            let r = rescales[t]
+            for i in 0..<perVolume { out[i] = Float(r.apply(stored.value(at: t * perVolume + i))) }
+        }
+        return try Volume(geometry: geometry, voxels: .float32(values), timePoints: decoded.count, timeStep: timeStep,
+                          metadata: metadata())
     }
 }

@@ -40,7 +40,7 @@ extension DICOMStack {
         if h.samplesPerPixel == 3 || h.photometricInterpretation == "PALETTE COLOR" {
             return try colourVolume()
         }
-        if h.isMosaic && slices.count == 1 {
+        if h.isMosaic {
             return try mosaicVolume(options: options)
         }
         guard h.samplesPerPixel == 1 else {
@@ -252,7 +252,7 @@ extension DICOMStack {
     /// axis-aligned at the origin, spaced by PixelSpacing and SpacingBetweenSlices or SliceThickness (or 1 mm).
     public func geometry() -> Geometry {
         let first = slices[0]
-        if first.header.isMosaic && slices.count == 1, let mosaic = try? mosaicGeometry() { return mosaic }
+        if first.header.isMosaic, let mosaic = try? mosaicGeometry() { return mosaic }
         let h = first.header
         let ps = first.pixelSpacing ?? [1, 1]
         let dz = sliceSpacing ?? h.spacingBetweenSlices ?? h.sliceThickness ?? 1

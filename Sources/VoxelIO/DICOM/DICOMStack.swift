@@ -3,7 +3,8 @@ import VoxelCore
 /// Slices of one series that form one volume: same orientation, size, echo and temporal position,
 /// sorted by position along the slice normal.
 public struct DICOMStack: Sendable {
-    /// Slices in spatial order (ascending projection of ImagePositionPatient on the normal).
+    /// Slices in spatial order (ascending projection of ImagePositionPatient on the normal); for a Siemens
+    /// MOSAIC series, its files (each a whole volume) in acquisition order.
     public var slices: [DICOMSlice]
     /// Problems found while assembling (duplicates dropped, missing slices, uneven spacing, tilt).
     public var problems: [String]
@@ -18,6 +19,9 @@ public struct DICOMStack: Sendable {
     /// Files left out because another file of the stack has the same position: (left out, kept).
     public var droppedDuplicates: [(path: String, kept: String)] = []
 
+    /// Volumes the stack makes: the MOSAIC files of a MOSAIC series, else 1.
+    public var volumeCount: Int { header.isMosaic ? slices.count : 1 }
+
     /// The first slice's header, which describes the series.
     public var header: DICOMHeader { slices[0].header }
 
@@ -27,6 +31,10 @@ public struct DICOMStack: Sendable {
         let number = h.seriesNumber.map { "\($0) " } ?? ""
         var s = "\(number)\(h.modality) \(h.seriesDescription)".trimmingCharacters(in: [" "])
         if let e = h.echoNumber, e > 1 { s += " echo \(e)" }
+        if h.isMosaic {
+            let volumes = slices.count == 1 ? "" : ", \(slices.count) volumes"
+            return s + " (MOSAIC of \(h.mosaicImages) slices\(volumes))"
+        }
         return s + " (\(slices.count) slice\(slices.count == 1 ? "" : "s"))"
     }
 }

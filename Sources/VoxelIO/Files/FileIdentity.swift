@@ -21,6 +21,12 @@ public struct FileIdentity: Hashable, Sendable {
         device = UInt64(st.st_dev)
         inode = UInt64(st.st_ino)
     }
+
+    /// True when `path` is a folder (after following symbolic links).
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
 }
 
 extension NIfTI {
