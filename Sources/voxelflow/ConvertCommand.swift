@@ -16,8 +16,11 @@ struct ConvertCommand: ParsableCommand {
         NIfTI input keeps its stored type and scaling. DICOM input: slices are ordered by position along
         the slice normal; CT becomes int16 HU (as dcm2niix writes it) when that is exact, other data keeps
         its stored type with RescaleSlope/Intercept as scl_slope/scl_inter, or float32 when the rescale
-        differs per slice. Irregular stacks (missing slices, uneven spacing, gantry tilt) are refused with the
-        reason. The world affine is written as sform and qform. The output appears atomically. An existing
+        differs per slice. Irregular stacks (missing slices, uneven spacing) are refused with the reason
+        (--resample-slices resamples them); gantry-tilted stacks are resliced onto an orthogonal grid
+        (--refuse-tilt refuses them). Siemens MOSAIC files of one series become one 4D volume.
+        A BIDS-style JSON sidecar is written beside OUTPUT (--no-sidecar), and .bval/.bvec for 4D
+        diffusion series; OUTPUT may be a folder, the name then comes from --name. The world affine is written as sform and qform. The output appears atomically. An existing
         OUTPUT is replaced only with --force, and never when it is one of the input files. DICOM objects
         that are not images (RTSTRUCT, SR, …) are refused by name.
 
@@ -59,6 +62,9 @@ struct ConvertCommand: ParsableCommand {
 
     @Flag(name: .long, help: "DICOM: resample stacks with missing slices or uneven spacing to uniform slices (linear, float32).")
     var resampleSlices = false
+
+    @Flag(name: .long, help: "DICOM: refuse gantry-tilted stacks instead of reslicing them onto an orthogonal grid.")
+    var refuseTilt = false
 
     @Option(name: .long, help: "DICOM SEG or RTSTRUCT input: the series (folder) whose grid the label map takes (required for RTSTRUCT).")
     var reference: String?
@@ -172,7 +178,9 @@ struct ConvertCommand: ParsableCommand {
         var volumeOptions = DICOMVolumeOptions()
         volumeOptions.suvBodyWeight = suv
         volumeOptions.resampleToUniformSpacing = resampleSlices
+        volumeOptions.correctGantryTilt = !refuseTilt
         let volume = try stack.volume(options: volumeOptions)
+        if stack.isTilted && !refuseTilt && !quiet { printError("voxelflow: note: \(input): the tilted slices were resliced onto an orthogonal grid (--refuse-tilt refuses them)") }
         let options = writeOptions(for: volume, base: NIfTIWriteOptions())
         try NIfTI.write(volume, to: path, options: options)
         var written = NIfTI.datasetFiles(path)

@@ -34,16 +34,35 @@ struct DICOMGeometryCaseTests {
         #expect(volume.voxels == original.voxels, "rotation must not reorder voxels")
     }
 
-    @Test("a gantry-tilted series is detected and refused with the angle")
+    @Test("a gantry-tilted series is resliced onto the orthogonal grid numpy computes from the positions; the refusal stays available")
     func tilted() throws {
         let dir = TestPaths.temporaryDirectory()
         defer { TestPaths.removeTree(dir) }
-        _ = try Self.make("tilt", in: dir)
+        let expected = try Self.make("tilt", in: dir)
+        let truth = try Data(contentsOf: URL(fileURLWithPath: dir + "/expected_tilt.f32"))
+        try FileManager.default.removeItem(atPath: dir + "/expected_tilt.f32")
         let stack = try #require(try DICOMScanner.scan(dir).stacks.first)
-        #expect(!stack.isRegular)
+        #expect(!stack.isRegular && stack.isTilted)
         let problem = try #require(stack.problems.first { $0.contains("sheared") })
         #expect(problem.contains("15°") && problem.contains("gantry tilt"), "\(problem)")
-        let error = #expect(throws: DICOMSeriesError.self) { try stack.volume() }
+
+        let volume = try stack.volume()
+        let size = try #require(expected["size"] as? [Int])
+        #expect([volume.geometry.size.x, volume.geometry.size.y, volume.geometry.size.z] == size)
+        let affine = try #require(expected["affine"] as? [[Double]])
+        #expect(volume.geometry.affine.maxAbsDifference(toRows: affine) < 1e-4, "\(volume.geometry.affine.rows) vs \(affine)")
+        #expect(volume.voxelType == .int16)
+        let values = truth.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        try #require(values.count == volume.voxels.count)
+        var worst = 0.0
+        for (n, v) in values.enumerated() { worst = max(worst, abs(volume.voxels.value(at: n) - Double(v))) }
+        // int16 output: the interpolated HU rounded.
+        #expect(worst <= 0.5 + 1e-3, "largest difference \(worst) HU")
+        #expect(volume.metadata.description?.contains("gantry tilt of 15° corrected") == true)
+
+        var refuse = DICOMVolumeOptions()
+        refuse.correctGantryTilt = false
+        let error = #expect(throws: DICOMSeriesError.self) { try stack.volume(options: refuse) }
         #expect(error?.reason.contains("sheared") == true)
     }
 }

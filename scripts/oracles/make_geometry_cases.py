@@ -14,7 +14,9 @@ independently of VoxelFlow.
            De-tiled, it must give back the original slices and their affine.
   repeat:  the series written twice with the same positions, AcquisitionNumber 1 and 2 (new SOP instances).
   tilt:    ImagePositionPatient shifted along y by k * spacing * tan(15 degrees) for slice k, orientation
-           unchanged, GantryDetectorTilt 15: a gantry-tilted (sheared) stack. Prints {"tilt_degrees": 15}.
+           unchanged, GantryDetectorTilt 15: a gantry-tilted (sheared) stack. Also writes expected_tilt.f32, the
+           stack resliced onto an orthogonal grid computed here from the positions (see expected_tilt_correction),
+           and prints {"tilt_degrees": 15, "size": [...], "affine": [...]}.
 
   shared-uid: the first 8 slices as patient A, the last 8 as patient B, all with one SeriesInstanceUID (as broken
            exports and anonymisers produce): must become two stacks, never one volume of two patients.
@@ -138,7 +140,54 @@ def main():
         affine[:3, 3] = r @ ipp0
         print(json.dumps({"affine": affine.tolist()}))
     else:
-        print(json.dumps({"tilt_degrees": 15}))
+        print(json.dumps(dict(expected_tilt_correction(out), tilt_degrees=15)))
+
+
+def expected_tilt_correction(out):
+    """The tilted series written to OUT resliced onto the orthogonal grid of its rows, columns and normal,
+    computed here from each file's ImagePositionPatient: output voxel (i, j, k) lies at
+    origin + i * dx * row + j * dy * col + k * dz * normal and takes slice k's value at that point (bilinear in
+    the slice's plane; the stack's minimum HU outside it). The grid starts at the first slice's position,
+    moved back along row/col by the whole shift when the slices move towards -row/-col, and grows by the
+    whole shift rounded up to pixels. Writes expected_tilt.f32 (float32 HU, i fastest, then j, then k) and
+    returns the grid: {"size": [nx, ny, nz], "affine": LPS 4x4}."""
+    files = [pydicom.dcmread(os.path.join(out, f)) for f in os.listdir(out) if f.endswith(".dcm")]
+    row = np.array(files[0].ImageOrientationPatient[:3], float)
+    col = np.array(files[0].ImageOrientationPatient[3:], float)
+    normal = np.cross(row, col)
+    files.sort(key=lambda d: float(np.dot(np.array(d.ImagePositionPatient, float), normal)))
+    positions = [np.array(d.ImagePositionPatient, float) for d in files]
+    dy, dx = (float(v) for v in files[0].PixelSpacing)
+    pixels = [d.pixel_array.astype(float) * float(d.RescaleSlope) + float(d.RescaleIntercept) for d in files]
+    ny, nx = pixels[0].shape
+    step = (positions[-1] - positions[0]) / (len(files) - 1)
+    dz = float(np.dot(step, normal))
+    total_x = np.dot(positions[-1] - positions[0], row) / dx
+    total_y = np.dot(positions[-1] - positions[0], col) / dy
+    extra_x, extra_y = int(math.ceil(abs(total_x) - 1e-6)), int(math.ceil(abs(total_y) - 1e-6))
+    start_x = -extra_x if total_x < 0 else 0
+    start_y = -extra_y if total_y < 0 else 0
+    origin = positions[0] + start_x * dx * row + start_y * dy * col
+    size = [nx + extra_x, ny + extra_y, len(files)]
+    fill = min(p.min() for p in pixels)
+    result = np.full((size[2], size[1], size[0]), fill, dtype=np.float64)
+    jj, ii = np.meshgrid(np.arange(size[1]), np.arange(size[0]), indexing="ij")
+    for k, (p, image) in enumerate(zip(positions, pixels)):
+        world = origin[:, None, None] + ii * dx * row[:, None, None] + jj * dy * col[:, None, None] + k * dz * normal[:, None, None]
+        rel = world - p[:, None, None]
+        x = np.tensordot(row, rel, axes=1) / dx
+        y = np.tensordot(col, rel, axes=1) / dy
+        inside = (x > -1e-6) & (x < nx - 1 + 1e-6) & (y > -1e-6) & (y < ny - 1 + 1e-6)
+        x0 = np.clip(np.floor(x), 0, nx - 1).astype(int)
+        y0 = np.clip(np.floor(y), 0, ny - 1).astype(int)
+        x1, y1 = np.minimum(x0 + 1, nx - 1), np.minimum(y0 + 1, ny - 1)
+        wx, wy = np.clip(x - x0, 0, 1), np.clip(y - y0, 0, 1)
+        value = (image[y0, x0] * (1 - wx) + image[y0, x1] * wx) * (1 - wy) + (image[y1, x0] * (1 - wx) + image[y1, x1] * wx) * wy
+        result[k][inside] = value[inside]
+    result.astype("<f4").tofile(os.path.join(out, "expected_tilt.f32"))
+    affine = np.eye(4)
+    affine[:3, 0], affine[:3, 1], affine[:3, 2], affine[:3, 3] = row * dx, col * dy, normal * dz, origin
+    return {"size": size, "affine": affine.tolist()}
 
 
 def csa_header(tags):

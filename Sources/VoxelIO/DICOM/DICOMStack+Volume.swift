@@ -18,6 +18,10 @@ public struct DICOMVolumeOptions: Sendable {
     /// (spacing = the median gap; linear interpolation between the two nearest slices; float32 output).
     /// Sheared (gantry-tilted) stacks are still refused.
     public var resampleToUniformSpacing = false
+    /// Reslice gantry-tilted (sheared) stacks onto an orthogonal grid, as dcm2niix's tilt correction does:
+    /// each slice is shifted in its plane by linear interpolation and the grid grows so that no voxel is
+    /// lost (new voxels get the stack's minimum). When false, tilted stacks are refused with the angle.
+    public var correctGantryTilt = true
     /// Default options.
     public init() {}
 }
@@ -33,7 +37,10 @@ extension DICOMStack {
             if options.resampleToUniformSpacing && !isTilted && slices.count > 1 {
                 return try resampledToUniformSpacing(options: options)
             }
-            let hint = isTilted ? "reslicing tilted stacks is not supported yet" : "ask for resampling to uniform spacing (convert --resample-slices)"
+            if options.correctGantryTilt && isTilted && slices.count > 1 {
+                return try reslicedForTilt(options: options)
+            }
+            let hint = isTilted ? "tilt correction was turned off (convert --refuse-tilt, input \"refuseTilt\")" : "ask for resampling to uniform spacing (convert --resample-slices)"
             throw DICOMSeriesError(path: first.path, reason: "cannot build a regular volume: \(irregularity ?? "irregular stack"); \(hint)")
         }
         let h = first.header
@@ -179,6 +186,90 @@ extension DICOMStack {
         var meta = source.metadata
         meta.description = (meta.description.map { $0 + "; " } ?? "") + "resampled to \(DICOMSeriesAssembler.fmt(spacing)) mm slices"
         return try Volume(geometry: g, voxels: .float32(values), metadata: meta)
+    }
+
+    /// A gantry-tilted stack resliced onto the orthogonal grid of its rows, columns and slice normal. Slice k
+    /// of a tilted stack is moved in its plane by k times the in-plane part of the step between slices; each
+    /// output slice samples its own input slice at the shifted position (bilinear; one axis for a pure tilt),
+    /// so values never mix between slices, as in dcm2niix's correction. The grid grows by the whole shift
+    /// (rounded up to whole pixels) so no voxel is lost; new voxels get the stack's minimum. int16 stacks
+    /// without scaling stay int16 (rounded); others become float32 physical values.
+    func reslicedForTilt(options: DICOMVolumeOptions) throws -> Volume {
+        let first = slices[0]
+        let positions = slices.compactMap(\.position)
+        guard positions.count == slices.count, let normal = first.normal, let o = first.orientation, o.count == 6 else {
+            throw DICOMSeriesError(path: first.path, reason: "cannot correct the tilt: the slices have no position or orientation")
+        }
+        let count = slices.count
+        let step = (positions[count - 1] - positions[0]) / Double(count - 1)
+        let stepLength = (step * step).sum().squareRoot()
+        for k in 1..<count {
+            let d = positions[k] - positions[k - 1] - step
+            guard (d * d).sum().squareRoot() <= max(0.01, 0.01 * stepLength) else {
+                throw DICOMSeriesError(path: slices[k].path, reason: "cannot correct the tilt: the slices are tilted and unevenly spaced or missing (after \(slices[k - 1].path))")
+            }
+        }
+        var asIs = self
+        asIs.isRegular = true
+        asIs.irregularity = nil
+        let source = try asIs.volume(options: options)
+        let row = SIMD3(o[0], o[1], o[2]), column = SIMD3(o[3], o[4], o[5])
+        let g = source.geometry
+        let dx = g.spacing.x, dy = g.spacing.y
+        let dz = (step * normal).sum()
+        guard dz > 0 else {
+            throw DICOMSeriesError(path: first.path, reason: "cannot correct the tilt: the slices do not advance along the normal")
+        }
+        // Shift of each slice in pixels along the rows (x) and the columns (y).
+        let shiftX = (step * row).sum() / dx, shiftY = (step * column).sum() / dy
+        let totalX = shiftX * Double(count - 1), totalY = shiftY * Double(count - 1)
+        guard let extraX = Int(checkedRounding: (abs(totalX) - 1e-6).rounded(.up)), let extraY = Int(checkedRounding: (abs(totalY) - 1e-6).rounded(.up)),
+              extraX <= 4 * g.size.x, extraY <= 4 * g.size.y else {
+            throw DICOMSeriesError(path: first.path, reason: "cannot correct the tilt: the slices are shifted by more than four times their width")
+        }
+        let startX = totalX < 0 ? -Double(max(0, extraX)) : 0, startY = totalY < 0 ? -Double(max(0, extraY)) : 0
+        let nx = g.size.x, ny = g.size.y
+        let outX = nx + max(0, extraX), outY = ny + max(0, extraY)
+        let plane = nx * ny, outPlane = outX * outY
+        let src = (0..<(plane * count)).map { source.scaling.apply(source.voxels.value(at: $0)) }
+        let fill = src.min() ?? 0
+        let keepInt16 = source.voxels.type == .int16 && source.scaling == .identity
+        let values = [Float](unsafeUninitializedCapacity: outPlane * count) { out, initialized in
+            for k in 0..<count {
+                let offX = startX - Double(k) * shiftX, offY = startY - Double(k) * shiftY
+                for j in 0..<outY {
+                    let y = Double(j) + offY
+                    let y0 = Int(y.rounded(.down))
+                    let wy = y - Double(y0)
+                    for i in 0..<outX {
+                        let x = Double(i) + offX
+                        var value = fill
+                        if x > -1e-6, x < Double(nx - 1) + 1e-6, y > -1e-6, y < Double(ny - 1) + 1e-6 {
+                            let x0 = min(max(Int(x.rounded(.down)), 0), nx - 1), yy0 = min(max(y0, 0), ny - 1)
+                            let x1 = min(x0 + 1, nx - 1), y1 = min(yy0 + 1, ny - 1)
+                            let wx = min(max(x - Double(x0), 0), 1), wyc = min(max(wy, 0), 1)
+                            let base = k * plane
+                            let a = src[base + yy0 * nx + x0], b = src[base + yy0 * nx + x1]
+                            let c = src[base + y1 * nx + x0], d = src[base + y1 * nx + x1]
+                            value = (a * (1 - wx) + b * wx) * (1 - wyc) + (c * (1 - wx) + d * wx) * wyc
+                        }
+                        out[k * outPlane + j * outX + i] = Float(value)
+                    }
+                }
+            }
+            initialized = outPlane * count
+        }
+        let origin = positions[0] + row * (startX * dx) + column * (startY * dy)
+        let geometry = Geometry(size: SIMD3(outX, outY, count), spacing: SIMD3(dx, dy, dz), origin: origin,
+                                direction: Matrix3(columns: row, column, normal))
+        var meta = source.metadata
+        let degrees = DICOMSeriesAssembler.acosDegrees(min(1, dz / stepLength))
+        meta.description = (meta.description.map { $0 + "; " } ?? "") + "gantry tilt of \(DICOMSeriesAssembler.fmt(degrees))° corrected by reslicing"
+        if keepInt16 {
+            let rounded = values.map { Int16(clamping: Int(($0).rounded())) }
+            return try Volume(geometry: geometry, voxels: .int16(rounded), metadata: meta)
+        }
+        return try Volume(geometry: geometry, voxels: .float32(values), metadata: meta)
     }
 
     /// Series-level metadata from the first slice.

@@ -59,14 +59,18 @@ public struct CaseInput: Sendable {
             warnings += image.warnings.map { "\(CaseInput.relative(path, to: archive)): \($0)" }
             volume = image.volume
         case .dicomSeries(let stack, let options):
-            guard stack.isRegular || options.resampleSlices else {
-                throw CaseError.unusableInput(input: name, reason: "DICOM series \(stack.label): \(stack.irregularity ?? "irregular slices") (set \"resampleSlices\": true on the input to resample)")
+            let tiltCorrected = stack.isTilted && !options.refuseTilt
+            guard stack.isRegular || options.resampleSlices || tiltCorrected else {
+                let hint = stack.isTilted ? "\"refuseTilt\" is set" : "set \"resampleSlices\": true on the input to resample"
+                throw CaseError.unusableInput(input: name, reason: "DICOM series \(stack.label): \(stack.irregularity ?? "irregular slices") (\(hint))")
             }
             warnings += stack.problems.map { "DICOM series \(stack.label): \($0)" }
             var o = DICOMVolumeOptions()
             o.suvBodyWeight = options.suv
             o.resampleToUniformSpacing = options.resampleSlices
+            o.correctGantryTilt = !options.refuseTilt
             volume = try stack.volume(options: o)
+            if tiltCorrected { warnings.append("DICOM series \(stack.label): resliced onto an orthogonal grid to correct the gantry tilt") }
         case .dicomObject(let path, let series):
             let file = CaseInput.relative(path, to: archive)
             if DICOMRTStruct.isStructureSet(path) {

@@ -60,6 +60,7 @@ public enum PipelineSchema {
                                                             .object([("type", .string("array")), ("items", .object([("type", .string("string"))]))])]))])),
                     ("suv", .object([("type", .string("boolean")), ("default", .bool(false))])),
                     ("resampleSlices", .object([("type", .string("boolean")), ("default", .bool(false))])),
+                    ("refuseTilt", .object([("type", .string("boolean")), ("default", .bool(false))])),
                     ("caseName", .object([("type", .string("string")), ("default", .string(DICOMInputOptions.defaultCaseName))])),
                     ("select", select),
                 ])),

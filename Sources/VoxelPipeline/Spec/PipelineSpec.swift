@@ -68,6 +68,8 @@ public struct DICOMInputOptions: Sendable, Equatable {
     public var suv: Bool
     /// Resample stacks with missing slices or uneven spacing to uniform slices.
     public var resampleSlices: Bool
+    /// Refuse gantry-tilted stacks instead of reslicing them onto an orthogonal grid.
+    public var refuseTilt = false
     /// Template of the case id: `{patient}`, `{study}`, `{series}` (SeriesNumber), `{modality}`, `{uid}`
     /// (the first 12 hex digits of a hash of the SeriesInstanceUID). Sanitised into one path component.
     public var caseName: String

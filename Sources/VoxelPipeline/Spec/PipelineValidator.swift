@@ -69,7 +69,7 @@ public struct PipelineValidator {
 /// The keys allowed at the top of a pipeline file.
 let pipelineKeys = ["$schema", "voxelflow", "name", "description", "seed", "inputs", "stages", "training"]
 /// The keys allowed in an input.
-let inputKeys = ["of", "type", "as", "pattern", "modality", "suv", "resampleSlices", "caseName", "select", "path"]
+let inputKeys = ["of", "type", "as", "pattern", "modality", "suv", "resampleSlices", "refuseTilt", "caseName", "select", "path"]
 /// The keys allowed in a `dicom-series` input's `select` object.
 let selectKeys = ["modality", "seriesDescription", "protocolName", "bodyPartExamined", "imageType", "slices",
                   "sliceThickness", "sliceSpacing", "pixelSpacing", "orientation", "bestPerStudy"]
@@ -241,7 +241,7 @@ struct Checker {
             if let problem = CasePattern.problem(pattern) { issue("\(path).pattern", p.value, problem); return nil }
             return InputSpec(name: name, kind: kind, source: .nifti(pattern: pattern))
         case "dicom-series":
-            only(["type", "as", "modality", "suv", "resampleSlices", "caseName", "select"], for: "dicom-series")
+            only(["type", "as", "modality", "suv", "resampleSlices", "refuseTilt", "caseName", "select"], for: "dicom-series")
             if kind != .image { issue("\(path).as", keys["as"].map(\.value) ?? node, "a dicom-series input is an image") }
             var options = DICOMInputOptions(modalities: [], suv: false, resampleSlices: false, caseName: DICOMInputOptions.defaultCaseName)
             if let m = keys["modality"] {
@@ -252,7 +252,8 @@ struct Checker {
                 }
             }
             for (key, setter) in [("suv", { (o: inout DICOMInputOptions, b: Bool) in o.suv = b }),
-                                  ("resampleSlices", { (o: inout DICOMInputOptions, b: Bool) in o.resampleSlices = b })] {
+                                  ("resampleSlices", { (o: inout DICOMInputOptions, b: Bool) in o.resampleSlices = b }),
+                                  ("refuseTilt", { (o: inout DICOMInputOptions, b: Bool) in o.refuseTilt = b })] {
                 if let m = keys[key] {
                     if case .bool(let b) = m.value.value { setter(&options, b) } else { issue("\(path).\(key)", m.value, "expected true or false, found \(m.value.typeName)") }
                 }
