@@ -169,6 +169,27 @@ void readMosaic(DcmItem &ds, vf_dicom_summary *out) {
     }
 }
 
+/// Diffusion weighting from the standard attributes, else from the CSA image header.
+void readDiffusion(DcmItem &ds, vf_dicom_summary *out) {
+    out->has_diffusion_b_value = getFloats(ds, DCM_DiffusionBValue, &out->diffusion_b_value, 1);
+    out->has_diffusion_gradient = getFloats(ds, DCM_DiffusionGradientOrientation, out->diffusion_gradient, 3);
+    if (out->has_diffusion_b_value && out->has_diffusion_gradient) return;
+    unsigned long length = 0;
+    const Uint8 *csa = csaImageHeader(ds, &length);
+    if (csa == nullptr) return;
+    if (!out->has_diffusion_b_value) {
+        std::string b = csaItem(csa, static_cast<Uint32>(length), "B_value", 0);
+        if (!b.empty()) { out->diffusion_b_value = std::atof(b.c_str()); out->has_diffusion_b_value = 1; }
+    }
+    if (!out->has_diffusion_gradient) {
+        std::vector<std::string> g = csaItems(csa, static_cast<Uint32>(length), "DiffusionGradientDirection");
+        if (g.size() == 3) {
+            for (int c = 0; c < 3; c++) out->diffusion_gradient[c] = std::atof(g[c].c_str());
+            out->has_diffusion_gradient = 1;
+        }
+    }
+}
+
 // DCMTK logs warnings to the console by default; VoxelFlow reports problems itself.
 void quietLogging() {
     static std::once_flag once;
@@ -263,6 +284,7 @@ int vf_fill_summary(DcmFileFormat &file, vf_dicom_summary *out, char *err, size_
         out->has_gantry_tilt = getFloats(*ds, DCM_GantryDetectorTilt, &out->gantry_tilt, 1);
         readMosaic(*ds, out);
         out->has_repetition_time = getFloats(*ds, DCM_RepetitionTime, &out->repetition_time, 1);
+        readDiffusion(*ds, out);
         copyString(*ds, DCM_Units, out->units, sizeof(out->units));
         out->has_patient_weight = getFloats(*ds, DCM_PatientWeight, &out->patient_weight, 1);
         copyString(*ds, DCM_SeriesDate, out->series_date, sizeof(out->series_date));
@@ -396,6 +418,42 @@ extern "C" int vf_dicom_read_attributes(const char *path, const uint32_t *tags, 
             return 2;
         }
         std::memcpy(out, all.data(), all.size());
+        return 0;
+    } catch (const std::exception &e) {
+        setErr(err, errlen, e.what());
+        return 1;
+    } catch (...) {
+        setErr(err, errlen, "unknown C++ exception in DCMTK");
+        return 1;
+    }
+}
+
+extern "C" int vf_dicomdir_files(const char *path, vf_dicomdir_callback callback, void *context, char *err, size_t errlen) {
+    try {
+        quietLogging();
+        DcmFileFormat file;
+        OFCondition status = file.loadFile(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
+        if (status.bad()) {
+            setErr(err, errlen, status.text());
+            return 1;
+        }
+        DcmDataset *ds = file.getDataset();
+        DcmSequenceOfItems *records = nullptr;
+        if (ds == nullptr || ds->findAndGetSequence(DCM_DirectoryRecordSequence, records).bad() || records == nullptr) {
+            setErr(err, errlen, "no DirectoryRecordSequence (0004,1220): not a DICOMDIR");
+            return 1;
+        }
+        unsigned long count = records->card();
+        for (unsigned long n = 0; n < count; n++) {
+            DcmItem *record = records->getItem(n);
+            if (record == nullptr) continue;
+            OFString id, type;
+            if (record->findAndGetOFStringArray(DCM_ReferencedFileID, id).bad() || id.empty()) continue;
+            record->findAndGetOFString(DCM_DirectoryRecordType, type);
+            std::string joined(id.c_str());
+            for (char &c : joined) if (c == '\\') c = '/';
+            callback(context, joined.c_str(), type.c_str());
+        }
         return 0;
     } catch (const std::exception &e) {
         setErr(err, errlen, e.what());

@@ -170,10 +170,10 @@ struct ConvertCommand: ParsableCommand {
         let sidecarPath = base + ".json", bvalPath = base + ".bval", bvecPath = base + ".bvec"
         var diffusion: DiffusionTable?
         if stack.volumeCount > 1, acquisition != nil {
-            diffusion = DiffusionTable(try stack.slices.map { try DICOMAcquisition.read($0.path) }, geometry: stack.geometry())
+            diffusion = DiffusionTable(try stack.volumeFiles.map { try DICOMAcquisition.read($0) }, geometry: stack.geometry())
         }
         let extra = (sidecar && acquisition != nil ? [sidecarPath] : []) + (diffusion != nil ? [bvalPath, bvecPath] : [])
-        try OutputGuard.check(NIfTI.datasetFiles(path) + extra, name: path, inputs: stack.slices.map(\.path), force: force)
+        try OutputGuard.check(NIfTI.datasetFiles(path) + extra, name: path, inputs: stack.files, force: force)
         for p in stack.problems { printError("voxelflow: warning: \(input): \(p)") }
         var volumeOptions = DICOMVolumeOptions()
         volumeOptions.suvBodyWeight = suv
@@ -217,7 +217,7 @@ struct ConvertCommand: ParsableCommand {
     private func convertSegmentation() throws {
         let stack = try reference.map { try DICOMSeriesChoice.load($0, selector: series) }
         let tablePath = LabelTable.sidecarPath(for: output)
-        let inputs = [input] + (stack?.slices.map(\.path) ?? [])
+        let inputs = [input] + (stack?.files ?? [])
         try OutputGuard.check(NIfTI.datasetFiles(output) + [tablePath], name: output, inputs: inputs, force: force)
         let seg = try DICOMSegmentation.read(input, reference: stack)
         if seg.overlappingVoxels > 0 {
@@ -238,7 +238,7 @@ struct ConvertCommand: ParsableCommand {
         }
         let stack = try DICOMSeriesChoice.load(reference, selector: series)
         let tablePath = LabelTable.sidecarPath(for: output)
-        try OutputGuard.check(NIfTI.datasetFiles(output) + [tablePath], name: output, inputs: [input] + stack.slices.map(\.path), force: force)
+        try OutputGuard.check(NIfTI.datasetFiles(output) + [tablePath], name: output, inputs: [input] + stack.files, force: force)
         let rt = try DICOMRTStruct.read(input, reference: stack)
         for w in rt.warnings { printError("voxelflow: warning: \(input): \(w)") }
         if rt.overlappingVoxels > 0 {

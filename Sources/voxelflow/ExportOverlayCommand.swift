@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import VoxelCore
 import VoxelIO
 import VoxelPipeline
@@ -15,7 +16,8 @@ struct ExportOverlayCommand: ParsableCommand {
         and the value of each label; the names are in the series description and ImageComments). Each image
         references the source image it copies and carries its position, orientation and pixel spacing;
         patient, study and frame of reference come from the series. The folder appears atomically; an
-        existing OUTPUT is refused.
+        existing OUTPUT is refused. --deidentify PROFILE de-identifies the images with the keyed UIDs
+        `voxelflow deidentify` gives their series (same key).
 
         \(ExitCodes.help)
         """
@@ -42,6 +44,8 @@ struct ExportOverlayCommand: ParsableCommand {
     @Flag(name: .long, help: "Put a label map on another grid onto the series' grid (nearest neighbour).")
     var resample = false
 
+    @OptionGroup var privacy: WriterDeidentification
+
     @Flag(name: .shortAndLong, help: "Print nothing on success.")
     var quiet = false
 
@@ -56,7 +60,15 @@ struct ExportOverlayCommand: ParsableCommand {
             let (table, stack, map) = (inputs.table, inputs.stack, try LabelMap(inputs.volume))
             let display = window == "auto" ? DisplayWindow.automatic(for: try stack.volume()) : (DisplayWindow.presets[window] ?? DisplayWindow.parse(window))
             let w = display ?? DisplayWindow(level: 40, width: 400)
+            let deidentifier = try privacy.deidentifier()
             let n = try DICOMOverlaySeries.write(map, reference: stack, table: table, window: (w.level, w.width), to: output)
+            let written = ((try? FileManager.default.contentsOfDirectory(atPath: output)) ?? []).filter { $0.hasSuffix(".dcm") }.sorted()
+            do {
+                try WriterDeidentification.apply(deidentifier, to: written.map { output + "/" + $0 })
+            } catch {
+                rmdir(output)  // the folder is this command's own (it refuses an existing one) and is now empty
+                throw error
+            }
             if !quiet { print("wrote \(output)/ (\(n) Secondary Capture images with label outlines) on DICOM series \(stack.label)") }
         } catch let error as ExitCode {
             throw error

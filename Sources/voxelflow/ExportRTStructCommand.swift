@@ -16,7 +16,8 @@ struct ExportRTStructCommand: ParsableCommand {
         the label back exactly); coordinates are rounded to 0.001 mm and every decimal string fits 16
         characters. A label map on another grid is refused with both grids named, unless --resample puts it
         on the series' grid (nearest neighbour). The output appears atomically; an existing OUTPUT is
-        replaced only with --force.
+        replaced only with --force. --deidentify PROFILE de-identifies the RTSTRUCT with the keyed UIDs
+        `voxelflow deidentify` gives its series (same key), so it references the de-identified copy.
 
         \(ExitCodes.help)
         """
@@ -49,6 +50,8 @@ struct ExportRTStructCommand: ParsableCommand {
     @Flag(name: .long, help: "Replace OUTPUT when it exists (never when it is one of the inputs).")
     var force = false
 
+    @OptionGroup var privacy: WriterDeidentification
+
     @Flag(name: .shortAndLong, help: "Print nothing on success.")
     var quiet = false
 
@@ -66,7 +69,9 @@ struct ExportRTStructCommand: ParsableCommand {
             var options = DICOMRTStructOptions()
             options.algorithmType = algorithmType
             options.interpretedType = interpretedType
+            let deidentifier = try privacy.deidentifier()
             let written = try DICOMRTStruct.write(map, reference: stack, table: table, to: output, options: options)
+            try WriterDeidentification.apply(deidentifier, to: [output])
             if !quiet {
                 print("wrote \(output) (RTSTRUCT, \(written.rois) ROI\(written.rois == 1 ? "" : "s"), \(written.contours) contour\(written.contours == 1 ? "" : "s")) on DICOM series \(stack.label)")
             }

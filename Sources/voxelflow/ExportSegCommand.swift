@@ -21,7 +21,8 @@ struct ExportSegCommand: ParsableCommand {
         numbered 1…n in increasing label value. Patient, study and frame of reference come from the series.
         A label map on another grid is refused with both grids named, unless --resample puts it on the
         series' grid (nearest neighbour). The output appears atomically; an existing OUTPUT is replaced only
-        with --force.
+        with --force. --deidentify PROFILE de-identifies the SEG with the keyed UIDs `voxelflow deidentify`
+        gives its series (same key), so it references the de-identified copy of the series.
 
         \(ExitCodes.help)
         """
@@ -60,6 +61,8 @@ struct ExportSegCommand: ParsableCommand {
     @Flag(name: .long, help: "Replace OUTPUT when it exists (never when it is one of the inputs).")
     var force = false
 
+    @OptionGroup var privacy: WriterDeidentification
+
     @Flag(name: .shortAndLong, help: "Print nothing on success.")
     var quiet = false
 
@@ -77,6 +80,7 @@ struct ExportSegCommand: ParsableCommand {
             let inputs = try LabelExportInputs(labels: labels, labelTable: labelTable, reference: reference, series: series, resample: resample,
                                                interpolation: type == "fractional" ? .linear : .nearest, outputs: [output], force: force)
             let (table, stack) = (inputs.table, inputs.stack)
+            let deidentifier = try privacy.deidentifier()
             var options = DICOMSegmentationOptions()
             options.algorithmName = algorithm
             options.algorithmType = algorithmType
@@ -92,8 +96,9 @@ struct ExportSegCommand: ParsableCommand {
                 frames = try DICOMSegmentation.write(map, reference: stack, table: table, to: output, options: options)
                 segments = map.labelsPresent().filter { $0 > 0 }.count
             }
+            try WriterDeidentification.apply(deidentifier, to: [output])
             if !quiet {
-                print("wrote \(output) (DICOM SEG \(type.uppercased()), \(segments) segment\(segments == 1 ? "" : "s"), \(frames) frame\(frames == 1 ? "" : "s")) on DICOM series \(stack.label)")
+                print("wrote \(output)\(deidentifier == nil ? "" : " de-identified") (DICOM SEG \(type.uppercased()), \(segments) segment\(segments == 1 ? "" : "s"), \(frames) frame\(frames == 1 ? "" : "s")) on DICOM series \(stack.label)")
             }
         } catch let error as ExitCode {
             throw error

@@ -18,7 +18,7 @@ struct LabelExportInputs {
         table = try labelTable.map { try LabelTable.read($0) }
         stack = try DICOMSeriesChoice.load(reference, selector: series)
         if let outputs, let first = outputs.first {
-            try OutputGuard.check(outputs, name: first, inputs: NIfTI.datasetFiles(labels) + stack.slices.map(\.path), force: force)
+            try OutputGuard.check(outputs, name: first, inputs: NIfTI.datasetFiles(labels) + stack.files, force: force)
         }
         var v = try NIfTI.read(labels).volume
         let grid = stack.geometry()

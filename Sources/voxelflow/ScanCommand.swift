@@ -9,7 +9,8 @@ struct ScanCommand: ParsableCommand {
         commandName: "scan",
         abstract: "List the DICOM series in a folder tree (headers only, in parallel).",
         discussion: """
-        Walks ARCHIVE, reads every file's header (never its pixel data), and groups images into
+        Walks ARCHIVE (or reads the files a DICOMDIR at its top lists; --walk walks anyway), reads every
+        file's header (never its pixel data), and groups images into
         patient > study > series > stack. A stack is what becomes one volume: slices of one series with the
         same orientation, size, echo and temporal position, sorted by position along the slice normal.
         Problems (duplicate or missing slices, uneven spacing, gantry tilt) are listed per stack. Files
@@ -29,9 +30,27 @@ struct ScanCommand: ParsableCommand {
     @Option(name: .long, help: "Threads reading headers (default: one per core).")
     var threads: Int?
 
+    @Option(name: .long, help: "An index file kept between scans: unchanged files (same size, modification time and inode) are not read again. Created when absent; it holds PatientIDs, keep it with the archive.")
+    var cache: String?
+
+    @Flag(name: .long, help: "Walk the folder tree even when a DICOMDIR index is at its top.")
+    var walk = false
+
     func run() throws {
         do {
-            let scan = try DICOMScanner.scan(archive, threads: threads ?? ComputeBudget.threads)
+            let scan: DICOMScan
+            if let cache {
+                var index = try DICOMScanCache.load(cache)
+                if let why = index.ignoredBecause { printError("voxelflow: \(cache): not used (\(why)); every file is read and the cache rebuilt") }
+                scan = try DICOMScanner.scan(archive, threads: threads ?? ComputeBudget.threads, useIndex: !walk, cache: &index)
+                try index.save(cache)
+                printError("voxelflow: \(index.misses) file(s) read, \(index.hits) unchanged taken from \(cache)")
+            } else {
+                scan = try DICOMScanner.scan(archive, threads: threads ?? ComputeBudget.threads, useIndex: !walk)
+            }
+            if let note = scan.index {
+                printError("voxelflow: \(note)")
+            }
             let report = ScanReport(scan)
             if json {
                 print(try JSONValueEncoder.encode(report).serialized())
@@ -64,12 +83,15 @@ struct ScanReport: Codable {
         var convertible: Bool
     }
     var filesScanned: Int
+    /// How a DICOMDIR at the top was used, when there was one.
+    var index: String?
     var stacks: [Stack]
     var nonImages: [DICOMScan.Rejected]
     var unreadable: [DICOMScan.Rejected]
 
     init(_ scan: DICOMScan) {
         filesScanned = scan.filesScanned
+        index = scan.index
         nonImages = scan.nonImages
         unreadable = scan.unreadable
         stacks = scan.stacks.enumerated().map { n, s in
@@ -81,7 +103,7 @@ struct ScanReport: Codable {
                          dimensions: [g.size.x, g.size.y, g.size.z] + (s.volumeCount > 1 ? [s.volumeCount] : []),
                          spacing: [g.spacing.x, g.spacing.y, g.spacing.z],
                          orientation: g.orientationCode, transferSyntax: h.transferSyntaxName,
-                         files: Set(s.slices.map(\.path)).count, problems: s.problems, convertible: s.isRegular)
+                         files: s.files.count, problems: s.problems, convertible: s.isRegular)
         }
     }
 

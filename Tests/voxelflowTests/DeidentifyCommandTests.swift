@@ -85,3 +85,56 @@ enum DeidFixturesCLI {
         (try? FileManager.default.contentsOfDirectory(atPath: folder))?.sorted().first.map { folder + "/" + $0 }
     }
 }
+
+/// `--deidentify` on the DICOM writers: the SEG, RTSTRUCT and overlay written from the identified series
+/// reference the copy `voxelflow deidentify` makes of it with the same key, and carry no original identifier.
+@Suite("voxelflow export-* --deidentify")
+struct ExportDeidentificationTests {
+    static let series = TestPaths.sampleData + "/dicom/ct_head_implicit"
+
+    @Test("SEG, RTSTRUCT and overlay written with --deidentify reference the de-identified series; no key, no output")
+    func exportsReferenceDeidentifiedSeries() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        let key = try DeidentifyCommandTests.keyFile(dir)
+        let mask = try CLIExportSegTests.boneMask(in: dir)
+        #expect(CLITests.run("deidentify", Self.series, dir + "/deid", "--key-file", key, "-q").status == 0)
+        let copy = try #require(try DICOMScanner.scan(dir + "/deid").stacks.first)
+        let copyUIDs = Set(copy.slices.map(\.header.sopInstanceUID))
+        let original = try #require(try DICOMScanner.scan(Self.series).stacks.first).header
+
+        let seg = CLITests.run("export-seg", mask, "--reference", Self.series, "-o", dir + "/seg.dcm", "--deidentify", "basic", "--deid-key-file", key)
+        #expect(seg.status == 0 && seg.stdout.contains("de-identified"), "\(seg.stderr)")
+        let rt = CLITests.run("export-rtstruct", mask, "--reference", Self.series, "-o", dir + "/rt.dcm", "--deidentify", "basic", "--deid-key-file", key)
+        #expect(rt.status == 0, "\(rt.stderr)")
+        let overlay = CLITests.run("export-overlay", mask, "--reference", Self.series, "-o", dir + "/overlay", "--deidentify", "basic", "--deid-key-file", key)
+        #expect(overlay.status == 0, "\(overlay.stderr)")
+
+        for file in [dir + "/seg.dcm", dir + "/rt.dcm"] {
+            let header = try DICOMHeader.read(file)
+            #expect(header.studyInstanceUID == copy.header.studyInstanceUID, "\(file)")
+            #expect(header.patientID == copy.header.patientID && header.patientID != original.patientID)
+            #expect(header.frameOfReferenceUID == copy.header.frameOfReferenceUID)
+            // Every SOP instance the object references is one of the de-identified copies, none an original.
+            let bytes = try String(decoding: Data(contentsOf: URL(fileURLWithPath: file)), as: UTF8.self)
+            #expect(copyUIDs.contains { bytes.contains($0) }, "\(file) references none of the de-identified instances")
+            #expect(!bytes.contains(original.sopInstanceUID) && !bytes.contains(original.studyInstanceUID) && !bytes.contains(original.patientID))
+        }
+        let overlays = try FileManager.default.contentsOfDirectory(atPath: dir + "/overlay").filter { $0.hasSuffix(".dcm") }
+        #expect(overlays.count == 16)
+        for name in overlays {
+            let header = try DICOMHeader.read(dir + "/overlay/" + name)
+            #expect(header.studyInstanceUID == copy.header.studyInstanceUID && header.patientID == copy.header.patientID)
+        }
+
+        // No key: refused before anything is written.
+        let noKey = Subprocess.run([TestPaths.voxelflowExecutable, "export-seg", mask, "--reference", Self.series, "-o", dir + "/seg2.dcm",
+                                    "--deidentify", "basic"], environment: ["VOXELFLOW_DEID_KEY": nil])
+        #expect(noKey.status != 0 && noKey.stderr.contains("needs a key"), "\(noKey.stderr)")
+        #expect(!TestPaths.exists(dir + "/seg2.dcm"))
+        let badProfile = CLITests.run("export-rtstruct", mask, "--reference", Self.series, "-o", dir + "/rt2.dcm", "--deidentify", "basic,keep-all", "--deid-key-file", key)
+        #expect(badProfile.status != 0 && badProfile.stderr.contains("keep-all"))
+        #expect(!TestPaths.exists(dir + "/rt2.dcm"))
+    }
+}
+

@@ -64,6 +64,10 @@ typedef struct {
     int32_t mosaic_images;        /**< NumberOfImagesInMosaic; 0 when absent */
     double csa_slice_normal[3];   int has_csa_slice_normal;
     double repetition_time;       int has_repetition_time;  /**< RepetitionTime (0018,0080), ms */
+    /* Diffusion weighting: DiffusionBValue (0018,9087) and DiffusionGradientOrientation (0018,9089), else the
+       Siemens CSA B_value and DiffusionGradientDirection. */
+    double diffusion_b_value;     int has_diffusion_b_value;
+    double diffusion_gradient[3]; int has_diffusion_gradient;
     int has_meta_header;          /**< 1 when the file has the DICM preamble and meta header */
     int has_pixel_attributes;     /**< 1 when Rows, Columns and BitsAllocated are present */
     int identifier_too_long;      /**< 1 when a UID or PatientID did not fit its 256-character buffer (never
@@ -325,6 +329,14 @@ int vf_sc_write(const char *source_file, const char *path, const vf_sc_attribute
 int vf_dicom_read_attributes(const char *path, const uint32_t *tags, int tag_count,
                              const char *const *csa_names, int csa_count, char *out, size_t capacity,
                              char *err, size_t errlen);
+
+/** Receives one referenced file of a DICOMDIR: its ReferencedFileID with components joined by '/', and the
+ *  record's DirectoryRecordType ("IMAGE", "RT STRUCTURE", …). */
+typedef void (*vf_dicomdir_callback)(void *context, const char *file_id, const char *record_type);
+
+/** Lists the files a DICOMDIR references, in record order. Returns 0, or 1 with `err` when the file cannot
+ *  be read or has no DirectoryRecordSequence. */
+int vf_dicomdir_files(const char *path, vf_dicomdir_callback callback, void *context, char *err, size_t errlen);
 
 /** A new UID (for a series), at most 64 characters. */
 void vf_new_uid(char *out, size_t capacity);

@@ -95,6 +95,11 @@ public struct DICOMHeader: Sendable, Equatable, Codable {
     public var frameOfReferenceUID: String = ""
     /// RepetitionTime (0018,0080) in ms; nil when absent. The time step of MOSAIC time series.
     public var repetitionTime: Double?
+    /// Diffusion b-value (s/mm²): DiffusionBValue (0018,9087), else the Siemens CSA B_value; nil when absent.
+    public var diffusionBValue: Double?
+    /// Diffusion gradient direction (patient LPS): DiffusionGradientOrientation (0018,9089), else the
+    /// Siemens CSA DiffusionGradientDirection; nil when absent.
+    public var diffusionGradient: [Double]?
 
     /// Reads the header of the DICOM file at `path`, stopping before the pixel data.
     /// - Throws: `DICOMError` naming the file and DCMTK's reason.
@@ -164,6 +169,8 @@ extension DICOMHeader {
             identifierTooLong: s.identifier_too_long != 0)
         frameOfReferenceUID = str(s.frame_of_reference_uid)
         repetitionTime = s.has_repetition_time != 0 ? s.repetition_time : nil
+        diffusionBValue = s.has_diffusion_b_value != 0 ? s.diffusion_b_value : nil
+        diffusionGradient = s.has_diffusion_gradient != 0 ? doubles(s.diffusion_gradient, 3) : nil
     }
 }
 

@@ -23,25 +23,88 @@ public struct DICOMScan: Sendable {
     public var unreadable: [Rejected]
     /// Number of files looked at.
     public var filesScanned: Int
+    /// How the files were found when a DICOMDIR was present: read from the index, or why the folder was
+    /// walked instead. nil when there was no DICOMDIR.
+    public var index: String? = nil
 }
 
 /// Walks a folder tree, reads every file's header (never the pixel data) in parallel, and assembles
 /// series. A file that is not DICOM or cannot be parsed is listed with its reason and never stops the scan.
 public enum DICOMScanner {
     /// Scans `root` (a folder, or a single file). `threads` defaults to one per core.
-    public static func scan(_ root: String, threads: Int = ComputeBudget.threads) throws -> DICOMScan {
-        let files = try listFiles(root)
-        let results = UnsafeMutableBufferPointer<Result<FileContent, DICOMError>?>.allocate(capacity: max(1, files.count))
+    /// When `root` is a folder with a DICOMDIR directly inside and `useIndex` is true, the files it references
+    /// are scanned instead of walking the tree (files the index does not list are then not seen); when any
+    /// reference matches no file, or the index cannot be read, the tree is walked (`DICOMScan.index` says which).
+    public static func scan(_ root: String, threads: Int = ComputeBudget.threads, useIndex: Bool = true) throws -> DICOMScan {
+        var cache: DICOMScanCache?
+        return try scan(root, threads: threads, useIndex: useIndex, cache: &cache)
+    }
+
+    /// Scans `root`, taking unchanged files from `cache` (their headers are not read again) and recording
+    /// every file read in it; files no longer under `root` are dropped from the cache.
+    public static func scan(_ root: String, threads: Int = ComputeBudget.threads, useIndex: Bool = true,
+                            cache: inout DICOMScanCache) throws -> DICOMScan {
+        var optional: DICOMScanCache? = cache
+        defer { if let updated = optional { cache = updated } }
+        return try scan(root, threads: threads, useIndex: useIndex, cache: &optional)
+    }
+
+    static func scan(_ root: String, threads: Int, useIndex: Bool, cache: inout DICOMScanCache?) throws -> DICOMScan {
+        let files: [String]
+        var index: String?
+        if FileIdentity.isDirectory(root), let dicomdir = DICOMDirectory.indexFile(in: root) {
+            do {
+                let listed = try DICOMDirectory.referencedFiles(dicomdir)
+                if !useIndex {
+                    index = "\(dicomdir) not used (asked to walk the folder)"
+                    files = try listFiles(root)
+                } else if listed.missing.isEmpty && !listed.found.isEmpty {
+                    index = "files from the index \(dicomdir) (\(listed.found.count) referenced)"
+                    files = listed.found
+                } else {
+                    let why = listed.found.isEmpty && listed.missing.isEmpty ? "references no file" :
+                        "references \(listed.missing.count) file(s) that are missing, e.g. \(listed.missing.prefix(3).joined(separator: ", "))"
+                    index = "\(dicomdir) \(why); walked the folder instead"
+                    files = try listFiles(root)
+                }
+            } catch let e as DICOMError {
+                index = "\(dicomdir) unreadable (\(e.reason)); walked the folder instead"
+                files = try listFiles(root)
+            }
+        } else {
+            files = try listFiles(root)
+        }
+        let results = UnsafeMutableBufferPointer<FileContentResult?>.allocate(capacity: max(1, files.count))
         results.initialize(repeating: nil)
         defer { results.deinitialize(); results.deallocate() }
+        // Unchanged files come from the cache; only the others are read.
+        var stamps: [DICOMScanCache.Stamp?] = []
+        var toRead: [Int] = []
+        if let known = cache {
+            stamps = files.map { DICOMScanCache.stamp($0) }
+            for n in files.indices {
+                if let hit = known.lookup(files[n], stamp: stamps[n]) { results[n] = hit } else { toRead.append(n) }
+            }
+        } else {
+            toRead = Array(files.indices)
+        }
         let shared = Shared(results)
-        let workers = max(1, min(threads, files.count))
-        Parallel.perform(files.isEmpty ? 0 : workers) { w in
+        let pending = toRead
+        let listed = files
+        let workers = max(1, min(threads, pending.count))
+        Parallel.perform(pending.isEmpty ? 0 : workers) { w in
             var n = w
-            while n < files.count {
-                shared.value[n] = readSlices(files[n])
+            while n < pending.count {
+                shared.value[pending[n]] = readSlices(listed[pending[n]])
                 n += workers
             }
+        }
+        if var updated = cache {
+            for n in toRead { if let r = results[n] { updated.record(files[n], stamp: stamps[n], r) } }
+            updated.keepOnly(files)
+            updated.hits = files.count - toRead.count
+            updated.misses = toRead.count
+            cache = updated
         }
         var slices: [DICOMSlice] = []
         var nonImages: [DICOMScan.Rejected] = []
@@ -65,7 +128,7 @@ public enum DICOMScanner {
             return (ha.patientID, ha.studyDate, ha.studyInstanceUID, ha.seriesNumber ?? 0, ha.seriesInstanceUID, a.slices[0].path)
                 < (hb.patientID, hb.studyDate, hb.studyInstanceUID, hb.seriesNumber ?? 0, hb.seriesInstanceUID, b.slices[0].path)
         }
-        return DICOMScan(stacks: stacks, nonImages: nonImages, unreadable: unreadable, filesScanned: files.count)
+        return DICOMScan(stacks: stacks, nonImages: nonImages, unreadable: unreadable, filesScanned: files.count, index: index)
     }
 
     /// What one file holds: image slices, or a DICOM object that is not an image (with its kind).
@@ -73,6 +136,9 @@ public enum DICOMScanner {
         case slices([DICOMSlice])
         case nonImage(String)
     }
+
+    /// The result of reading one file.
+    typealias FileContentResult = Result<FileContent, DICOMError>
 
     /// Header-only read of one file into its slices, or the kind of non-image object it is.
     static func readSlices(_ path: String) -> Result<FileContent, DICOMError> {

@@ -34,7 +34,7 @@ public enum DICOMSeriesAssembler {
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(slice)
         }
-        var stacks = order.compactMap { groups[$0] }.flatMap(splitRepeatedAcquisitions).map { check($0, tolerances) }
+        var stacks = mergeVolumes(order.compactMap { groups[$0] }.flatMap(splitRepeatedAcquisitions).map { check($0, tolerances) }, tolerances)
         warnAboutSharedSeriesUIDs(&stacks)
         return stacks
     }
@@ -79,7 +79,60 @@ public enum DICOMSeriesAssembler {
         // Patient and study are part of the key: a SeriesInstanceUID reused across patients or studies
         // (anonymisation tools and broken exports do this) must never merge their images into one volume.
         return [h.seriesInstanceUID, h.patientID, h.studyInstanceUID, "\(h.rows)x\(h.columns)", "\(h.samplesPerPixel)/\(h.bitsAllocated)/\(h.pixelRepresentation)",
-                o, ps, "e\(h.echoNumber ?? 0)", "t\(h.temporalPosition ?? 0)", lone].joined(separator: "|")
+                o, ps, "e\(h.echoNumber ?? 0)", "t\(h.temporalPosition ?? 0)", diffusionKey(h), lone].joined(separator: "|")
+    }
+
+    /// The diffusion weighting of a slice as text ("" without one): slices of different weightings are
+    /// different volumes, never duplicates of each other.
+    static func diffusionKey(_ h: DICOMHeader) -> String {
+        guard !h.isMosaic, let b = h.diffusionBValue else { return "" }
+        func q(_ v: Double) -> String { Int(checkedRounding: v * 1e4).map(String.init) ?? "\(v)" }
+        let g = h.diffusionGradient.map { $0.map(q).joined(separator: ",") } ?? "-"
+        return "b\(q(b))g\(g)"
+    }
+
+    /// Stacks of one series over the same positions that differ in temporal position or diffusion weighting
+    /// become one stack of several volumes (fMRI, DWI, perfusion), ordered by TemporalPositionIdentifier,
+    /// then the lowest InstanceNumber of each volume. Stacks that differ only in AcquisitionNumber (a CT
+    /// scanned twice) stay apart.
+    static func mergeVolumes(_ stacks: [DICOMStack], _ t: Tolerances) -> [DICOMStack] {
+        func q(_ v: Double, _ step: Double) -> String { Int(checkedRounding: v / step).map(String.init) ?? "\(v)" }
+        var groups: [String: [Int]] = [:]
+        var order: [String] = []
+        for (n, s) in stacks.enumerated() where s.isRegular && !s.header.isMosaic && s.laterVolumes.isEmpty && s.header.samplesPerPixel == 1 {
+            let positions = s.slices.compactMap(\.position)
+            guard positions.count == s.slices.count, !positions.isEmpty else { continue }
+            let h = s.header
+            let o = s.slices[0].orientation.map { $0.map { q($0, t.orientation * 10) }.joined(separator: ",") } ?? "none"
+            let ps = s.slices[0].pixelSpacing.map { $0.map { q($0, 1e-4) }.joined(separator: ",") } ?? "none"
+            let where_ = positions.map { p in [p.x, p.y, p.z].map { q($0, 1e-2) }.joined(separator: ",") }.joined(separator: ";")
+            let key = [h.seriesInstanceUID, h.patientID, h.studyInstanceUID, "\(h.rows)x\(h.columns)",
+                       "\(h.samplesPerPixel)/\(h.bitsAllocated)/\(h.pixelRepresentation)", o, ps, "e\(h.echoNumber ?? 0)", where_].joined(separator: "|")
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(n)
+        }
+        var merged: [Int: DICOMStack] = [:]
+        var absorbed = Set<Int>()
+        for key in order {
+            guard let members = groups[key], members.count > 1 else { continue }
+            let headers = members.map { stacks[$0].header }
+            guard Set(headers.map { $0.temporalPosition ?? -1 }).count > 1 || Set(headers.map(diffusionKey)).count > 1 else { continue }
+            let sorted = members.sorted { a, b in
+                let x = stacks[a], y = stacks[b]
+                let kx = [x.header.temporalPosition ?? 0, x.slices.compactMap(\.header.instanceNumber).min() ?? Int.max, x.header.acquisitionNumber ?? 0, a]
+                let ky = [y.header.temporalPosition ?? 0, y.slices.compactMap(\.header.instanceNumber).min() ?? Int.max, y.header.acquisitionNumber ?? 0, b]
+                return kx.lexicographicallyPrecedes(ky)
+            }
+            var base = stacks[sorted[0]]
+            for n in sorted.dropFirst() {
+                base.laterVolumes.append(stacks[n].slices)
+                base.problems += stacks[n].problems.filter { !base.problems.contains($0) }
+                base.droppedDuplicates += stacks[n].droppedDuplicates
+                absorbed.insert(n)
+            }
+            merged[sorted[0]] = base
+        }
+        return stacks.indices.compactMap { n in absorbed.contains(n) ? nil : (merged[n] ?? stacks[n]) }
     }
 
     /// More missing slices than this in one gap is not a gap but uneven spacing (no stack is that sparse).

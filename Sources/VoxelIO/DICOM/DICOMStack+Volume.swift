@@ -50,6 +50,9 @@ extension DICOMStack {
         if h.isMosaic {
             return try mosaicVolume(options: options)
         }
+        if !laterVolumes.isEmpty {
+            return try multiVolume(options: options)
+        }
         guard h.samplesPerPixel == 1 else {
             throw DICOMSeriesError(path: first.path, reason: "images with \(h.samplesPerPixel) samples per pixel are not supported")
         }
@@ -270,6 +273,43 @@ extension DICOMStack {
             return try Volume(geometry: geometry, voxels: .int16(rounded), metadata: meta)
         }
         return try Volume(geometry: geometry, voxels: .float32(values), metadata: meta)
+    }
+
+    /// The volumes of a series acquired several times over the same positions, one after the other (t is
+    /// the slowest axis). int16 when every volume is, with one scaling; else float32 physical values. The
+    /// time step is RepetitionTime in seconds when the files give it.
+    func multiVolume(options: DICOMVolumeOptions) throws -> Volume {
+        var parts: [Volume] = []
+        for volumeSlices in [slices] + laterVolumes {
+            var one = self
+            one.slices = volumeSlices
+            one.laterVolumes = []
+            let v = try one.volume(options: options)
+            if let first = parts.first, v.geometry.size != first.geometry.size || v.timePoints != 1 {
+                throw DICOMSeriesError(path: volumeSlices[0].path, reason: "volume \(parts.count + 1) of the series is \(v.shape.map(String.init).joined(separator: "x")), the first \(first.shape.map(String.init).joined(separator: "x"))")
+            }
+            parts.append(v)
+        }
+        let first = parts[0]
+        let n = first.voxels.count
+        let timeStep = slices[0].header.repetitionTime.map { $0 / 1000 } ?? 1
+        let voxels: VoxelArray
+        var scaling = IntensityScaling.identity
+        if parts.allSatisfy({ $0.voxels.type == first.voxels.type && $0.scaling == first.scaling }), case .int16 = first.voxels {
+            var all: [Int16] = []
+            all.reserveCapacity(n * parts.count)
+            for p in parts { if case .int16(let a) = p.voxels { all += a } }
+            voxels = .int16(all)
+            scaling = first.scaling
+        } else {
+            var all = [Float](repeating: 0, count: n * parts.count)
+            for (t, p) in parts.enumerated() {
+                for i in 0..<n { all[t * n + i] = Float(p.scaling.apply(p.voxels.value(at: i))) }
+            }
+            voxels = .float32(all)
+        }
+        return try Volume(geometry: first.geometry, voxels: voxels, timePoints: parts.count, timeStep: timeStep,
+                          scaling: scaling, metadata: first.metadata)
     }
 
     /// Series-level metadata from the first slice.

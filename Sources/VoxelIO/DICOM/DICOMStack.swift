@@ -19,8 +19,27 @@ public struct DICOMStack: Sendable {
     /// Files left out because another file of the stack has the same position: (left out, kept).
     public var droppedDuplicates: [(path: String, kept: String)] = []
 
-    /// Volumes the stack makes: the MOSAIC files of a MOSAIC series, else 1.
-    public var volumeCount: Int { header.isMosaic ? slices.count : 1 }
+    /// The second and later volumes of a series acquired over the same positions several times (fMRI with
+    /// TemporalPositionIdentifier, diffusion with one b-value and direction per volume): each volume's slices
+    /// in the spatial order of `slices`, volumes in acquisition order. Empty for a 3D stack.
+    public var laterVolumes: [[DICOMSlice]] = []
+
+    /// Volumes the stack makes: the MOSAIC files of a MOSAIC series, else 1 plus `laterVolumes`.
+    public var volumeCount: Int { header.isMosaic ? slices.count : 1 + laterVolumes.count }
+
+    /// Every slice of every volume.
+    public var allSlices: [DICOMSlice] { laterVolumes.isEmpty ? slices : slices + laterVolumes.flatMap { $0 } }
+
+    /// Every file of the stack, each once, in slice order.
+    public var files: [String] {
+        var seen = Set<String>()
+        return allSlices.map(\.path).filter { seen.insert($0).inserted }
+    }
+
+    /// The first file of each volume, in volume order (for the per-volume attributes of a 4D series).
+    public var volumeFiles: [String] {
+        header.isMosaic ? slices.map(\.path) : [slices[0].path] + laterVolumes.compactMap { $0.first?.path }
+    }
 
     /// The first slice's header, which describes the series.
     public var header: DICOMHeader { slices[0].header }
@@ -35,6 +54,7 @@ public struct DICOMStack: Sendable {
             let volumes = slices.count == 1 ? "" : ", \(slices.count) volumes"
             return s + " (MOSAIC of \(h.mosaicImages) slices\(volumes))"
         }
+        if !laterVolumes.isEmpty { return s + " (\(slices.count) slices, \(volumeCount) volumes)" }
         return s + " (\(slices.count) slice\(slices.count == 1 ? "" : "s"))"
     }
 }

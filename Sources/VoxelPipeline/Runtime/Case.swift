@@ -35,13 +35,13 @@ public struct CaseInput: Sendable {
         case .niftiFile(let path):
             return .object([("file", .string(CaseInput.relative(path, to: archive)))])
         case .dicomSeries(let stack, _):
-            let folders = Set(stack.slices.map { CaseInput.folder(of: $0.path) })
+            let folders = Set(stack.files.map { CaseInput.folder(of: $0) })
             let folder = folders.count == 1 ? folders.first ?? "" : CaseInput.commonPrefix(Array(folders))
             return .object([
                 ("seriesInstanceUID", .string(stack.header.seriesInstanceUID)),
                 ("modality", .string(stack.header.modality)),
                 ("folder", .string(CaseInput.relative(folder, to: archive))),
-                ("files", .int(Set(stack.slices.map(\.path)).count)),
+                ("files", .int(stack.files.count)),
             ])
         case .dicomObject(let path, let series):
             return .object([("file", .string(CaseInput.relative(path, to: archive))), ("seriesInstanceUID", .string(series.header.seriesInstanceUID))])

@@ -117,7 +117,8 @@ public enum CaseDiscovery {
     }
 
     static func dicomCases(_ input: InputSpec, options: DICOMInputOptions, archive: String, threads: Int, labelInputs: [InputSpec] = []) throws -> Discovery {
-        let scan = try DICOMScanner.scan(archive, threads: threads)
+        // A batch walks the whole tree even under a DICOMDIR: a stale index must not hide series from a run.
+        let scan = try DICOMScanner.scan(archive, threads: threads, useIndex: false)
         func rel(_ p: String) -> String { CaseInput.relative(p, to: archive) }
         var inventory: [InventoryEntry] = []
         inventory += scan.unreadable.map { InventoryEntry(file: rel($0.path), status: .unreadable, reason: $0.reason) }
@@ -176,7 +177,7 @@ public enum CaseDiscovery {
         var accounted = Set<String>()
         for c in cases {
             guard case .dicomSeries(let stack, _)? = c.inputs[input.name]?.source else { continue }
-            for path in Set(stack.slices.map(\.path)).sorted() where accounted.insert(path).inserted {
+            for path in Set(stack.files).sorted() where accounted.insert(path).inserted {
                 inventory.append(InventoryEntry(file: rel(path), status: .used, caseID: c.id, input: input.name))
             }
             for d in stack.droppedDuplicates where accounted.insert(d.path).inserted {
@@ -184,7 +185,7 @@ public enum CaseDiscovery {
             }
         }
         for (stack, why) in filtered {
-            for path in Set(stack.slices.map(\.path) + stack.droppedDuplicates.map(\.path)).sorted() where accounted.insert(path).inserted {
+            for path in Set(stack.files + stack.droppedDuplicates.map(\.path)).sorted() where accounted.insert(path).inserted {
                 inventory.append(InventoryEntry(file: rel(path), status: .filtered, reason: "series \(stack.label): \(why)"))
             }
         }

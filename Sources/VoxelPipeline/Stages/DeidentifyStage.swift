@@ -81,7 +81,7 @@ struct DeidentifyStage: Stage {
             throw CaseError.cannotWrite(path: folder, reason: FileSystemMessage.describe(error))
         }
         var heldBack = 0
-        for file in Array(Set(stack.slices.map(\.path))).sorted() {
+        for file in stack.files.sorted() {
             switch deidentifier.deidentify(file, into: folder) {
             case .written, .duplicate: break
             case .heldBack: heldBack += 1
