@@ -135,38 +135,39 @@ std::vector<std::string> csaItems(const Uint8 *data, Uint32 length, const char *
     return values;
 }
 
-/// The CSA image header's bytes (element 0x10 of the "SIEMENS CSA HEADER" block), or nullptr.
+/// The CSA image header's bytes (element 0x10 of the "SIEMENS CSA HEADER" block), or nullptr. One pass over
+/// the dataset's group 0x0029 (elements are kept in tag order), so files without it cost almost nothing.
 const Uint8 *csaImageHeader(DcmItem &ds, unsigned long *length) {
-    for (Uint16 block = 0x10; block <= 0xff; block++) {
+    DcmObject *obj = nullptr;
+    while ((obj = ds.nextInContainer(obj)) != nullptr) {
+        const DcmTag &tag = obj->getTag();
+        if (tag.getGroup() < 0x0029) continue;
+        if (tag.getGroup() > 0x0029 || tag.getElement() > 0x00ff) break;
+        if (tag.getElement() < 0x0010) continue;
         OFString creator;
-        if (ds.findAndGetOFString(DcmTagKey(0x0029, block), creator).bad()) continue;
-        if (creator != "SIEMENS CSA HEADER") continue;
+        DcmElement *element = dynamic_cast<DcmElement *>(obj);
+        if (element == nullptr || element->getOFString(creator, 0).bad() || creator != "SIEMENS CSA HEADER") continue;
         const Uint8 *data = nullptr;
+        Uint16 block = tag.getElement();
         if (ds.findAndGetUint8Array(DcmTagKey(0x0029, static_cast<Uint16>((block << 8) | 0x10)), data, length).bad()) return nullptr;
         return data;
     }
     return nullptr;
 }
 
-/// Finds the CSA image header: element 0x10 of the private block whose creator is "SIEMENS CSA HEADER".
+/// MOSAIC attributes from the CSA image header.
 void readMosaic(DcmItem &ds, vf_dicom_summary *out) {
-    for (Uint16 block = 0x10; block <= 0xff; block++) {
-        OFString creator;
-        if (ds.findAndGetOFString(DcmTagKey(0x0029, block), creator).bad()) continue;
-        if (creator != "SIEMENS CSA HEADER") continue;
-        const Uint8 *data = nullptr;
-        unsigned long length = 0;
-        if (ds.findAndGetUint8Array(DcmTagKey(0x0029, static_cast<Uint16>((block << 8) | 0x10)), data, &length).bad() || data == nullptr) return;
-        std::string n = csaItem(data, static_cast<Uint32>(length), "NumberOfImagesInMosaic", 0);
-        if (!n.empty()) out->mosaic_images = std::atoi(n.c_str());
-        int found = 0;
-        for (int c = 0; c < 3; c++) {
-            std::string v = csaItem(data, static_cast<Uint32>(length), "SliceNormalVector", c);
-            if (!v.empty()) { out->csa_slice_normal[c] = std::atof(v.c_str()); found++; }
-        }
-        out->has_csa_slice_normal = found == 3;
-        return;
+    unsigned long length = 0;
+    const Uint8 *data = csaImageHeader(ds, &length);
+    if (data == nullptr) return;
+    std::string n = csaItem(data, static_cast<Uint32>(length), "NumberOfImagesInMosaic", 0);
+    if (!n.empty()) out->mosaic_images = std::atoi(n.c_str());
+    int found = 0;
+    for (int c = 0; c < 3; c++) {
+        std::string v = csaItem(data, static_cast<Uint32>(length), "SliceNormalVector", c);
+        if (!v.empty()) { out->csa_slice_normal[c] = std::atof(v.c_str()); found++; }
     }
+    out->has_csa_slice_normal = found == 3;
 }
 
 /// Diffusion weighting from the standard attributes, else from the CSA image header.

@@ -150,3 +150,69 @@ struct RepeatedAcquisitionTests {
         #expect(Set(scan.stacks.map { $0.header.acquisitionNumber ?? 0 }) == [1, 2])
     }
 }
+
+/// Single-frame series acquired three times over the same positions (built by pydicom from the sample
+/// slices, volume v = slices + 100 × v): diffusion weightings or temporal positions make one 4D stack,
+/// compared with the construction and, where installed, with dcm2niix.
+@Suite("DICOM classic 4D series", .enabled(if: TestPaths.oraclePython != nil, Comment(rawValue: TestPaths.oracleMissing)))
+struct ClassicFourDimensionalTests {
+    static func build(_ kind: String) throws -> (dir: String, stack: DICOMStack, volume: Volume) {
+        let dir = TestPaths.temporaryDirectory()
+        _ = try DICOMGeometryCaseTests.make(kind, in: dir)
+        let scan = try DICOMScanner.scan(dir)
+        try #require(scan.stacks.count == 1, "\(scan.stacks.map(\.label))")
+        let stack = scan.stacks[0]
+        return (dir, stack, try stack.volume())
+    }
+
+    /// Volume t holds the sample series plus 100 × t, voxel for voxel.
+    static func checkVolumes(_ volume: Volume) throws {
+        let original = try #require(try DICOMScanner.scan(DICOMGeometryCaseTests.source).stacks.first).volume()
+        #expect(volume.shape == [256, 256, 16, 3])
+        #expect(volume.geometry == original.geometry)
+        let n = original.voxels.count
+        var wrong = 0
+        for t in 0..<3 {
+            for i in stride(from: 0, to: n, by: 7) where volume.scaling.apply(volume.voxels.value(at: t * n + i)) != original.scaling.apply(original.voxels.value(at: i)) + Double(100 * t) {
+                wrong += 1
+            }
+        }
+        #expect(wrong == 0)
+    }
+
+    @Test("a DWI series with one AcquisitionNumber: three volumes in order, b-values and directions as dcm2niix gives them")
+    func diffusion() throws {
+        let (dir, stack, volume) = try Self.build("dwi")
+        defer { TestPaths.removeTree(dir) }
+        #expect(stack.volumeCount == 3 && stack.problems.isEmpty, "\(stack.problems)")
+        #expect(stack.label.contains("3 volumes"))
+        try Self.checkVolumes(volume)
+        let table = try #require(DiffusionTable(try stack.volumeFiles.map { try DICOMAcquisition.read($0) }, geometry: volume.geometry))
+        #expect(table.bValues == [0, 1000, 1000])
+        // Voxel axes along +x, +y, +z (LPS) with a positive determinant: FSL's convention negates x.
+        #expect(table.vectors == [SIMD3(0, 0, 0), SIMD3(-1, 0, 0), SIMD3(0, 0.6, 0.8)])
+        guard let dcm2niix = ["/usr/bin/dcm2niix", "/usr/local/bin/dcm2niix"].first(where: TestPaths.exists) else { return }
+        let out = dir + "/dcm2niix"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let r = Subprocess.run([dcm2niix, "-z", "y", "-f", "x", "-o", out, dir])
+        try #require(r.status == 0, "\(r.stderr)")
+        let reference = try NIfTI.read(out + "/x.nii.gz").volume
+        #expect(reference.shape == volume.shape)
+        let bvecs = try DICOMMosaicSeriesTests.table(out + "/x.bvec")
+        #expect(try DICOMMosaicSeriesTests.table(out + "/x.bval") == [table.bValues])
+        for t in 0..<3 {
+            let theirs = DICOMMosaicSeriesTests.world(SIMD3(bvecs[0][t], bvecs[1][t], bvecs[2][t]), affine: reference.geometry.affine.rows)
+            let ours = DICOMMosaicSeriesTests.world(table.vectors[t], affine: volume.geometry.affine.rows)
+            #expect(DICOMMosaicSeriesTests.maxAbs(theirs - ours) < 1e-5, "volume \(t): \(ours) vs dcm2niix \(theirs)")
+        }
+    }
+
+    @Test("an fMRI series with TemporalPositionIdentifier: three volumes, the repetition time as time step")
+    func temporal() throws {
+        let (dir, stack, volume) = try Self.build("fmri")
+        defer { TestPaths.removeTree(dir) }
+        #expect(stack.volumeCount == 3 && stack.files.count == 48)
+        try Self.checkVolumes(volume)
+        #expect(volume.timeStep == 2)
+    }
+}

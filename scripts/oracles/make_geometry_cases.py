@@ -27,7 +27,9 @@ independently of VoxelFlow.
            (ORIGINAL\PRIMARY\LOCALIZER, "Scout") and a derived reformat of every other slice (DERIVED\SECONDARY,
            "MPR 3mm"). Prints the series descriptions.
 
-Usage: make_geometry_cases.py SRC_DIR OUT_DIR oblique|tilt|pet|pet-noweight|mosaic|repeat|shared-uid|long-uid|mixed
+  dwi, fmri: three volumes over the same positions (see the code): one 4D stack each.
+
+Usage: make_geometry_cases.py SRC_DIR OUT_DIR oblique|tilt|pet|pet-noweight|mosaic|repeat|dwi|fmri|shared-uid|long-uid|mixed
 """
 import json
 import math
@@ -63,6 +65,35 @@ def main():
     r = rotation()
     if case.startswith("pet"):
         return make_pet(slices, out, with_weight=(case == "pet"))
+    if case in ("dwi", "fmri"):
+        # Three volumes over the same 16 positions, as single-frame MR files: volume v holds the sample slices
+        # plus 100 * v (stored values). dwi: one AcquisitionNumber, b = 0, then b = 1000 along (1, 0, 0) and
+        # along (0, 0.6, 0.8) in DiffusionBValue/DiffusionGradientOrientation. fmri: TemporalPositionIdentifier
+        # 1-3 and RepetitionTime 2000 ms.
+        directions = [None, (1.0, 0.0, 0.0), (0.0, 0.6, 0.8)]
+        for v in range(3):
+            for k, ds in enumerate(slices):
+                d = pydicom.dcmread(os.path.join(src, files[0]))  # a fresh dataset per file
+                d.PixelData = (ds.pixel_array.astype(np.uint16) + 100 * v).astype(np.uint16).tobytes()
+                d.ImagePositionPatient = ds.ImagePositionPatient
+                d.SOPClassUID = "1.2.840.10008.5.1.4.1.1.4"
+                d.file_meta.MediaStorageSOPClassUID = d.SOPClassUID
+                d.Modality = "MR"
+                d.SOPInstanceUID = f"1.2.826.0.1.3680043.8.498.4242.{v}.{k}"
+                d.file_meta.MediaStorageSOPInstanceUID = d.SOPInstanceUID
+                d.SeriesInstanceUID = "1.2.826.0.1.3680043.8.498.4242"
+                d.InstanceNumber = v * len(slices) + k + 1
+                d.AcquisitionNumber = 1
+                d.RepetitionTime = "2000"
+                if case == "dwi":
+                    d.add_new(0x00189087, "FD", 0.0 if directions[v] is None else 1000.0)
+                    if directions[v] is not None:
+                        d.add_new(0x00189089, "FD", list(directions[v]))
+                else:
+                    d.TemporalPositionIdentifier = v + 1
+                d.save_as(os.path.join(out, f"V{v}_{k:03d}.dcm"))
+        print(json.dumps({"volumes": 3, "offset_per_volume": 100}))
+        return
     if case == "repeat":
         for acquisition in (1, 2):
             for k, ds in enumerate(slices):
