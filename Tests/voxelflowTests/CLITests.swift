@@ -141,3 +141,37 @@ struct ExitCodeTableTests {
         #expect(readmeTable.map(\.1) == table.map(\.1), "README meanings differ from --help")
     }
 }
+
+/// Every command and every option `--help` lists is documented in the README.
+@Suite("README covers the CLI")
+struct ReadmeCoverageTests {
+    @Test("each subcommand has a README section and each of its options is named there")
+    func everyOptionDocumented() throws {
+        let readme = try String(contentsOfFile: TestPaths.repositoryRoot + "/README.md", encoding: .utf8)
+        let help = Subprocess.run([TestPaths.voxelflowExecutable, "--help"]).stdout
+        let commands = help.split(separator: "\n").drop { !$0.hasPrefix("SUBCOMMANDS") }.dropFirst()
+            .prefix { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+            .compactMap { line -> String? in
+                guard line.hasPrefix("  "), let word = line.split(separator: " ").first else { return nil }
+                return word.allSatisfy { $0.isLetter || $0 == "-" } ? String(word) : nil
+            }
+        #expect(commands.count >= 20, "\(help)")
+        var missing: [String] = []
+        for command in commands {
+            if !readme.contains("voxelflow \(command)") { missing.append("\(command) (no section)") }
+            let text = Subprocess.run([TestPaths.voxelflowExecutable, command, "--help"]).stdout
+            for line in text.split(separator: "\n") {
+                let t = line.trimmingCharacters(in: .whitespaces)
+                guard t.hasPrefix("-") else { continue }
+                for token in t.split(separator: " ").prefix(3) {
+                    for part in token.split(separator: "/") {
+                        let option = part.trimmingCharacters(in: CharacterSet(charactersIn: ",<>"))
+                        guard option.hasPrefix("--"), option != "--help", option != "--version" else { continue }
+                        if !readme.contains(option) { missing.append("\(command) \(option)") }
+                    }
+                }
+            }
+        }
+        #expect(missing.isEmpty, "not in the README: \(missing)")
+    }
+}
