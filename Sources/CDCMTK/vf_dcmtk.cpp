@@ -63,41 +63,6 @@ int getInt(DcmItem &item, const DcmTagKey &key, int32_t *dst) {
     return 1;
 }
 
-/// Reads one string element of a Siemens CSA header ("SV10" layout): returns the first item's text of the
-/// tag named `name`, or an empty string. Every offset is checked against the buffer.
-std::string csaItem(const Uint8 *data, Uint32 length, const char *name, int item) {
-    auto u32 = [&](size_t at) -> uint32_t {
-        uint32_t v = 0;
-        if (at + 4 <= length) std::memcpy(&v, data + at, 4);
-        return v;
-    };
-    if (length < 16 || std::memcmp(data, "SV10", 4) != 0) return "";
-    uint32_t tags = u32(8);
-    size_t pos = 16;
-    for (uint32_t t = 0; t < tags && t < 1000 && pos + 84 <= length; t++) {
-        char tagName[65];
-        std::memcpy(tagName, data + pos, 64);
-        tagName[64] = 0;
-        uint32_t items = u32(pos + 76);
-        pos += 84;
-        bool wanted = std::strcmp(tagName, name) == 0;
-        for (uint32_t i = 0; i < items && i < 10000; i++) {
-            if (pos + 16 > length) return "";
-            uint32_t itemLength = u32(pos + 4);
-            pos += 16;
-            if (itemLength > length - pos) return "";
-            if (wanted && static_cast<int>(i) == item) {
-                std::string value(reinterpret_cast<const char *>(data + pos), itemLength);
-                while (!value.empty() && (value.back() == '\0' || value.back() == ' ')) value.pop_back();
-                return value;
-            }
-            pos += (itemLength + 3) & ~3u;
-        }
-        if (wanted) return "";
-    }
-    return "";
-}
-
 /// Every item of the CSA header element `name`, in order (empty items kept as empty strings, trailing empty
 /// ones dropped). Every offset is checked against the buffer.
 std::vector<std::string> csaItems(const Uint8 *data, Uint32 length, const char *name) {
@@ -133,6 +98,12 @@ std::vector<std::string> csaItems(const Uint8 *data, Uint32 length, const char *
     }
     while (!values.empty() && values.back().empty()) values.pop_back();
     return values;
+}
+
+/// Item `item` of the CSA header element `name`, or an empty string.
+std::string csaItem(const Uint8 *data, Uint32 length, const char *name, int item) {
+    std::vector<std::string> items = csaItems(data, length, name);
+    return item >= 0 && static_cast<size_t>(item) < items.size() ? items[static_cast<size_t>(item)] : std::string();
 }
 
 /// The CSA image header's bytes (element 0x10 of the "SIEMENS CSA HEADER" block), or nullptr. One pass over

@@ -71,10 +71,8 @@ struct DeidentifyCommand: ParsableCommand {
         do {
             let profile = try DeidentificationProfile(parsing: profile)
             let key: DeidentificationKey
-            if let keyFile {
-                key = try DeidentificationKey(file: keyFile)
-            } else if let text = ProcessInfo.processInfo.environment["VOXELFLOW_DEID_KEY"] {
-                key = try DeidentificationKey(text: text)
+            if let given = try DeidentificationKey.given(file: keyFile) {
+                key = given
             } else {
                 key = DeidentificationKey.random()
                 printError("voxelflow: warning: no key given (--key-file or VOXELFLOW_DEID_KEY): a random key is used, so new UIDs and pseudonyms will not match any other run")

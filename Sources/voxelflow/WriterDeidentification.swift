@@ -22,12 +22,7 @@ struct WriterDeidentification: ParsableArguments {
         }
         do {
             let profile = try DeidentificationProfile(parsing: deidentify)
-            let key: DeidentificationKey
-            if let deidKeyFile {
-                key = try DeidentificationKey(file: deidKeyFile)
-            } else if let secret = ProcessInfo.processInfo.environment["VOXELFLOW_DEID_KEY"] {
-                key = try DeidentificationKey(text: secret)
-            } else {
+            guard let key = try DeidentificationKey.given(file: deidKeyFile) else {
                 throw InputError(description: "--deidentify needs a key: --deid-key-file FILE, or the VOXELFLOW_DEID_KEY environment variable (a random key would make outputs that match nothing)")
             }
             return DICOMDeidentifier(profile: profile, key: key, includeBurnedIn: true)

@@ -152,8 +152,9 @@ struct ReadmeCoverageTests {
         let commands = help.split(separator: "\n").drop { !$0.hasPrefix("SUBCOMMANDS") }.dropFirst()
             .prefix { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
             .compactMap { line -> String? in
-                guard line.hasPrefix("  "), let word = line.split(separator: " ").first else { return nil }
-                return word.allSatisfy { $0.isLetter || $0 == "-" } ? String(word) : nil
+                // A subcommand line is indented by two spaces; its wrapped description by more.
+                guard line.hasPrefix("  "), !line.hasPrefix("   "), let word = line.split(separator: " ").first else { return nil }
+                return word.allSatisfy { $0.isLowercase || $0 == "-" } ? String(word) : nil
             }
         #expect(commands.count >= 20, "\(help)")
         var missing: [String] = []
@@ -161,8 +162,9 @@ struct ReadmeCoverageTests {
             if !readme.contains("voxelflow \(command)") { missing.append("\(command) (no section)") }
             let text = Subprocess.run([TestPaths.voxelflowExecutable, command, "--help"]).stdout
             for line in text.split(separator: "\n") {
+                // Option lines are indented by two spaces (descriptions and the discussion are not).
+                guard line.hasPrefix("  -") else { continue }
                 let t = line.trimmingCharacters(in: .whitespaces)
-                guard t.hasPrefix("-") else { continue }
                 for token in t.split(separator: " ").prefix(3) {
                     for part in token.split(separator: "/") {
                         let option = part.trimmingCharacters(in: CharacterSet(charactersIn: ",<>"))

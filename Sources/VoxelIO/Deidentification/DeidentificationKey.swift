@@ -37,6 +37,17 @@ public struct DeidentificationKey: Sendable, Equatable {
     }
 
     /// A fresh random key (outputs of two runs with random keys cannot be linked to each other).
+    /// The environment variable that holds a key when no key file is given.
+    public static let environmentVariable = "VOXELFLOW_DEID_KEY"
+
+    /// The key the user gave: read from `file` when given, else from `VOXELFLOW_DEID_KEY`; nil when neither.
+    /// - Throws: `DeidentificationError.invalidKey` for an unreadable file or a short key.
+    public static func given(file: String?) throws -> DeidentificationKey? {
+        if let file { return try DeidentificationKey(file: file) }
+        if let text = ProcessInfo.processInfo.environment[environmentVariable] { return try DeidentificationKey(text: text) }
+        return nil
+    }
+
     public static func random() -> DeidentificationKey {
         var generator = SystemRandomNumberGenerator()
         // 32 random bytes; `try?` cannot fail for this length.

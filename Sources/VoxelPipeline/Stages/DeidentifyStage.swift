@@ -16,12 +16,8 @@ enum DeidentificationSupport {
         guard let text = c.parameters.string(profileParameter) else { return nil }
         do {
             let profile = try DeidentificationProfile(parsing: text)
-            let key: DeidentificationKey
-            if let file = c.parameters.string("keyFile") {
-                key = try DeidentificationKey(file: file.hasPrefix("/") ? file : "\(c.pipelineDirectory)/\(file)")
-            } else if let secret = ProcessInfo.processInfo.environment["VOXELFLOW_DEID_KEY"] {
-                key = try DeidentificationKey(text: secret)
-            } else {
+            let file = c.parameters.string("keyFile").map { $0.hasPrefix("/") ? $0 : "\(c.pipelineDirectory)/\($0)" }
+            guard let key = try DeidentificationKey.given(file: file) else {
                 throw DeidentificationError.invalidKey("no key: give keyFile, or set the VOXELFLOW_DEID_KEY environment variable (a random key would make outputs that match nothing)")
             }
             return DICOMDeidentifier(profile: profile, key: key, includeBurnedIn: includeBurnedIn)
