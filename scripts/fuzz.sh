@@ -2,7 +2,8 @@
 # Fuzzes VoxelFlow's parsers with libFuzzer under AddressSanitizer, one target after the other, for a fixed
 # time each; not part of `swift test` (the regression tests replay what this finds).
 #   scripts/fuzz.sh [--seconds N] [--keep-corpus] [TARGET …]     (default: 60 s per target, every target)
-# Targets (Tests/Fuzz/FuzzTargets.swift): nifti nifti-gz dicom seg deidentify pipeline safetensors checkpoint.
+# Targets (Tests/Fuzz/FuzzTargets.swift): nifti nifti-gz dicom seg deidentify pipeline safetensors checkpoint
+# scan-cache dicomdir.
 # Seeds: Tests/Fixtures/fuzz/seeds/TARGET (committed, small). With --keep-corpus, the inputs that reached new
 # code are merged (minimised) back into the seeds. Crashes, timeouts and out-of-memory inputs are copied to
 # Tests/Fixtures/fuzz/crashes/TARGET/, where `swift test` replays them (FuzzRegressionTests); fix the code,
@@ -22,7 +23,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(nifti nifti-gz dicom seg deidentify pipeline safetensors checkpoint)
+[ ${#targets[@]} -gt 0 ] || targets=(nifti nifti-gz dicom seg deidentify pipeline safetensors checkpoint scan-cache dicomdir)
 
 bash scripts/install-deps.sh
 swift build -c release --product voxelflow-fuzz --build-path .build-fuzz \

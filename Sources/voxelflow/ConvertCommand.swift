@@ -91,7 +91,10 @@ struct ConvertCommand: ParsableCommand {
 
     func run() throws {
         do {
-            switch ImageFormat.detect(input) {
+            let format = ImageFormat.detect(input)
+            let isSeries = (format == .dicom || format == .folder) && !DICOMSegmentation.isSegmentation(input) && !DICOMRTStruct.isStructureSet(input)
+            if !isSeries, name != nil { throw InputError(description: "--name applies to DICOM series input only; \(input) is not one") }
+            switch format {
             case .nifti:
                 try convertNIfTI()
             case .dicom where DICOMSegmentation.isSegmentation(input):

@@ -17,6 +17,8 @@ enum FuzzTargets {
         ("pipeline", "pipeline JSON text to the parser and validator"),
         ("safetensors", "bytes to the safetensors reader"),
         ("checkpoint", "bytes to the PyTorch checkpoint reader (zip + restricted unpickler)"),
+        ("scan-cache", "bytes to the `scan --cache` index reader"),
+        ("dicomdir", "a DICOMDIR file to the index reader (DCMTK through the shim, then path resolution)"),
     ]
 
     /// A scratch folder in memory (one per process: libFuzzer runs inputs one at a time).
@@ -78,6 +80,16 @@ enum FuzzTargets {
                 let tensors = try (try? checkpoint.stateDict()) ?? checkpoint.stateDict(at: "network_weights")
                 for t in tensors.prefix(4) { _ = try checkpoint.tensor(t.tensor) }
                 return "ok \(tensors.count) tensor(s)"
+            case "scan-cache":
+                let cache = try DICOMScanCache.load(file(data, "scan.cache"))
+                return "ok \(cache.count) file(s)"
+            case "dicomdir":
+                let folder = scratch + "/media"
+                try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                let path = folder + "/DICOMDIR"
+                FileManager.default.createFile(atPath: path, contents: Data(data))
+                let listed = try DICOMDirectory.referencedFiles(path)
+                return "ok \(listed.found.count) found, \(listed.missing.count) missing"
             default:
                 return "error: unknown target \(target)"
             }

@@ -11,7 +11,7 @@ struct FuzzRegressionTests {
         (TestPaths.voxelflowExecutable as NSString).deletingLastPathComponent + "/voxelflow-fuzz"
     }
 
-    static let targets = ["nifti", "nifti-gz", "dicom", "seg", "deidentify", "pipeline", "safetensors", "checkpoint"]
+    static let targets = ["nifti", "nifti-gz", "dicom", "seg", "deidentify", "pipeline", "safetensors", "checkpoint", "scan-cache", "dicomdir"]
 
     static func inputs(_ kind: String, _ target: String) -> [String] {
         let dir = TestPaths.repositoryRoot + "/Tests/Fixtures/fuzz/\(kind)/\(target)"
