@@ -214,5 +214,8 @@ struct ClassicFourDimensionalTests {
         #expect(stack.volumeCount == 3 && stack.files.count == 48)
         try Self.checkVolumes(volume)
         #expect(volume.timeStep == 2)
+        // One file of the last volume names the whole 4D series.
+        let chosen = try DICOMSeriesChoice.load(dir + "/V2_005.dcm", selector: nil)
+        #expect(chosen.volumeCount == 3 && chosen.files.count == 48)
     }
 }

@@ -59,7 +59,7 @@ public enum DICOMSeriesChoice {
                 throw Problem.unreadable(path: file, reason: r.reason)
             }
             let identity = FileIdentity(path: file)
-            candidates = candidates.filter { $0.element.slices.contains { s in s.path == file || FileIdentity(path: s.path) == identity } }
+            candidates = candidates.filter { $0.element.allSlices.contains { s in s.path == file || FileIdentity(path: s.path) == identity } }
         }
         if let selector {
             candidates = candidates.filter { "\($0.offset + 1)" == selector || $0.element.header.seriesInstanceUID == selector }
