@@ -4,7 +4,9 @@
 #   2. sets up the nibabel oracle venv (.venv-oracles); if PyPI is unreachable the oracle tests skip
 #      with a message and everything else still runs;
 #   3. builds and runs every test in release mode (numeric code is slow unoptimised);
-#   4. runs the end-to-end scripts that need real services (scripts/slurm_e2e.sh, scripts/pacs_e2e.sh,
+#   4. runs the parser tests again under AddressSanitizer (scripts/sanitize.sh: its header says what is left
+#      out and why);
+#   5. runs the end-to-end scripts that need real services (scripts/slurm_e2e.sh, scripts/pacs_e2e.sh,
 #      scripts/listen_e2e.sh).
 # Tests that need the shared corpus (../shared/data, or $VOXELFLOW_SHARED_DATA) skip cleanly without it.
 set -euo pipefail
@@ -20,6 +22,7 @@ swift test -c release -Xswiftc -enable-testing "$@"
 # `push`, the push-dicomweb stage and `voxelflow listen` (each skips with a message where its packages cannot be installed
 # or this is not root).
 if [ $# -eq 0 ]; then
+  bash scripts/sanitize.sh
   bash scripts/slurm_e2e.sh "$root/.build/release/voxelflow"
   bash scripts/pacs_e2e.sh "$root/.build/release/voxelflow"
   bash scripts/listen_e2e.sh "$root/.build/release/voxelflow"
