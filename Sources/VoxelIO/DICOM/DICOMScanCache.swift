@@ -69,7 +69,9 @@ public struct DICOMScanCache: Sendable {
                 return cache
             }
             let count = try r.u32()
-            cache.entries.reserveCapacity(Int(count))
+            // Never reserve more than the bytes can hold (an entry takes at least 38 bytes): a damaged count
+            // must not ask for gigabytes.
+            cache.entries.reserveCapacity(min(Int(count), bytes.count / 38))
             for _ in 0..<count {
                 let path = try r.string()
                 let stamp = Stamp(size: try r.i64(), modified: try r.i64(), device: try r.u64(), inode: try r.u64())
@@ -80,7 +82,7 @@ public struct DICOMScanCache: Sendable {
                     let n = Int(try r.u32())
                     guard n <= 1_000_000 else { throw CacheReader.Truncated() }
                     var slices: [DICOMSlice] = []
-                    slices.reserveCapacity(n)
+                    slices.reserveCapacity(min(n, (bytes.count - r.offset) / 32))
                     for _ in 0..<n {
                         let frame = Int(try r.u32())
                         let position = try r.doubles()
