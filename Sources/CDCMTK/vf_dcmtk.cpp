@@ -168,19 +168,25 @@ void quietLogging() {
     std::call_once(once, [] { OFLog::configure(OFLogger::FATAL_LOG_LEVEL); });
 }
 
+/// Loads the file at `path` up to (not including) the pixel data; false with DCMTK's message in `err`.
+bool loadHeader(const char *path, DcmFileFormat &file, char *err, size_t errlen) {
+    quietLogging();
+    OFCondition status = file.loadFileUntilTag(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
+                                               ERM_autoDetect, DCM_PixelData);
+    if (status.bad()) {
+        setErr(err, errlen, status.text());
+        return false;
+    }
+    return true;
+}
+
 }  // namespace
 
 extern "C" int vf_dicom_read_summary(const char *path, vf_dicom_summary *out, char *err, size_t errlen) {
     std::memset(out, 0, sizeof(*out));
     try {
-        quietLogging();
         DcmFileFormat file;
-        OFCondition status = file.loadFileUntilTag(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
-                                                   ERM_autoDetect, DCM_PixelData);
-        if (status.bad()) {
-            setErr(err, errlen, status.text());
-            return 1;
-        }
+        if (!loadHeader(path, file, err, errlen)) return 1;
         return vf_fill_summary(file, out, err, errlen);
     } catch (const std::exception &e) {
         setErr(err, errlen, e.what());
@@ -353,14 +359,8 @@ extern "C" int vf_dicom_read_attributes(const char *path, const uint32_t *tags, 
                                         const char *const *csa_names, int csa_count, char *out, size_t capacity,
                                         char *err, size_t errlen) {
     try {
-        quietLogging();
         DcmFileFormat file;
-        OFCondition status = file.loadFileUntilTag(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
-                                                   ERM_autoDetect, DCM_PixelData);
-        if (status.bad()) {
-            setErr(err, errlen, status.text());
-            return 1;
-        }
+        if (!loadHeader(path, file, err, errlen)) return 1;
         DcmDataset *ds = file.getDataset();
         if (ds == nullptr) {
             setErr(err, errlen, "no dataset");
