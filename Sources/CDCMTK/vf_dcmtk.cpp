@@ -127,9 +127,7 @@ const Uint8 *csaImageHeader(DcmItem &ds, unsigned long *length) {
 }
 
 /// MOSAIC attributes from the CSA image header.
-void readMosaic(DcmItem &ds, vf_dicom_summary *out) {
-    unsigned long length = 0;
-    const Uint8 *data = csaImageHeader(ds, &length);
+void readMosaic(const Uint8 *data, unsigned long length, vf_dicom_summary *out) {
     if (data == nullptr) return;
     std::string n = csaItem(data, static_cast<Uint32>(length), "NumberOfImagesInMosaic", 0);
     if (!n.empty()) out->mosaic_images = std::atoi(n.c_str());
@@ -142,12 +140,10 @@ void readMosaic(DcmItem &ds, vf_dicom_summary *out) {
 }
 
 /// Diffusion weighting from the standard attributes, else from the CSA image header.
-void readDiffusion(DcmItem &ds, vf_dicom_summary *out) {
+void readDiffusion(DcmItem &ds, const Uint8 *csa, unsigned long length, vf_dicom_summary *out) {
     out->has_diffusion_b_value = getFloats(ds, DCM_DiffusionBValue, &out->diffusion_b_value, 1);
     out->has_diffusion_gradient = getFloats(ds, DCM_DiffusionGradientOrientation, out->diffusion_gradient, 3);
     if (out->has_diffusion_b_value && out->has_diffusion_gradient) return;
-    unsigned long length = 0;
-    const Uint8 *csa = csaImageHeader(ds, &length);
     if (csa == nullptr) return;
     if (!out->has_diffusion_b_value) {
         std::string b = csaItem(csa, static_cast<Uint32>(length), "B_value", 0);
@@ -260,9 +256,11 @@ int vf_fill_summary(DcmFileFormat &file, vf_dicom_summary *out, char *err, size_
         out->has_acquisition_number = getInt(*ds, DCM_AcquisitionNumber, &out->acquisition_number);
         out->has_spacing_between_slices = getFloats(*ds, DCM_SpacingBetweenSlices, &out->spacing_between_slices, 1);
         out->has_gantry_tilt = getFloats(*ds, DCM_GantryDetectorTilt, &out->gantry_tilt, 1);
-        readMosaic(*ds, out);
+        unsigned long csaLength = 0;
+        const Uint8 *csa = csaImageHeader(*ds, &csaLength);  // found once, read by both
+        readMosaic(csa, csaLength, out);
         out->has_repetition_time = getFloats(*ds, DCM_RepetitionTime, &out->repetition_time, 1);
-        readDiffusion(*ds, out);
+        readDiffusion(*ds, csa, csaLength, out);
         copyString(*ds, DCM_Units, out->units, sizeof(out->units));
         out->has_patient_weight = getFloats(*ds, DCM_PatientWeight, &out->patient_weight, 1);
         copyString(*ds, DCM_SeriesDate, out->series_date, sizeof(out->series_date));
