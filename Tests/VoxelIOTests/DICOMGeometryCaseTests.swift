@@ -139,7 +139,7 @@ struct MosaicTests {
 /// Repeated acquisitions of one series become separate stacks.
 @Suite("DICOM repeated acquisitions", .enabled(if: TestPaths.oraclePython != nil, Comment(rawValue: TestPaths.oracleMissing)))
 struct RepeatedAcquisitionTests {
-    @Test("two acquisitions over the same positions give two stacks, not duplicates")
+    @Test("a CT acquired twice over the same positions gives two 3D stacks, not duplicates (dcm2niix would stack them in 4D)")
     func splitsByAcquisition() throws {
         let dir = TestPaths.temporaryDirectory()
         defer { TestPaths.removeTree(dir) }
@@ -207,6 +207,61 @@ struct ClassicFourDimensionalTests {
         }
     }
 
+    /// Runs dcm2niix (when installed) on `dir`; returns its 4D volume and, for diffusion, its b-values.
+    static func dcm2niix(_ dir: String) throws -> (volume: Volume, bValues: [[Double]]?)? {
+        guard let tool = ["/usr/bin/dcm2niix", "/usr/local/bin/dcm2niix"].first(where: TestPaths.exists) else { return nil }
+        let out = dir + "/dcm2niix"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let r = Subprocess.run([tool, "-z", "y", "-f", "x", "-o", out, dir])
+        try #require(r.status == 0, "\(r.stderr)")
+        let bval = out + "/x.bval"
+        return (try NIfTI.read(out + "/x.nii.gz").volume, TestPaths.exists(bval) ? try DICOMMosaicSeriesTests.table(bval) : nil)
+    }
+
+    /// Every voxel of `ours` equals dcm2niix's, whose rows are flipped (it writes y downwards).
+    static func sameVoxels(_ ours: Volume, _ theirs: Volume) -> Int {
+        let (nx, ny, nz) = (ours.geometry.size.x, ours.geometry.size.y, ours.geometry.size.z * (ours.shape.count > 3 ? ours.shape[3] : 1))
+        let flipped = theirs.geometry.affine.rows[1][1] * ours.geometry.affine.rows[1][1] < 0
+        var wrong = 0
+        for z in 0..<nz {
+            for y in stride(from: 0, to: ny, by: 3) {
+                for x in stride(from: 0, to: nx, by: 3) {
+                    let a = ours.scaling.apply(ours.voxels.value(at: (z * ny + y) * nx + x))
+                    let b = theirs.scaling.apply(theirs.voxels.value(at: (z * ny + (flipped ? ny - 1 - y : y)) * nx + x))
+                    if abs(a - b) > 1e-3 { wrong += 1 }
+                }
+            }
+        }
+        return wrong
+    }
+
+    @Test("a classic fMRI run told apart only by AcquisitionNumber: one 4D series in acquisition order, as dcm2niix makes it")
+    func acquisitionSeries() throws {
+        let (dir, stack, volume) = try Self.build("fmri-acquisition")
+        defer { TestPaths.removeTree(dir) }
+        #expect(stack.volumeCount == 3 && stack.files.count == 48 && stack.problems.isEmpty, "\(stack.problems)")
+        try Self.checkVolumes(volume)
+        #expect(volume.timeStep == 2)
+        if let reference = try Self.dcm2niix(dir) {
+            #expect(reference.volume.shape == volume.shape)
+            #expect(Self.sameVoxels(volume, reference.volume) == 0)
+        }
+    }
+
+    @Test("repeated b = 0 volumes under one AcquisitionNumber are volumes, not duplicates: b-values 0, 0, 1000 as dcm2niix")
+    func repeatedBZero() throws {
+        let (dir, stack, volume) = try Self.build("dwi-b0")
+        defer { TestPaths.removeTree(dir) }
+        #expect(stack.volumeCount == 3 && stack.problems.isEmpty && stack.droppedDuplicates.isEmpty, "\(stack.problems)")
+        try Self.checkVolumes(volume)
+        let table = try #require(DiffusionTable(try stack.volumeFiles.map { try DICOMAcquisition.read($0) }, geometry: volume.geometry))
+        #expect(table.bValues == [0, 0, 1000])
+        if let reference = try Self.dcm2niix(dir) {
+            #expect(reference.bValues == [table.bValues])
+            #expect(Self.sameVoxels(volume, reference.volume) == 0)
+        }
+    }
+
     @Test("an fMRI series with TemporalPositionIdentifier: three volumes, the repetition time as time step")
     func temporal() throws {
         let (dir, stack, volume) = try Self.build("fmri")
@@ -217,5 +272,23 @@ struct ClassicFourDimensionalTests {
         // One file of the last volume names the whole 4D series.
         let chosen = try DICOMSeriesChoice.load(dir + "/V2_005.dcm", selector: nil)
         #expect(chosen.volumeCount == 3 && chosen.files.count == 48)
+    }
+}
+
+/// Copies of one MR image (the shared corpus's MR2 conformance files: one image in four transfer syntaxes,
+/// with distinct InstanceNumbers but no diffusion weighting) are duplicates, never volumes.
+@Suite("DICOM copies of one MR image", .enabled(if: TestPaths.sharedDataAvailable, Comment(rawValue: TestPaths.sharedDataMissing)))
+struct RepeatedImageCopiesTests {
+    @Test("the same MR slice in four transfer syntaxes stays one slice, the copies reported")
+    func copiesStayDuplicates() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        for name in ["MR2_UNCR", "MR2_UNCI", "MR2_J2KR", "MR2_J2KI"] {
+            try FileManager.default.copyItem(atPath: TestPaths.sharedData + "/dicom/conformance/\(name).dcm", toPath: dir + "/\(name).dcm")
+        }
+        let stacks = try DICOMScanner.scan(dir).stacks
+        try #require(stacks.count == 1)
+        #expect(stacks[0].volumeCount == 1 && stacks[0].slices.count == 1)
+        #expect(stacks[0].problems.contains { $0.contains("duplicate slice") }, "\(stacks[0].problems)")
     }
 }

@@ -27,9 +27,9 @@ independently of VoxelFlow.
            (ORIGINAL\PRIMARY\LOCALIZER, "Scout") and a derived reformat of every other slice (DERIVED\SECONDARY,
            "MPR 3mm"). Prints the series descriptions.
 
-  dwi, fmri: three volumes over the same positions (see the code): one 4D stack each.
+  dwi, fmri, fmri-acquisition, dwi-b0: three volumes over the same positions (see the code): one 4D stack each.
 
-Usage: make_geometry_cases.py SRC_DIR OUT_DIR oblique|tilt|pet|pet-noweight|mosaic|repeat|dwi|fmri|shared-uid|long-uid|mixed
+Usage: make_geometry_cases.py SRC_DIR OUT_DIR oblique|tilt|pet|pet-noweight|mosaic|repeat|dwi|dwi-b0|fmri|fmri-acquisition|shared-uid|long-uid|mixed
 """
 import json
 import math
@@ -65,12 +65,15 @@ def main():
     r = rotation()
     if case.startswith("pet"):
         return make_pet(slices, out, with_weight=(case == "pet"))
-    if case in ("dwi", "fmri"):
+    if case in ("dwi", "fmri", "fmri-acquisition", "dwi-b0"):
         # Three volumes over the same 16 positions, as single-frame MR files: volume v holds the sample slices
         # plus 100 * v (stored values). dwi: one AcquisitionNumber, b = 0, then b = 1000 along (1, 0, 0) and
-        # along (0, 0.6, 0.8) in DiffusionBValue/DiffusionGradientOrientation. fmri: TemporalPositionIdentifier
-        # 1-3 and RepetitionTime 2000 ms.
+        # along (0, 0.6, 0.8) in DiffusionBValue/DiffusionGradientOrientation. dwi-b0: b = 0 twice, then
+        # b = 1000 along (1, 0, 0), one AcquisitionNumber. fmri: TemporalPositionIdentifier 1-3 and
+        # RepetitionTime 2000 ms. fmri-acquisition: AcquisitionNumber 1-3, no TemporalPositionIdentifier.
         directions = [None, (1.0, 0.0, 0.0), (0.0, 0.6, 0.8)]
+        if case == "dwi-b0":
+            directions = [None, None, (1.0, 0.0, 0.0)]
         for v in range(3):
             for k, ds in enumerate(slices):
                 d = pydicom.dcmread(os.path.join(src, files[0]))  # a fresh dataset per file
@@ -83,13 +86,13 @@ def main():
                 d.file_meta.MediaStorageSOPInstanceUID = d.SOPInstanceUID
                 d.SeriesInstanceUID = "1.2.826.0.1.3680043.8.498.4242"
                 d.InstanceNumber = v * len(slices) + k + 1
-                d.AcquisitionNumber = 1
+                d.AcquisitionNumber = v + 1 if case == "fmri-acquisition" else 1
                 d.RepetitionTime = "2000"
-                if case == "dwi":
+                if case.startswith("dwi"):
                     d.add_new(0x00189087, "FD", 0.0 if directions[v] is None else 1000.0)
                     if directions[v] is not None:
                         d.add_new(0x00189089, "FD", list(directions[v]))
-                else:
+                elif case == "fmri":
                     d.TemporalPositionIdentifier = v + 1
                 d.save_as(os.path.join(out, f"V{v}_{k:03d}.dcm"))
         print(json.dumps({"volumes": 3, "offset_per_volume": 100}))

@@ -52,16 +52,50 @@ public enum DICOMSeriesAssembler {
     }
 
     /// A series acquired more than once over the same positions (AcquisitionNumber differs, positions
-    /// repeat) becomes one stack per acquisition instead of one stack full of duplicates.
+    /// repeat) becomes one stack per acquisition instead of one stack full of duplicates. An MR diffusion
+    /// group (one b-value and direction) of one acquisition whose every position holds the same number k > 1
+    /// of distinct images with distinct InstanceNumbers (repeated b = 0 volumes) becomes k stacks: the n-th
+    /// image at each position, by InstanceNumber, then frame, then file order, belongs to the n-th. Without a
+    /// b-value such images stay duplicates: copies of one image (re-encoded, exported twice) look the same.
     static func splitRepeatedAcquisitions(_ group: [DICOMSlice]) -> [[DICOMSlice]] {
         if group[0].header.isMosaic { return [group] }
-        let acquisitions = Set(group.map { $0.header.acquisitionNumber ?? 0 })
-        guard acquisitions.count > 1, let normal = group[0].normal else { return [group] }
+        guard let normal = group[0].normal else { return [group] }
         let positions = group.compactMap { $0.position.map { (($0 * normal).sum() * 1000).rounded() } }
         guard Set(positions).count < positions.count else { return [group] }
-        var byAcquisition: [Int: [DICOMSlice]] = [:]
-        for s in group { byAcquisition[s.header.acquisitionNumber ?? 0, default: []].append(s) }
-        return byAcquisition.keys.sorted().compactMap { byAcquisition[$0] }
+        let acquisitions = Set(group.map { $0.header.acquisitionNumber ?? 0 })
+        if acquisitions.count > 1 {
+            var byAcquisition: [Int: [DICOMSlice]] = [:]
+            for s in group { byAcquisition[s.header.acquisitionNumber ?? 0, default: []].append(s) }
+            return byAcquisition.keys.sorted().compactMap { byAcquisition[$0] }.flatMap(splitRepeatedAcquisitions)
+        }
+        return splitRepeatedImages(group, positions: positions)
+    }
+
+    /// The diffusion rule of `splitRepeatedAcquisitions` for one acquisition; `[group]` when it does not apply.
+    static func splitRepeatedImages(_ group: [DICOMSlice], positions: [Double]) -> [[DICOMSlice]] {
+        guard group.allSatisfy({ $0.header.modality == "MR" && $0.header.diffusionBValue != nil }), positions.count == group.count else { return [group] }
+        var atPosition: [Double: [Int]] = [:]
+        var seen = Set<[String]>()
+        for (n, s) in group.enumerated() where seen.insert([s.header.sopInstanceUID, String(s.frame)]).inserted || s.header.sopInstanceUID.isEmpty {
+            atPosition[positions[n], default: []].append(n)
+        }
+        let counts = Set(atPosition.values.map(\.count))
+        guard counts.count == 1, let k = counts.first, k > 1 else { return [group] }
+        // Copies of one image exported twice usually share their InstanceNumber; repeated volumes number
+        // their images apart.
+        for members in atPosition.values {
+            let numbers = members.compactMap { n in group[n].header.instanceNumber.map { [$0, group[n].frame] } }
+            guard numbers.count == members.count, Set(numbers).count == k else { return [group] }
+        }
+        var volumes = [[DICOMSlice]](repeating: [], count: k)
+        for members in atPosition.values {
+            let ordered = members.sorted { a, b in
+                let x = group[a], y = group[b]
+                return [x.header.instanceNumber ?? Int.max, x.frame, a].lexicographicallyPrecedes([y.header.instanceNumber ?? Int.max, y.frame, b])
+            }
+            for (v, n) in ordered.enumerated() { volumes[v].append(group[n]) }
+        }
+        return volumes.map { v in v.sorted { a, b in (a.header.instanceNumber ?? Int.max, a.frame) < (b.header.instanceNumber ?? Int.max, b.frame) } }
     }
 
     /// Slices of one stack share series, size, pixel format, orientation, spacing, echo and temporal position.
@@ -93,8 +127,10 @@ public enum DICOMSeriesAssembler {
 
     /// Stacks of one series over the same positions that differ in temporal position or diffusion weighting
     /// become one stack of several volumes (fMRI, DWI, perfusion), ordered by TemporalPositionIdentifier,
-    /// then the lowest InstanceNumber of each volume. Stacks that differ only in AcquisitionNumber (a CT
-    /// scanned twice) stay apart.
+    /// then AcquisitionNumber, then the lowest InstanceNumber of each volume. MR stacks that differ only in
+    /// AcquisitionNumber or repeat one weighting (a classic fMRI run, repeated b = 0 volumes) are merged too,
+    /// as dcm2niix does; other stacks that differ only in AcquisitionNumber (a CT scanned twice) stay apart,
+    /// one 3D case each, where dcm2niix would stack them in 4D.
     static func mergeVolumes(_ stacks: [DICOMStack], _ t: Tolerances) -> [DICOMStack] {
         func q(_ v: Double, _ step: Double) -> String { Int(checkedRounding: v / step).map(String.init) ?? "\(v)" }
         var groups: [String: [Int]] = [:]
@@ -116,11 +152,12 @@ public enum DICOMSeriesAssembler {
         for key in order {
             guard let members = groups[key], members.count > 1 else { continue }
             let headers = members.map { stacks[$0].header }
-            guard Set(headers.map { $0.temporalPosition ?? -1 }).count > 1 || Set(headers.map(diffusionKey)).count > 1 else { continue }
+            guard headers.allSatisfy({ $0.modality == "MR" }) || Set(headers.map { $0.temporalPosition ?? -1 }).count > 1
+                    || Set(headers.map(diffusionKey)).count > 1 else { continue }
             let sorted = members.sorted { a, b in
                 let x = stacks[a], y = stacks[b]
-                let kx = [x.header.temporalPosition ?? 0, x.slices.compactMap(\.header.instanceNumber).min() ?? Int.max, x.header.acquisitionNumber ?? 0, a]
-                let ky = [y.header.temporalPosition ?? 0, y.slices.compactMap(\.header.instanceNumber).min() ?? Int.max, y.header.acquisitionNumber ?? 0, b]
+                let kx = [x.header.temporalPosition ?? 0, x.header.acquisitionNumber ?? 0, x.slices.compactMap(\.header.instanceNumber).min() ?? Int.max, a]
+                let ky = [y.header.temporalPosition ?? 0, y.header.acquisitionNumber ?? 0, y.slices.compactMap(\.header.instanceNumber).min() ?? Int.max, b]
                 return kx.lexicographicallyPrecedes(ky)
             }
             var base = stacks[sorted[0]]
