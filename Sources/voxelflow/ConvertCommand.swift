@@ -20,7 +20,11 @@ struct ConvertCommand: ParsableCommand {
         (--resample-slices resamples them); gantry-tilted stacks are resliced onto an orthogonal grid
         (--refuse-tilt refuses them). Siemens MOSAIC files of one series become one 4D volume.
         A BIDS-style JSON sidecar is written beside OUTPUT (--no-sidecar), and .bval/.bvec for 4D
-        diffusion series; OUTPUT may be a folder, the name then comes from --name. The world affine is written as sform and qform. The output appears atomically. An existing
+        diffusion series; OUTPUT may be a folder, the name then comes from --name, and a folder INPUT then
+        gives every series (one that fails is reported, the others are written, exit code 4). --bids lays
+        the series out as a BIDS dataset (sub-/ses-/anat|func|dwi|pet|ct|misc, entity names, guessed from
+        the attributes; see the README). The world affine is written as sform and qform. The output
+        appears atomically. An existing
         OUTPUT is replaced only with --force, and never when it is one of the input files. DICOM objects
         that are not images (RTSTRUCT, SR, …) are refused by name.
 
@@ -78,6 +82,12 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: [.customShort("f"), .long], help: "DICOM input with a folder as OUTPUT: the file name, from dcm2niix's specifiers (%p protocol, %s series number, %d description, %e echo, %u acquisition, %t date and time, %z sequence, %m manufacturer, %j series UID, %i patient ID, …; %4s pads). Default: %p_%s.")
     var name: String?
 
+    @Flag(name: .long, help: "DICOM input: write every series into the folder OUTPUT as a BIDS dataset (sub-<subject>/ses-<study date>/<anat|func|dwi|pet|ct|misc>/, BIDS entity names, dataset_description.json).")
+    var bids = false
+
+    @Option(name: .long, help: "With --bids: the subject label (letters and digits) instead of the PatientID's; the input must hold one patient.")
+    var bidsSubject: String?
+
     @Flag(name: .long, help: "Replace OUTPUT when it already exists (an output is never written over one of the inputs).")
     var force = false
 
@@ -94,6 +104,7 @@ struct ConvertCommand: ParsableCommand {
             let format = ImageFormat.detect(input)
             let isSeries = (format == .dicom || format == .folder) && !DICOMSegmentation.isSegmentation(input) && !DICOMRTStruct.isStructureSet(input)
             if !isSeries, name != nil { throw InputError(description: "--name applies to DICOM series input only; \(input) is not one") }
+            if !isSeries, bids || bidsSubject != nil { throw InputError(description: "--bids applies to DICOM series input only; \(input) is not one") }
             switch format {
             case .nifti:
                 try convertNIfTI()
@@ -150,47 +161,172 @@ struct ConvertCommand: ParsableCommand {
         output.hasSuffix("/") || FileIdentity.isDirectory(output)
     }
 
+    /// One DICOM series to write: its first file's attributes, its diffusion table and the output path.
+    private struct PlannedSeries {
+        var stack: DICOMStack
+        var acquisition: DICOMAcquisition?
+        var diffusion: DiffusionTable?
+        var path: String = ""
+        var bids: BIDSName?
+    }
+
+    /// Reads the attributes that name the output and fill the sidecar (the first file's), and every
+    /// volume's for the diffusion table.
+    private func plan(_ stack: DICOMStack) throws -> PlannedSeries {
+        let first = stack.slices[0].path
+        var planned = PlannedSeries(stack: stack)
+        do {
+            planned.acquisition = try DICOMAcquisition.read(first)
+        } catch {
+            if sidecar || outputIsFolder || bids { printError("voxelflow: warning: \(first): acquisition attributes unreadable, no sidecar: \(error)") }
+        }
+        if stack.volumeCount > 1, planned.acquisition != nil {
+            planned.diffusion = DiffusionTable(try stack.volumeFiles.map { try DICOMAcquisition.read($0) }, geometry: stack.geometry())
+        }
+        return planned
+    }
+
+    /// The folder OUTPUT with a trailing slash.
+    private var outputFolder: String { output.hasSuffix("/") ? output : output + "/" }
+
     private func convertDICOM() throws {
+        if bids || (outputIsFolder && ImageFormat.detect(input) == .folder && series == nil) {
+            return try convertArchive()
+        }
+        if bidsSubject != nil { throw InputError(description: "--bids-subject applies with --bids only") }
         let stack = try DICOMSeriesChoice.load(input, selector: series)
         let template = try DICOMNameTemplate(name ?? "%p_%s")
-        let first = stack.slices[0].path
-        // The attributes of the first file name the output and fill the sidecar; every MOSAIC volume's
-        // attributes give the diffusion table.
-        var acquisition: DICOMAcquisition?
-        do {
-            acquisition = try DICOMAcquisition.read(first)
-        } catch {
-            if sidecar || outputIsFolder { printError("voxelflow: warning: \(first): acquisition attributes unreadable, no sidecar: \(error)") }
-        }
-        var path = output
+        var planned = try plan(stack)
+        planned.path = output
         if outputIsFolder {
-            let base = acquisition.map { template.name(acquisition: $0, firstFile: first) } ?? "series"
-            path = (output.hasSuffix("/") ? output : output + "/") + base + ".nii.gz"
+            let base = planned.acquisition.map { template.name(acquisition: $0, firstFile: stack.slices[0].path) } ?? "series"
+            planned.path = outputFolder + base + ".nii.gz"
         } else if name != nil {
             throw InputError(description: "--name applies when OUTPUT is a folder; \(output) is a file name")
         }
+        try write(planned)
+    }
+
+    /// Every series of the folder INPUT (or the one `--series` names, or the one a file INPUT belongs to)
+    /// into the folder OUTPUT, named by `--name` or laid out as BIDS. A series that fails is reported and
+    /// the others go on; the exit code is then 4.
+    private func convertArchive() throws {
+        guard outputIsFolder || !FileManager.default.fileExists(atPath: output) else {
+            throw InputError(description: "--bids writes a dataset folder; \(output) is a file")
+        }
+        if bids, name != nil { throw InputError(description: "--name and --bids both name the outputs; give one") }
+        let stacks: [DICOMStack]
+        if ImageFormat.detect(input) == .dicom || series != nil {
+            stacks = [try DICOMSeriesChoice.load(input, selector: series)]
+        } else {
+            let scan = try DICOMScanner.scan(input)
+            guard !scan.stacks.isEmpty else {
+                throw DICOMSeriesChoice.Problem.noImageSeries(place: input, selector: nil, scanned: scan.filesScanned, unreadable: scan.unreadable, nonImages: scan.nonImages)
+            }
+            if !scan.unreadable.isEmpty { printError("voxelflow: warning: \(scan.unreadable.count) unreadable file(s) skipped (`voxelflow scan` lists them)") }
+            stacks = scan.stacks
+        }
+        var plans = try stacks.map(plan)
+        if bids {
+            let patients = Set(stacks.map { $0.header.patientID })
+            if let subject = bidsSubject {
+                guard !BIDSLayout.label(subject).isEmpty, BIDSLayout.label(subject) == subject else {
+                    throw InputError(description: "--bids-subject \(subject): a BIDS label holds letters and digits only")
+                }
+                guard patients.count == 1 else {
+                    throw InputError(description: "--bids-subject names one subject, but \(input) holds \(patients.count) patients")
+                }
+            }
+            let names = BIDSLayout.names(for: plans.map {
+                BIDSSeries(acquisition: $0.acquisition ?? DICOMAcquisition(values: [:], csa: [:]), volumeCount: $0.stack.volumeCount, hasDiffusion: $0.diffusion != nil)
+            }, subject: bidsSubject)
+            for n in plans.indices {
+                plans[n].bids = names[n]
+                plans[n].path = outputFolder + names[n].relativeBase + ".nii.gz"
+            }
+        } else {
+            if bidsSubject != nil { throw InputError(description: "--bids-subject applies with --bids only") }
+            let template = try DICOMNameTemplate(name ?? "%p_%s")
+            var taken = Set<String>()
+            for n in plans.indices {
+                let base = plans[n].acquisition.map { template.name(acquisition: $0, firstFile: plans[n].stack.slices[0].path) } ?? "series"
+                // Names that clash get a letter, as dcm2niix does: x, xa, xb, …
+                var candidate = base
+                var k = 0
+                while taken.contains(candidate) {
+                    candidate = base + Self.clashSuffix(k)
+                    k += 1
+                }
+                taken.insert(candidate)
+                plans[n].path = outputFolder + candidate + ".nii.gz"
+            }
+        }
+        var failed: [(String, any Error)] = []
+        for p in plans {
+            do {
+                try FileManager.default.createDirectory(atPath: Self.folder(of: p.path), withIntermediateDirectories: true)
+                try write(p)
+            } catch where plans.count == 1 {
+                throw error
+            } catch {
+                printError("voxelflow: error: series \(p.stack.label) (\(p.stack.header.seriesInstanceUID)): \(error)")
+                failed.append((p.stack.label, error))
+            }
+        }
+        if bids { try writeDatasetFiles() }
+        if !quiet && plans.count > 1 { print("converted \(plans.count - failed.count) of \(plans.count) series into \(output)") }
+        if !failed.isEmpty {
+            printError("voxelflow: \(failed.count) of \(plans.count) series failed; the others were written")
+            throw ExitCode(ExitCodes.casesFailed)
+        }
+    }
+
+    /// `a`, `b`, …, `z`, `aa`, … for the k-th clash of one name.
+    static func clashSuffix(_ k: Int) -> String {
+        let letter = String(UnicodeScalar(UInt8(97 + k % 26)))
+        return k < 26 ? letter : clashSuffix(k / 26 - 1) + letter
+    }
+
+    /// The folder holding `path`.
+    static func folder(of path: String) -> String {
+        path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+    }
+
+    /// `dataset_description.json` and `.bidsignore` at the top of a BIDS dataset, each only when absent (a
+    /// dataset's own files are never replaced).
+    private func writeDatasetFiles() throws {
+        let description = outputFolder + "dataset_description.json"
+        if !FileManager.default.fileExists(atPath: description) {
+            let json = BIDSLayout.datasetDescription(software: ("voxelflow", VoxelFlowVersion.string))
+            try AtomicFile.write(Array((json.serialized() + "\n").utf8), to: description)
+        }
+        let ignore = outputFolder + ".bidsignore"
+        if !FileManager.default.fileExists(atPath: ignore) { try AtomicFile.write(Array(BIDSLayout.bidsignore.utf8), to: ignore) }
+    }
+
+    /// Writes one series: the NIfTI file, the sidecar, the diffusion table; all of them or none.
+    private func write(_ planned: PlannedSeries) throws {
+        let stack = planned.stack, path = planned.path
         let base = Self.basePath(path)
         let sidecarPath = base + ".json", bvalPath = base + ".bval", bvecPath = base + ".bvec"
-        var diffusion: DiffusionTable?
-        if stack.volumeCount > 1, acquisition != nil {
-            diffusion = DiffusionTable(try stack.volumeFiles.map { try DICOMAcquisition.read($0) }, geometry: stack.geometry())
-        }
-        let extra = (sidecar && acquisition != nil ? [sidecarPath] : []) + (diffusion != nil ? [bvalPath, bvecPath] : [])
+        let diffusion = planned.diffusion
+        let extra = (sidecar && planned.acquisition != nil ? [sidecarPath] : []) + (diffusion != nil ? [bvalPath, bvecPath] : [])
         try OutputGuard.check(NIfTI.datasetFiles(path) + extra, name: path, inputs: stack.files, force: force)
-        for p in stack.problems { printError("voxelflow: warning: \(input): \(p)") }
+        for p in stack.problems { printError("voxelflow: warning: \(stack.label): \(p)") }
         var volumeOptions = DICOMVolumeOptions()
         volumeOptions.suvBodyWeight = suv
         volumeOptions.resampleToUniformSpacing = resampleSlices
         volumeOptions.correctGantryTilt = !refuseTilt
         let volume = try stack.volume(options: volumeOptions)
-        if stack.isTilted && !refuseTilt && !quiet { printError("voxelflow: note: \(input): the tilted slices were resliced onto an orthogonal grid (--refuse-tilt refuses them)") }
+        if stack.isTilted && !refuseTilt && !quiet { printError("voxelflow: note: \(stack.label): the tilted slices were resliced onto an orthogonal grid (--refuse-tilt refuses them)") }
         let options = writeOptions(for: volume, base: NIfTIWriteOptions())
         try NIfTI.write(volume, to: path, options: options)
         var written = NIfTI.datasetFiles(path)
         do {
-            if sidecar, let acquisition {
-                let json = DICOMSidecar.json(stack: stack, volume: volume, acquisition: acquisition, identifiers: sidecarIdentifiers,
+            if sidecar, let acquisition = planned.acquisition {
+                var json = DICOMSidecar.json(stack: stack, volume: volume, acquisition: acquisition, identifiers: sidecarIdentifiers,
                                              software: ("voxelflow", VoxelFlowVersion.string))
+                if let name = planned.bids { json = BIDSLayout.sidecar(json, for: name) }
                 try AtomicFile.write(Array((json.serialized() + "\n").utf8), to: sidecarPath)
                 written.append(sidecarPath)
             }

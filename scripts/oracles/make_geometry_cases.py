@@ -70,7 +70,8 @@ def main():
         # plus 100 * v (stored values). dwi: one AcquisitionNumber, b = 0, then b = 1000 along (1, 0, 0) and
         # along (0, 0.6, 0.8) in DiffusionBValue/DiffusionGradientOrientation. dwi-b0: b = 0 twice, then
         # b = 1000 along (1, 0, 0), one AcquisitionNumber. fmri: TemporalPositionIdentifier 1-3 and
-        # RepetitionTime 2000 ms. fmri-acquisition: AcquisitionNumber 1-3, no TemporalPositionIdentifier.
+        # RepetitionTime 2000 ms. fmri-acquisition: AcquisitionNumber 1-3, no TemporalPositionIdentifier,
+        # described as a resting-state BOLD run.
         directions = [None, (1.0, 0.0, 0.0), (0.0, 0.6, 0.8)]
         if case == "dwi-b0":
             directions = [None, None, (1.0, 0.0, 0.0)]
@@ -94,6 +95,9 @@ def main():
                         d.add_new(0x00189089, "FD", list(directions[v]))
                 elif case == "fmri":
                     d.TemporalPositionIdentifier = v + 1
+                if case == "fmri-acquisition":
+                    d.SeriesDescription = "ep2d_bold_rest"
+                    d.ProtocolName = "ep2d_bold_rest"
                 d.save_as(os.path.join(out, f"V{v}_{k:03d}.dcm"))
         print(json.dumps({"volumes": 3, "offset_per_volume": 100}))
         return

@@ -9,6 +9,12 @@ public struct DICOMAcquisition: Sendable, Equatable {
     /// CSA image-header items by element name (absent ones are not in the dictionary).
     public var csa: [String: [String]]
 
+    /// Attributes as given (for tests and callers that read them elsewhere).
+    public init(values: [String: String], csa: [String: [String]] = [:]) {
+        self.values = values
+        self.csa = csa
+    }
+
     /// Attributes read from every file: keyword and tag (group << 16 | element).
     static let attributes: [(keyword: String, tag: UInt32)] = [
         ("Modality", 0x0008_0060), ("Manufacturer", 0x0008_0070), ("ManufacturersModelName", 0x0008_1090),
