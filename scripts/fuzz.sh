@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Fuzzes VoxelFlow's parsers with libFuzzer under AddressSanitizer, one target after the other, for a fixed
 # time each; not part of `swift test` (the regression tests replay what this finds).
-#   scripts/fuzz.sh [--seconds N] [--keep-corpus] [TARGET …]     (default: 60 s per target, every target)
+#   scripts/fuzz.sh [--seconds N] [--keep-corpus] [--ci] [TARGET …]   (default: 60 s per target, every target)
+# --ci (what scripts/test.sh runs): leaves RESULTS.md and the crash folders as they are, keeps findings in
+# $VOXELFLOW_FUZZ_FINDINGS (default /tmp/voxelflow-fuzz-findings) and exits 1 when any target found one.
 # Targets (Tests/Fuzz/FuzzTargets.swift): nifti nifti-gz dicom seg deidentify pipeline safetensors checkpoint
 # scan-cache dicomdir.
 # Seeds: Tests/Fixtures/fuzz/seeds/TARGET (committed, small). With --keep-corpus, the inputs that reached new
@@ -14,12 +16,14 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 seconds=60
 keep=0
+ci=0
 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
     --keep-corpus) keep=1; shift ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    --ci) ci=1; shift ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) targets+=("$1"); shift ;;
   esac
 done
@@ -33,11 +37,17 @@ bin="$root/.build-fuzz/release/voxelflow-fuzz"
 work="$(mktemp -d /tmp/voxelflow-fuzz.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 results="Tests/Fixtures/fuzz/RESULTS.md"
+findings_total=0
+if [ "$ci" = 1 ]; then
+  results="$work/RESULTS.md"
+  findings="${VOXELFLOW_FUZZ_FINDINGS:-/tmp/voxelflow-fuzz-findings}"
+fi
 [ -f "$results" ] || printf '# Fuzzing results\n\n| date | target | seconds | executions | exec/s | coverage (edges) | corpus | crashes |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n' > "$results"
 printf '%-12s %8s %12s %8s %8s %8s %8s\n' target seconds executions exec/s edges corpus crashes
 for t in "${targets[@]}"; do
   seeds="Tests/Fixtures/fuzz/seeds/$t"
   crashes="Tests/Fixtures/fuzz/crashes/$t"
+  [ "$ci" = 1 ] && crashes="$findings/$t"
   mkdir -p "$work/$t/corpus" "$work/$t/artifacts" "$crashes"
   [ -d "$seeds" ] && cp "$seeds"/* "$work/$t/corpus/" 2>/dev/null || true
   log="$work/$t/log.txt"
@@ -54,6 +64,7 @@ for t in "${targets[@]}"; do
     cp "$a" "$crashes/$(basename "$a")"
     found=$((found + 1))
   done
+  findings_total=$((findings_total + found))
   if [ "$found" -gt 0 ]; then
     echo "voxelflow: $t: $found finding(s) copied to $crashes; the log's last lines:" >&2
     grep -E "ERROR|SUMMARY|panic|Fatal|fatal" "$log" | head -5 >&2 || true
@@ -70,3 +81,7 @@ for t in "${targets[@]}"; do
   printf '%-12s %8s %12s %8s %8s %8s %8s\n' "$t" "$seconds" "$execs" "$rate" "$edges" "$corpus" "$found"
   printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$(date -u +%Y-%m-%d)" "$t" "$seconds" "$execs" "$rate" "$edges" "$corpus" "$found" >> "$results"
 done
+if [ "$ci" = 1 ] && [ "$findings_total" -gt 0 ]; then
+  echo "voxelflow: fuzzing found $findings_total input(s) that crash, hang or exhaust memory; they are in $findings (copy each to Tests/Fixtures/fuzz/crashes/TARGET/, fix, keep)" >&2
+  exit 1
+fi

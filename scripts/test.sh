@@ -4,8 +4,9 @@
 #   2. sets up the nibabel oracle venv (.venv-oracles); if PyPI is unreachable the oracle tests skip
 #      with a message and everything else still runs;
 #   3. builds and runs every test in release mode (numeric code is slow unoptimised);
-#   4. runs the parser tests again under AddressSanitizer (scripts/sanitize.sh: its header says what is left
-#      out and why);
+#   4. runs the parser tests again under AddressSanitizer and the concurrent code's tests under
+#      ThreadSanitizer (scripts/sanitize.sh: its header says what is left out and why), then fuzzes every
+#      parser for 20 seconds (scripts/fuzz.sh --ci: a new crash, hang or out-of-memory input fails the run);
 #   5. runs the end-to-end scripts that need real services (scripts/slurm_e2e.sh, scripts/pacs_e2e.sh,
 #      scripts/listen_e2e.sh).
 # Tests that need the shared corpus (../shared/data, or $VOXELFLOW_SHARED_DATA) skip cleanly without it.
@@ -23,6 +24,8 @@ swift test -c release -Xswiftc -enable-testing "$@"
 # or this is not root).
 if [ $# -eq 0 ]; then
   bash scripts/sanitize.sh
+  bash scripts/sanitize.sh --thread
+  bash scripts/fuzz.sh --ci --seconds 20
   bash scripts/slurm_e2e.sh "$root/.build/release/voxelflow"
   bash scripts/pacs_e2e.sh "$root/.build/release/voxelflow"
   bash scripts/listen_e2e.sh "$root/.build/release/voxelflow"
