@@ -322,6 +322,21 @@ void readGroup(DcmItem *group, vf_frame_geometry *out) {
         if (!out->has_rescale_slope) out->has_rescale_slope = getFloats(*rescale, DCM_RescaleSlope, &out->rescale_slope, 1);
         if (!out->has_rescale_intercept) out->has_rescale_intercept = getFloats(*rescale, DCM_RescaleIntercept, &out->rescale_intercept, 1);
     }
+    DcmItem *diffusion = firstItem(group, DCM_MRDiffusionSequence);
+    if (diffusion) {
+        if (!out->has_diffusion_b_value) out->has_diffusion_b_value = getFloats(*diffusion, DCM_DiffusionBValue, &out->diffusion_b_value, 1);
+        DcmItem *gradient = firstItem(diffusion, DCM_DiffusionGradientDirectionSequence);
+        if (!out->has_diffusion_gradient && gradient)
+            out->has_diffusion_gradient = getFloats(*gradient, DCM_DiffusionGradientOrientation, out->diffusion_gradient, 3);
+    }
+    DcmItem *content = firstItem(group, DCM_FrameContentSequence);
+    if (content && !out->has_temporal_position) {
+        Uint32 v = 0;
+        if (content->findAndGetUint32(DCM_TemporalPositionIndex, v).good() && v <= 0x7fffffffu) {
+            out->temporal_position = static_cast<int32_t>(v);
+            out->has_temporal_position = 1;
+        }
+    }
 }
 
 }  // namespace

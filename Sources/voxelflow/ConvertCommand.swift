@@ -181,7 +181,9 @@ struct ConvertCommand: ParsableCommand {
             if sidecar || outputIsFolder || bids { printError("voxelflow: warning: \(first): acquisition attributes unreadable, no sidecar: \(error)") }
         }
         if stack.volumeCount > 1, planned.acquisition != nil {
-            planned.diffusion = DiffusionTable(try stack.volumeFiles.map { try DICOMAcquisition.read($0) }, geometry: stack.geometry())
+            planned.diffusion = stack.volumesShareFiles
+                ? DiffusionTable(weights: stack.volumeWeightings, geometry: stack.geometry())
+                : DiffusionTable(try stack.volumeFiles.map { try DICOMAcquisition.read($0) }, geometry: stack.geometry())
         }
         return planned
     }

@@ -262,6 +262,41 @@ struct ClassicFourDimensionalTests {
         }
     }
 
+    @Test("an enhanced multi-frame DWI (per-frame MR Diffusion sequences) gives the volume and table of the same DWI as single-frame files")
+    func enhancedDiffusion() throws {
+        let (dir, stack, volume) = try Self.build("enhanced-dwi")
+        defer { TestPaths.removeTree(dir) }
+        #expect(stack.volumeCount == 3 && stack.files.count == 1 && stack.volumesShareFiles && stack.problems.isEmpty, "\(stack.problems)")
+        try Self.checkVolumes(volume)
+        let table = try #require(DiffusionTable(weights: stack.volumeWeightings, geometry: volume.geometry))
+        // The single-frame DWI series, whose table and voxels agree with dcm2niix (the test above).
+        let (classicDir, classicStack, classic) = try Self.build("dwi")
+        defer { TestPaths.removeTree(classicDir) }
+        let classicTable = try #require(DiffusionTable(try classicStack.volumeFiles.map { try DICOMAcquisition.read($0) }, geometry: classic.geometry))
+        #expect(table == classicTable && table.bValues == [0, 1000, 1000])
+        #expect(volume.geometry == classic.geometry && volume.voxels == classic.voxels)
+
+        // A cached re-scan keeps the per-frame weightings.
+        let cachePath = dir + "/scan.cache"
+        var cache = DICOMScanCache()
+        _ = try DICOMScanner.scan(dir, cache: &cache)
+        try cache.save(cachePath)
+        var reloaded = try DICOMScanCache.load(cachePath)
+        let again = try #require(try DICOMScanner.scan(dir, cache: &reloaded).stacks.first)
+        #expect(again.volumeCount == 3)
+        #expect(DiffusionTable(weights: again.volumeWeightings, geometry: volume.geometry) == table)
+    }
+
+    @Test("an enhanced multi-frame fMRI (per-frame TemporalPositionIndex) gives three volumes in temporal order")
+    func enhancedTemporal() throws {
+        let (dir, stack, volume) = try Self.build("enhanced-fmri")
+        defer { TestPaths.removeTree(dir) }
+        #expect(stack.volumeCount == 3 && stack.problems.isEmpty, "\(stack.problems)")
+        try Self.checkVolumes(volume)
+        #expect(DiffusionTable(weights: stack.volumeWeightings, geometry: volume.geometry) == nil)
+        #expect(volume.timeStep == 2)
+    }
+
     @Test("an fMRI series with TemporalPositionIdentifier: three volumes, the repetition time as time step")
     func temporal() throws {
         let (dir, stack, volume) = try Self.build("fmri")

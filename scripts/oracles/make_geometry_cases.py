@@ -28,8 +28,10 @@ independently of VoxelFlow.
            "MPR 3mm"). Prints the series descriptions.
 
   dwi, fmri, fmri-acquisition, dwi-b0: three volumes over the same positions (see the code): one 4D stack each.
+  enhanced-dwi, enhanced-fmri: the dwi case as one Enhanced MR Image file with per-frame MR Diffusion
+           sequences, or with per-frame TemporalPositionIndex only.
 
-Usage: make_geometry_cases.py SRC_DIR OUT_DIR oblique|tilt|pet|pet-noweight|mosaic|repeat|dwi|dwi-b0|fmri|fmri-acquisition|shared-uid|long-uid|mixed
+Usage: make_geometry_cases.py SRC_DIR OUT_DIR oblique|tilt|pet|pet-noweight|mosaic|repeat|dwi|dwi-b0|enhanced-dwi|enhanced-fmri|fmri|fmri-acquisition|shared-uid|long-uid|mixed
 """
 import json
 import math
@@ -101,6 +103,8 @@ def main():
                 d.save_as(os.path.join(out, f"V{v}_{k:03d}.dcm"))
         print(json.dumps({"volumes": 3, "offset_per_volume": 100}))
         return
+    if case in ("enhanced-dwi", "enhanced-fmri"):
+        return make_enhanced(slices, files, src, out, diffusion=(case == "enhanced-dwi"))
     if case == "repeat":
         for acquisition in (1, 2):
             for k, ds in enumerate(slices):
@@ -226,6 +230,89 @@ def expected_tilt_correction(out):
     affine = np.eye(4)
     affine[:3, 0], affine[:3, 1], affine[:3, 2], affine[:3, 3] = row * dx, col * dy, normal * dz, origin
     return {"size": size, "affine": affine.tolist()}
+
+
+def make_enhanced(slices, files, src, out, diffusion):
+    """The dwi case as one Enhanced MR Image: 48 frames, volume after volume, each frame's position in its
+    Plane Position Sequence and its weighting in its MR Diffusion Sequence (b = 0; b = 1000 along (1, 0, 0);
+    b = 1000 along (0, 0.6, 0.8)); orientation, spacing and rescale shared. Without `diffusion` (the
+    enhanced-fmri case) the volumes are told apart only by each frame's TemporalPositionIndex."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+    directions = [None, (1.0, 0.0, 0.0), (0.0, 0.6, 0.8)]
+    d = pydicom.dcmread(os.path.join(src, files[0]))
+    d.SOPClassUID = "1.2.840.10008.5.1.4.1.1.4.1"
+    d.file_meta.MediaStorageSOPClassUID = d.SOPClassUID
+    d.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    d.SOPInstanceUID = "1.2.826.0.1.3680043.8.498.4243.1"
+    d.file_meta.MediaStorageSOPInstanceUID = d.SOPInstanceUID
+    d.SeriesInstanceUID = "1.2.826.0.1.3680043.8.498.4243"
+    d.Modality = "MR"
+    d.SeriesDescription = "enhanced dwi" if diffusion else "enhanced bold"
+    d.PatientPosition = "HFS"
+    d.ImageType = ["ORIGINAL", "PRIMARY", "DIFFUSION" if diffusion else "FMRI", "NONE"]
+    d.InstanceNumber = 1
+    d.RepetitionTime = "2000"
+    d.NumberOfFrames = 3 * len(slices)
+    shared = Dataset()
+    measures = Dataset()
+    measures.PixelSpacing = slices[0].PixelSpacing
+    measures.SliceThickness = slices[0].get("SliceThickness", "1")
+    shared.PixelMeasuresSequence = Sequence([measures])
+    orientation = Dataset()
+    orientation.ImageOrientationPatient = slices[0].ImageOrientationPatient
+    shared.PlaneOrientationSequence = Sequence([orientation])
+    rescale = Dataset()
+    rescale.RescaleSlope = d.get("RescaleSlope", "1")
+    rescale.RescaleIntercept = d.get("RescaleIntercept", "0")
+    rescale.RescaleType = "US"
+    shared.PixelValueTransformationSequence = Sequence([rescale])
+    d.SharedFunctionalGroupsSequence = Sequence([shared])
+    frames, pixels = [], []
+    for v in range(3):
+        for k, ds in enumerate(slices):
+            f = Dataset()
+            position = Dataset()
+            position.ImagePositionPatient = ds.ImagePositionPatient
+            f.PlanePositionSequence = Sequence([position])
+            content = Dataset()
+            content.StackID = "1"
+            content.InStackPositionNumber = k + 1
+            if diffusion:
+                content.DimensionIndexValues = [1, k + 1, 1 if v == 0 else 2, v + 1]
+            else:
+                content.DimensionIndexValues = [1, k + 1, v + 1]
+                content.TemporalPositionIndex = v + 1
+            f.FrameContentSequence = Sequence([content])
+            if diffusion:
+                weighting = Dataset()
+                weighting.DiffusionBValue = 0.0 if directions[v] is None else 1000.0
+                weighting.DiffusionDirectionality = "NONE" if directions[v] is None else "DIRECTIONAL"
+                if directions[v] is not None:
+                    g = Dataset()
+                    g.DiffusionGradientOrientation = list(directions[v])
+                    weighting.DiffusionGradientDirectionSequence = Sequence([g])
+                f.MRDiffusionSequence = Sequence([weighting])
+            frames.append(f)
+            pixels.append((ds.pixel_array.astype(np.uint16) + 100 * v).astype(np.uint16))
+    d.PerFrameFunctionalGroupsSequence = Sequence(frames)
+    # Dimensions as scanners declare them: stack, position in the stack, b-value, gradient.
+    dimensions = []
+    pointers = ((0x00209056, 0x00209111), (0x00209057, 0x00209111))
+    pointers += ((0x00189087, 0x00189117), (0x00189089, 0x00189076)) if diffusion else ((0x00209128, 0x00209111),)
+    for pointer, group in pointers:
+        item = Dataset()
+        item.DimensionIndexPointer = pointer
+        item.FunctionalGroupPointer = group
+        dimensions.append(item)
+    d.DimensionIndexSequence = Sequence(dimensions)
+    for key in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "SliceThickness", "RescaleSlope",
+                "RescaleIntercept", "RescaleType", "SliceLocation"):
+        if key in d:
+            delattr(d, key)
+    d.PixelData = np.stack(pixels).tobytes()
+    d.save_as(os.path.join(out, "ENHANCED.dcm"))
+    print(json.dumps({"volumes": 3, "offset_per_volume": 100, "frames": 3 * len(slices)}))
 
 
 def csa_header(tags):

@@ -74,8 +74,8 @@ typedef struct {
                                        truncated silently: two different long UIDs must not become one) */
 } vf_dicom_summary;
 
-/** Geometry and rescale of one frame of a multi-frame (enhanced) image, from the per-frame functional group
- *  of that frame or, failing that, the shared functional groups. */
+/** Geometry, rescale, diffusion weighting and temporal position of one frame of a multi-frame (enhanced)
+ *  image, from the per-frame functional group of that frame or, failing that, the shared functional groups. */
 typedef struct {
     double image_position[3];     int has_image_position;
     double image_orientation[6];  int has_image_orientation;
@@ -83,6 +83,11 @@ typedef struct {
     double slice_thickness;       int has_slice_thickness;
     double rescale_slope;         int has_rescale_slope;
     double rescale_intercept;     int has_rescale_intercept;
+    /* MR Diffusion Sequence: DiffusionBValue and the gradient's DiffusionGradientOrientation. */
+    double diffusion_b_value;     int has_diffusion_b_value;
+    double diffusion_gradient[3]; int has_diffusion_gradient;
+    /* Frame Content Sequence: TemporalPositionIndex. */
+    int32_t temporal_position;    int has_temporal_position;
 } vf_frame_geometry;
 
 /** Reads the header of `path` up to (not including) the pixel data.

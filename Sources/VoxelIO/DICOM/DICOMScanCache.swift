@@ -15,7 +15,7 @@ import Darwin
 /// another format version or written by a build whose header layout differs (the scan then reads every file).
 public struct DICOMScanCache: Sendable {
     /// The format version; caches of other versions are ignored.
-    public static let formatVersion: UInt32 = 2
+    public static let formatVersion: UInt32 = 3
     static let magic = Array("VFSCANCACHE\u{0}".utf8)
 
     /// One file's identity on disk.
@@ -86,10 +86,14 @@ public struct DICOMScanCache: Sendable {
                     for _ in 0..<n {
                         let frame = Int(try r.u32())
                         let position = try r.doubles()
-                        slices.append(DICOMSlice(path: path, frame: frame, header: header,
-                                                 position: position.flatMap { $0.count == 3 ? SIMD3($0[0], $0[1], $0[2]) : nil },
-                                                 orientation: try r.doubles(), pixelSpacing: try r.doubles(),
-                                                 rescale: IntensityScaling(slope: try r.f64(), intercept: try r.f64())))
+                        var slice = DICOMSlice(path: path, frame: frame, header: header,
+                                               position: position.flatMap { $0.count == 3 ? SIMD3($0[0], $0[1], $0[2]) : nil },
+                                               orientation: try r.doubles(), pixelSpacing: try r.doubles(),
+                                               rescale: IntensityScaling(slope: try r.f64(), intercept: try r.f64()))
+                        slice.header.diffusionBValue = try r.optDouble()
+                        slice.header.diffusionGradient = try r.doubles()
+                        slice.header.temporalPosition = try r.optInt()
+                        slices.append(slice)
                     }
                     result = .success(.slices(slices))
                 case 1: result = .success(.nonImage(try r.string()))
@@ -124,6 +128,8 @@ public struct DICOMScanCache: Sendable {
                     w.doubles(s.orientation)
                     w.doubles(s.pixelSpacing)
                     w.f64(s.rescale.slope); w.f64(s.rescale.intercept)
+                    // Per-frame attributes of enhanced images (the file's own values otherwise).
+                    w.optDouble(s.header.diffusionBValue); w.doubles(s.header.diffusionGradient); w.optInt(s.header.temporalPosition)
                 }
             case .success(.nonImage(let kind)):
                 w.u8(1); w.string(kind)

@@ -13,7 +13,12 @@ public struct DiffusionTable: Sendable, Equatable {
     /// The table of `acquisitions` (one per volume, in volume order) for an image on `geometry`; nil when
     /// no volume reports a b-value.
     public init?(_ acquisitions: [DICOMAcquisition], geometry: Geometry) {
-        let weights = acquisitions.map(\.diffusion)
+        self.init(weights: acquisitions.map(\.diffusion), geometry: geometry)
+    }
+
+    /// The table of the given weightings (one per volume, nil where a volume has none); nil when no volume
+    /// has one. `DICOMStack.volumeWeightings` gives them for enhanced multi-frame series.
+    public init?(weights: [(bValue: Double, gradient: SIMD3<Double>?)?], geometry: Geometry) {
         guard weights.contains(where: { $0 != nil }) else { return nil }
         let axes = (0..<3).map { geometry.direction.column($0) }
         let flipX = geometry.direction.determinant > 0

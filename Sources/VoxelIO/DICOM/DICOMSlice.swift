@@ -45,6 +45,11 @@ public struct DICOMSlice: Sendable {
                     slice.rescale = IntensityScaling(slope: g.has_rescale_slope != 0 ? g.rescale_slope : 1,
                                                      intercept: g.has_rescale_intercept != 0 ? g.rescale_intercept : 0)
                 }
+                // Per-frame diffusion weighting and temporal position (enhanced DWI, fMRI) describe this frame:
+                // they split the frames into volumes as the same attributes of single-frame files do.
+                if g.has_diffusion_b_value != 0 { slice.header.diffusionBValue = g.diffusion_b_value }
+                if g.has_diffusion_gradient != 0 { slice.header.diffusionGradient = doubles(g.diffusion_gradient, 3) }
+                if g.has_temporal_position != 0 { slice.header.temporalPosition = Int(g.temporal_position) }
             }
             out.append(slice)
         }

@@ -41,6 +41,19 @@ public struct DICOMStack: Sendable {
         header.isMosaic ? slices.map(\.path) : [slices[0].path] + laterVolumes.compactMap { $0.first?.path }
     }
 
+    /// True when several volumes come from one file (an enhanced multi-frame 4D image): per-volume
+    /// attributes are then in `volumeWeightings`, not in separate files.
+    public var volumesShareFiles: Bool { !header.isMosaic && Set(volumeFiles).count < volumeFiles.count }
+
+    /// The diffusion weighting of each volume as its first slice carries it (per-frame MR Diffusion of
+    /// enhanced images, or the standard attributes of single-frame files); nil where a volume has none.
+    public var volumeWeightings: [(bValue: Double, gradient: SIMD3<Double>?)?] {
+        let firsts = header.isMosaic ? slices : [slices[0]] + laterVolumes.compactMap(\.first)
+        return firsts.map { s in
+            s.header.diffusionBValue.map { b in (b, s.header.diffusionGradient.flatMap { $0.count == 3 ? SIMD3($0[0], $0[1], $0[2]) : nil }) }
+        }
+    }
+
     /// The first slice's header, which describes the series.
     public var header: DICOMHeader { slices[0].header }
 
