@@ -226,7 +226,7 @@ struct TrainingParityTests {
         return t
     }
 
-    @Test("Gradients equal central finite differences on tiny shapes", arguments: ["conv-strided-groups", "convtranspose", "norm-prelu", "pool-pad", "batchnorm", "maxpool-padded", "pool-linear"])
+    @Test("Gradients equal central finite differences on tiny shapes", arguments: ["conv-strided-groups", "convtranspose", "norm-prelu", "norm-dropout-prelu", "pool-pad", "batchnorm", "maxpool-padded", "pool-linear"])
     func finiteDifferences(_ op: String) throws {
         // L = Σ y ⊙ r for a fixed r (the PReLU slope is 1, so that L is smooth in the input and a step of h
         // never crosses the activation's kink, while its slope gradient Σ_{v<0} r·v is still exercised); ∂L/∂θ from the tape against (L(θ + h) − L(θ − h)) / 2h for every input and parameter value.
@@ -235,7 +235,7 @@ struct TrainingParityTests {
         switch op {
         case "conv-strided-groups": params += [("w", Self.pseudoRandom([6, 2, 3, 2, 3], seed: 2)), ("b", Self.pseudoRandom([6], seed: 3))]
         case "convtranspose": params += [("w", Self.pseudoRandom([4, 3, 3, 3, 2], seed: 4)), ("b", Self.pseudoRandom([3], seed: 5))]
-        case "norm-prelu": params += [("gamma", Self.pseudoRandom([4], seed: 6)), ("beta", Self.pseudoRandom([4], seed: 7)), ("slope", try Tensor(shape: [1], data: [1]))]
+        case "norm-prelu", "norm-dropout-prelu": params += [("gamma", Self.pseudoRandom([4], seed: 6)), ("beta", Self.pseudoRandom([4], seed: 7)), ("slope", try Tensor(shape: [1], data: [1]))]
         case "batchnorm": params += [("gamma", Self.pseudoRandom([4], seed: 8)), ("beta", Self.pseudoRandom([4], seed: 9))]
         case "pool-linear": params += [("w", Self.pseudoRandom([3, 4], seed: 10)), ("b", Self.pseudoRandom([3], seed: 11))]
         default: break
@@ -253,6 +253,11 @@ struct TrainingParityTests {
                                           geometry: ConvGeometry(kernel: [3, 3, 2], stride: [2, 2, 2], padding: [1, 1, 0]), outputPadding: [1, 0, 0])
             case "norm-prelu":
                 y = try t.normActivation(input, groups: 2, weight: t.parameter("gamma"), bias: t.parameter("beta"), activation: .prelu(t.parameter("slope")))
+            case "norm-dropout-prelu":
+                // MONAI's norm → dropout → activation; the same seed gives the same mask in every evaluation.
+                t.dropoutSeed = 42
+                let normalized = try t.normActivation(input, groups: 2, weight: t.parameter("gamma"), bias: t.parameter("beta"), activation: .none)
+                y = try t.activation(t.dropout(normalized, probability: 0.4), .prelu(t.parameter("slope")))
             case "batchnorm":
                 y = try t.batchNorm(input, weight: t.parameter("gamma"), bias: t.parameter("beta"), relu: false, name: "bn.")
             case "maxpool-padded":
@@ -288,6 +293,54 @@ struct TrainingParityTests {
                 worst = max(worst, abs(numeric - g.data[i]))
             }
             #expect(worst / scale < 5e-3, "\(op): ∂L/∂\(name) differs from finite differences by \(worst) (scale \(scale))")
+        }
+    }
+
+    @Test("dropout zeroes about p of the values, scales the rest by 1/(1-p), repeats its mask for a seed and passes p = 0 through")
+    func dropoutMask() throws {
+        let x = Tensor(repeating: 2, shape: [1, 2, 20, 20, 20])
+        func masked(_ seed: UInt64, _ p: Double) throws -> Tensor {
+            let t = GradientTape(parameters: ParameterStore([]))
+            t.dropoutSeed = seed
+            return try t.dropout(t.constant(x), probability: p).value
+        }
+        let a = try masked(7, 0.25), b = try masked(7, 0.25), c = try masked(8, 0.25)
+        #expect(a == b && a != c)
+        #expect(a.data.allSatisfy { $0 == 0 || abs($0 - 2 / 0.75) < 1e-6 })
+        let dropped = Double(a.data.filter { $0 == 0 }.count) / Double(a.count)
+        #expect(abs(dropped - 0.25) < 0.01, "dropped \(dropped) of 16,000 values")
+        #expect(try masked(7, 0) == x)
+        let t = GradientTape(parameters: ParameterStore([]))
+        #expect(throws: NNError.self) { try t.dropout(t.constant(x), probability: 1) }
+    }
+
+    @Test("a UNet described with dropout trains with it: the step's seed draws the masks, p = 0 changes nothing")
+    func unetDropout() throws {
+        func net(_ p: Double) throws -> MonaiUNet {
+            var u = try MonaiUNet(inChannels: 1, outChannels: 2, channels: [4, 8], strides: [2], numResUnits: 1)
+            u.dropout = p
+            return u
+        }
+        let plain = try net(0), dropped = try net(0.3)
+        let params = try ParameterStore.initialized(for: plain, seed: 3)
+        let input = Self.pseudoRandom([1, 1, 8, 8, 8], seed: 4)
+        var target = Tensor(zeros: [1, 1, 8, 8, 8])
+        for i in stride(from: 0, to: target.count, by: 3) { target.data[i] = 1 }
+        let loss = DiceCELoss()
+        let base = try TrainingStep.run(network: plain, parameters: params, input: input, target: target, loss: loss, dropoutSeed: 1)
+        let same = try TrainingStep.run(network: plain, parameters: params, input: input, target: target, loss: loss, dropoutSeed: 2)
+        #expect(base.loss == same.loss && base.gradients == same.gradients)
+        let d1 = try TrainingStep.run(network: dropped, parameters: params, input: input, target: target, loss: loss, dropoutSeed: 1)
+        let d1again = try TrainingStep.run(network: dropped, parameters: params, input: input, target: target, loss: loss, dropoutSeed: 1)
+        let d2 = try TrainingStep.run(network: dropped, parameters: params, input: input, target: target, loss: loss, dropoutSeed: 2)
+        #expect(d1.loss == d1again.loss && d1.gradients == d1again.gradients)
+        #expect(d1.loss != d2.loss && d1.loss != base.loss)
+        let configured = try MonaiUNet(configuration: NetworkConfiguration(.object([
+            ("type", .string("monai-unet")), ("in", .int(1)), ("out", .int(2)), ("channels", .array([.int(4), .int(8)])),
+            ("strides", .array([.int(2)])), ("dropout", .number(0.2))])))
+        #expect(configured.dropout == 0.2)
+        #expect(throws: NNError.self) {
+            try MonaiBasicUNet(configuration: NetworkConfiguration(.object([("type", .string("monai-basicunet")), ("in", .int(1)), ("out", .int(2)), ("dropout", .number(1))])))
         }
     }
 }

@@ -3,7 +3,7 @@ import VoxelCore
 /// MONAI's `monai.networks.nets.BasicUNet` (3D) with its parameter names: five levels of two 3×3×3
 /// convolutions (instance norm with affine, LeakyReLU), 2× max pooling down, 2×2×2 transposed convolutions
 /// up ("deconv", MONAI's default), skip connections by concatenation (encoder features first) and a final
-/// 1×1×1 convolution. Dropout is the identity (inference).
+/// 1×1×1 convolution. Dropout is active in training only.
 ///
 /// Input `N × inChannels × D × H × W` with every spatial size at least 16 (odd sizes are handled as MONAI
 /// does: pooling drops the last slice, upsampling repeats it); output `N × outChannels × D × H × W` (logits).
@@ -12,6 +12,9 @@ public struct MonaiBasicUNet: Network {
     /// MONAI's `features`: the five encoder widths, then the width of the last decoder level.
     public let features: [Int]
     public let negativeSlope: Float
+    /// The dropout probability of every two-convolution block (MONAI's `dropout`, norm → dropout → activation):
+    /// active in training (`forward(_:on:)`), the identity at inference.
+    public var dropout: Double = 0
     var conv0: TwoConv
     var downs: [TwoConv]
     var ups: [UpCat]
@@ -127,10 +130,14 @@ public struct MonaiBasicUNet: Network {
 
 extension MonaiBasicUNet {
     /// A BasicUNet from its description: `{"type": "monai-basicunet", "in": 1, "out": 2, "features": [32, 32,
-    /// 64, 128, 256, 32], "negativeSlope": 0.1}` (`features` and `negativeSlope` default to MONAI's).
+    /// 64, 128, 256, 32], "negativeSlope": 0.1, "dropout": 0}` (`features`, `negativeSlope` and `dropout`
+    /// default to MONAI's).
     /// - Throws: `NNError.invalidInput` naming a missing or malformed key.
     public init(configuration c: NetworkConfiguration) throws {
+        let dropout = try c.double("dropout", 0)
+        guard (0..<1).contains(dropout) else { throw NNError.invalidInput("monai-basicunet configuration: \"dropout\" must be at least 0 and below 1, got \(dropout)") }
         try self.init(inChannels: c.int("in", minimum: 1), outChannels: c.int("out", minimum: 1),
                       features: c.ints("features", [32, 32, 64, 128, 256, 32]), negativeSlope: Float(c.double("negativeSlope", 0.1)))
+        self.dropout = dropout
     }
 }

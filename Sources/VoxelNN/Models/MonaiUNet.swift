@@ -15,6 +15,9 @@ public struct MonaiUNet: Network {
     public let norm: MonaiConvolution.Norm
     /// The activation of every block (MONAI's `act`).
     public let activation: MonaiConvolution.Activation
+    /// The dropout probability of every block with a norm (MONAI's `dropout`, in the norm → dropout →
+    /// activation order): active in training (`forward(_:on:)`), the identity at inference.
+    public var dropout: Double = 0
     var root: Node
 
     indirect enum Node: Sendable {
@@ -173,7 +176,7 @@ extension MonaiUNet {
     /// A UNet from its description: `{"type": "monai-unet", "in": 1, "out": 2, "channels": [16, 32, …],
     /// "strides": [2, …], "numResUnits": 2}`, with MONAI's defaults for the optional keys: `numResUnits` 0,
     /// `kernelSize` 3, `upKernelSize` 3, `norm` "instance" ("instance-affine", "batch", "none"), `act` "prelu"
-    /// ("relu", "leakyrelu" with `negativeSlope` 0.01), `dropout` 0 (the identity at inference).
+    /// ("relu", "leakyrelu" with `negativeSlope` 0.01), `dropout` 0 (active in training, the identity at inference).
     /// - Throws: `NNError.invalidInput` naming a missing or malformed key.
     public init(configuration c: NetworkConfiguration) throws {
         let norm: MonaiConvolution.Norm
@@ -191,9 +194,11 @@ extension MonaiUNet {
         case "leakyrelu": activation = .leakyReLU(Float(try c.double("negativeSlope", 0.01)))
         case let other: throw NNError.invalidInput("monai-unet configuration: \"act\" \"\(other)\" is not one of prelu, relu, leakyrelu")
         }
-        _ = try c.double("dropout", 0)
+        let dropout = try c.double("dropout", 0)
+        guard (0..<1).contains(dropout) else { throw NNError.invalidInput("monai-unet configuration: \"dropout\" must be at least 0 and below 1, got \(dropout)") }
         try self.init(inChannels: c.int("in", minimum: 1), outChannels: c.int("out", minimum: 1), channels: c.ints("channels"),
                       strides: c.ints("strides"), numResUnits: c.int("numResUnits", 0), kernelSize: c.int("kernelSize", 3, minimum: 1),
                       upKernelSize: c.int("upKernelSize", 3, minimum: 1), norm: norm, activation: activation)
+        self.dropout = dropout
     }
 }

@@ -32,6 +32,12 @@ public final class GradientTape {
     /// state_dict prefix (e.g. `layer1.0.bn1.`), for `ParameterStore.updateRunningStatistics`.
     public internal(set) var batchStatistics: [String: BatchStatistics] = [:]
 
+    /// The seed of the dropout masks drawn on this tape: the n-th `dropout` operation draws its mask from
+    /// (seed, n), so the same seed and forward pass give the same masks (a resumed run repeats them).
+    public var dropoutSeed: UInt64 = 0
+    /// The number of `dropout` operations recorded so far.
+    var dropoutCalls = 0
+
     /// A tape whose parameters are read from `store`.
     public init(parameters store: ParameterStore) { self.store = store }
 

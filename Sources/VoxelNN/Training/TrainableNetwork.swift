@@ -9,7 +9,7 @@ public protocol TrainableNetwork: Network {
 
 extension MonaiConvolution {
     /// The block in training mode: convolution, then the normalisation and activation as one operation.
-    func forward(_ x: GradientTape.Variable, on tape: GradientTape, prefix: String) throws -> GradientTape.Variable {
+    func forward(_ x: GradientTape.Variable, on tape: GradientTape, prefix: String, dropout: Double = 0) throws -> GradientTape.Variable {
         var y = x
         if let conv {
             y = try tape.conv3d(x, weight: tape.parameter(prefix + "conv.weight"),
@@ -32,13 +32,16 @@ extension MonaiConvolution {
         case nil: act = .none
         }
         let affine = norm.weight != nil
-        return try tape.normActivation(y, groups: norm.channels, weight: affine ? tape.parameter(prefix + "adn.N.weight") : nil,
-                                       bias: affine ? tape.parameter(prefix + "adn.N.bias") : nil, eps: norm.eps, activation: act)
+        let weight = affine ? try tape.parameter(prefix + "adn.N.weight") : nil, bias = affine ? try tape.parameter(prefix + "adn.N.bias") : nil
+        guard dropout > 0 else { return try tape.normActivation(y, groups: norm.channels, weight: weight, bias: bias, eps: norm.eps, activation: act) }
+        // MONAI's ADN order "NDA": norm, dropout, activation.
+        let normalized = try tape.normActivation(y, groups: norm.channels, weight: weight, bias: bias, eps: norm.eps, activation: .none)
+        return try tape.activation(tape.dropout(normalized, probability: dropout), act)
     }
 }
 
 extension MonaiResidualUnit {
-    func forward(_ x: GradientTape.Variable, on tape: GradientTape, prefix: String) throws -> GradientTape.Variable {
+    func forward(_ x: GradientTape.Variable, on tape: GradientTape, prefix: String, dropout: Double = 0) throws -> GradientTape.Variable {
         var res = x
         if let residual {
             res = try tape.conv3d(x, weight: tape.parameter(prefix + "residual.weight"),
@@ -46,7 +49,7 @@ extension MonaiResidualUnit {
                                   geometry: residual.geometry, groups: residual.groups)
         }
         var y = x
-        for (i, unit) in units.enumerated() { y = try unit.forward(y, on: tape, prefix: prefix + "conv.unit\(i).") }
+        for (i, unit) in units.enumerated() { y = try unit.forward(y, on: tape, prefix: prefix + "conv.unit\(i).", dropout: dropout) }
         return try tape.add(y, res)
     }
 }
@@ -56,14 +59,14 @@ extension MonaiUNet: TrainableNetwork {
         try checkInput(x.value, "UNet")
         func down(_ d: Down, _ x: GradientTape.Variable, _ prefix: String) throws -> GradientTape.Variable {
             switch d {
-            case .residual(let r): return try r.forward(x, on: tape, prefix: prefix)
-            case .plain(let c): return try c.forward(x, on: tape, prefix: prefix)
+            case .residual(let r): return try r.forward(x, on: tape, prefix: prefix, dropout: dropout)
+            case .plain(let c): return try c.forward(x, on: tape, prefix: prefix, dropout: dropout)
             }
         }
         func up(_ u: Up, _ x: GradientTape.Variable, _ prefix: String) throws -> GradientTape.Variable {
-            guard let unit = u.unit else { return try u.conv.forward(x, on: tape, prefix: prefix) }
-            let y = try u.conv.forward(x, on: tape, prefix: prefix + "0.")
-            return try unit.forward(y, on: tape, prefix: prefix + "1.")
+            guard let unit = u.unit else { return try u.conv.forward(x, on: tape, prefix: prefix, dropout: dropout) }
+            let y = try u.conv.forward(x, on: tape, prefix: prefix + "0.", dropout: dropout)
+            return try unit.forward(y, on: tape, prefix: prefix + "1.", dropout: dropout)
         }
         func run(_ node: Node, _ x: GradientTape.Variable, _ prefix: String) throws -> GradientTape.Variable {
             switch node {
@@ -85,7 +88,7 @@ extension MonaiBasicUNet: TrainableNetwork {
             throw NNError.invalidInput("BasicUNet: every spatial size must be at least 16, got \(Array(x.shape[2...]))")
         }
         func two(_ t: TwoConv, _ x: GradientTape.Variable, _ prefix: String) throws -> GradientTape.Variable {
-            try t.second.forward(t.first.forward(x, on: tape, prefix: prefix + "conv_0."), on: tape, prefix: prefix + "conv_1.")
+            try t.second.forward(t.first.forward(x, on: tape, prefix: prefix + "conv_0.", dropout: dropout), on: tape, prefix: prefix + "conv_1.", dropout: dropout)
         }
         var skips = [try two(conv0, x, "conv_0.")]
         for (i, down) in downs.enumerated() {

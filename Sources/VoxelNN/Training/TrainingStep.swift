@@ -59,9 +59,11 @@ public enum TrainingStep {
 
     /// As `gradients`, with the batch statistics of the step's batch normalisations.
     /// - Throws: `NNError.invalidInput` when the input or target does not fit.
+    /// `dropoutSeed` draws the step's dropout masks (networks with dropout only).
     public static func run(network: any TrainableNetwork, parameters: ParameterStore, input: Tensor, target: Tensor,
-                           loss: any Loss) throws -> Result {
+                           loss: any Loss, dropoutSeed: UInt64 = 0) throws -> Result {
         let tape = GradientTape(parameters: parameters)
+        tape.dropoutSeed = dropoutSeed
         let output = try network.forward(tape.constant(input), on: tape)
         let evaluation = try loss.evaluate(logits: output.value, target: target)
         tape.backward(from: output, gradient: evaluation.gradient)

@@ -145,7 +145,9 @@ public struct Trainer: Sendable {
                 while state.iteration < training.iterationsPerEpoch {
                     if control.stopRequested { interrupted = true; break epochs }
                     let (input, target) = try prefetcher.batch(for: state.step, next: state.step + 1 < total ? state.step + 1 : nil)
-                    var step = try TrainingStep.run(network: network, parameters: params, input: input, target: target, loss: loss)
+                    // The dropout masks of a step come from the step's seed, so a resumed run draws the same ones.
+                    var step = try TrainingStep.run(network: network, parameters: params, input: input, target: target, loss: loss,
+                                                    dropoutSeed: Self.stepSeed(seed, state.step) ^ 0xD1B5_4A32_D192_ED03)
                     if let clip = training.clipGradient { clipGradientNorm(&step.gradients, maxNorm: Float(clip)) }
                     let rate = schedule.rate(base: baseRate, step: state.step, total: total)
                     try optimizer.update(&params, gradients: step.gradients, lr: rate)
