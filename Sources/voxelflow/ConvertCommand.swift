@@ -228,7 +228,17 @@ struct ConvertCommand: ParsableCommand {
             if !scan.unreadable.isEmpty { printError("voxelflow: warning: \(scan.unreadable.count) unreadable file(s) skipped (`voxelflow scan` lists them)") }
             stacks = scan.stacks
         }
-        var plans = try stacks.map(plan)
+        // A series whose attributes cannot be read fails alone (in a folder of several).
+        var failed: [(String, any Error)] = []
+        var plans: [PlannedSeries] = []
+        for stack in stacks {
+            do {
+                plans.append(try plan(stack))
+            } catch where stacks.count > 1 {
+                printError("voxelflow: error: series \(stack.label) (\(stack.header.seriesInstanceUID)): \(error)")
+                failed.append((stack.label, error))
+            }
+        }
         if bids {
             let patients = Set(stacks.map { $0.header.patientID })
             if let subject = bidsSubject {
@@ -263,12 +273,11 @@ struct ConvertCommand: ParsableCommand {
                 plans[n].path = outputFolder + candidate + ".nii.gz"
             }
         }
-        var failed: [(String, any Error)] = []
         for p in plans {
             do {
                 try FileManager.default.createDirectory(atPath: Self.folder(of: p.path), withIntermediateDirectories: true)
                 try write(p)
-            } catch where plans.count == 1 {
+            } catch where stacks.count == 1 {
                 throw error
             } catch {
                 printError("voxelflow: error: series \(p.stack.label) (\(p.stack.header.seriesInstanceUID)): \(error)")
@@ -276,9 +285,9 @@ struct ConvertCommand: ParsableCommand {
             }
         }
         if bids { try writeDatasetFiles() }
-        if !quiet && plans.count > 1 { print("converted \(plans.count - failed.count) of \(plans.count) series into \(output)") }
+        if !quiet && stacks.count > 1 { print("converted \(stacks.count - failed.count) of \(stacks.count) series into \(output)") }
         if !failed.isEmpty {
-            printError("voxelflow: \(failed.count) of \(plans.count) series failed; the others were written")
+            printError("voxelflow: \(failed.count) of \(stacks.count) series failed; the others were written")
             throw ExitCode(ExitCodes.casesFailed)
         }
     }
