@@ -3,8 +3,10 @@
 
   voxelflow : `voxelflow pull URL --modality CT` (QIDO-RS + WADO-RS) then `voxelflow convert SERIES OUT.nii.gz`
   voxelflow-dimse : `voxelflow pull dimse://ORTHANC@127.0.0.1:PORT` (C-FIND + C-GET) then `voxelflow convert`
+  voxelflow-move : the same with `--move-ae VFMOVE --move-port 11113` (C-FIND + C-MOVE) then `voxelflow convert`
   dicomweb  : dicomweb-client search_for_series + retrieve_series, pydicom writes the files, `dcm2niix -z y`
   dimse     : `findscu` (C-FIND) + `getscu` (C-GET) then `dcm2niix -z y` — the usual scripted path
+  move      : `findscu` (C-FIND) + `movescu` (C-MOVE to itself as VFMOVE on port 11113) then `dcm2niix -z y`
 
 Each path runs as whole processes (interpreter and program start included), best and median of N runs;
 nibabel checks that every NIfTI holds the same voxels on the same grid. Runs inside Orthanc's network
@@ -52,12 +54,17 @@ def voxelflow_path(vf, url, password_file, out):
     return sorted(glob.glob(os.path.join(out, "*.nii.gz")))
 
 
-def voxelflow_dimse_path(vf, port, out):
-    run([vf, "pull", "dimse://ORTHANC@127.0.0.1:%s" % port, "--calling-ae", "VOXELFLOW", "-o", out, "--modality", "CT", "-q"])
+def voxelflow_dimse_path(vf, port, out, move=False):
+    extra = ["--move-ae", "VFMOVE", "--move-port", "11113"] if move else []
+    run([vf, "pull", "dimse://ORTHANC@127.0.0.1:%s" % port, "--calling-ae", "VOXELFLOW", "-o", out, "--modality", "CT", "-q"] + extra)
     series = [json.loads(l) for l in open(os.path.join(out, "pull.jsonl"))]
     for s in series:
         run([vf, "convert", os.path.join(out, s["folder"]), os.path.join(out, s["series"] + ".nii.gz")])
     return sorted(glob.glob(os.path.join(out, "*.nii.gz")))
+
+
+def voxelflow_move_path(vf, port, out):
+    return voxelflow_dimse_path(vf, port, out, move=True)
 
 
 def dicomweb_path(url, password, out):
@@ -66,7 +73,7 @@ def dicomweb_path(url, password, out):
     return sorted(glob.glob(os.path.join(out, "*", "*.nii.gz")))
 
 
-def dimse_path(port, out):
+def dimse_path(port, out, move=False):
     os.makedirs(out)
     found = run(["findscu", "-S", "-aet", "VOXELFLOW", "-aec", "ORTHANC", "-k", "QueryRetrieveLevel=SERIES", "-k", "Modality=CT",
                  "-k", "SeriesInstanceUID", "-k", "StudyInstanceUID", "127.0.0.1", str(port)])
@@ -77,10 +84,17 @@ def dimse_path(port, out):
     for uid in uids:
         folder = os.path.join(out, uid)
         os.makedirs(folder)
-        run(["getscu", "-S", "-aet", "VOXELFLOW", "-aec", "ORTHANC", "-k", "QueryRetrieveLevel=SERIES", "-k", "SeriesInstanceUID=" + uid,
-             "-od", folder, "127.0.0.1", str(port)])
+        keys = ["-k", "QueryRetrieveLevel=SERIES", "-k", "SeriesInstanceUID=" + uid]
+        if move:
+            run(["movescu", "-S", "-aet", "VFMOVE", "-aem", "VFMOVE", "-aec", "ORTHANC", "--port", "11113"] + keys + ["-od", folder, "127.0.0.1", str(port)])
+        else:
+            run(["getscu", "-S", "-aet", "VOXELFLOW", "-aec", "ORTHANC"] + keys + ["-od", folder, "127.0.0.1", str(port)])
         run(["dcm2niix", "-z", "y", "-f", "ct", "-o", folder, folder])
     return sorted(glob.glob(os.path.join(out, "*", "*.nii.gz")))
+
+
+def move_path(port, out):
+    return dimse_path(port, out, move=True)
 
 
 def timed(fn, *args):
@@ -99,11 +113,12 @@ def main():
     vf, url, port, password_file, work = sys.argv[1:6]
     repeat = int(sys.argv[sys.argv.index("--repeat") + 1]) if "--repeat" in sys.argv else 3
     password = open(password_file).read().split("\n")[0]
-    times = {"voxelflow": [], "voxelflow-dimse": [], "dicomweb": [], "dimse": []}
+    times = {"voxelflow": [], "voxelflow-dimse": [], "voxelflow-move": [], "dicomweb": [], "dimse": [], "move": []}
     outputs = {}
     for r in range(repeat):
         for name, fn, args in [("voxelflow", voxelflow_path, (vf, url, password_file)), ("voxelflow-dimse", voxelflow_dimse_path, (vf, port)),
-                               ("dicomweb", dicomweb_path, (url, password)), ("dimse", dimse_path, (port,))]:
+                               ("voxelflow-move", voxelflow_move_path, (vf, port)),
+                               ("dicomweb", dicomweb_path, (url, password)), ("dimse", dimse_path, (port,)), ("move", move_path, (port,))]:
             out = os.path.join(work, f"{name}-{r}")
             shutil.rmtree(out, ignore_errors=True)
             seconds, files = timed(fn, *args, out)
@@ -113,7 +128,7 @@ def main():
             outputs[name] = files[0]
     ref_img, ref = voxels(outputs["voxelflow"])
     checks = {}
-    for name in ("voxelflow-dimse", "dicomweb", "dimse"):
+    for name in ("voxelflow-dimse", "voxelflow-move", "dicomweb", "dimse", "move"):
         img, data = voxels(outputs[name])
         # dcm2niix may flip rows to its own orientation; compare in world space via the affines' axis order.
         same_grid = np.allclose(img.affine, ref_img.affine, atol=1e-3)
@@ -130,6 +145,8 @@ def main():
         "ratio_median": {k: statistics.median(times[k]) / statistics.median(times["voxelflow"]) for k in ("dicomweb", "dimse")},
         "dimse_ratio_best": min(times["dimse"]) / min(times["voxelflow-dimse"]),
         "dimse_ratio_median": statistics.median(times["dimse"]) / statistics.median(times["voxelflow-dimse"]),
+        "move_ratio_best": min(times["move"]) / min(times["voxelflow-move"]),
+        "move_ratio_median": statistics.median(times["move"]) / statistics.median(times["voxelflow-move"]),
         "same_voxels_as_voxelflow": checks,
     }
     print(json.dumps(result, indent=1))

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# PACS retrieval to NIfTI, VoxelFlow vs dicomweb-client + pydicom + dcm2niix and vs findscu/getscu + dcm2niix,
+# PACS retrieval to NIfTI, VoxelFlow vs dicomweb-client + pydicom + dcm2niix and vs findscu/getscu or movescu + dcm2niix,
 # on a 512×512×324 CT series stored in Orthanc (scripts/orthanc/up.sh). See pacs.py.
 # Usage: Benchmarks/pacs.sh [--repeat N]   (root; installs orthanc, dcm2niix, the oracle venv)
 set -euo pipefail

@@ -8,13 +8,18 @@
 #   4. Orthanc is stopped in the middle of a rate-limited pull: the series in flight fails with the reason
 #      (exit code 4) and nothing half-written stays; after a restart, --resume retrieves only what is
 #      missing, and the result is again byte-identical;
-#   5. the same series pulled over DIMSE (C-FIND + C-GET from Orthanc's DICOM port) give the same NIfTI
-#      files; a port where nothing listens fails with the reason;
+#   5. the same series pulled over DIMSE (C-FIND + C-GET from Orthanc's DICOM port, and C-FIND + C-MOVE to
+#      a port of ours) give the same NIfTI files; a port where nothing listens, and a C-MOVE destination
+#      Orthanc does not know, fail with the reason;
 #   6. `voxelflow run --input URL` pulls and runs in passes: the same NIfTI files as from the local files, over
 #      DICOMweb and over DIMSE, and a --resume retrieves and runs nothing again;
 #   7. a pipeline on the pulled series with a push-dicomweb stage sends its DICOM SEGs back: Orthanc files
 #      them under the CT's study, they retrieve byte-identical to the files written, the manifest records
-#      "stored" per instance, and neither `run --resume` nor `voxelflow push` sends them a second time.
+#      "stored" per instance, and neither `run --resume` nor `voxelflow push` sends them a second time;
+#   8. the same with a push-dimse stage (C-STORE): after the SEGs are deleted from Orthanc, the pipeline
+#      stores them again over DIMSE; they retrieve with the same data set bytes as written (only the file
+#      meta header is the receiver's), `voxelflow push dimse://…` sends nothing twice, and a C-STORE to a
+#      port where nothing listens fails each instance with the reason.
 # Skips with a message when Orthanc cannot be installed or this is not root.
 # Usage: scripts/pacs_e2e.sh [VOXELFLOW_EXECUTABLE]
 set -euo pipefail
@@ -82,7 +87,17 @@ set +e
 "$inns" "$vf" pull "dimse://ORTHANC@127.0.0.1:1" -o "$work/dimse-nowhere" > "$work/nowhere.txt" 2>&1; rc=$?
 set -e
 [ $rc = 2 ] && grep -q "cannot open an association" "$work/nowhere.txt" || fail "a DIMSE peer that does not answer: exit $rc, $(cat "$work/nowhere.txt")"
-echo "pacs e2e: DIMSE C-FIND + C-GET pull gives the same NIfTI files; a silent peer is named"
+"$inns" "$vf" pull "dimse://ORTHANC@127.0.0.1:${VF_ORTHANC_DICOM_PORT:-14242}" --calling-ae VOXELFLOW --move-ae VFMOVE --move-port 11113 \
+  -o "$work/dimse-move" --modality CT -q > /dev/null
+[ "$(find "$work/dimse-move" -name '*.dcm' | wc -l)" = 17 ] || fail "the C-MOVE pull did not bring 17 instances"
+"$vf" run "$root/pipelines/dicom-to-nifti.json" -i "$work/dimse-move" -o "$work/from-move" -q
+diff -r -x report.json "$work/from-move/cases" "$work/from-files/cases" >/dev/null || fail "the NIfTI files from the C-MOVE pull differ"
+set +e
+"$inns" "$vf" pull "dimse://ORTHANC@127.0.0.1:${VF_ORTHANC_DICOM_PORT:-14242}" --move-ae NOSUCHAE --move-port 11114 --retries 0 \
+  -o "$work/move-unknown" --modality CT > "$work/move-unknown.txt" 2>&1; rc=$?
+set -e
+[ $rc = 4 ] && grep -q "C-MOVE" "$work/move-unknown.txt" || fail "a C-MOVE to an unknown destination: exit $rc, $(cat "$work/move-unknown.txt")"
+echo "pacs e2e: DIMSE C-FIND + C-GET and C-FIND + C-MOVE pulls give the same NIfTI files; a silent peer and an unknown C-MOVE destination are named ($(grep -o 'C-MOVE[^"]*' "$work/move-unknown.txt" | head -1))"
 
 # 6. run straight from the PACS
 "$inns" "$vf" run "$root/pipelines/dicom-to-nifti.json" -i "$url/dicom-web" --user voxelflow --password-file "$work/password" -o "$work/run-web" -q > "$work/run-web.txt"
@@ -117,4 +132,32 @@ done
 grep -q "0 stored, 0 stored with warnings, 2 already there, 0 failed" "$work/push-again.txt" || fail "a second push sent SEGs again: $(tail -n 1 "$work/push-again.txt")"
 [ "$(wc -l < "$work/segs/pushed.jsonl")" = 2 ] || fail "the push record grew on --resume or a second push"
 echo "pacs e2e: pipeline pushed 2 SEGs into their CT studies, retrieved byte-identical; --resume and push sent nothing twice"
+
+# 8. the same over DIMSE C-STORE, once the SEGs are gone from Orthanc
+for id in $("$inns" curl -sf -u "voxelflow:$VF_ORTHANC_PASSWORD" "$url/tools/find" -d '{"Level":"Series","Query":{"Modality":"SEG"}}' | python3 -c "import json,sys; print(' '.join(json.load(sys.stdin)))"); do
+  "$inns" curl -sf -u "voxelflow:$VF_ORTHANC_PASSWORD" -X DELETE "$url/series/$id" > /dev/null
+done
+write_push_pipeline "$work/push-dimse.json" dimse
+"$inns" "$vf" run "$work/push-dimse.json" -i "$work/pulled" -o "$work/segs-dimse" -q
+[ "$(grep -c '"status":"stored"' "$work/segs-dimse/pushed.jsonl")" = 2 ] || fail "pushed.jsonl does not record 2 SEGs stored over DIMSE: $(cat "$work/segs-dimse/pushed.jsonl")"
+grep -q '"destination":"dimse://ORTHANC@127.0.0.1:' "$work/segs-dimse/pushed.jsonl" || fail "the push record does not name the DIMSE peer"
+"$inns" "$vf" pull "$url/dicom-web" -o "$work/segs-dimse-back" --user voxelflow --password-file "$work/password" --modality SEG -q > /dev/null
+dataset_sha() { python3 - "$@" <<'PY'
+import hashlib, struct, sys
+for path in sys.argv[1:]:
+    b = open(path, "rb").read()
+    assert b[128:132] == b"DICM" and b[132:136] == b"\x02\x00\x00\x00", path
+    meta = struct.unpack("<I", b[140:144])[0]
+    print(hashlib.sha256(b[144 + meta:]).hexdigest())
+PY
+}
+dataset_sha $(find "$work/segs-dimse/cases" -name bone_seg.dcm) | sort > "$work/segs-dimse.sha"
+dataset_sha $(find "$work/segs-dimse-back" -name '*.dcm') | sort | cmp -s - "$work/segs-dimse.sha" || fail "the SEGs stored over DIMSE differ from those written"
+"$inns" "$vf" push "dimse://ORTHANC@127.0.0.1:${VF_ORTHANC_DICOM_PORT:-14242}" "$work/segs-dimse" > "$work/push-dimse-again.txt"
+grep -q "0 stored, 0 stored with warnings, 2 already there, 0 failed" "$work/push-dimse-again.txt" || fail "a second DIMSE push sent SEGs again: $(tail -n 1 "$work/push-dimse-again.txt")"
+set +e
+"$inns" "$vf" push "dimse://ORTHANC@127.0.0.1:1" "$work/segs-dimse" --record "$work/nowhere.jsonl" --retries 0 > "$work/push-nowhere.txt" 2>&1; rc=$?
+set -e
+[ $rc = 4 ] && grep -q "cannot open an association" "$work/push-nowhere.txt" || fail "a C-STORE to a silent port: exit $rc, $(cat "$work/push-nowhere.txt")"
+echo "pacs e2e: push-dimse stored 2 SEGs by C-STORE, the same data sets came back; a second push sent nothing; a silent port is named"
 echo "pacs e2e: passed"

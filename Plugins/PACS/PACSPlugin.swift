@@ -3,12 +3,51 @@ import VoxelNet
 import VoxelPipeline
 import VoxelSupport
 
-/// The PACS plugin: pipeline stages that talk to a PACS over DICOMweb. Built only on VoxelPipeline's and
-/// VoxelNet's public API, so the pipeline core never links networking.
+/// The PACS plugin: pipeline stages that talk to a PACS over DICOMweb or DIMSE. Built only on
+/// VoxelPipeline's and VoxelNet's public API, so the pipeline core never links networking.
 public enum PACSPlugin {
-    /// Adds the `push-dicomweb` stage type.
+    /// Adds the `push-dicomweb` and `push-dimse` stage types.
     public static func register(in registry: inout StageRegistry) {
         registry.register(PushDICOMwebStage.definition)
+        registry.register(PushDIMSEStage.definition)
+    }
+}
+
+/// `push-dimse`: sends DICOM files the case's writer stages wrote to a PACS with DIMSE C-STORE, with the
+/// same manifest entries, push record and resume rules as `push-dicomweb`.
+struct PushDIMSEStage: Stage {
+    static let definition = StageDefinition(
+        type: "push-dimse", category: .writer,
+        summary: "Send DICOM files this case wrote (SEG, RTSTRUCT, overlay series) to a PACS with DIMSE C-STORE; the answer per instance goes into the manifest.",
+        parameters: [
+            ParameterSpec("peer", .string, doc: "the PACS as dimse://AE_TITLE@host:port (port 104 when left out)"),
+            ParameterSpec("callingAE", .string, default: .string("VOXELFLOW"), doc: "our AE title (1–16 characters; the PACS must accept it)"),
+            ParameterSpec("files", .array(of: .string, count: 1...1000), optional: true,
+                          doc: "files or folders of this case to send, relative to its folder ({case} allowed); default: every .dcm file the case wrote"),
+            ParameterSpec("required", .boolean, default: .bool(true),
+                          doc: "fail the case when an instance is not stored (its results are then not kept, and --resume sends it again); false records a warning instead"),
+            ParameterSpec("retries", .integer(0...20), default: .int(3), doc: "retries of an association that could not be opened or broke (doubling waits from 1 s)"),
+            ParameterSpec("timeout", .integer(1...3600), default: .int(30), doc: "seconds for connecting and for each DIMSE message"),
+        ],
+        produces: .nothing,
+        make: { c in
+            do {
+                var client = try DIMSEClient(url: try c.string("peer"), callingAETitle: try c.string("callingAE"))
+                client.timeout = try c.int("timeout")
+                return PushDIMSEStage(push: PushToPACS(id: c.id, type: "push-dimse", destination: client, files: c.parameters.strings("files"),
+                                                       required: try c.bool("required"), retries: try c.int("retries")))
+            } catch let e as CaseError {
+                throw e
+            } catch {
+                throw CaseError.invalidParameters(stage: c.id, reason: "\(error)")
+            }
+        })
+
+    let push: PushToPACS<DIMSEClient>
+
+    func run(_ context: inout CaseContext) throws -> StageValue? {
+        try push.run(&context)
+        return nil
     }
 }
 
@@ -48,8 +87,8 @@ struct PushDICOMwebStage: Stage {
                     options.credentials = .bearer(token: token)
                 }
                 let client = try DICOMwebClient(root: try c.string("url"), options: options)
-                return PushDICOMwebStage(id: c.id, client: client, files: c.parameters.strings("files"),
-                                         required: try c.bool("required"), retries: try c.int("retries"))
+                return PushDICOMwebStage(push: PushToPACS(id: c.id, type: "push-dicomweb", destination: client, files: c.parameters.strings("files"),
+                                                          required: try c.bool("required"), retries: try c.int("retries")))
             } catch let e as CaseError {
                 throw e
             } catch {
@@ -66,13 +105,26 @@ struct PushDICOMwebStage: Stage {
         return String(line)
     }
 
+    let push: PushToPACS<DICOMwebClient>
+
+    func run(_ context: inout CaseContext) throws -> StageValue? {
+        try push.run(&context)
+        return nil
+    }
+}
+
+/// What the push stages share: the files of a case to send, the push record, the manifest entry, and the
+/// case's failure when an instance is not stored.
+struct PushToPACS<Destination: InstanceDestination>: Sendable {
     let id: String
-    let client: DICOMwebClient
+    /// The stage type, as failures name it.
+    let type: String
+    let destination: Destination
     let files: [String]?
     let required: Bool
     let retries: Int
 
-    func run(_ context: inout CaseContext) throws -> StageValue? {
+    func run(_ context: inout CaseContext) throws {
         let fm = FileManager.default
         var paths: [String] = []
         if let files {
@@ -94,7 +146,7 @@ struct PushDICOMwebStage: Stage {
         }
         guard !paths.isEmpty else {
             context.warnings.append("\(id): nothing to push (this case wrote no DICOM file)")
-            return nil
+            return
         }
         let log: PushLog?
         do {
@@ -105,11 +157,11 @@ struct PushDICOMwebStage: Stage {
         // Recorded under their final names (the staging folder is temporary): cases/<case>/… in the push
         // record, relative to the case folder in the manifest.
         let relative = paths.map { $0.hasPrefix(context.stagingDirectory + "/") ? String($0.dropFirst(context.stagingDirectory.count + 1)) : $0 }
-        var records = InstancePush.run(client, files: paths, names: relative.map { "cases/\(context.caseID)/\($0)" }, log: log, retries: retries)
+        var records = InstancePush.run(destination, files: paths, names: relative.map { "cases/\(context.caseID)/\($0)" }, log: log, retries: retries)
         for n in records.indices { records[n].file = relative[n] }
         context.manifestEntries.append(("pushed", .object([
             ("stage", .string(id)),
-            ("destination", .string(client.root)),
+            ("destination", .string(destination.name)),
             ("instances", .array(records.map { r in
                 var m: [(String, JSON)] = [("file", .string(r.file)), ("sopInstanceUID", r.sopInstanceUID.map { .string($0) } ?? .null), ("status", .string(r.status.rawValue))]
                 if let reason = r.reason { m.append(("reason", .string(reason))) }
@@ -119,11 +171,10 @@ struct PushDICOMwebStage: Stage {
         let failed = records.filter { $0.status == .failed }
         for r in records where r.status == .warning { context.warnings.append("\(id): \(r.file) stored with a warning: \(r.reason ?? "")") }
         if !failed.isEmpty {
-            let message = "\(failed.count) of \(records.count) instance\(records.count == 1 ? "" : "s") not stored at \(client.root): " +
+            let message = "\(failed.count) of \(records.count) instance\(records.count == 1 ? "" : "s") not stored at \(destination.name): " +
                 failed.prefix(3).map { "\($0.file): \($0.reason ?? "")" }.joined(separator: "; ")
-            if required { throw CaseError.programFailed(program: "push-dicomweb", reason: message) }
+            if required { throw CaseError.programFailed(program: type, reason: message) }
             context.warnings.append("\(id): \(message)")
         }
-        return nil
     }
 }

@@ -191,12 +191,15 @@ public enum DICOMwebError: Error, CustomStringConvertible, Sendable {
     case notDICOMJSON(url: String, reason: String)
     case notMultipart(url: String, contentType: String)
     case badPattern(String)
+    /// A file to send that cannot be read.
+    case unreadable(String)
 
     public var description: String {
         switch self {
         case .notDICOMJSON(let url, let reason): return "\(url): not a DICOM JSON answer: \(reason)"
         case .notMultipart(let url, let type): return "\(url): expected a multipart/related answer, got \(type.isEmpty ? "no Content-Type" : type)"
         case .badPattern(let p): return "--description \(p): not a regular expression"
+        case .unreadable(let path): return "\(path): cannot read the file"
         }
     }
 }

@@ -1,5 +1,6 @@
 import CDCMTKNet
 import Foundation
+import VoxelIO
 
 /// Where series come from: a DICOMweb service or a DIMSE peer. `SeriesPull` works with either.
 public protocol SeriesSource: Sendable {
@@ -29,8 +30,10 @@ public struct DIMSEError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
-/// A query/retrieve client over DIMSE (DCMTK's dcmnet): Study Root C-FIND at series level and C-GET,
-/// whose instances arrive as C-STORE sub-operations on the same association (no listening port needed).
+/// A DIMSE client (DCMTK's dcmnet): Study Root C-FIND at series level; retrieval by C-GET, whose
+/// instances arrive as C-STORE sub-operations on the same association (no listening port needed), or by
+/// C-MOVE to a storage SCP of ours that listens only while the series arrives (for a PACS that refuses
+/// C-GET); and C-STORE of results (`InstanceDestination`).
 public struct DIMSEClient: SeriesSource {
     public let host: String
     public let port: UInt16
@@ -38,6 +41,9 @@ public struct DIMSEClient: SeriesSource {
     public let callingAETitle: String
     /// Seconds for connecting and for each message.
     public var timeout = 30
+    /// Retrieve by C-MOVE to this AE title, listening on this port (the peer must know the AE title as this
+    /// host and port); nil: C-GET. C-MOVE retrievals of one process run one at a time, since they share the port.
+    public var move: (aeTitle: String, port: UInt16)?
 
     public var name: String { "dimse://\(calledAETitle)@\(host):\(port)" }
 
@@ -64,6 +70,16 @@ public struct DIMSEClient: SeriesSource {
         self.port = port
         calledAETitle = ae
         self.callingAETitle = callingAETitle
+    }
+
+    /// Sets C-MOVE retrieval to `aeTitle` on `port`.
+    /// - Throws: `DIMSEError` for an AE title that is not 1–16 ASCII characters without backslashes, or port 0.
+    public mutating func retrieveByMove(aeTitle: String, port: UInt16) throws {
+        guard !aeTitle.isEmpty, aeTitle.count <= 16, aeTitle.allSatisfy({ $0.isASCII && $0 != "\\" && !$0.isNewline }) else {
+            throw DIMSEError(message: "AE title \"\(aeTitle)\": 1–16 ASCII characters without backslashes", isRetryable: false)
+        }
+        guard port > 0 else { throw DIMSEError(message: "the C-MOVE port must be 1–65535", isRetryable: false) }
+        move = (aeTitle, port)
     }
 
     public func isRetryable(_ error: Error) -> Bool { (error as? DIMSEError)?.isRetryable ?? false }
@@ -121,28 +137,98 @@ public struct DIMSEClient: SeriesSource {
     }
 
     public func retrieveSeries(_ series: RemoteSeries, into directory: String) throws -> (instances: Int, bytes: Int64) {
-        let files = ReceivedFiles(directory: directory)
+        let files = ReceivedFiles(directory: directory, seriesUID: move == nil ? nil : series.seriesUID)
         var completed: Int32 = 0, failed: Int32 = 0
         var message = [CChar](repeating: 0, count: 512)
+        let context = Unmanaged.passUnretained(files).toOpaque()
+        let stored: vf_scu_stored = { path, context in
+            guard let path, let context else { return }
+            Unmanaged<ReceivedFiles>.fromOpaque(context).takeUnretainedValue().add(String(cString: path))
+        }
         let status: Int32 = withPeer { peer in
             series.studyUID.withCString { study in
                 series.seriesUID.withCString { uid in
                     directory.withCString { dir in
-                        let context = Unmanaged.passUnretained(files).toOpaque()
-                        return message.withUnsafeMutableBufferPointer { buffer in
-                            vf_scu_get_series(&peer, study, uid, dir, { path, context in
-                                guard let path, let context else { return }
-                                Unmanaged<ReceivedFiles>.fromOpaque(context).takeUnretainedValue().add(String(cString: path))
-                            }, context, &completed, &failed, buffer.baseAddress, buffer.count)
+                        message.withUnsafeMutableBufferPointer { buffer in
+                            guard let move else {
+                                return vf_scu_get_series(&peer, study, uid, dir, stored, context, &completed, &failed, buffer.baseAddress, buffer.count)
+                            }
+                            return move.aeTitle.withCString { ae in
+                                DIMSEClient.moveLock.lock()
+                                defer { DIMSEClient.moveLock.unlock() }
+                                return vf_scu_move_series(&peer, ae, move.port, study, uid, dir, stored, context, &completed, &failed,
+                                                          buffer.baseAddress, buffer.count)
+                            }
                         }
                     }
                 }
             }
         }
+        let operation = move == nil ? "C-GET" : "C-MOVE"
         if let problem = files.problem { throw DIMSEError(message: problem, isRetryable: false) }
-        if status != 0 { throw DIMSEError(message: "\(name): \(cText(message))", isRetryable: true) }
-        if failed > 0 { throw DIMSEError(message: "\(name): \(failed) of \(Int(failed) + Int(completed)) instances failed to arrive (C-GET sub-operations)", isRetryable: true) }
+        if status != 0 { throw DIMSEError(message: "\(name): \(cText(message))", isRetryable: status == -1) }
+        if failed > 0 { throw DIMSEError(message: "\(name): \(failed) of \(Int(failed) + Int(completed)) instances failed to arrive (\(operation) sub-operations)", isRetryable: true) }
+        if files.count == 0 && completed > 0 {
+            throw DIMSEError(message: "\(name): the peer reports \(completed) instances sent, none arrived (does it send \(move?.aeTitle ?? "") to this host and port?)", isRetryable: false)
+        }
         return (files.count, files.bytes)
+    }
+
+    /// C-MOVE retrievals share the listening port: one at a time per process.
+    private static let moveLock = NSLock()
+}
+
+extension DIMSEClient: InstanceDestination {
+    /// Sends the files by C-STORE on one association; each file's answer is its outcome.
+    /// - Throws: `DIMSEError` (retryable) when the association cannot be opened or breaks before any file
+    ///   is answered; non-retryable when the files need more presentation contexts than one association holds.
+    public func store(paths: [String], sopInstanceUIDs: [String]) throws -> [StoreOutcome] {
+        let answers = StoreAnswers(count: paths.count)
+        var message = [CChar](repeating: 0, count: 512)
+        let cPaths = paths.map { strdup($0) }
+        defer { cPaths.forEach { free($0) } }
+        let status: Int32 = withPeer { peer in
+            let pointers = cPaths.map { UnsafePointer<CChar>($0) }
+            return pointers.withUnsafeBufferPointer { list in
+                message.withUnsafeMutableBufferPointer { buffer in
+                    vf_scu_store_files(&peer, list.baseAddress, paths.count, { index, status, reason, context in
+                        guard let context else { return }
+                        Unmanaged<StoreAnswers>.fromOpaque(context).takeUnretainedValue()
+                            .set(index, status: Int(status), reason: reason.map { String(cString: $0) } ?? "")
+                    }, Unmanaged.passUnretained(answers).toOpaque(), buffer.baseAddress, buffer.count)
+                }
+            }
+        }
+        if status == -3 { throw DIMSEError(message: "\(name): \(cText(message))", isRetryable: false) }
+        if status == -1 && !answers.anyAnswered {
+            throw DIMSEError(message: "\(name): \(cText(message))", isRetryable: true)
+        }
+        return sopInstanceUIDs.indices.map { n in
+            let uid = sopInstanceUIDs[n]
+            guard let (code, reason) = answers.answers[n] else {
+                return StoreOutcome(sopInstanceUID: uid, status: .failed, reason: "not sent: \(cText(message))")
+            }
+            switch code {
+            case 0: return StoreOutcome(sopInstanceUID: uid, status: .stored, reason: nil)
+            case 0xB000, 0xB006, 0xB007:
+                return StoreOutcome(sopInstanceUID: uid, status: .warning, reason: DICOMwebClient.storeReason(String(code)))
+            case ..<0: return StoreOutcome(sopInstanceUID: uid, status: .failed, reason: "not sent: \(reason)")
+            default: return StoreOutcome(sopInstanceUID: uid, status: .failed, reason: DICOMwebClient.storeReason(String(code)))
+            }
+        }
+    }
+
+    public var batchLimit: (files: Int, bytes: Int) { (500, 1 << 30) }
+}
+
+/// The per-file answers of one C-STORE request.
+private final class StoreAnswers: @unchecked Sendable {
+    private(set) var answers: [(Int, String)?]
+    init(count: Int) { answers = Array(repeating: nil, count: count) }
+    var anyAnswered: Bool { answers.contains { ($0?.0 ?? -1) >= 0 } }
+    func set(_ index: Int, status: Int, reason: String) {
+        guard index < answers.count else { return }
+        answers[index] = (status, reason)
     }
 }
 
@@ -164,16 +250,25 @@ private final class FoundSeries: @unchecked Sendable {
     }
 }
 
-/// Renames each instance of a C-GET from its temporary name to the next `NNNNN.dcm`.
+/// Renames each instance of a C-GET or C-MOVE from its temporary name to the next `NNNNN.dcm`. With
+/// `seriesUID` (C-MOVE, whose listener accepts any sender), an instance of another series is removed.
 private final class ReceivedFiles: @unchecked Sendable {
     let directory: String
+    let seriesUID: String?
     private(set) var count = 0
     private(set) var bytes: Int64 = 0
     private(set) var problem: String?
 
-    init(directory: String) { self.directory = directory }
+    init(directory: String, seriesUID: String?) {
+        self.directory = directory
+        self.seriesUID = seriesUID
+    }
 
     func add(_ path: String) {
+        if let seriesUID, (try? DICOMHeader.read(path))?.seriesInstanceUID != seriesUID {
+            unlink(path)
+            return
+        }
         count += 1
         let final = "\(directory)/\(String(format: "%05d", count)).dcm"
         if rename(path, final) != 0 { problem = "\(final): cannot rename the received instance: \(String(cString: strerror(errno)))" }

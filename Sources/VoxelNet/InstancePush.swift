@@ -15,7 +15,7 @@ public struct PushRecord: Sendable {
     public var seriesInstanceUID: String?
     public var status: Status
     public var reason: String?
-    /// The service root it went to (never with credentials).
+    /// The destination it went to: a DICOMweb service root or `dimse://AE@host:port` (never with credentials).
     public var destination: String
 
     public var json: JSON {
@@ -72,21 +72,50 @@ public final class PushLog: @unchecked Sendable {
     }
 }
 
-/// Sends DICOM files to a DICOMweb server with STOW-RS, in batches, retrying failures that may pass, and
-/// skipping instances a push record says the server already stored.
+/// Where results are pushed: a DICOMweb service (STOW-RS) or a DIMSE peer (C-STORE).
+public protocol InstanceDestination: Sendable {
+    /// The destination as records and messages name it (never with credentials).
+    var name: String { get }
+    /// Stores the files (their SOP Instance UIDs given in order) in one request and returns the answer for
+    /// each, in order.
+    /// - Throws: when the request fails as a whole.
+    func store(paths: [String], sopInstanceUIDs: [String]) throws -> [StoreOutcome]
+    /// True for failures worth retrying (a broken connection, a busy server).
+    func isRetryable(_ error: Error) -> Bool
+    /// At most this many files and bytes per request (one file larger than that goes alone).
+    var batchLimit: (files: Int, bytes: Int) { get }
+}
+
+extension DICOMwebClient: InstanceDestination {
+    /// Stores the files with one STOW-RS request.
+    /// - Throws: `DICOMwebError.unreadable` for a file that cannot be read, `HTTPError` when the request fails.
+    public func store(paths: [String], sopInstanceUIDs: [String]) throws -> [StoreOutcome] {
+        var files: [(path: String, bytes: [UInt8])] = []
+        for path in paths {
+            guard let data = FileManager.default.contents(atPath: path) else { throw DICOMwebError.unreadable(path) }
+            files.append((path, [UInt8](data)))
+        }
+        return try store(files, sopInstanceUIDs: sopInstanceUIDs)
+    }
+
+    public var batchLimit: (files: Int, bytes: Int) { (100, 32 << 20) }
+}
+
+/// Sends DICOM files to a destination (DICOMweb STOW-RS or DIMSE C-STORE), in batches, retrying failures
+/// that may pass, and skipping instances a push record says the destination already stored.
 public enum InstancePush {
     /// Pushes `files`.
     /// - Parameters:
     ///   - log: the push record to consult and extend (nil: send everything, record nothing).
     ///   - names: how the files are named in the records (default: their paths), e.g. their final place when
     ///     they are sent from a staging folder.
-    ///   - batchBytes: at most this many bytes per request (one file larger than that goes alone).
     /// - Returns: one record per file, in order; failures are records, never thrown.
-    public static func run(_ client: DICOMwebClient, files: [String], names: [String]? = nil, log: PushLog?, retries: Int = 3, backoff: Double = 1,
-                           batchBytes: Int = 32 << 20) -> [PushRecord] {
+    public static func run(_ destination: some InstanceDestination, files: [String], names: [String]? = nil, log: PushLog?,
+                           retries: Int = 3, backoff: Double = 1) -> [PushRecord] {
         let names = names.flatMap { $0.count == files.count ? $0 : nil } ?? files
+        let limit = destination.batchLimit
         var records: [PushRecord?] = Array(repeating: nil, count: files.count)
-        var batch: [(index: Int, path: String, bytes: [UInt8], uid: String)] = []
+        var batch: [(index: Int, path: String, uid: String)] = []
         var batchSize = 0
 
         func flush() {
@@ -96,18 +125,18 @@ public enum InstancePush {
             var failure = ""
             for attempt in 0...retries {
                 do {
-                    outcomes = try client.store(batch.map { ($0.path, $0.bytes) }, sopInstanceUIDs: batch.map(\.uid))
+                    outcomes = try destination.store(paths: batch.map(\.path), sopInstanceUIDs: batch.map(\.uid))
                     break
                 } catch {
                     failure = "\(error)"
-                    guard (error as? HTTPError)?.isRetryable == true, attempt < retries else { break }
+                    guard destination.isRetryable(error), attempt < retries else { break }
                     Thread.sleep(forTimeInterval: wait)
                     wait *= 2
                 }
             }
             var done: [PushRecord] = []
             for (n, item) in batch.enumerated() {
-                var r = records[item.index] ?? PushRecord(file: names[item.index], status: .failed, destination: client.root)
+                var r = records[item.index] ?? PushRecord(file: names[item.index], status: .failed, destination: destination.name)
                 if let outcomes, n < outcomes.count {
                     r.status = PushRecord.Status(rawValue: outcomes[n].status.rawValue) ?? .failed
                     r.reason = outcomes[n].reason
@@ -135,27 +164,28 @@ public enum InstancePush {
             do {
                 header = try DICOMHeader.read(path)
             } catch {
-                records[index] = PushRecord(file: names[index], status: .failed, reason: "not sent: \(error)", destination: client.root)
+                records[index] = PushRecord(file: names[index], status: .failed, reason: "not sent: \(error)", destination: destination.name)
                 continue
             }
             var record = PushRecord(file: names[index], sopInstanceUID: header.sopInstanceUID, seriesInstanceUID: header.seriesInstanceUID,
-                                    status: .failed, destination: client.root)
-            if let log, log.wasStored(header.sopInstanceUID, at: client.root) {
+                                    status: .failed, destination: destination.name)
+            if let log, log.wasStored(header.sopInstanceUID, at: destination.name) {
                 record.status = .skipped
                 records[index] = record
                 continue
             }
-            guard let data = FileManager.default.contents(atPath: path) else {
+            guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int,
+                  FileManager.default.isReadableFile(atPath: path) else {
                 record.reason = "not sent: cannot read the file"
                 records[index] = record
                 continue
             }
             records[index] = record
-            if batchSize + data.count > batchBytes || batch.count >= 100 { flush() }
-            batch.append((index, path, [UInt8](data), header.sopInstanceUID))
-            batchSize += data.count
+            if batchSize + size > limit.bytes || batch.count >= limit.files { flush() }
+            batch.append((index, path, header.sopInstanceUID))
+            batchSize += size
         }
         flush()
-        return records.enumerated().map { n, r in r ?? PushRecord(file: names[n], status: .failed, reason: "not sent", destination: client.root) }
+        return records.enumerated().map { n, r in r ?? PushRecord(file: names[n], status: .failed, reason: "not sent", destination: destination.name) }
     }
 }

@@ -82,6 +82,12 @@ struct PACSSourceOptions: ParsableArguments {
     @Option(name: .long, help: "Our AE title towards a DIMSE peer (default VOXELFLOW; the peer must know it).")
     var callingAe = "VOXELFLOW"
 
+    @Option(name: .long, help: "Retrieve from a DIMSE peer by C-MOVE instead of C-GET, listening on this port for the instances (the peer must know --move-ae as this host and port).")
+    var movePort: UInt16?
+
+    @Option(name: .long, help: "The AE title the peer sends C-MOVE instances to (default: --calling-ae).")
+    var moveAe: String?
+
     @Option(name: .long, help: "Only series of this modality (CT, MR, PT, …); repeatable.")
     var modality: [String] = []
 
@@ -99,6 +105,11 @@ struct PACSSourceOptions: ParsableArguments {
 
     @OptionGroup(title: "Connection")
     var connection: PACSOptions
+
+    func validate() throws {
+        if moveAe != nil && movePort == nil { throw ValidationError("--move-ae needs --move-port (the port the instances arrive on)") }
+        if movePort == 0 { throw ValidationError("--move-port must be 1–65535") }
+    }
 
     /// True for the addresses these options serve.
     static func isPACSAddress(_ text: String) -> Bool {
@@ -122,8 +133,11 @@ struct PACSSourceOptions: ParsableArguments {
         if let patients { query.patientIDs = try PACSSourceOptions.lines(patients) }
         if let accessions { query.accessionNumbers = try PACSSourceOptions.lines(accessions) }
         if url.lowercased().hasPrefix("dimse://") {
-            return (try DIMSEClient(url: url, callingAETitle: callingAe), query)
+            var client = try DIMSEClient(url: url, callingAETitle: callingAe)
+            if let movePort { try client.retrieveByMove(aeTitle: moveAe ?? callingAe, port: movePort) }
+            return (client, query)
         }
+        if movePort != nil || moveAe != nil { throw InputError(description: "--move-port and --move-ae apply to dimse:// peers only") }
         return (try DICOMwebClient(root: url, options: try connection.httpOptions(parallel: parallel)), query)
     }
 }

@@ -6,11 +6,14 @@ import VoxelSupport
 struct PullCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pull",
-        abstract: "Retrieve series from a PACS (DICOMweb QIDO-RS + WADO-RS, or DIMSE C-FIND + C-GET) into a folder `run` reads.",
+        abstract: "Retrieve series from a PACS (DICOMweb QIDO-RS + WADO-RS, or DIMSE C-FIND + C-GET or C-MOVE) into a folder `run` reads.",
         discussion: """
         URL is the DICOMweb service root, e.g. https://pacs.example.org/dicom-web, or a DIMSE peer,
         dimse://PACS_AE@pacs.example.org:104 (Study Root C-FIND at series level, then C-GET: the instances come
         back on the same association, so no port needs to be open here; the PACS must accept --calling-ae).
+        For a PACS that refuses C-GET, --move-port N retrieves by C-MOVE instead: while a series is moved, a
+        storage SCP with AE title --move-ae (default --calling-ae) listens on port N, and the PACS must have that
+        AE title configured as this host and port. C-MOVE retrieves one series at a time.
         The series matching the filters are retrieved in the transfer syntax the PACS stores into OUT/<StudyInstanceUID>/<SeriesInstanceUID>/,
         each built in OUT/.partial and renamed into place when complete; OUT/pull.jsonl gets one line per
         series (UIDs, modality, description, instances, bytes, seconds, attempts, error). Patient IDs and

@@ -6,12 +6,15 @@ import VoxelPipeline
 struct PushCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "push",
-        abstract: "Send DICOM files (SEG, RTSTRUCT, overlay series…) to a PACS over DICOMweb (STOW-RS).",
+        abstract: "Send DICOM files (SEG, RTSTRUCT, overlay series…) to a PACS over DICOMweb (STOW-RS) or DIMSE (C-STORE).",
         discussion: """
-        URL is the DICOMweb service root. Each PATH is a DICOM file or a folder searched for DICOM files
-        (files that do not read as DICOM are reported and not sent). Files go in requests of at most 32 MiB;
-        a request that fails in a way that may pass is retried with doubling waits; the PACS's answer for
-        every instance (stored, stored with a warning, failed with its reason) is printed and recorded.
+        URL is the DICOMweb service root, or a DIMSE peer as dimse://PACS_AE@host:port (C-STORE, with
+        --calling-ae as our AE title). Each PATH is a DICOM file or a folder searched for DICOM files
+        (files that do not read as DICOM are reported and not sent). Over DICOMweb, files go in requests of at
+        most 32 MiB; over DIMSE, up to 500 files per association (uncompressed files in the little-endian
+        syntax the peer accepts, compressed ones in their own). A request that fails in a way that may pass is
+        retried with doubling waits; the PACS's answer for every instance (stored, stored with a warning,
+        failed with its reason) is printed and recorded.
 
         The record (--record, default OUT/pushed.jsonl when PATH is a `voxelflow run` output folder) lists
         each instance sent, its SOP Instance UID, the destination and the answer. An instance the record says
@@ -20,8 +23,11 @@ struct PushCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "The DICOMweb service root (http:// or https://).")
+    @Argument(help: "The DICOMweb service root (http:// or https://), or a DIMSE peer as dimse://AE_TITLE@host:port.")
     var url: String
+
+    @Option(name: .long, help: "Our AE title towards a DIMSE peer (default VOXELFLOW; the peer must accept it).")
+    var callingAe = "VOXELFLOW"
 
     @Argument(help: "DICOM files or folders to send.")
     var paths: [String]
@@ -63,10 +69,14 @@ struct PushCommand: ParsableCommand {
     }
 
     func run() throws {
-        let client: DICOMwebClient
+        let client: any InstanceDestination
         let files: [String]
         do {
-            client = try DICOMwebClient(root: url, options: try connection.httpOptions())
+            if url.lowercased().hasPrefix("dimse://") {
+                client = try DIMSEClient(url: url, callingAETitle: callingAe)
+            } else {
+                client = try DICOMwebClient(root: url, options: try connection.httpOptions())
+            }
             files = try PushCommand.files(paths)
         } catch {
             printError("voxelflow: error: \(error)")

@@ -17,14 +17,20 @@ orthanc_start() {
   chmod 600 "$work/password"
 }
 
-# Writes to $1 the bone pipeline with a push-dicomweb stage to Orthanc before its report.
+# Writes to $1 the bone pipeline with a push stage to Orthanc before its report: push-dicomweb, or push-dimse
+# (C-STORE to Orthanc's DICOM port) when $2 is "dimse".
 write_push_pipeline() {
-  python3 - "$root/pipelines/ct-bone-segmentation.json" "$1" "$url/dicom-web" "$work/password" "$root/pipelines" <<'PY'
+  python3 - "$root/pipelines/ct-bone-segmentation.json" "$1" "$url/dicom-web" "$work/password" "$root/pipelines" "${2:-dicomweb}" \
+    "dimse://ORTHANC@127.0.0.1:${VF_ORTHANC_DICOM_PORT:-14242}" <<'PY'
 import json, sys
 p = json.load(open(sys.argv[1]))
 for s in p["stages"]:
     if "labelTable" in s: s["labelTable"] = sys.argv[5] + "/" + s["labelTable"]
-p["stages"].insert(len(p["stages"]) - 1, {"id": "push", "type": "push-dicomweb", "url": sys.argv[3], "user": "voxelflow", "passwordFile": sys.argv[4]})
+if sys.argv[6] == "dimse":
+    stage = {"id": "push", "type": "push-dimse", "peer": sys.argv[7]}
+else:
+    stage = {"id": "push", "type": "push-dicomweb", "url": sys.argv[3], "user": "voxelflow", "passwordFile": sys.argv[4]}
+p["stages"].insert(len(p["stages"]) - 1, stage)
 json.dump(p, open(sys.argv[2], "w"), indent=1)
 PY
 }

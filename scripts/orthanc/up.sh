@@ -4,7 +4,8 @@
 # only interface is loopback, so nothing outside reaches it. Its database lives in $VF_ORTHANC_DIR/db and
 # survives a restart. Clients run inside the namespace with $VF_ORTHANC_DIR/inns COMMAND…
 # HTTP needs basic authentication as voxelflow / $VF_ORTHANC_PASSWORD (default voxelflow-ci), so that the
-# tests exercise credentials. Prints `export VF_ORTHANC_DIR=…` on success. Exit code 3 when it cannot be installed or this is not root.
+# tests exercise credentials. Orthanc knows two peers: VOXELFLOW (port 11112, the listening node) and VFMOVE
+# (port 11113, the C-MOVE destination of `pull --move-port`). Prints `export VF_ORTHANC_DIR=…` on success. Exit code 3 when it cannot be installed or this is not root.
 set -euo pipefail
 base=${VF_ORTHANC_DIR:-/tmp/voxelflow-orthanc}
 http_port=${VF_ORTHANC_HTTP_PORT:-18042}
@@ -38,7 +39,7 @@ cat > "$base/etc/orthanc.json" <<JSON
   "DicomAlwaysAllowStore": true,
   "DicomAlwaysAllowFind": true,
   "DicomAlwaysAllowGet": true,
-  "DicomModalities": { "voxelflow": [ "VOXELFLOW", "127.0.0.1", 11112 ] },
+  "DicomModalities": { "voxelflow": [ "VOXELFLOW", "127.0.0.1", 11112 ], "vfmove": [ "VFMOVE", "127.0.0.1", 11113 ] },
   "SaveJobs": false,
   "DicomWeb": { "Enable": true, "Root": "/dicom-web/", "EnableWado": false, "Ssl": false, "Host": "127.0.0.1:$http_port" }
 }

@@ -1,6 +1,6 @@
-// A C interface over DCMTK's network module (dcmnet) for VoxelNet: a storage SCP that receives
-// C-STORE requests into a folder, and nothing of DCMTK's C++ crosses this header. Kept apart from the
-// CDCMTK bridge so that only the networking module links dcmnet.
+// A C interface over DCMTK's network module (dcmnet) for VoxelNet: a storage SCP that receives C-STORE
+// requests into a folder, and C-FIND, C-GET, C-MOVE and C-STORE as a client. Nothing of DCMTK's C++
+// crosses this header. Kept apart from the CDCMTK bridge so that only the networking module links dcmnet.
 #ifndef VF_DCMNET_H
 #define VF_DCMNET_H
 
@@ -75,6 +75,30 @@ typedef void (*vf_scu_stored)(const char *path, void *context);
 /// sub-operations), -1 otherwise.
 int vf_scu_get_series(const vf_scu_peer *peer, const char *study_uid, const char *series_uid, const char *folder,
                       vf_scu_stored stored, void *context, int *completed, int *failed, char *message, size_t message_size);
+
+/// Study Root C-MOVE of one series to `move_ae_title`, which the peer must know as this host and
+/// `move_port`: for the duration of the request a storage SCP with that AE title listens on the port and
+/// writes the instances into `folder` under temporary names, each reported to `stored` (on the listening
+/// thread) when complete. `completed` and `failed` receive the peer's final sub-operation counts.
+/// Returns 0 when the retrieval completed (even with failed sub-operations), -1 when the port cannot be
+/// opened or the association fails, -2 when the peer refused the request (e.g. an unknown destination).
+int vf_scu_move_series(const vf_scu_peer *peer, const char *move_ae_title, unsigned short move_port, const char *study_uid,
+                       const char *series_uid, const char *folder, vf_scu_stored stored, void *context, int *completed,
+                       int *failed, char *message, size_t message_size);
+
+/// Called once per file of a C-STORE request: its index in `paths`, the DIMSE status the peer answered
+/// (0 stored; 0xB000, 0xB006, 0xB007 stored with a warning; other values failed), or -1 when the file was
+/// not sent because the association failed, -2 when it cannot be sent at all (unreadable, or no
+/// presentation context accepted for it); `reason` says why for negative values.
+typedef void (*vf_scu_sent)(size_t index, int status, const char *reason, void *context);
+
+/// Sends `paths` by C-STORE on one association (one presentation context per SOP class: uncompressed
+/// files in explicit or implicit little endian, converted as the peer accepts; compressed files in their
+/// own transfer syntax). Returns 0 when the association completed, -1 when it could not be opened or
+/// broke (the files not yet sent are reported with -1), -3 when the files need more than 128
+/// presentation contexts.
+int vf_scu_store_files(const vf_scu_peer *peer, const char *const *paths, size_t count, vf_scu_sent sent, void *context,
+                       char *message, size_t message_size);
 
 #ifdef __cplusplus
 }
