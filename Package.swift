@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "VoxelMetricsTests", dependencies: ["VoxelSupport", "VoxelMetrics", "VoxelIO", "VoxelCore", "TestSupport"]),
         .testTarget(name: "VoxelTransformsTests", dependencies: ["VoxelSupport", "VoxelTransforms", "VoxelIO", "VoxelCore", "TestSupport"]),
         .testTarget(name: "voxelflowTests", dependencies: ["VoxelSupport", "VoxelIO", "VoxelCore", "TestSupport"]),
-        .testTarget(name: "VoxelNetTests", dependencies: ["VoxelSupport", "VoxelNet", "VoxelIO", "VoxelCore", "TestSupport"]),
+        .testTarget(name: "VoxelNetTests", dependencies: ["VoxelSupport", "VoxelNet", "VoxelIO", "VoxelCore", "VoxelPipeline", "VoxelCatalog", "PACSPlugin", "TestSupport"]),
         .testTarget(
             name: "VoxelPipelineTests",
             dependencies: ["VoxelSupport", "VoxelPipeline", "VoxelCatalog", "VoxelIO", "VoxelCore", "VoxelNN", "VoxelMetrics", "VoxelTransforms", "TestSupport"]

@@ -80,7 +80,7 @@ def dimse_path(port, out, move=False):
     uids = []
     for line in (found.stdout + found.stderr).splitlines():
         if "(0020,000e)" in line.lower() and "[" in line:
-            uids.append(line.split("[")[1].split("]")[0].strip())
+            uids.append(line.split("[")[1].split("]")[0].strip().strip("\x00"))
     for uid in uids:
         folder = os.path.join(out, uid)
         os.makedirs(folder)

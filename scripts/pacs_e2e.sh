@@ -12,14 +12,17 @@
 #      a port of ours) give the same NIfTI files; a port where nothing listens, and a C-MOVE destination
 #      Orthanc does not know, fail with the reason;
 #   6. `voxelflow run --input URL` pulls and runs in passes: the same NIfTI files as from the local files, over
-#      DICOMweb and over DIMSE, and a --resume retrieves and runs nothing again;
+#      DICOMweb and over DIMSE, and a --resume retrieves and runs nothing again; with --cache-limit the
+#      processed series leave only their marker in the cache, and a --resume neither retrieves nor runs them;
 #   7. a pipeline on the pulled series with a push-dicomweb stage sends its DICOM SEGs back: Orthanc files
 #      them under the CT's study, they retrieve byte-identical to the files written, the manifest records
 #      "stored" per instance, and neither `run --resume` nor `voxelflow push` sends them a second time;
 #   8. the same with a push-dimse stage (C-STORE): after the SEGs are deleted from Orthanc, the pipeline
 #      stores them again over DIMSE; they retrieve with the same data set bytes as written (only the file
 #      meta header is the receiver's), `voxelflow push dimse://…` sends nothing twice, and a C-STORE to a
-#      port where nothing listens fails each instance with the reason.
+#      port where nothing listens fails each instance with the reason;
+#   9. HTTPS (a TLS front before Orthanc, its certificate signed by a certificate authority made here): a pull
+#      with --ca-file retrieves the series byte-identical; without it, the certificate is refused and named.
 # Skips with a message when Orthanc cannot be installed or this is not root.
 # Usage: scripts/pacs_e2e.sh [VOXELFLOW_EXECUTABLE]
 set -euo pipefail
@@ -111,6 +114,17 @@ grep -q "2 cases done, 0 failed, in 1 pass" "$work/run-web2.txt" || fail "the re
 [ "$(wc -l < "$work/run-web/manifest.jsonl")" = "$lines" ] || fail "the resumed run from the PACS ran cases again"
 [ "$(grep -c '"status":"ok"' "$work/run-web/pacs/pull.jsonl")" = 2 ] || fail "the resumed run from the PACS retrieved series again"
 echo "pacs e2e: run --input URL over DICOMweb and DIMSE gives the same NIfTI files; --resume retrieves and runs nothing again"
+"$inns" "$vf" run "$root/pipelines/dicom-to-nifti.json" -i "$url/dicom-web" --user voxelflow --password-file "$work/password" -o "$work/run-bounded" \
+  --cache-limit 1K > "$work/run-bounded.txt" 2>&1
+diff -r -x report.json "$work/run-bounded/cases" "$work/from-files/cases" >/dev/null || fail "run --cache-limit gave other NIfTI files"
+grep -q "2 processed series removed" "$work/run-bounded.txt" || fail "run --cache-limit: $(cat "$work/run-bounded.txt")"
+[ "$(find "$work/run-bounded/pacs" -type f ! -name pull.jsonl | wc -l)" = 2 ] && [ "$(find "$work/run-bounded/pacs" -name .processed | wc -l)" = 2 ] \
+  || fail "the bounded cache holds more than the two markers: $(find "$work/run-bounded/pacs" -type f | head)"
+"$inns" "$vf" run "$root/pipelines/dicom-to-nifti.json" -i "$url/dicom-web" --user voxelflow --password-file "$work/password" -o "$work/run-bounded" \
+  --cache-limit 1K --resume -q > "$work/run-bounded2.txt"
+[ "$(grep -c '"status":"ok"' "$work/run-bounded/pacs/pull.jsonl")" = 2 ] || fail "the resumed bounded run retrieved series again"
+[ "$(wc -l < "$work/run-bounded/manifest.jsonl")" = 2 ] || fail "the resumed bounded run ran cases again"
+echo "pacs e2e: run --cache-limit: $(grep '^cache:' "$work/run-bounded.txt"); --resume retrieves and runs nothing again"
 
 # 7. results back into the PACS from a pipeline stage, once
 write_push_pipeline "$work/push.json"
@@ -160,4 +174,30 @@ set +e
 set -e
 [ $rc = 4 ] && grep -q "cannot open an association" "$work/push-nowhere.txt" || fail "a C-STORE to a silent port: exit $rc, $(cat "$work/push-nowhere.txt")"
 echo "pacs e2e: push-dimse stored 2 SEGs by C-STORE, the same data sets came back; a second push sent nothing; a silent port is named"
+
+# 9. HTTPS with a private certificate authority, through a TLS front (scripts/orthanc/tls_proxy.py)
+if command -v openssl >/dev/null; then
+  tls="$work/tls"; mkdir -p "$tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=VoxelFlow test CA" -keyout "$tls/ca.key" -out "$tls/ca.pem" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$tls/server.key" -out "$tls/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\n' > "$tls/ext"
+  openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -days 2 -extfile "$tls/ext" -out "$tls/server.crt" 2>/dev/null
+  cat "$tls/server.crt" "$tls/server.key" > "$tls/server.pem"
+  "$inns" python3 "$root/scripts/orthanc/tls_proxy.py" "$tls/server.pem" 18443 "${VF_ORTHANC_HTTP_PORT:-18042}" &
+  proxy=$!
+  for _ in $(seq 100); do "$inns" curl -sf --cacert "$tls/ca.pem" -u "voxelflow:$VF_ORTHANC_PASSWORD" https://127.0.0.1:18443/system >/dev/null 2>&1 && break; sleep 0.05; done
+  "$inns" "$vf" pull https://127.0.0.1:18443/dicom-web -o "$work/tls-pulled" --user voxelflow --password-file "$work/password" --modality CT --ca-file "$tls/ca.pem" -q > /dev/null \
+    || { kill $proxy; fail "the pull over HTTPS with --ca-file failed"; }
+  set +e
+  "$inns" "$vf" pull https://127.0.0.1:18443/dicom-web -o "$work/tls-untrusted" --user voxelflow --password-file "$work/password" --modality CT > "$work/tls-untrusted.txt" 2>&1; rc=$?
+  set -e
+  kill $proxy 2>/dev/null || true
+  same_bytes "$work/tls-pulled" || fail "the series pulled over HTTPS differ from the originals"
+  [ $rc = 2 ] && grep -qi "certificate" "$work/tls-untrusted.txt" || fail "HTTPS without the CA file: exit $rc, $(cat "$work/tls-untrusted.txt")"
+  if grep -q -e "$VF_ORTHANC_PASSWORD" "$work/tls-untrusted.txt"; then fail "the password appears in the TLS error"; fi
+  echo "pacs e2e: HTTPS with --ca-file pulled the series byte-identical; without it: $(grep -io 'ssl[^"]*certificate[^"]*' "$work/tls-untrusted.txt" | head -1 | cut -c1-80)"
+else
+  echo "pacs e2e: HTTPS check skipped: no openssl command"
+fi
 echo "pacs e2e: passed"

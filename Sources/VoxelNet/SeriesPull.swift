@@ -12,6 +12,9 @@ public struct PullOptions: Sendable {
     public var backoff = 1.0
     /// Skip series an earlier pull into the same folder completed.
     public var resume = false
+    /// Called before each series is retrieved (not for series skipped); may block, e.g. until the cache
+    /// has room again.
+    public var beforeRetrieve: (@Sendable (RemoteSeries) -> Void)?
 
     public init() {}
 }
@@ -125,6 +128,7 @@ public enum SeriesPull {
                 if options.resume, let folder = completed[s.seriesUID], fm.fileExists(atPath: "\(output)/\(folder)") {
                     record = PullRecord(series: s, status: .skipped, folder: folder)
                 } else {
+                    options.beforeRetrieve?(s)
                     record = retrieve(client, s, output: output, staging: staging, options: options)
                     try? log.append(record.json.serialized(pretty: false))
                 }

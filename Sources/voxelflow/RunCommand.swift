@@ -47,6 +47,8 @@ struct RunCommand: ParsableCommand {
         connection options of `voxelflow pull`): the matching series are pulled into OUT/pacs/ in the
         background while the pipeline runs in passes over what has arrived, so cases run as their series
         complete; OUT/pacs/pull.jsonl records each series, and --resume continues both the pull and the run.
+        --cache-limit 20G bounds the cache: a series' files are removed once every case that used it
+        succeeded, and no retrieval starts while the series waiting for a pass hold 20 GB or more.
 
         Ctrl-C (SIGINT) or SIGTERM: the cases in flight finish, no new case starts, the run is recorded as
         "interrupted" and the command to resume it is printed; a second Ctrl-C abandons the cases in flight.
@@ -85,6 +87,9 @@ struct RunCommand: ParsableCommand {
     @OptionGroup(title: "When --input is a PACS")
     var pacs: PACSSourceOptions
 
+    @Option(name: .long, help: "With a PACS as input: remove a series' files from OUT/pacs once its cases succeeded, and pause retrieval while the series waiting to run hold this many bytes (e.g. 20G; K, M, G are powers of 1000).")
+    var cacheLimit: String?
+
     func parsedShard() throws -> (Int, Int)? {
         guard let shard else { return nil }
         if shard == "auto" {
@@ -106,6 +111,10 @@ struct RunCommand: ParsableCommand {
         _ = try parsedShard()
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         if resume && force { throw ValidationError("--resume and --force contradict each other") }
+        if let cacheLimit {
+            guard PACSOptions.parseRate(cacheLimit) != nil else { throw ValidationError("--cache-limit \(cacheLimit): give bytes, e.g. 500M, 20G") }
+            guard PACSSourceOptions.isPACSAddress(input) else { throw ValidationError("--cache-limit applies when --input is a PACS (https://… or dimse://…)") }
+        }
         if PACSSourceOptions.isPACSAddress(input) && (shard != nil || dryRun) {
             throw ValidationError("--shard and --dry-run take an archive folder; pull the series first (voxelflow pull) to shard them or list the cases")
         }
@@ -208,7 +217,8 @@ struct RunCommand: ParsableCommand {
         let outcome: PACSRun.Outcome
         do {
             outcome = try PACSRun.run(source: client, series: series, cache: cache, pull: pull, runner: runner, runOptions: options,
-                                      progress: ProgressReporter(style: quiet ? .quiet : .automatic), control: control) { line in
+                                      progress: ProgressReporter(style: quiet ? .quiet : .automatic), control: control,
+                                      cacheLimit: cacheLimit.flatMap(PACSOptions.parseRate)) { line in
                 if !quiet || line.contains("failed") { print(line) }
             }
         } catch {
@@ -219,6 +229,9 @@ struct RunCommand: ParsableCommand {
         let done = status?.count(.done) ?? 0, failedCases = status?.count(.failed) ?? 0
         print("\(series.count) series: \(series.count - failedSeries) retrieved, \(failedSeries) failed; \(done) case\(done == 1 ? "" : "s") done, \(failedCases) failed, in \(outcome.passes) pass\(outcome.passes == 1 ? "" : "es"), "
               + String(format: "%.1f s", Date().timeIntervalSince(started)) + "; manifest: \(output)/manifest.jsonl")
+        if cacheLimit != nil && !quiet {
+            print("cache: at most \(String(format: "%.1f", Double(outcome.peakCacheBytes) / 1e6)) MB held; \(outcome.removedSeries) processed series removed from \(cache)")
+        }
         if control.stopRequested {
             printError("voxelflow: interrupted; continue with --resume")
             throw ExitCode(ExitCodes.interrupted)

@@ -10,7 +10,8 @@ import VoxelSupport
 /// (its shard is alive, or queued, and has not reached it), **missing** (no outcome and its shard is not alive: not
 /// started yet, killed, or interrupted). A shard is alive while its process holds its lock
 /// (`.partial/<shard>.lock`), so a shard killed by `scancel`, `kill -9` or a node failure shows as
-/// **stopped** even though its provenance still says "running".
+/// **stopped** even though its provenance still says "running". An unsharded run's cases are those of its
+/// plan followed by any other case its manifest records (one whose input left the archive after it ran).
 public struct BatchStatus: Sendable {
     /// The state of one case.
     public enum CaseState: String, Sendable, CaseIterable {
@@ -127,7 +128,13 @@ public struct BatchStatus: Sendable {
                 if let node = try? JSONParser.parse(entry.line) { outcome[entry.caseID] = node }
             }
         }
-        let ids = plan?.cases ?? outcome.keys.sorted()
+        var ids = plan?.cases ?? outcome.keys.sorted()
+        if !sharded, plan != nil {
+            // Cases with an outcome that the last plan no longer lists: a run from a PACS with a bounded
+            // cache plans each pass over what the cache still holds, and removes processed series from it.
+            let planned = Set(ids)
+            ids += outcome.keys.filter { !planned.contains($0) }.sorted()
+        }
         let known = RunPlan(archive: "", pipelineSHA: "", shardCount: count, sharded: sharded, cases: ids)
 
         var shardStates: [Int: (state: ShardState, run: ExistingRun?)] = [:]
