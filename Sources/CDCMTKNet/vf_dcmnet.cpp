@@ -204,6 +204,19 @@ T_ASC_PresentationContextID openAssociation(DcmSCU &scu, const char *abstractSyn
     return id;
 }
 
+/// The status and sub-operation counts of the last C-GET or C-MOVE response; frees the responses.
+Uint16 lastRetrieveStatus(OFList<RetrieveResponse *> &responses, int *completed, int *failed) {
+    Uint16 last = 0;
+    for (RetrieveResponse *r : responses) {
+        *completed = r->m_numberOfCompletedSubops;
+        *failed = r->m_numberOfFailedSubops;
+        last = r->m_status;
+        delete r;
+    }
+    responses.clear();
+    return last;
+}
+
 }  // namespace
 
 int vf_scu_find_series(const vf_scu_peer *peer, const vf_scu_filters *filters, vf_scu_found found, void *context,
@@ -295,13 +308,7 @@ int vf_scu_get_series(const vf_scu_peer *peer, const char *study_uid, const char
         }
         *completed = 0;
         *failed = 0;
-        Uint16 last = 0;
-        for (RetrieveResponse *r : responses) {
-            *completed = r->m_numberOfCompletedSubops;
-            *failed = r->m_numberOfFailedSubops;
-            last = r->m_status;
-            delete r;
-        }
+        Uint16 last = lastRetrieveStatus(responses, completed, failed);
         if (result == 0 && last != 0 && last != 0xB000) {
             char buffer[96];
             snprintf(buffer, sizeof buffer, "C-GET ended with status 0x%04x", last);
@@ -543,13 +550,7 @@ int vf_scu_move_series(const vf_scu_peer *peer, const char *move_ae_title, unsig
             copyMessage(message, message_size, describe("C-MOVE failed", cond));
             result = -1;
         }
-        Uint16 last = 0;
-        for (RetrieveResponse *r : responses) {
-            *completed = r->m_numberOfCompletedSubops;
-            *failed = r->m_numberOfFailedSubops;
-            last = r->m_status;
-            delete r;
-        }
+        Uint16 last = lastRetrieveStatus(responses, completed, failed);
         if (result == 0 && last != 0 && last != 0xB000) {
             char buffer[224];
             if (last == 0xA801) {
