@@ -193,6 +193,24 @@ extern "C" int vf_dicom_read_summary(const char *path, vf_dicom_summary *out, ch
     }
 }
 
+extern "C" int vf_dicom_sop_class(const char *path, char *out, size_t outlen) {
+    if (outlen > 0) out[0] = 0;
+    try {
+        quietLogging();
+        DcmFileFormat file;
+        // SOPClassUID (0008,0016) is read; parsing stops at SOPInstanceUID, the element after it.
+        if (file.loadFileUntilTag(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_SOPInstanceUID).bad()) return 1;
+        OFString uid;
+        if (file.getDataset()->findAndGetOFString(DCM_SOPClassUID, uid).bad() || uid.empty()) {
+            if (file.getMetaInfo()->findAndGetOFString(DCM_MediaStorageSOPClassUID, uid).bad()) uid.clear();
+        }
+        std::snprintf(out, outlen, "%s", uid.c_str());
+        return 0;
+    } catch (...) {
+        return 2;
+    }
+}
+
 int vf_fill_summary(DcmFileFormat &file, vf_dicom_summary *out, char *err, size_t errlen) {
     std::memset(out, 0, sizeof(*out));
     try {

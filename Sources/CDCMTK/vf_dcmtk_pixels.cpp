@@ -268,6 +268,43 @@ extern "C" int vf_dicom_pixel_info(vf_dicom_file *file, vf_pixel_info *out, char
     return 2;
 }
 
+extern "C" int vf_dicom_native_pixels(vf_dicom_file *file, const void **data, uint64_t *length, char *err, size_t errlen) {
+    try {
+        vf_pixel_info info;
+        if (vf_dicom_pixel_info(file, &info, err, errlen) != 0) return 1;
+        if (info.encapsulated || info.samples_per_pixel != 1 ||
+            (info.bits_allocated != 1 && info.bits_allocated != 8 && info.bits_allocated != 16)) {
+            setErr(err, errlen, "the pixel data is not native 1-, 8- or 16-bit data with one sample per pixel");
+            return 1;
+        }
+        DcmElement *element = nullptr;
+        file->format.getDataset()->findAndGetElement(DCM_PixelData, element);
+        const void *bytes = nullptr;
+        Uint8 *b8 = nullptr;
+        Uint16 *b16 = nullptr;
+        if (element == nullptr) {
+        } else if (element->getVR() == EVR_OW || info.bits_allocated == 16) {
+            if (element->getUint16Array(b16).good()) bytes = b16;
+        } else if (element->getUint8Array(b8).good()) {
+            bytes = b8;
+        }
+        uint64_t samples = static_cast<uint64_t>(info.rows) * info.columns * info.frames;
+        uint64_t needed = info.bits_allocated == 1 ? (samples + 7) / 8 : samples * (info.bits_allocated / 8);
+        if (bytes == nullptr || static_cast<uint64_t>(element->getLength()) < needed) {
+            setErr(err, errlen, "pixel data is shorter than Rows x Columns x NumberOfFrames need");
+            return 1;
+        }
+        *data = bytes;
+        *length = element->getLength();
+        return 0;
+    } catch (const std::exception &e) {
+        setErr(err, errlen, e.what());
+    } catch (...) {
+        setErr(err, errlen, "unknown C++ exception in DCMTK");
+    }
+    return 2;
+}
+
 extern "C" int vf_dicom_decode(vf_dicom_file *file, void *dst, size_t dstlen, char *color_model, size_t color_len,
                                char *err, size_t errlen) {
     try {

@@ -23,8 +23,11 @@ struct vf_seg {
     uint16_t bits = 1;  // 1 BINARY, 8 FRACTIONAL or LABELMAP, 16 LABELMAP with more than 255 segments
     std::string referencedSeries;
     std::vector<std::pair<std::string, std::string>> referenced;
+    DcmPixelData *pixelData = nullptr;  // filled in place (vf_seg_pixels), moved into the dataset when written
+    size_t pixelBytes = 0;
     ~vf_seg() {
         for (DcmItem *f : frames) delete f;
+        delete pixelData;
     }
 };
 
@@ -238,11 +241,43 @@ extern "C" int vf_seg_add_frame(vf_seg *seg, uint16_t segment, const char *posit
     }
 }
 
+extern "C" uint8_t *vf_seg_pixels(vf_seg *seg, size_t nbytes) {
+    try {
+        delete seg->pixelData;
+        seg->pixelData = nullptr;
+        seg->pixelBytes = 0;
+        // An even length; OB for 1- and 8-bit data, OW (host order, written little endian) for 16.
+        size_t even = nbytes + (nbytes % 2);
+        auto *pixelData = new DcmPixelData(DCM_PixelData);
+        uint8_t *buffer = nullptr;
+        if (seg->bits == 16) {
+            pixelData->setVR(EVR_OW);
+            Uint16 *words = nullptr;
+            if (pixelData->createUint16Array(static_cast<Uint32>(even / 2), words).good()) buffer = reinterpret_cast<uint8_t *>(words);
+        } else {
+            pixelData->setVR(EVR_OB);
+            Uint8 *bytes = nullptr;
+            if (pixelData->createUint8Array(static_cast<Uint32>(even), bytes).good()) buffer = bytes;
+        }
+        if (buffer == nullptr) {
+            delete pixelData;
+            return nullptr;
+        }
+        std::memset(buffer, 0, even);
+        seg->pixelData = pixelData;
+        seg->pixelBytes = nbytes;
+        return buffer;
+    } catch (...) {
+        return nullptr;
+    }
+}
+
 extern "C" int vf_seg_write(vf_seg *seg, const char *path, const uint8_t *pixels, size_t nbytes, char *err, size_t errlen) {
     try {
         DcmDataset *ds = seg->file.getDataset();
         uint64_t bits = static_cast<uint64_t>(seg->frameCount) * seg->rows * seg->columns * seg->bits;
-        if (nbytes != (bits + 7) / 8) {
+        if (pixels == nullptr) nbytes = seg->pixelBytes;
+        if (nbytes != (bits + 7) / 8 || (pixels == nullptr && seg->pixelData == nullptr)) {
             setErr(err, errlen, "pixel data holds " + std::to_string(nbytes) + " bytes, the frames need " + std::to_string((bits + 7) / 8));
             return 1;
         }
@@ -263,18 +298,16 @@ extern "C" int vf_seg_write(vf_seg *seg, const char *path, const uint8_t *pixels
             instance->putAndInsertString(DCM_ReferencedSOPClassUID, r.first.c_str());
             instance->putAndInsertString(DCM_ReferencedSOPInstanceUID, r.second.c_str());
         }
-        // Pixel data: an even length; OB for 1- and 8-bit data, OW (host order, written little endian) for 16.
-        auto *pixelData = new DcmPixelData(DCM_PixelData);
-        if (seg->bits == 16) {
-            pixelData->setVR(EVR_OW);
-            pixelData->putUint16Array(reinterpret_cast<const Uint16 *>(pixels), static_cast<unsigned long>(nbytes / 2));
-        } else {
-            std::vector<Uint8> padded(pixels, pixels + nbytes);
-            if (padded.size() % 2 == 1) padded.push_back(0);
-            pixelData->setVR(EVR_OB);
-            pixelData->putUint8Array(padded.data(), static_cast<unsigned long>(padded.size()));
+        if (pixels != nullptr) {
+            uint8_t *buffer = vf_seg_pixels(seg, nbytes);
+            if (buffer == nullptr) {
+                setErr(err, errlen, "cannot allocate " + std::to_string(nbytes) + " bytes of pixel data");
+                return 1;
+            }
+            std::memcpy(buffer, pixels, nbytes);
         }
-        ds->insert(pixelData, OFTrue);
+        ds->insert(seg->pixelData, OFTrue);
+        seg->pixelData = nullptr;
         OFCondition status = seg->file.saveFile(path, EXS_LittleEndianExplicit, EET_ExplicitLength, EGL_recalcGL, EPD_noChange);
         if (status.bad()) {
             setErr(err, errlen, status.text());

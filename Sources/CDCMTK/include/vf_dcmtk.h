@@ -121,6 +121,10 @@ void vf_dicom_close(vf_dicom_file *file);
  *  Returns 0 when the file has functional groups (fields absent from both groups stay unset), 1 otherwise. */
 int vf_dicom_frame_geometry(vf_dicom_file *file, uint32_t frame, vf_frame_geometry *out);
 
+/** The SOP Class UID of the file at `path` (its SOPClassUID, else the meta header's MediaStorageSOPClassUID;
+ *  empty when neither is there), reading no further than the element after it. Returns 0 when the file is DICOM. */
+int vf_dicom_sop_class(const char *path, char *out, size_t outlen);
+
 /** Fills `out` from a loaded file (same fields as vf_dicom_read_summary). Returns 0 on success. */
 int vf_dicom_file_summary(vf_dicom_file *file, vf_dicom_summary *out, char *err, size_t errlen);
 
@@ -132,6 +136,12 @@ int vf_dicom_pixel_info(vf_dicom_file *file, vf_pixel_info *out, char *err, size
  *  decoded pixels (a JPEG decoder may turn YBR into RGB). Returns 0 on success, non-zero with `err`. */
 int vf_dicom_decode(vf_dicom_file *file, void *dst, size_t dstlen, char *color_model, size_t color_len,
                     char *err, size_t errlen);
+
+/** Native (uncompressed) pixel data with one sample per pixel, as loaded: 1-bit data packed least significant
+ *  bit first, frame after frame without padding; 8-bit data as bytes; 16-bit data as words in host order.
+ *  `*data` points into the loaded file (valid until it is closed), `*length` bytes. Returns 0, or non-zero with
+ *  `err` for other data or data shorter than the frames need. */
+int vf_dicom_native_pixels(vf_dicom_file *file, const void **data, uint64_t *length, char *err, size_t errlen);
 
 /** One channel of a palette colour lookup table (PALETTE COLOR images). */
 typedef struct {
@@ -192,9 +202,14 @@ int vf_seg_add_referenced_instance(vf_seg *seg, const char *series_uid, const ch
 int vf_seg_add_frame(vf_seg *seg, uint16_t segment, const char *position, const char *source_class, const char *source_instance,
                      int32_t source_frame, uint32_t position_index);
 
-/** Writes the SEG to `path` (explicit VR little endian) with `pixels`: for BINARY the frames' bits packed back
- *  to back, least significant bit first (ceil(frames * rows * columns / 8) bytes); otherwise one 8-bit or
- *  16-bit (host order) value per pixel. Returns 0, or non-zero with `err`. */
+/** The SEG's pixel data, `nbytes` zeroed bytes owned by `seg`, for the caller to fill in place before
+ *  vf_seg_write(seg, path, NULL, 0, …). Layout as vf_seg_write describes. NULL when it cannot be allocated. */
+uint8_t *vf_seg_pixels(vf_seg *seg, size_t nbytes);
+
+/** Writes the SEG to `path` (explicit VR little endian) with `pixels`, or with the buffer vf_seg_pixels gave
+ *  when `pixels` is NULL: for BINARY the frames' bits packed back to back, least significant bit first
+ *  (ceil(frames * rows * columns / 8) bytes); otherwise one 8-bit or 16-bit (host order) value per pixel.
+ *  Returns 0, or non-zero with `err`. */
 int vf_seg_write(vf_seg *seg, const char *path, const uint8_t *pixels, size_t nbytes, char *err, size_t errlen);
 
 /* ---- DICOM Segmentation (SEG) reading ------------------------------------------------------------------

@@ -112,6 +112,14 @@ public struct DICOMHeader: Sendable, Equatable, Codable {
         return DICOMHeader(s)
     }
 
+    /// The SOP Class UID of the DICOM file at `path`, reading only the first elements of its data set (cheap
+    /// even for multi-frame files with thousands of per-frame items); nil when the file is not DICOM.
+    public static func sopClassUID(of path: String) -> String? {
+        var uid = [CChar](repeating: 0, count: 72)
+        guard vf_dicom_sop_class(path, &uid, uid.count) == 0 else { return nil }
+        return String(decoding: uid.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// The header of a file already loaded.
     static func read(_ file: DICOMFile) throws -> DICOMHeader {
         var s = vf_dicom_summary()

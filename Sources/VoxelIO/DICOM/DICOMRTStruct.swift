@@ -49,9 +49,9 @@ public enum DICOMRTStruct {
         return uid.isEmpty ? nil : uid
     }
 
-    /// Whether `path` is a DICOM file of the RT Structure Set SOP class (read up to the pixel data).
+    /// Whether `path` is a DICOM file of the RT Structure Set SOP class (reads only the first elements).
     public static func isStructureSet(_ path: String) -> Bool {
-        (try? DICOMHeader.read(path).sopClassUID) == DICOMSOPClass.rtStructureSet
+        DICOMHeader.sopClassUID(of: path) == DICOMSOPClass.rtStructureSet
     }
 
     /// Writes `labels`, which must lie on the grid of `reference`, as an RTSTRUCT at `path`: ROI n is the n-th

@@ -34,10 +34,10 @@ extension DICOMSegmentation {
         return uid.isEmpty ? nil : uid
     }
 
-    /// Whether `path` is a DICOM file of a Segmentation SOP class (read up to the pixel data).
+    /// Whether `path` is a DICOM file of a Segmentation SOP class (reads only the first elements).
     public static func isSegmentation(_ path: String) -> Bool {
-        guard let h = try? DICOMHeader.read(path) else { return false }
-        return h.sopClassUID == DICOMSOPClass.segmentation || h.sopClassUID == DICOMSOPClass.labelMapSegmentation
+        let uid = DICOMHeader.sopClassUID(of: path)
+        return uid == DICOMSOPClass.segmentation || uid == DICOMSOPClass.labelMapSegmentation
     }
 
     /// Reads the SEG at `path` into a label map. With `reference` the map lies on that series' grid (the SEG
@@ -50,6 +50,7 @@ extension DICOMSegmentation {
     ///   geometry to place it, or frames that do not fit the reference; `DICOMError` when DCMTK cannot read it.
     public static func read(_ path: String, reference: DICOMStack? = nil) throws -> DICOMSegmentationContents {
         let file = try DICOMFile(path: path)
+        defer { withExtendedLifetime(file) {} }  // packed pixels point into it until the frames are painted
         var info = vf_seg_info()
         var err = [CChar](repeating: 0, count: 512)
         guard vf_seg_read_info(file.handle, &info, &err, err.count) == 0 else {
@@ -67,7 +68,7 @@ extension DICOMSegmentation {
         }
         let table = try segments(file, count: Int(info.segments), fail: fail)
         let numbers = Set(table.labels.map(\.value))
-        let pixels = try DICOMPixels.decode(file)
+        let pixels = try SegmentationPixels(file)
         let frames = pixels.frames
         guard pixels.samplesPerPixel == 1 else { throw fail("a SEG's frames have one sample per pixel, this one has \(pixels.samplesPerPixel)") }
         guard Int(info.per_frame_items) == frames else {
@@ -110,9 +111,8 @@ extension DICOMSegmentation {
         }
         guard let inverse = grid.affine.inverse else { throw fail("the grid's directions are degenerate") }
 
-        // Paint every frame onto the grid.
+        // Paint every frame onto the grid, into 8-bit labels when every segment number fits.
         let nx = grid.size.x, ny = grid.size.y, nz = grid.size.z
-        var out = [UInt16](repeating: 0, count: nx * ny * nz)
         let rows = pixels.rows, columns = pixels.columns, frameSize = rows * columns
         let isLabelMap = type == "LABELMAP"
         // A pixel belongs to its frame's segment when its value is at least `least` (1 for BINARY; half
@@ -137,7 +137,8 @@ extension DICOMSegmentation {
         }
         var overlapping = 0
         var unknownValue: (frame: Int, value: Int)?
-        func paint<T: FixedWidthInteger>(_ values: UnsafeBufferPointer<T>) {
+        func paint<T: FixedWidthInteger, L: FixedWidthInteger & UnsignedInteger>(_ values: UnsafeBufferPointer<T>, into out: inout [L]) {
+            known.withUnsafeBufferPointer { known in
             out.withUnsafeMutableBufferPointer { out in
                 for (f, p) in placements.enumerated() {
                     let base = f * frameSize
@@ -167,21 +168,71 @@ extension DICOMSegmentation {
                                 overlapping += 1
                                 if old > label { continue }
                             }
-                            out[at] = UInt16(label)
+                            out[at] = L(truncatingIfNeeded: label)
                         }
                     }
                 }
             }
+            }
         }
-        switch pixels.samples {
-        case .uint8(let v): v.withUnsafeBufferPointer { paint($0) }
-        case .uint16(let v): v.withUnsafeBufferPointer { paint($0) }
-        case .uint32(let v): v.withUnsafeBufferPointer { paint($0) }
-        default: throw fail("a SEG's pixels are unsigned integers; this one's are \(pixels.samples.type)")
+        // 1-bit frames are read packed: zero bytes are skipped eight at a time, set bits one by one.
+        func paintBits<L: FixedWidthInteger & UnsignedInteger>(_ bits: UnsafeBufferPointer<UInt8>, into out: inout [L]) {
+            guard let base = bits.baseAddress else { return }
+            let raw = UnsafeRawPointer(base)
+            out.withUnsafeMutableBufferPointer { out in
+                for (f, p) in placements.enumerated() {
+                    let firstColumn = max(0, -p.i0), lastColumn = min(columns, nx - p.i0)
+                    guard firstColumn < lastColumn, frameSize > 0 else { continue }
+                    let start = f * frameSize, end = start + frameSize
+                    var byte = start >> 3
+                    let lastByte = (end - 1) >> 3
+                    while byte <= lastByte {
+                        if byte + 8 <= lastByte, raw.loadUnaligned(fromByteOffset: byte, as: UInt64.self) == 0 {
+                            byte += 8
+                            continue
+                        }
+                        var mask = bits[byte]
+                        while mask != 0 {
+                            let bit = byte << 3 + mask.trailingZeroBitCount
+                            mask &= mask &- 1
+                            guard bit >= start, bit < end else { continue }
+                            let pixel = bit - start
+                            let r = pixel / columns, c = pixel - r * columns
+                            let j = p.j0 + r
+                            guard j >= 0, j < ny, c >= firstColumn, c < lastColumn else { continue }
+                            let at = (p.k * ny + j) * nx + p.i0 + c
+                            let old = Int(out[at])
+                            if old != 0 && old != p.segment {
+                                overlapping += 1
+                                if old > p.segment { continue }
+                            }
+                            out[at] = L(truncatingIfNeeded: p.segment)
+                        }
+                        byte += 1
+                    }
+                }
+            }
         }
-        if let unknownValue { throw fail("frame \(unknownValue.frame + 1) holds pixel value \(unknownValue.value), which no segment describes") }
+        func painted<L: FixedWidthInteger & UnsignedInteger>(_: L.Type) throws -> [L] {
+            var out = [L](repeating: 0, count: nx * ny * nz)
+            let samples: VoxelArray
+            switch pixels.storage {
+            case .packed(let bits): paintBits(bits, into: &out); return out
+            case .bytes(let bytes): paint(bytes, into: &out); return out
+            case .words(let words): paint(words, into: &out); return out
+            case .decoded(let decoded): samples = decoded
+            }
+            switch samples {
+            case .uint8(let v): v.withUnsafeBufferPointer { paint($0, into: &out) }
+            case .uint16(let v): v.withUnsafeBufferPointer { paint($0, into: &out) }
+            case .uint32(let v): v.withUnsafeBufferPointer { paint($0, into: &out) }
+            default: throw fail("a SEG's pixels are unsigned integers; this one's are \(samples.type)")
+            }
+            return out
+        }
         let maxLabel = table.labels.map(\.value).max() ?? 0
-        let voxels: VoxelArray = maxLabel <= 255 ? .uint8(out.map { UInt8(truncatingIfNeeded: $0) }) : .uint16(out)
+        let voxels: VoxelArray = maxLabel <= 255 ? .uint8(try painted(UInt8.self)) : .uint16(try painted(UInt16.self))
+        if let unknownValue { throw fail("frame \(unknownValue.frame + 1) holds pixel value \(unknownValue.value), which no segment describes") }
         let map = try LabelMap(Volume(geometry: grid, voxels: voxels))
         return DICOMSegmentationContents(labels: map, table: table, segmentationType: type,
                                          frameOfReferenceUID: DICOMPixels.cString(info.frame_of_reference_uid),
@@ -255,5 +306,49 @@ extension DICOMSegmentation {
 
     static func describePoint(_ p: SIMD3<Double>) -> String {
         "(\(DecimalString.format(p.x)), \(DecimalString.format(p.y)), \(DecimalString.format(p.z)))"
+    }
+}
+
+/// A SEG's pixel data: native frames as stored in the loaded file (never copied; 1-bit frames never unpacked),
+/// or compressed frames decoded.
+struct SegmentationPixels {
+    enum Storage {
+        /// Bits packed least significant first, frame after frame; points into the file, which must stay open.
+        case packed(UnsafeBufferPointer<UInt8>)
+        /// Native 8- or 16-bit samples; point into the file, which must stay open.
+        case bytes(UnsafeBufferPointer<UInt8>)
+        case words(UnsafeBufferPointer<UInt16>)
+        case decoded(VoxelArray)
+    }
+    let frames: Int
+    let rows: Int
+    let columns: Int
+    let samplesPerPixel: Int
+    let storage: Storage
+
+    init(_ file: DICOMFile) throws {
+        var info = vf_pixel_info()
+        var err = [CChar](repeating: 0, count: 512)
+        guard vf_dicom_pixel_info(file.handle, &info, &err, err.count) == 0 else {
+            throw DICOMError(path: file.path, reason: DICOMFile.message(err))
+        }
+        let bits = info.bits_allocated
+        var data: UnsafeRawPointer?
+        var length: UInt64 = 0
+        // Native data is read where it lies; anything else (or native data DCMTK cannot hand over as it is)
+        // goes through the decoder, which also names what is wrong with it.
+        if info.encapsulated == 0 && info.samples_per_pixel == 1 && (bits == 1 || bits == 8 || bits == 16),
+           vf_dicom_native_pixels(file.handle, &data, &length, &err, err.count) == 0, let data {
+            (frames, rows, columns, samplesPerPixel) = (Int(info.frames), Int(info.rows), Int(info.columns), 1)
+            switch bits {
+            case 1: storage = .packed(UnsafeBufferPointer(start: data.assumingMemoryBound(to: UInt8.self), count: Int(length)))
+            case 8: storage = .bytes(UnsafeBufferPointer(start: data.assumingMemoryBound(to: UInt8.self), count: Int(length)))
+            default: storage = .words(UnsafeBufferPointer(start: data.assumingMemoryBound(to: UInt16.self), count: Int(length) / 2))
+            }
+        } else {
+            let pixels = try DICOMPixels.decode(file)
+            (frames, rows, columns, samplesPerPixel) = (pixels.frames, pixels.rows, pixels.columns, pixels.samplesPerPixel)
+            storage = .decoded(pixels.samples)
+        }
     }
 }

@@ -65,57 +65,85 @@ public enum DICOMSegmentation {
         defer { vf_seg_free(seg) }
 
         let grid = stack.geometry()
-        let nz = grid.size.z, frameSize = grid.size.x * grid.size.y
-        let values = labels.volume.voxels
-        var label: [UInt16]
-        switch values {
-        case .uint8(let v): label = v.map { UInt16($0) }
-        case .uint16(let v): label = v
-        default:
-            label = [UInt16](repeating: 0, count: values.count)
-            for i in 0..<values.count { label[i] = UInt16(clamping: Int(values.value(at: i))) }
-        }
+        let shape = SegmentationShape(slices: grid.size.z, frameSize: grid.size.x * grid.size.y)
         var segmentOf = [UInt16](repeating: 0, count: 65536)
         for (n, value) in present.enumerated() { segmentOf[value] = UInt16(n + 1) }
-        if labelMap {
-            // One frame per slice holding a label (every slice with keepEmptyFrames); pixels are segment numbers.
-            var slices: [Int] = []
-            for k in 0..<nz where options.keepEmptyFrames || label[(k * frameSize)..<((k + 1) * frameSize)].contains(where: { $0 != 0 }) {
-                try addFrame(seg, segment: 0, slice: k, stack: stack, path: path)
-                slices.append(k)
-            }
-            if present.count > 255 {
-                var numbers = [UInt16](repeating: 0, count: slices.count * frameSize)
-                for (f, k) in slices.enumerated() { for i in 0..<frameSize { numbers[f * frameSize + i] = segmentOf[Int(label[k * frameSize + i])] } }
-                return try finish(seg, bytes: numbers.withUnsafeBytes { Array($0) }, frames: slices.count, path: path)
-            }
-            var bytes = [UInt8](repeating: 0, count: slices.count * frameSize)
-            for (f, k) in slices.enumerated() {
-                for i in 0..<frameSize { bytes[f * frameSize + i] = UInt8(truncatingIfNeeded: segmentOf[Int(label[k * frameSize + i])]) }
-            }
-            return try finish(seg, bytes: bytes, frames: slices.count, path: path)
+        func encode<T: FixedWidthInteger & UnsignedInteger>(_ label: UnsafeBufferPointer<T>) throws -> Int {
+            labelMap ? try encodeLabelMap(seg, label, present, segmentOf, shape, stack, options, path)
+                     : try encodeBinary(seg, label, present, segmentOf, shape, stack, options, path)
         }
-        // BINARY: for each segment, each slice holding it (or every slice). One pass finds which labels each
-        // slice holds; each frame is then packed in one pass over its slice.
+        // 8- and 16-bit label maps are read where they lie; other integer types are narrowed once.
+        switch labels.volume.voxels {
+        case .uint8(let v): return try v.withUnsafeBufferPointer(encode)
+        case .uint16(let v): return try v.withUnsafeBufferPointer(encode)
+        case let values:
+            let narrowed = (0..<values.count).map { UInt16(clamping: Int(values.value(at: $0))) }
+            return try narrowed.withUnsafeBufferPointer(encode)
+        }
+    }
+
+    /// Slices of the series and pixels per slice.
+    struct SegmentationShape {
+        let slices: Int
+        let frameSize: Int
+    }
+
+    /// LABELMAP: one frame per slice holding a label (every slice with keepEmptyFrames); pixels are segment numbers.
+    static func encodeLabelMap<T: FixedWidthInteger & UnsignedInteger>(
+        _ seg: OpaquePointer, _ label: UnsafeBufferPointer<T>, _ present: [Int], _ segmentOf: [UInt16], _ shape: SegmentationShape,
+        _ stack: DICOMStack, _ options: DICOMSegmentationOptions, _ path: String) throws -> Int {
+        let frameSize = shape.frameSize
+        var slices: [Int] = []
+        for k in 0..<shape.slices where options.keepEmptyFrames || label[(k * frameSize)..<((k + 1) * frameSize)].contains(where: { $0 != 0 }) {
+            try addFrame(seg, segment: 0, slice: k, stack: stack, path: path)
+            slices.append(k)
+        }
+        let wide = present.count > 255
+        return try finish(seg, byteCount: slices.count * frameSize * (wide ? 2 : 1), frames: slices.count, path: path) { bytes in
+            segmentOf.withUnsafeBufferPointer { number in
+                if wide {
+                    let words = UnsafeMutableRawPointer(bytes.baseAddress!).assumingMemoryBound(to: UInt16.self)
+                    for (f, k) in slices.enumerated() {
+                        let source = k * frameSize, target = f * frameSize
+                        for i in 0..<frameSize { words[target + i] = number[Int(label[source + i])] }
+                    }
+                } else {
+                    for (f, k) in slices.enumerated() {
+                        let source = k * frameSize, target = f * frameSize
+                        for i in 0..<frameSize { bytes[target + i] = UInt8(truncatingIfNeeded: number[Int(label[source + i])]) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// BINARY: for each segment, each slice holding it (or every slice). One pass finds which labels each
+    /// slice holds; each frame is then packed in one pass over its slice.
+    static func encodeBinary<T: FixedWidthInteger & UnsignedInteger>(
+        _ seg: OpaquePointer, _ label: UnsafeBufferPointer<T>, _ present: [Int], _ segmentOf: [UInt16], _ shape: SegmentationShape,
+        _ stack: DICOMStack, _ options: DICOMSegmentationOptions, _ path: String) throws -> Int {
+        let nz = shape.slices, frameSize = shape.frameSize
         var holds = [Bool](repeating: false, count: (present.count + 1) * nz)  // [segment][slice]
         for k in 0..<nz {
             for i in (k * frameSize)..<((k + 1) * frameSize) where label[i] != 0 { holds[Int(segmentOf[Int(label[i])]) * nz + k] = true }
         }
-        var frameList: [(segment: Int, value: UInt16, slice: Int)] = []
+        var frameList: [(value: T, slice: Int)] = []
         for (n, value) in present.enumerated() {
-            for k in 0..<nz where holds[(n + 1) * nz + k] || options.keepEmptyFrames { frameList.append((n + 1, UInt16(value), k)) }
-        }
-        var bytes = [UInt8](repeating: 0, count: (frameList.count * frameSize + 7) / 8)
-        for (f, frame) in frameList.enumerated() {
-            try addFrame(seg, segment: frame.segment, slice: frame.slice, stack: stack, path: path)
-            var bit = f * frameSize
-            let base = frame.slice * frameSize
-            for i in 0..<frameSize {
-                if label[base + i] == frame.value { bytes[bit >> 3] |= UInt8(1) << UInt8(bit & 7) }
-                bit += 1
+            for k in 0..<nz where holds[(n + 1) * nz + k] || options.keepEmptyFrames {
+                try addFrame(seg, segment: n + 1, slice: k, stack: stack, path: path)
+                frameList.append((T(value), k))
             }
         }
-        return try finish(seg, bytes: bytes, frames: frameList.count, path: path)
+        return try finish(seg, byteCount: (frameList.count * frameSize + 7) / 8, frames: frameList.count, path: path) { bytes in
+            for (f, frame) in frameList.enumerated() {
+                var bit = f * frameSize
+                let base = frame.slice * frameSize
+                for i in 0..<frameSize {
+                    if label[base + i] == frame.value { bytes[bit >> 3] |= UInt8(1) << UInt8(bit & 7) }
+                    bit += 1
+                }
+            }
+        }
     }
 
     /// Writes probabilities as a FRACTIONAL SEG: `probabilities` lies on the grid of `reference`, one time
@@ -243,8 +271,21 @@ public enum DICOMSegmentation {
 
     /// Writes the SEG atomically with its pixel data.
     static func finish(_ seg: OpaquePointer, bytes: [UInt8], frames: Int, path: String) throws -> Int {
+        try finish(seg, byteCount: bytes.count, frames: frames, path: path) { target in
+            _ = target.initialize(from: bytes)
+        }
+    }
+
+    /// Writes the SEG atomically with pixel data that `fill` writes in place into `byteCount` zeroed bytes
+    /// (no copy of the frames is made).
+    static func finish(_ seg: OpaquePointer, byteCount: Int, frames: Int, path: String,
+                       fill: (UnsafeMutableBufferPointer<UInt8>) -> Void) throws -> Int {
+        guard let buffer = vf_seg_pixels(seg, byteCount) else {
+            throw DICOMError(path: path, reason: "cannot allocate \(byteCount) bytes of pixel data")
+        }
+        fill(UnsafeMutableBufferPointer(start: buffer, count: byteCount))
         try FileIO.writeThenRename(path, what: "segmentation") { temporary, message in
-            bytes.withUnsafeBufferPointer { vf_seg_write(seg, temporary, $0.baseAddress, $0.count, &message, message.count) }
+            vf_seg_write(seg, temporary, nil, 0, &message, message.count)
         }
         return frames
     }
