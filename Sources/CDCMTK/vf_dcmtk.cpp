@@ -180,17 +180,11 @@ bool loadHeader(const char *path, DcmFileFormat &file, char *err, size_t errlen)
 
 extern "C" int vf_dicom_read_summary(const char *path, vf_dicom_summary *out, char *err, size_t errlen) {
     std::memset(out, 0, sizeof(*out));
-    try {
+    return vf_guarded(err, errlen, static_cast<int>(2), [&]() -> int {
         DcmFileFormat file;
         if (!loadHeader(path, file, err, errlen)) return 1;
         return vf_fill_summary(file, out, err, errlen);
-    } catch (const std::exception &e) {
-        setErr(err, errlen, e.what());
-        return 2;
-    } catch (...) {
-        setErr(err, errlen, "unknown C++ exception in DCMTK");
-        return 2;
-    }
+    });
 }
 
 extern "C" int vf_dicom_sop_class(const char *path, char *out, size_t outlen) {
@@ -213,7 +207,7 @@ extern "C" int vf_dicom_sop_class(const char *path, char *out, size_t outlen) {
 
 int vf_fill_summary(DcmFileFormat &file, vf_dicom_summary *out, char *err, size_t errlen) {
     std::memset(out, 0, sizeof(*out));
-    try {
+    return vf_guarded(err, errlen, static_cast<int>(2), [&]() -> int {
         DcmDataset *ds = file.getDataset();
         DcmMetaInfo *meta = file.getMetaInfo();
         if (ds == nullptr) {
@@ -300,13 +294,7 @@ int vf_fill_summary(DcmFileFormat &file, vf_dicom_summary *out, char *err, size_
         if (!out->has_rescale_slope) out->rescale_slope = 1.0;
         if (!out->has_rescale_intercept) out->rescale_intercept = 0.0;
         return 0;
-    } catch (const std::exception &e) {
-        setErr(err, errlen, e.what());
-        return 2;
-    } catch (...) {
-        setErr(err, errlen, "unknown C++ exception in DCMTK");
-        return 2;
-    }
+    });
 }
 
 extern "C" int vf_dicom_file_summary(vf_dicom_file *file, vf_dicom_summary *out, char *err, size_t errlen) {
@@ -389,7 +377,7 @@ extern "C" int vf_dicom_frame_geometry(vf_dicom_file *file, uint32_t frame, vf_f
 extern "C" int vf_dicom_read_attributes(const char *path, const uint32_t *tags, int tag_count,
                                         const char *const *csa_names, int csa_count, char *out, size_t capacity,
                                         char *err, size_t errlen) {
-    try {
+    return vf_guarded(err, errlen, static_cast<int>(1), [&]() -> int {
         DcmFileFormat file;
         if (!loadHeader(path, file, err, errlen)) return 1;
         DcmDataset *ds = file.getDataset();
@@ -422,17 +410,11 @@ extern "C" int vf_dicom_read_attributes(const char *path, const uint32_t *tags, 
         }
         std::memcpy(out, all.data(), all.size());
         return 0;
-    } catch (const std::exception &e) {
-        setErr(err, errlen, e.what());
-        return 1;
-    } catch (...) {
-        setErr(err, errlen, "unknown C++ exception in DCMTK");
-        return 1;
-    }
+    });
 }
 
 extern "C" int vf_dicomdir_files(const char *path, vf_dicomdir_callback callback, void *context, char *err, size_t errlen) {
-    try {
+    return vf_guarded(err, errlen, static_cast<int>(1), [&]() -> int {
         quietLogging();
         DcmFileFormat file;
         OFCondition status = file.loadFile(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
@@ -458,11 +440,5 @@ extern "C" int vf_dicomdir_files(const char *path, vf_dicomdir_callback callback
             callback(context, joined.c_str(), type.c_str());
         }
         return 0;
-    } catch (const std::exception &e) {
-        setErr(err, errlen, e.what());
-        return 1;
-    } catch (...) {
-        setErr(err, errlen, "unknown C++ exception in DCMTK");
-        return 1;
-    }
+    });
 }

@@ -21,19 +21,14 @@ void setErr(char *err, size_t errlen, const std::string &msg) {
 /// (0 success, 1 failure reported by `body` or no dataset, 2 exception).
 template <typename Body>
 int guarded(vf_dicom_file *file, char *err, size_t errlen, Body body) {
-    try {
+    return vf_guarded(err, errlen, static_cast<int>(2), [&]() -> int {
         DcmDataset *ds = file->format.getDataset();
         if (ds == nullptr) {
             setErr(err, errlen, "the file has no dataset");
             return 1;
         }
         return body(*ds);
-    } catch (const std::exception &e) {
-        setErr(err, errlen, e.what());
-    } catch (...) {
-        setErr(err, errlen, "unknown C++ exception in DCMTK");
-    }
-    return 2;
+    });
 }
 
 /// Replacement values are limited to this many bytes (a DICOM LT holds 10240 characters; UT more, but no

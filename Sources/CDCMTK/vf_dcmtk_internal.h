@@ -3,6 +3,8 @@
 #define VF_DCMTK_INTERNAL_H
 
 #include <cstddef>
+#include <cstdio>
+#include <exception>
 #include <initializer_list>
 #include <vector>
 
@@ -36,5 +38,21 @@ void vf_copy_patient_study(DcmItem &src, DcmItem &dst, std::initializer_list<Dcm
 
 /// The current UTC date (YYYYMMDD) and time (HHMMSS), NUL-terminated.
 void vf_utc_now(char date[9], char time[7]);
+
+/// Runs `body`, the work of a C interface function, and returns what it returns; a C++ exception becomes
+/// `failure` with its message (or "unknown C++ exception in DCMTK") in `err`.
+template <typename Result, typename Body>
+Result vf_guarded(char *err, size_t errlen, Result failure, Body body) {
+    const char *message = "unknown C++ exception in DCMTK";
+    try {
+        return body();
+    } catch (const std::exception &e) {
+        message = e.what();
+        if (err != nullptr && errlen > 0) std::snprintf(err, errlen, "%s", message);
+    } catch (...) {
+        if (err != nullptr && errlen > 0) std::snprintf(err, errlen, "%s", message);
+    }
+    return failure;
+}
 
 #endif

@@ -155,7 +155,7 @@ int validateRLE(DcmPixelData *pixels, const vf_pixel_info &info, char *err, size
 }  // namespace
 
 extern "C" vf_dicom_file *vf_dicom_open(const char *path, int header_only, char *err, size_t errlen) {
-    try {
+    return vf_guarded(err, errlen, static_cast<vf_dicom_file *>(nullptr), [&]() -> vf_dicom_file * {
         registerCodecs();
         auto *file = new (std::nothrow) vf_dicom_file();
         if (file == nullptr) {
@@ -172,19 +172,14 @@ extern "C" vf_dicom_file *vf_dicom_open(const char *path, int header_only, char 
             return nullptr;
         }
         return file;
-    } catch (const std::exception &e) {
-        setErr(err, errlen, e.what());
-    } catch (...) {
-        setErr(err, errlen, "unknown C++ exception in DCMTK");
-    }
-    return nullptr;
+    });
 }
 
 extern "C" void vf_dicom_close(vf_dicom_file *file) { delete file; }
 
 extern "C" int vf_dicom_pixel_info(vf_dicom_file *file, vf_pixel_info *out, char *err, size_t errlen) {
     std::memset(out, 0, sizeof(*out));
-    try {
+    return vf_guarded(err, errlen, static_cast<int>(2), [&]() -> int {
         DcmDataset *ds = file->format.getDataset();
         DcmElement *element = nullptr;
         if (ds == nullptr || ds->findAndGetElement(DCM_PixelData, element).bad() || element == nullptr) {
@@ -260,16 +255,11 @@ extern "C" int vf_dicom_pixel_info(vf_dicom_file *file, vf_pixel_info *out, char
             }
         }
         return 0;
-    } catch (const std::exception &e) {
-        setErr(err, errlen, e.what());
-    } catch (...) {
-        setErr(err, errlen, "unknown C++ exception in DCMTK");
-    }
-    return 2;
+    });
 }
 
 extern "C" int vf_dicom_native_pixels(vf_dicom_file *file, const void **data, uint64_t *length, char *err, size_t errlen) {
-    try {
+    return vf_guarded(err, errlen, static_cast<int>(2), [&]() -> int {
         vf_pixel_info info;
         if (vf_dicom_pixel_info(file, &info, err, errlen) != 0) return 1;
         if (info.encapsulated || info.samples_per_pixel != 1 ||
@@ -297,17 +287,12 @@ extern "C" int vf_dicom_native_pixels(vf_dicom_file *file, const void **data, ui
         *data = bytes;
         *length = element->getLength();
         return 0;
-    } catch (const std::exception &e) {
-        setErr(err, errlen, e.what());
-    } catch (...) {
-        setErr(err, errlen, "unknown C++ exception in DCMTK");
-    }
-    return 2;
+    });
 }
 
 extern "C" int vf_dicom_decode(vf_dicom_file *file, void *dst, size_t dstlen, char *color_model, size_t color_len,
                                char *err, size_t errlen) {
-    try {
+    return vf_guarded(err, errlen, static_cast<int>(2), [&]() -> int {
         vf_pixel_info info;
         if (vf_dicom_pixel_info(file, &info, err, errlen) != 0) return 1;
         if (dstlen < info.frame_bytes * info.frames) {
@@ -375,12 +360,7 @@ extern "C" int vf_dicom_decode(vf_dicom_file *file, void *dst, size_t dstlen, ch
         }
         std::snprintf(color_model, color_len, "%s", model.empty() ? info.photometric_interpretation : model.c_str());
         return 0;
-    } catch (const std::exception &e) {
-        setErr(err, errlen, e.what());
-    } catch (...) {
-        setErr(err, errlen, "unknown C++ exception in DCMTK");
-    }
-    return 2;
+    });
 }
 
 extern "C" int vf_dicom_palette(vf_dicom_file *file, int channel, vf_palette_info *info, uint16_t *dst, size_t capacity,

@@ -54,7 +54,7 @@ void copyString(DcmItem &item, const DcmTagKey &tag, char *dst, size_t capacity)
 }  // namespace
 
 extern "C" vf_rt *vf_rt_create(const char *source_file, char *err, size_t errlen) {
-    try {
+    return vf_guarded(err, errlen, static_cast<vf_rt *>(nullptr), [&]() -> vf_rt * {
         DcmFileFormat source;
         OFCondition status = source.loadFileUntilTag(source_file, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData);
         if (status.bad()) {
@@ -95,12 +95,7 @@ extern "C" vf_rt *vf_rt_create(const char *source_file, char *err, size_t errlen
         ds->putAndInsertString(DCM_StructureSetDate, date);
         ds->putAndInsertString(DCM_StructureSetTime, time);
         return rt;
-    } catch (const std::exception &e) {
-        setErr(err, errlen, e.what());
-    } catch (...) {
-        setErr(err, errlen, "unknown C++ exception in DCMTK");
-    }
-    return nullptr;
+    });
 }
 
 extern "C" void vf_rt_free(vf_rt *rt) { delete rt; }
@@ -175,7 +170,7 @@ extern "C" int vf_rt_add_contour(vf_rt *rt, int32_t roi, const char *image_class
 }
 
 extern "C" int vf_rt_write(vf_rt *rt, const char *path, char *err, size_t errlen) {
-    try {
+    return vf_guarded(err, errlen, static_cast<int>(2), [&]() -> int {
         DcmDataset *ds = rt->file.getDataset();
         DcmItem *frame = nullptr, *study = nullptr, *series = nullptr, *image = nullptr;
         ds->findOrCreateSequenceItem(DCM_ReferencedFrameOfReferenceSequence, frame, 0);
@@ -200,19 +195,14 @@ extern "C" int vf_rt_write(vf_rt *rt, const char *path, char *err, size_t errlen
             return 1;
         }
         return 0;
-    } catch (const std::exception &e) {
-        setErr(err, errlen, e.what());
-    } catch (...) {
-        setErr(err, errlen, "unknown C++ exception in DCMTK");
-    }
-    return 2;
+    });
 }
 
 // ---- Reading ---------------------------------------------------------------------------------------------
 
 extern "C" int vf_rt_read_info(vf_dicom_file *file, vf_rt_info *out, char *err, size_t errlen) {
     std::memset(out, 0, sizeof(*out));
-    try {
+    return vf_guarded(err, errlen, static_cast<int>(2), [&]() -> int {
         DcmDataset *ds = file->format.getDataset();
         copyString(*ds, DCM_SOPClassUID, out->sop_class_uid, sizeof(out->sop_class_uid));
         DcmItem *frame = nullptr;
@@ -226,12 +216,7 @@ extern "C" int vf_rt_read_info(vf_dicom_file *file, vf_rt_info *out, char *err, 
         DcmSequenceOfItems *rois = nullptr;
         if (ds->findAndGetSequence(DCM_StructureSetROISequence, rois).good() && rois != nullptr) out->rois = rois->card();
         return 0;
-    } catch (const std::exception &e) {
-        setErr(err, errlen, e.what());
-    } catch (...) {
-        setErr(err, errlen, "unknown C++ exception in DCMTK");
-    }
-    return 2;
+    });
 }
 
 namespace {

@@ -17,7 +17,7 @@ void setErr(char *err, size_t errlen, const std::string &msg) {
 }  // namespace
 
 extern "C" int vf_sc_write(const char *source_file, const char *path, const vf_sc_attributes *a, const uint8_t *rgb, char *err, size_t errlen) {
-    try {
+    return vf_guarded(err, errlen, static_cast<int>(2), [&]() -> int {
         DcmFileFormat source;
         OFCondition status = source.loadFileUntilTag(source_file, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData);
         if (status.bad()) {
@@ -83,12 +83,7 @@ extern "C" int vf_sc_write(const char *source_file, const char *path, const vf_s
             return 1;
         }
         return 0;
-    } catch (const std::exception &e) {
-        setErr(err, errlen, e.what());
-    } catch (...) {
-        setErr(err, errlen, "unknown C++ exception in DCMTK");
-    }
-    return 2;
+    });
 }
 
 extern "C" void vf_new_uid(char *out, size_t capacity) {

@@ -55,7 +55,7 @@ bool putCode(DcmItem &parent, const DcmTagKey &sequence, const char *scheme, con
 }  // namespace
 
 extern "C" vf_seg *vf_seg_create(const char *source_file, const char *segmentation_type, uint16_t bits_allocated, char *err, size_t errlen) {
-    try {
+    return vf_guarded(err, errlen, static_cast<vf_seg *>(nullptr), [&]() -> vf_seg * {
         DcmFileFormat source;
         OFCondition status = source.loadFileUntilTag(source_file, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData);
         if (status.bad()) {
@@ -135,12 +135,7 @@ extern "C" vf_seg *vf_seg_create(const char *source_file, const char *segmentati
         item->putAndInsertTagKey(DCM_FunctionalGroupPointer, DCM_PlanePositionSequence);
         item->putAndInsertString(DCM_DimensionDescriptionLabel, "ImagePositionPatient");
         return seg;
-    } catch (const std::exception &e) {
-        setErr(err, errlen, e.what());
-    } catch (...) {
-        setErr(err, errlen, "unknown C++ exception in DCMTK");
-    }
-    return nullptr;
+    });
 }
 
 extern "C" void vf_seg_free(vf_seg *seg) { delete seg; }
@@ -273,7 +268,7 @@ extern "C" uint8_t *vf_seg_pixels(vf_seg *seg, size_t nbytes) {
 }
 
 extern "C" int vf_seg_write(vf_seg *seg, const char *path, const uint8_t *pixels, size_t nbytes, char *err, size_t errlen) {
-    try {
+    return vf_guarded(err, errlen, static_cast<int>(2), [&]() -> int {
         DcmDataset *ds = seg->file.getDataset();
         uint64_t bits = static_cast<uint64_t>(seg->frameCount) * seg->rows * seg->columns * seg->bits;
         if (pixels == nullptr) nbytes = seg->pixelBytes;
@@ -314,10 +309,5 @@ extern "C" int vf_seg_write(vf_seg *seg, const char *path, const uint8_t *pixels
             return 1;
         }
         return 0;
-    } catch (const std::exception &e) {
-        setErr(err, errlen, e.what());
-    } catch (...) {
-        setErr(err, errlen, "unknown C++ exception in DCMTK");
-    }
-    return 2;
+    });
 }

@@ -42,7 +42,7 @@ DcmItem *firstOf(DcmItem *group, const DcmTagKey &sequence) {
 
 extern "C" int vf_seg_read_info(vf_dicom_file *file, vf_seg_info *out, char *err, size_t errlen) {
     std::memset(out, 0, sizeof(*out));
-    try {
+    return vf_guarded(err, errlen, static_cast<int>(2), [&]() -> int {
         DcmDataset *ds = file->format.getDataset();
         if (ds == nullptr) {
             setErr(err, errlen, "no dataset");
@@ -63,12 +63,7 @@ extern "C" int vf_seg_read_info(vf_dicom_file *file, vf_seg_info *out, char *err
         if (ds->findAndGetSequence(DCM_PerFrameFunctionalGroupsSequence, frames).good() && frames != nullptr)
             out->per_frame_items = frames->card();
         return 0;
-    } catch (const std::exception &e) {
-        setErr(err, errlen, e.what());
-    } catch (...) {
-        setErr(err, errlen, "unknown C++ exception in DCMTK");
-    }
-    return 2;
+    });
 }
 
 extern "C" int vf_seg_read_segment(vf_dicom_file *file, uint32_t index, vf_seg_segment *out) {

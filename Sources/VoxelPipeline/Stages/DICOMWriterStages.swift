@@ -29,50 +29,76 @@ enum DICOMWriterSupport {
     static func table(_ c: StageConfiguration) throws -> LabelTable? { try c.labelTable() }
 }
 
+/// What `write-dicom-seg` and `write-rtstruct` share around their writers: the label map, the series, the
+/// file inside the case folder, the label table and de-identification.
+struct DICOMLabelObjectWriter: Sendable {
+    let id: String
+    let source: String
+    let reference: String
+    let path: String
+    let table: LabelTable?
+    let deidentifier: DICOMDeidentifier?
+
+    /// The parameters every such stage takes first.
+    static func parameters(reference: String, labelTable: String) -> [ParameterSpec] {
+        [
+            CommonParameters.source([.labels], doc: "the label map to write (put back on the series' grid when it is elsewhere)"),
+            ParameterSpec("reference", .reference([.image]), doc: reference),
+            ParameterSpec("path", .outputPath, default: .string("{id}.dcm"), doc: "file inside the case folder; .dcm"),
+            ParameterSpec("labelTable", .labelTable, optional: true, doc: labelTable),
+        ]
+    }
+
+    init(_ c: StageConfiguration) throws {
+        let path = try c.string("path")
+        guard path.hasSuffix(".dcm") else { throw CaseError.invalidParameters(stage: c.id, reason: "path \"\(path)\" must end in .dcm") }
+        (id, source, reference, self.path) = (c.id, try c.string("source"), try c.string("reference"), path)
+        table = try DICOMWriterSupport.table(c)
+        deidentifier = try DeidentificationSupport.deidentifier(c)
+    }
+
+    /// Writes the object with `write(labels, series, table, file)`, then de-identifies it when asked. An
+    /// object needs at least one label: an empty map is recorded as a warning and nothing is written.
+    func run(_ context: inout CaseContext, object: String, purpose: String,
+             write: (LabelMap, DICOMStack, LabelTable?, String) throws -> Void) throws {
+        guard let (stack, labels) = try DICOMWriterSupport.seriesAndLabels(&context, reference: reference, source: source, purpose: purpose,
+                                                                          emptyWarning: "no label, so no \(object) was written") else { return }
+        let file = try context.outputFile(context.outputName(path, id: id))
+        try write(labels, stack, table ?? context.labelTables[source], file)
+        try DeidentificationSupport.apply(deidentifier, to: [file], stage: id)
+    }
+}
+
 /// `write-dicom-seg`: writes a label map as a DICOM SEG on the case's DICOM series, whatever spatial stages
 /// ran before (the labels are put back on the series' grid, nearest neighbour, when they are elsewhere).
 struct WriteDICOMSegStage: Stage {
     static let definition = StageDefinition(
         type: "write-dicom-seg", category: .writer,
         summary: "Write a label map as a DICOM Segmentation (SEG, BINARY or LABELMAP) on the case's DICOM series, for PACS viewers.",
-        parameters: [
-            CommonParameters.source([.labels], doc: "the label map to write (put back on the series' grid when it is elsewhere)"),
-            ParameterSpec("reference", .reference([.image]), doc: "the case's dicom-series input the SEG refers to"),
-            ParameterSpec("path", .outputPath, default: .string("{id}.dcm"), doc: "file inside the case folder; .dcm"),
-            ParameterSpec("labelTable", .labelTable, optional: true, doc: "label table (a JSON file, or inline) with names, colours and SNOMED CT codes; labels not in it are \"Label N\""),
+        parameters: DICOMLabelObjectWriter.parameters(
+            reference: "the case's dicom-series input the SEG refers to",
+            labelTable: "label table (a JSON file, or inline) with names, colours and SNOMED CT codes; labels not in it are \"Label N\"") + [
             ParameterSpec("format", .choice(["binary", "labelmap"]), default: .string("binary"), doc: "binary: one 1-bit frame per segment and slice (every viewer with SEG support); labelmap: one frame per slice holding segment numbers (Label Map Segmentation, 2024; smaller, newer viewers)"),
             ParameterSpec("algorithm", .string, default: .string("VoxelFlow"), doc: "SegmentAlgorithmName (e.g. the model's name)"),
             ParameterSpec("keepEmptyFrames", .boolean, default: .bool(false), doc: "write every slice of every segment, empty or not"),
         ] + DeidentificationSupport.writerParameters,
         produces: .nothing,
         make: { c in
-            let path = try c.string("path")
-            guard path.hasSuffix(".dcm") else { throw CaseError.invalidParameters(stage: c.id, reason: "path \"\(path)\" must end in .dcm") }
-            let table = try DICOMWriterSupport.table(c)
             var options = DICOMSegmentationOptions()
             options.algorithmName = try c.string("algorithm")
             options.type = try c.string("format") == "labelmap" ? .labelMap : .binary
             options.keepEmptyFrames = try c.bool("keepEmptyFrames")
-            return WriteDICOMSegStage(id: c.id, source: try c.string("source"), reference: try c.string("reference"),
-                                      path: path, table: table, options: options, deidentifier: try DeidentificationSupport.deidentifier(c))
+            return WriteDICOMSegStage(writer: try DICOMLabelObjectWriter(c), options: options)
         })
 
-    let id: String
-    let source: String
-    let reference: String
-    let path: String
-    let table: LabelTable?
+    let writer: DICOMLabelObjectWriter
     let options: DICOMSegmentationOptions
-    let deidentifier: DICOMDeidentifier?
+    var id: String { writer.id }
 
     func run(_ context: inout CaseContext) throws -> StageValue? {
-        // DICOM SEG needs at least one segment with one frame: an empty result is recorded, not written.
-        guard let (stack, labels) = try DICOMWriterSupport.seriesAndLabels(&context, reference: reference, source: source,
-                                                                          purpose: "a SEG refers to the DICOM series it segments",
-                                                                          emptyWarning: "no label, so no DICOM SEG was written") else { return nil }
-        let file = try context.outputFile(context.outputName(path, id: id))
-        try DICOMSegmentation.write(labels, reference: stack, table: table ?? context.labelTables[source], to: file, options: options)
-        try DeidentificationSupport.apply(deidentifier, to: [file], stage: id)
+        try writer.run(&context, object: "DICOM SEG", purpose: "a SEG refers to the DICOM series it segments") { labels, stack, table, file in
+            try DICOMSegmentation.write(labels, reference: stack, table: table, to: file, options: options)
+        }
         return nil
     }
 }
@@ -83,39 +109,26 @@ struct WriteRTStructStage: Stage {
     static let definition = StageDefinition(
         type: "write-rtstruct", category: .writer,
         summary: "Write a label map as a DICOM RT Structure Set (RTSTRUCT) on the case's DICOM series, for radiotherapy planning systems.",
-        parameters: [
-            CommonParameters.source([.labels], doc: "the label map to write (put back on the series' grid when it is elsewhere)"),
-            ParameterSpec("reference", .reference([.image]), doc: "the case's dicom-series input the contours are drawn on"),
-            ParameterSpec("path", .outputPath, default: .string("{id}.dcm"), doc: "file inside the case folder; .dcm"),
-            ParameterSpec("labelTable", .labelTable, optional: true, doc: "label table (a JSON file, or inline) with ROI names and colours; labels not in it are \"Label N\""),
+        parameters: DICOMLabelObjectWriter.parameters(
+            reference: "the case's dicom-series input the contours are drawn on",
+            labelTable: "label table (a JSON file, or inline) with ROI names and colours; labels not in it are \"Label N\"") + [
             ParameterSpec("interpretedType", .string, default: .string("ORGAN"), doc: "RTROIInterpretedType of every ROI (ORGAN, PTV, GTV, AVOIDANCE, …)"),
         ] + DeidentificationSupport.writerParameters,
         produces: .nothing,
         make: { c in
-            let path = try c.string("path")
-            guard path.hasSuffix(".dcm") else { throw CaseError.invalidParameters(stage: c.id, reason: "path \"\(path)\" must end in .dcm") }
-            let table = try DICOMWriterSupport.table(c)
             var options = DICOMRTStructOptions()
             options.interpretedType = try c.string("interpretedType")
-            return WriteRTStructStage(id: c.id, source: try c.string("source"), reference: try c.string("reference"),
-                                      path: path, table: table, options: options, deidentifier: try DeidentificationSupport.deidentifier(c))
+            return WriteRTStructStage(writer: try DICOMLabelObjectWriter(c), options: options)
         })
 
-    let id: String
-    let source: String
-    let reference: String
-    let path: String
-    let table: LabelTable?
+    let writer: DICOMLabelObjectWriter
     let options: DICOMRTStructOptions
-    let deidentifier: DICOMDeidentifier?
+    var id: String { writer.id }
 
     func run(_ context: inout CaseContext) throws -> StageValue? {
-        guard let (stack, labels) = try DICOMWriterSupport.seriesAndLabels(&context, reference: reference, source: source,
-                                                                          purpose: "an RTSTRUCT refers to the DICOM series it was drawn on",
-                                                                          emptyWarning: "no label, so no RTSTRUCT was written") else { return nil }
-        let file = try context.outputFile(context.outputName(path, id: id))
-        try DICOMRTStruct.write(labels, reference: stack, table: table ?? context.labelTables[source], to: file, options: options)
-        try DeidentificationSupport.apply(deidentifier, to: [file], stage: id)
+        try writer.run(&context, object: "RTSTRUCT", purpose: "an RTSTRUCT refers to the DICOM series it was drawn on") { labels, stack, table, file in
+            try DICOMRTStruct.write(labels, reference: stack, table: table, to: file, options: options)
+        }
         return nil
     }
 }
