@@ -8,9 +8,11 @@ import VoxelPipeline
 /// Folders in OUT:
 /// - `receiving/STUDY/SERIES/SOP.dcm`: instances as they arrive (each renamed into place when complete);
 /// - `archive/STUDY/SERIES/SOP.dcm`: series found complete, moved here (renames, no copies);
-/// - `results/`: a `voxelflow run` output folder over `archive/` (manifest, cases, provenance).
+/// - `results/`: a `voxelflow run` output folder over `archive/` (manifest, cases, provenance);
+/// - `late/SERIES`: an empty file per archived series that late instances joined, until its case has run again.
 /// Everything is on disk and written atomically, so after a crash or `kill -9` a restart finds series still
-/// receiving, files them when they go quiet, and runs every archived case the results do not hold yet.
+/// receiving, files them when they go quiet, and runs every archived case the results do not hold yet or
+/// whose series grew after it ran.
 public final class ListeningNode: @unchecked Sendable {
     public struct Options: Sendable {
         public var aeTitle = "VOXELFLOW"
@@ -40,6 +42,7 @@ public final class ListeningNode: @unchecked Sendable {
     var receiving: String { "\(options.output)/receiving" }
     var archive: String { "\(options.output)/archive" }
     var results: String { "\(options.output)/results" }
+    var late: String { "\(options.output)/late" }
 
     /// Asks `run()` to return after the pipeline run in progress.
     public func stop() { state.stop() }
@@ -93,7 +96,8 @@ public final class ListeningNode: @unchecked Sendable {
     private func fileQuietSeries(_ listener: StorageListener) -> Int {
         let fm = FileManager.default
         var moved = 0
-        for study in (try? fm.contentsOfDirectory(atPath: receiving)) ?? [] where !study.hasPrefix(".") {
+        // Study folders are named by StudyInstanceUID; `rejected/` holds what the listener refused.
+        for study in (try? fm.contentsOfDirectory(atPath: receiving)) ?? [] where !study.hasPrefix(".") && study != "rejected" {
             for series in (try? fm.contentsOfDirectory(atPath: "\(receiving)/\(study)")) ?? [] {
                 let source = "\(receiving)/\(study)/\(series)"
                 // After a restart the newest file tells when the series last grew.
@@ -101,14 +105,21 @@ public final class ListeningNode: @unchecked Sendable {
                 guard Date().timeIntervalSince(last) >= options.quietSeconds else { continue }
                 listener.filingLock.lock()
                 let target = "\(archive)/\(study)/\(series)"
-                var count = 0
+                var count = 0, grew = false
                 do {
                     try fm.createDirectory(atPath: "\(archive)/\(study)", withIntermediateDirectories: true)
                     if !fm.fileExists(atPath: target) {
                         count = ((try? fm.contentsOfDirectory(atPath: source)) ?? []).count
                         try fm.moveItem(atPath: source, toPath: target)
                     } else {
-                        // Late instances of a series already archived join it.
+                        // Late instances of a series already archived join it, and its case runs again: the
+                        // mark (an empty file, which cannot be left half written) is on disk before the first
+                        // instance moves, so a crash cannot lose it.
+                        try fm.createDirectory(atPath: late, withIntermediateDirectories: true)
+                        guard fm.createFile(atPath: "\(late)/\(series)", contents: nil) else {
+                            throw ListenerError(message: "\(late)/\(series): cannot mark the series to run again")
+                        }
+                        grew = true
                         for name in try fm.contentsOfDirectory(atPath: source) {
                             if rename("\(source)/\(name)", "\(target)/\(name)") == 0 { count += 1 }
                         }
@@ -117,7 +128,7 @@ public final class ListeningNode: @unchecked Sendable {
                     rmdir("\(receiving)/\(study)")
                     moved += 1
                     state.filed(series)
-                    log("series \(series) complete: \(count) instance\(count == 1 ? "" : "s") filed")
+                    log("series \(series) complete: \(count) instance\(count == 1 ? "" : "s") filed\(grew ? " (it had been archived before: its case runs again)" : "")")
                 } catch {
                     log("series \(series): cannot move it to the archive: \(error)")
                 }
@@ -136,24 +147,31 @@ public final class ListeningNode: @unchecked Sendable {
         return newest
     }
 
-    /// Runs the pipeline over the archive, resuming: only cases not yet completed run.
+    /// Runs the pipeline over the archive, resuming: only cases not yet completed run, and those whose series
+    /// late instances joined.
     private func process() throws {
         var runOptions = RunOptions(archive: archive, output: results)
         runOptions.jobs = options.jobs
         runOptions.resume = FileManager.default.fileExists(atPath: "\(results)/run.json")
+        let grown = Set(((try? FileManager.default.contentsOfDirectory(atPath: late)) ?? []).filter { !$0.hasPrefix(".") })
+        runOptions.rerunSeries = grown
         runOptions.toolVersion = toolVersion
         runOptions.commandLine = CommandLine.arguments
         var runner = Runner(spec: spec, registry: registry)
         runner.toolVersion = toolVersion
         do {
             let summary = try runner.run(runOptions, progress: ProgressReporter(style: .quiet))
+            for series in grown { unlink("\(late)/\(series)") }
             let ran = summary.succeeded + summary.failed
             if ran > 0 {
                 log("pipeline: \(summary.succeeded) case\(summary.succeeded == 1 ? "" : "s") done, \(summary.failed) failed (\(summary.skipped) done before); manifest \(summary.manifestPath)")
                 for f in summary.failures { log("case \(f.caseID) failed: \(f.error.map { "\($0.stage): \($0.message)" } ?? "")") }
             }
         } catch let e as RunError {
-            if case .noCases = e { return }
+            if case .noCases = e {
+                for series in grown { unlink("\(late)/\(series)") }
+                return
+            }
             throw e
         }
     }

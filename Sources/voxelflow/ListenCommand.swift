@@ -14,8 +14,11 @@ struct ListenCommand: ParsableCommand {
         compressed transfer syntaxes, stored exactly as received). A series counts as complete when no
         instance of it has arrived for --quiet-seconds; it then moves from OUT/receiving/ to OUT/archive/
         and the pipeline runs over the archive with --resume semantics (cases done before are skipped),
-        writing OUT/results/ as `voxelflow run` does (manifest, cases, run.json). To send results back, end
-        the pipeline with a push-dicomweb stage.
+        writing OUT/results/ as `voxelflow run` does (manifest, cases, run.json). Instances of a series that
+        arrive after it was filed join it once quiet, and its case runs again on the whole series (its
+        results and manifest line are replaced; OUT/late/ marks such series until their case has run). To send
+        results back, end the pipeline with a push-dicomweb or push-dimse stage (a case run again pushes its
+        new objects).
 
         Every received instance is renamed into place only when complete, and the queue is the folders
         themselves, so after a crash, a reboot or kill -9 a restart with the same OUT loses nothing: series

@@ -117,7 +117,8 @@ struct PACSRunCacheTests {
     }
 }
 
-private final class LineCollector: @unchecked Sendable {
+/// Lines a run or node logs, collected across threads.
+final class LineCollector: @unchecked Sendable {
     private let lock = NSLock()
     private var lines: [String] = []
     func add(_ line: String) { lock.lock(); lines.append(line); lock.unlock() }

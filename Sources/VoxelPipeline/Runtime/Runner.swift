@@ -15,6 +15,9 @@ public struct RunOptions: Sendable {
     public var resume = false
     /// Start over in an output folder that already holds a run (its results are removed).
     public var force = false
+    /// With `resume`: cases with a DICOM series input of one of these SeriesInstanceUIDs run again even when
+    /// an earlier run completed them (the series has grown since); their results and manifest line are replaced.
+    public var rerunSeries: Set<String> = []
     /// Run only shard `index` of `count` (1-based).
     public var shard: (index: Int, count: Int)? = nil
     /// List the cases and planned outputs without reading scans or writing anything.
@@ -86,6 +89,7 @@ public struct Runner: Sendable {
         if let reason = discovery.emptyReason, discovery.cases.isEmpty { throw RunError.noCases(reason: reason) }
         var cases = discovery.cases
         if let shard = options.shard { cases = CaseDiscovery.shard(cases, index: shard.index, count: shard.count) }
+        let rerun = Runner.cases(cases, reading: options.rerunSeries)
         let archive = realpath(options.archive, nil).map { p in defer { free(p) }; return String(cString: p) } ?? options.archive
 
         let out = options.output
@@ -96,7 +100,7 @@ public struct Runner: Sendable {
         if options.dryRun {
             let folder = OutputFolderState.inspect(out)
             let mine = folder.runs.first { $0.files.tag == files.tag }
-            let (completed, _) = options.resume ? completedCases(of: mine, out: out) : ([], [])
+            let (completed, _) = options.resume ? completedCases(of: mine, out: out, rerun: rerun) : ([], [])
             let todo = cases.filter { !completed.contains($0.id) }
             let planned = todo.map { c in (c.id, plannedOutputs(for: c.id), c.problem) }
             return RunSummary(total: cases.count, succeeded: 0, failed: 0, skipped: cases.count - todo.count, seconds: Clock.now() - started,
@@ -245,7 +249,8 @@ public struct Runner: Sendable {
         } catch {
             throw RunError.cannotPrepareOutput(path: out, reason: "\(error)")
         }
-        let (completed, keptLines) = options.resume ? completedCases(of: mine, out: out) : ([], [])
+        let rerun = Runner.cases(cases, reading: options.rerunSeries)
+        let (completed, keptLines) = options.resume ? completedCases(of: mine, out: out, rerun: rerun) : ([], [])
         let todo = cases.filter { !completed.contains($0.id) }
 
         // Prepare the output folder: remove only what earlier runs wrote, and only when asked to (--force).
@@ -277,7 +282,22 @@ public struct Runner: Sendable {
 
     /// The cases an earlier invocation of this run completed (last manifest line "ok" and the case folder
     /// present), with their manifest lines.
-    private func completedCases(of run: ExistingRun?, out: String) -> (Set<String>, [String]) {
+    /// The ids of the cases with a DICOM series input whose SeriesInstanceUID is in `series`.
+    static func cases(_ cases: [Case], reading series: Set<String>) -> Set<String> {
+        guard !series.isEmpty else { return [] }
+        return Set(cases.filter { c in
+            c.inputs.values.contains { input in
+                switch input.source {
+                case .dicomSeries(let stack, _): return series.contains(stack.header.seriesInstanceUID)
+                case .dicomObject(_, let stack): return series.contains(stack.header.seriesInstanceUID)
+                case .niftiFile: return false
+                }
+            }
+        }.map(\.id))
+    }
+
+    /// The cases an earlier run completed (minus `rerun`) and their manifest lines.
+    private func completedCases(of run: ExistingRun?, out: String, rerun: Set<String> = []) -> (Set<String>, [String]) {
         guard let run else { return ([], []) }
         var completed = Set<String>()
         var keptLines: [String] = []
@@ -289,7 +309,7 @@ public struct Runner: Sendable {
             last[entry.caseID] = (entry.status, entry.line)
         }
         for id in order {
-            guard let entry = last[id], entry.status == "ok", FileManager.default.fileExists(atPath: "\(out)/cases/\(id)") else { continue }
+            guard !rerun.contains(id), let entry = last[id], entry.status == "ok", FileManager.default.fileExists(atPath: "\(out)/cases/\(id)") else { continue }
             completed.insert(id)
             keptLines.append(entry.line)
         }
