@@ -6,7 +6,7 @@ import PackageDescription
 /// DCMTK's codecs (RLE is in dcmdata; JPEG in dcmjpeg + IJG; JPEG-LS in dcmjpls + CharLS) and OpenJPEG for
 /// JPEG 2000, which DCMTK 3.6.7 cannot decode.
 let dcmtkLibraries: [LinkerSetting] = [
-    "dcmjpls", "dcmtkcharls", "dcmjpeg", "ijg8", "ijg12", "ijg16", "dcmimgle", "dcmdata", "oflog", "ofstd", "openjp2",
+    "cmr", "dcmsr", "dcmjpls", "dcmtkcharls", "dcmjpeg", "ijg8", "ijg12", "ijg16", "dcmimgle", "dcmdata", "oflog", "ofstd", "openjp2",
 ].map { .linkedLibrary($0) }
 
 let package = Package(

@@ -46,6 +46,8 @@ echo "case report (excerpt):"
 head -40 "$out/bone-run/cases/INV3-CRANIUM_CT1/report.json"
 echo "DICOM SEG for PACS viewers (on the source series):"
 "$bin" info "$out/bone-run/cases/INV3-CRANIUM_CT1/bone_seg.dcm"
+echo "its measurements as a DICOM SR (TID 1500; the pipeline's write-dicom-sr stage wrote measurements.dcm the same way):"
+"$bin" export-sr "$out/bone-run/cases/INV3-CRANIUM_CT1/bone_seg.dcm" --reference sample-data/dicom/ct_head_implicit -o "$out/bone-measurements.dcm" --force
 echo
 echo "== voxelflow run pipelines/label-statistics.json over sample-data (image + label pairs)"
 rm -rf "$out/stats-run"

@@ -14,10 +14,11 @@
 #   6. `voxelflow run --input URL` pulls and runs in passes: the same NIfTI files as from the local files, over
 #      DICOMweb and over DIMSE, and a --resume retrieves and runs nothing again; with --cache-limit the
 #      processed series leave only their marker in the cache, and a --resume neither retrieves nor runs them;
-#   7. a pipeline on the pulled series with a push-dicomweb stage sends its DICOM SEGs back: Orthanc files
+#   7. a pipeline on the pulled series with a push-dicomweb stage sends its DICOM SEGs and measurement reports
+#      (DICOM SR) back: Orthanc files
 #      them under the CT's study, they retrieve byte-identical to the files written, the manifest records
 #      "stored" per instance, and neither `run --resume` nor `voxelflow push` sends them a second time;
-#   8. the same with a push-dimse stage (C-STORE): after the SEGs are deleted from Orthanc, the pipeline
+#   8. the same with a push-dimse stage (C-STORE): after the SEGs and SRs are deleted from Orthanc, the pipeline
 #      stores them again over DIMSE; they retrieve with the same data set bytes as written (only the file
 #      meta header is the receiver's), `voxelflow push dimse://…` sends nothing twice, and a C-STORE to a
 #      port where nothing listens fails each instance with the reason;
@@ -129,31 +130,39 @@ echo "pacs e2e: run --cache-limit: $(grep '^cache:' "$work/run-bounded.txt"); --
 # 7. results back into the PACS from a pipeline stage, once
 write_push_pipeline "$work/push.json"
 "$inns" "$vf" run "$work/push.json" -i "$work/pulled" -o "$work/segs" -q
-[ "$(grep -c '"status":"stored"' "$work/segs/pushed.jsonl")" = 2 ] || fail "pushed.jsonl does not record 2 stored SEGs"
+[ "$(grep -c '"status":"stored"' "$work/segs/pushed.jsonl")" = 4 ] || fail "pushed.jsonl does not record 2 stored SEGs and 2 stored SRs"
 python3 - "$work/segs/manifest.jsonl" <<'PY' || fail "the manifest does not record the pushed SEGs"
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
-assert len(lines) == 2 and all(l["pushed"]["instances"][0]["status"] == "stored" and l["pushed"]["instances"][0]["file"] == "bone_seg.dcm" for l in lines)
+assert len(lines) == 2
+for l in lines:
+    pushed = {i["file"]: i["status"] for i in l["pushed"]["instances"]}
+    assert pushed == {"bone_seg.dcm": "stored", "measurements.dcm": "stored"}, pushed
 PY
 "$inns" "$vf" pull "$url/dicom-web" -o "$work/segs-back" --user voxelflow --password-file "$work/password" --modality SEG -q > /dev/null
 find "$work/segs/cases" -name bone_seg.dcm -exec sha256sum {} + | awk '{print $1}' | sort > "$work/segs.sha"
 find "$work/segs-back" -name '*.dcm' -exec sha256sum {} + | awk '{print $1}' | sort | cmp -s - "$work/segs.sha" || fail "the SEGs in the PACS differ from those written"
+"$inns" "$vf" pull "$url/dicom-web" -o "$work/srs-back" --user voxelflow --password-file "$work/password" --modality SR -q > /dev/null
+find "$work/segs/cases" -name measurements.dcm -exec sha256sum {} + | awk '{print $1}' | sort > "$work/srs.sha"
+find "$work/srs-back" -name '*.dcm' -exec sha256sum {} + | awk '{print $1}' | sort | cmp -s - "$work/srs.sha" || fail "the measurement reports in the PACS differ from those written"
 for study in $(python3 -c "import json,sys; [print(json.loads(l)['study']) for l in open(sys.argv[1])]" "$work/segs-back/pull.jsonl"); do
   grep -q "\"study\":\"$study\"" "$work/pulled/pull.jsonl" || fail "a SEG was filed under study $study, which holds no CT series"
 done
 "$inns" "$vf" run "$work/push.json" -i "$work/pulled" -o "$work/segs" -q --resume
 "$inns" "$vf" push "$url/dicom-web" "$work/segs" --user voxelflow --password-file "$work/password" > "$work/push-again.txt"
-grep -q "0 stored, 0 stored with warnings, 2 already there, 0 failed" "$work/push-again.txt" || fail "a second push sent SEGs again: $(tail -n 1 "$work/push-again.txt")"
-[ "$(wc -l < "$work/segs/pushed.jsonl")" = 2 ] || fail "the push record grew on --resume or a second push"
-echo "pacs e2e: pipeline pushed 2 SEGs into their CT studies, retrieved byte-identical; --resume and push sent nothing twice"
+grep -q "0 stored, 0 stored with warnings, 4 already there, 0 failed" "$work/push-again.txt" || fail "a second push sent SEGs again: $(tail -n 1 "$work/push-again.txt")"
+[ "$(wc -l < "$work/segs/pushed.jsonl")" = 4 ] || fail "the push record grew on --resume or a second push"
+echo "pacs e2e: pipeline pushed 2 SEGs and their 2 measurement reports (DICOM SR) into their CT studies, retrieved byte-identical; --resume and push sent nothing twice"
 
 # 8. the same over DIMSE C-STORE, once the SEGs are gone from Orthanc
-for id in $("$inns" curl -sf -u "voxelflow:$VF_ORTHANC_PASSWORD" "$url/tools/find" -d '{"Level":"Series","Query":{"Modality":"SEG"}}' | python3 -c "import json,sys; print(' '.join(json.load(sys.stdin)))"); do
-  "$inns" curl -sf -u "voxelflow:$VF_ORTHANC_PASSWORD" -X DELETE "$url/series/$id" > /dev/null
+for modality in SEG SR; do
+  for id in $("$inns" curl -sf -u "voxelflow:$VF_ORTHANC_PASSWORD" "$url/tools/find" -d "{\"Level\":\"Series\",\"Query\":{\"Modality\":\"$modality\"}}" | python3 -c "import json,sys; print(' '.join(json.load(sys.stdin)))"); do
+    "$inns" curl -sf -u "voxelflow:$VF_ORTHANC_PASSWORD" -X DELETE "$url/series/$id" > /dev/null
+  done
 done
 write_push_pipeline "$work/push-dimse.json" dimse
 "$inns" "$vf" run "$work/push-dimse.json" -i "$work/pulled" -o "$work/segs-dimse" -q
-[ "$(grep -c '"status":"stored"' "$work/segs-dimse/pushed.jsonl")" = 2 ] || fail "pushed.jsonl does not record 2 SEGs stored over DIMSE: $(cat "$work/segs-dimse/pushed.jsonl")"
+[ "$(grep -c '"status":"stored"' "$work/segs-dimse/pushed.jsonl")" = 4 ] || fail "pushed.jsonl does not record 2 SEGs and 2 SRs stored over DIMSE: $(cat "$work/segs-dimse/pushed.jsonl")"
 grep -q '"destination":"dimse://ORTHANC@127.0.0.1:' "$work/segs-dimse/pushed.jsonl" || fail "the push record does not name the DIMSE peer"
 "$inns" "$vf" pull "$url/dicom-web" -o "$work/segs-dimse-back" --user voxelflow --password-file "$work/password" --modality SEG -q > /dev/null
 dataset_sha() { python3 - "$@" <<'PY'
@@ -168,12 +177,12 @@ PY
 dataset_sha $(find "$work/segs-dimse/cases" -name bone_seg.dcm) | sort > "$work/segs-dimse.sha"
 dataset_sha $(find "$work/segs-dimse-back" -name '*.dcm') | sort | cmp -s - "$work/segs-dimse.sha" || fail "the SEGs stored over DIMSE differ from those written"
 "$inns" "$vf" push "dimse://ORTHANC@127.0.0.1:${VF_ORTHANC_DICOM_PORT:-14242}" "$work/segs-dimse" > "$work/push-dimse-again.txt"
-grep -q "0 stored, 0 stored with warnings, 2 already there, 0 failed" "$work/push-dimse-again.txt" || fail "a second DIMSE push sent SEGs again: $(tail -n 1 "$work/push-dimse-again.txt")"
+grep -q "0 stored, 0 stored with warnings, 4 already there, 0 failed" "$work/push-dimse-again.txt" || fail "a second DIMSE push sent SEGs again: $(tail -n 1 "$work/push-dimse-again.txt")"
 set +e
 "$inns" "$vf" push "dimse://ORTHANC@127.0.0.1:1" "$work/segs-dimse" --record "$work/nowhere.jsonl" --retries 0 > "$work/push-nowhere.txt" 2>&1; rc=$?
 set -e
 [ $rc = 4 ] && grep -q "cannot open an association" "$work/push-nowhere.txt" || fail "a C-STORE to a silent port: exit $rc, $(cat "$work/push-nowhere.txt")"
-echo "pacs e2e: push-dimse stored 2 SEGs by C-STORE, the same data sets came back; a second push sent nothing; a silent port is named"
+echo "pacs e2e: push-dimse stored 2 SEGs (and 2 SRs) by C-STORE, the same data sets came back; a second push sent nothing; a silent port is named"
 
 # 9. HTTPS with a private certificate authority, through a TLS front (scripts/orthanc/tls_proxy.py)
 if command -v openssl >/dev/null; then

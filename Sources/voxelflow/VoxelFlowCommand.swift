@@ -7,7 +7,7 @@ struct VoxelFlowCommand: ParsableCommand {
         abstract: "Turn archives of medical scans into segmentations and reports.",
         discussion: ExitCodes.help,
         version: VoxelFlowVersion.string,
-        subcommands: [InfoCommand.self, ScanCommand.self, ConvertCommand.self, ExportSegCommand.self, ExportRTStructCommand.self, ExportOverlayCommand.self, NNUNetPredictCommand.self, ValidateCommand.self, StagesCommand.self, ModelCommand.self, ImportBundleCommand.self, RunCommand.self, PullCommand.self, PushCommand.self, ListenCommand.self, SubmitCommand.self, StatusCommand.self, ReportCommand.self, TrainCommand.self, EvaluateCommand.self, EvaluateClassificationCommand.self, DeidentifyCommand.self]
+        subcommands: [InfoCommand.self, ScanCommand.self, ConvertCommand.self, ExportSegCommand.self, ExportRTStructCommand.self, ExportSRCommand.self, ExportOverlayCommand.self, NNUNetPredictCommand.self, ValidateCommand.self, StagesCommand.self, ModelCommand.self, ImportBundleCommand.self, RunCommand.self, PullCommand.self, PushCommand.self, ListenCommand.self, SubmitCommand.self, StatusCommand.self, ReportCommand.self, TrainCommand.self, EvaluateCommand.self, EvaluateClassificationCommand.self, DeidentifyCommand.self]
     )
 }
 

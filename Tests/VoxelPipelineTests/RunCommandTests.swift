@@ -161,6 +161,17 @@ struct RunCommandTests {
             Issue.record("no statistics"); return
         }
         #expect(labels.first?.member("name")?.value.string == "Bone")
+
+        // The measurement report on that SEG: one group, the bone, its volume as highdicom measures the SEG.
+        let sr = Subprocess.run([python, TestPaths.repositoryRoot + "/scripts/oracles/sr_reference.py", caseDir + "/measurements.dcm",
+                                 caseDir + "/bone_seg.dcm", TestPaths.sampleData + "/dicom/ct_head_implicit"])
+        try #require(sr.status == 0, "\(sr.stderr)")
+        let measured = try #require(try JSONSerialization.jsonObject(with: Data(sr.stdout.utf8)) as? [String: Any])
+        let groups = try #require(measured["groups"] as? [[String: Any]])
+        #expect(groups.count == 1 && groups.first?["tracking_identifier"] as? String == "Bone")
+        let reference = try #require((measured["reference"] as? [String: [String: Double]])?["1"])
+        let volume = (groups.first?["measurements"] as? [[String: Any]])?.first { $0["name"] as? String == "Volume" }?["value"] as? Double
+        #expect(volume.map { abs($0 - (reference["volume"] ?? 0)) < 1e-6 * $0 } == true, "\(volume ?? -1) vs \(reference)")
     }
 
     @Test("--dry-run lists the cases and their files and writes nothing")

@@ -212,6 +212,32 @@ uint8_t *vf_seg_pixels(vf_seg *seg, size_t nbytes);
  *  Returns 0, or non-zero with `err`. */
 int vf_seg_write(vf_seg *seg, const char *path, const uint8_t *pixels, size_t nbytes, char *err, size_t errlen);
 
+/* ---- DICOM Structured Report (TID 1500 Measurement Report) on a SEG ---------------------------------- */
+
+/** A code: scheme designator, value, meaning. */
+typedef struct {
+    const char *scheme;
+    const char *value;
+    const char *meaning;
+} vf_sr_code;
+
+/** The measurements of one segment. Numbers are DICOM decimal strings (at most 16 characters). */
+typedef struct {
+    uint16_t segment;                /**< the segment number in the SEG */
+    const char *tracking_id;         /**< the segment's label */
+    vf_sr_code finding;              /**< what the segment is (its segmented property type) */
+    const char *volume;              /**< in cubic millimetres */
+    const char *mean, *standard_deviation, *minimum, *maximum;  /**< of the image inside the segment */
+} vf_sr_group;
+
+/** Writes at `path` an Enhanced SR holding a TID 1500 Measurement Report with one TID 1411 group per entry of
+ *  `groups`, each referencing its segment of the SEG at `seg_file` (whose patient and study it takes, and
+ *  which it lists as evidence) and the series `source_series_uid` it segments. `intensity_kind`: 0 volume
+ *  only, 1 CT (attenuation in HU), 2 other images (signal without units). Returns 0, or non-zero with `err`. */
+int vf_sr_write(const char *seg_file, const char *source_series_uid, int intensity_kind, const vf_sr_group *groups,
+                uint32_t count, const char *series_description, const char *device_name, const char *path,
+                char *err, size_t errlen);
+
 /* ---- DICOM Segmentation (SEG) reading ------------------------------------------------------------------
  * A SEG is opened like any file (vf_dicom_open); its pixels decode with vf_dicom_decode (1-bit frames arrive
  * one byte per pixel) and its shared orientation and spacing come from vf_dicom_frame_geometry. */

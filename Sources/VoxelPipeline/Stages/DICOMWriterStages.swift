@@ -179,3 +179,59 @@ struct WriteOverlaySeriesStage: Stage {
         return nil
     }
 }
+
+/// `write-dicom-sr`: a DICOM Structured Report (TID 1500 Measurement Report) of the segments of a SEG an
+/// earlier `write-dicom-seg` stage wrote in the case folder: per segment its volume and the series' mean,
+/// standard deviation, minimum and maximum inside it (HU for CT), referencing the SEG's segments and the series.
+struct WriteDICOMSRStage: Stage {
+    static let definition = StageDefinition(
+        type: "write-dicom-sr", category: .writer,
+        summary: "Write a DICOM Structured Report (TID 1500 Measurement Report) of the segments of a SEG written earlier in the case: volume and intensity statistics per segment, for PACS viewers and archives.",
+        parameters: [
+            ParameterSpec("reference", .reference([.image]), doc: "the case's dicom-series input the SEG segments (its voxels are measured)"),
+            ParameterSpec("seg", .string, doc: "the SEG inside the case folder, as the write-dicom-seg stage's path names it ({case} allowed), e.g. \"bone_seg.dcm\"; a SEG the stage de-identified no longer matches the series: report on it with `voxelflow export-sr` and the series de-identified with the same key"),
+            ParameterSpec("path", .outputPath, default: .string("{id}.dcm"), doc: "file inside the case folder; .dcm"),
+            ParameterSpec("intensities", .boolean, default: .bool(true), doc: "also report the series' mean, standard deviation, minimum and maximum inside each segment (HU for CT); false reports volumes only"),
+            ParameterSpec("seriesDescription", .string, default: .string("VoxelFlow measurements"), doc: "SeriesDescription of the report"),
+        ],
+        produces: .nothing,
+        make: { c in
+            let path = try c.string("path"), seg = try c.string("seg")
+            guard path.hasSuffix(".dcm") else { throw CaseError.invalidParameters(stage: c.id, reason: "path \"\(path)\" must end in .dcm") }
+            guard !seg.isEmpty, !seg.hasPrefix("/"), !seg.split(separator: "/").contains("..") else {
+                throw CaseError.invalidParameters(stage: c.id, reason: "seg \"\(seg)\" must name a file inside the case folder")
+            }
+            return WriteDICOMSRStage(id: c.id, reference: try c.string("reference"), seg: seg, path: path,
+                                     intensities: try c.bool("intensities"), seriesDescription: try c.string("seriesDescription"))
+        })
+
+    let id: String
+    let reference: String
+    let seg: String
+    let path: String
+    let intensities: Bool
+    let seriesDescription: String
+
+    func run(_ context: inout CaseContext) throws -> StageValue? {
+        guard case .dicomSeries(let stack, _)? = context.inputs[reference]?.source else {
+            throw CaseError.wrongKind(id: reference, found: "not a DICOM series", needed: "a dicom-series input",
+                                      hint: "a measurement report refers to the DICOM series its SEG segments")
+        }
+        let segFile = "\(context.stagingDirectory)/\(context.outputName(seg, id: id))"
+        guard FileManager.default.fileExists(atPath: segFile) else {
+            // The SEG stage writes nothing for an empty label map; then there is nothing to measure either.
+            context.warnings.append("\(id): no SEG \(context.outputName(seg, id: id)) in the case folder, so no measurement report was written")
+            return nil
+        }
+        var image: Volume?
+        if intensities {
+            let loaded = try context.image(reference), grid = stack.geometry()
+            let onGrid = loaded.geometry.size == grid.size && loaded.geometry.affine.maxAbsDifference(to: grid.affine) < 1e-3
+            image = onGrid ? loaded : try stack.volume()
+        }
+        let measurements = try DICOMMeasurementReport.measure(seg: segFile, reference: stack, image: image)
+        let file = try context.outputFile(context.outputName(path, id: id))
+        try DICOMMeasurementReport.write(measurements, seg: segFile, reference: stack, to: file, seriesDescription: seriesDescription)
+        return nil
+    }
+}
