@@ -8,35 +8,35 @@ struct ConvertCommand: ParsableCommand {
         commandName: "convert",
         abstract: "Convert a DICOM series or a NIfTI file to NIfTI; the output extension picks the layout.",
         discussion: """
-        INPUT is a NIfTI file (.nii, .nii.gz, .hdr/.img), a folder of DICOM files (or a DICOMDIR's
-        folder), or one DICOM file (its series is gathered from the files beside it). OUTPUT ends in .nii,
-        .nii.gz or .hdr (writes a .hdr/.img pair). When a folder holds several series, --series picks one
+        INPUT is a NIfTI file (.nii, .nii.gz, .hdr/.img), a folder of DICOM files (or a DICOMDIR's \
+        folder), or one DICOM file (its series is gathered from the files beside it). OUTPUT ends in .nii, \
+        .nii.gz or .hdr (writes a .hdr/.img pair). When a folder holds several series, --series picks one \
         (the number shown by `voxelflow scan`, or a SeriesInstanceUID); without it the choices are listed.
 
-        NIfTI input keeps its stored type and scaling. DICOM input: slices are ordered by position along
-        the slice normal; CT becomes int16 HU (as dcm2niix writes it) when that is exact, other data keeps
-        its stored type with RescaleSlope/Intercept as scl_slope/scl_inter, or float32 when the rescale
-        differs per slice. Irregular stacks (missing slices, uneven spacing) are refused with the reason
-        (--resample-slices resamples them); gantry-tilted stacks are resliced onto an orthogonal grid
-        (--refuse-tilt refuses them). Siemens MOSAIC files of one series become one 4D volume.
-        A BIDS-style JSON sidecar is written beside OUTPUT (--no-sidecar), and .bval/.bvec for 4D
-        diffusion series; OUTPUT may be a folder, the name then comes from --name, and a folder INPUT then
-        gives every series (one that fails is reported, the others are written, exit code 4). --bids lays
-        the series out as a BIDS dataset (sub-/ses-/anat|func|dwi|pet|ct|misc, entity names, guessed from
-        the attributes; see the README). The world affine is written as sform and qform. The output
-        appears atomically. An existing
-        OUTPUT is replaced only with --force, and never when it is one of the input files. DICOM objects
+        NIfTI input keeps its stored type and scaling. DICOM input: slices are ordered by position along \
+        the slice normal; CT becomes int16 HU (as dcm2niix writes it) when that is exact, other data keeps \
+        its stored type with RescaleSlope/Intercept as scl_slope/scl_inter, or float32 when the rescale \
+        differs per slice. Irregular stacks (missing slices, uneven spacing) are refused with the reason \
+        (--resample-slices resamples them); gantry-tilted stacks are resliced onto an orthogonal grid \
+        (--refuse-tilt refuses them). Siemens MOSAIC files of one series become one 4D volume. \
+        A BIDS-style JSON sidecar is written beside OUTPUT (--no-sidecar), and .bval/.bvec for 4D \
+        diffusion series; OUTPUT may be a folder, the name then comes from --name, and a folder INPUT then \
+        gives every series (one that fails is reported, the others are written, exit code 4). --bids lays \
+        the series out as a BIDS dataset (sub-/ses-/anat|func|dwi|pet|ct|misc, entity names, guessed from \
+        the attributes; see the README). The world affine is written as sform and qform. The output \
+        appears atomically. An existing \
+        OUTPUT is replaced only with --force, and never when it is one of the input files. DICOM objects \
         that are not images (RTSTRUCT, SR, …) are refused by name.
 
-        A DICOM SEG file (BINARY, FRACTIONAL or LABELMAP) becomes a label map: each voxel holds the number
-        of the segment covering it, and the segments' names, colours and codes are written beside it as a
-        label table (OUTPUT's name with .labels.json). With --reference SERIES the map lies on that
-        series' grid (the SEG must share its frame of reference and planes); without it, on the grid the
-        SEG's frames span. FRACTIONAL segments cover pixels at or above half their maximum value.
+        A DICOM SEG file (BINARY, FRACTIONAL or LABELMAP) becomes a label map: each voxel holds the number \
+        of the segment covering it, and the segments' names, colours and codes are written beside it as a \
+        label table (OUTPUT's name with .labels.json). With --reference SERIES the map lies on that \
+        series' grid (the SEG must share its frame of reference and planes); without it, on the grid the \
+        SEG's frames span. FRACTIONAL segments cover pixels at or above half their maximum value. \
         Overlapping segments are reported; the higher segment number is kept where they overlap.
 
-        A DICOM RTSTRUCT file needs --reference (the series it was drawn on): each ROI's closed planar
-        contours are filled on that series' grid (pixel centres inside, holes by the even-odd rule) into
+        A DICOM RTSTRUCT file needs --reference (the series it was drawn on): each ROI's closed planar \
+        contours are filled on that series' grid (pixel centres inside, holes by the even-odd rule) into \
         a label map whose value n is the n-th ROI, with its names and colours as the label table beside it.
 
         \(ExitCodes.help)

@@ -8,25 +8,25 @@ struct DeidentifyCommand: ParsableCommand {
         commandName: "deidentify",
         abstract: "De-identify a folder of DICOM files (PS3.15 Annex E Basic Profile and options) into another folder.",
         discussion: """
-        Every DICOM file under INPUT is written to OUTPUT/STUDY/SERIES/INSTANCE.dcm (the new UIDs) with the
-        attributes of PS3.15 Table E.1-1 removed, emptied or replaced as its Basic Profile says, private
-        attributes removed, and PatientIdentityRemoved, DeidentificationMethod and its code sequence set.
-        Pixel data is copied unchanged. Files whose pixels may show identifying text (BurnedInAnnotation YES,
-        Secondary Capture, ultrasound, screen saves, encapsulated PDFs) are held back unless --include-burned-in.
+        Every DICOM file under INPUT is written to OUTPUT/STUDY/SERIES/INSTANCE.dcm (the new UIDs) with the \
+        attributes of PS3.15 Table E.1-1 removed, emptied or replaced as its Basic Profile says, private \
+        attributes removed, and PatientIdentityRemoved, DeidentificationMethod and its code sequence set. \
+        Pixel data is copied unchanged. Files whose pixels may show identifying text (BurnedInAnnotation YES, \
+        Secondary Capture, ultrasound, screen saves, encapsulated PDFs) are held back unless --include-burned-in. \
         Files that are not DICOM are skipped; INPUT is never changed.
 
-        --profile adds options to the Basic Profile (comma-separated): retain-dates (keep dates and times),
-        shift-dates (move each patient's dates back by 1 to 3650 days derived from the key; times kept),
-        retain-uids, clean-descriptors (keep study/series descriptions, protocol name and comments with the
-        file's names and IDs cut out), retain-patient-characteristics (sex, age, size, weight, …),
+        --profile adds options to the Basic Profile (comma-separated): retain-dates (keep dates and times), \
+        shift-dates (move each patient's dates back by 1 to 3650 days derived from the key; times kept), \
+        retain-uids, clean-descriptors (keep study/series descriptions, protocol name and comments with the \
+        file's names and IDs cut out), retain-patient-characteristics (sex, age, size, weight, …), \
         retain-safe-private (keep MOSAIC and diffusion private tags).
 
-        New UIDs, pseudonyms (ANON-…) and date offsets are keyed hashes of the originals: the same --key-file
-        gives the same output, so separately de-identified series, SEGs and structure sets still reference each
-        other. Without a key (--key-file, or the VOXELFLOW_DEID_KEY environment variable) a random key is used
-        and the output cannot be linked to any other run. --map assigns your own pseudonyms (CSV rows
-        `PatientID,pseudonym[,pseudonym name]`); --write-map records the pseudonyms used (keep it secret).
-        OUTPUT/deidentification.json summarises the run without any original identifier or input path; the
+        New UIDs, pseudonyms (ANON-…) and date offsets are keyed hashes of the originals: the same --key-file \
+        gives the same output, so separately de-identified series, SEGs and structure sets still reference each \
+        other. Without a key (--key-file, or the VOXELFLOW_DEID_KEY environment variable) a random key is used \
+        and the output cannot be linked to any other run. --map assigns your own pseudonyms (CSV rows \
+        `PatientID,pseudonym[,pseudonym name]`); --write-map records the pseudonyms used (keep it secret). \
+        OUTPUT/deidentification.json summarises the run without any original identifier or input path; the \
         input paths of held-back and failed files are printed on standard error.
 
         \(ExitCodes.help)

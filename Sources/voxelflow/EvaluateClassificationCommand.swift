@@ -10,22 +10,22 @@ struct EvaluateClassificationCommand: ParsableCommand {
         commandName: "evaluate-classification",
         abstract: "Compare a classifier's predictions with the reference classes of the cases.",
         discussion: """
-        PREDICTIONS is a CSV file with a header holding "case" and "predicted" columns and, for ROC curves,
-        one "score_CLASS" column per class (e.g. score_ct, score_mr); or the output folder of a `run` whose
-        pipeline has a classify stage (each case's report.json; --stage picks the section when there are
-        several). TRUTH is a CSV file whose first two columns are the case and its class (after a header
+        PREDICTIONS is a CSV file with a header holding "case" and "predicted" columns and, for ROC curves, \
+        one "score_CLASS" column per class (e.g. score_ct, score_mr); or the output folder of a `run` whose \
+        pipeline has a classify stage (each case's report.json; --stage picks the section when there are \
+        several). TRUTH is a CSV file whose first two columns are the case and its class (after a header \
         line), or a JSON object {"CASE": "CLASS", …}.
 
-        Reported, with scikit-learn's definitions: accuracy; balanced accuracy (mean recall over the classes
-        that occur in TRUTH); per class precision, recall (sensitivity), F1, specificity and support, with
-        0 where a denominator is 0 (a class never predicted has precision 0); macro averages; the confusion
-        matrix (rows true, columns predicted); with scores, the one-vs-rest ROC curve and AUC of every class
-        that has positive and negative cases, and their mean (for two classes, the AUC of the second class's
+        Reported, with scikit-learn's definitions: accuracy; balanced accuracy (mean recall over the classes \
+        that occur in TRUTH); per class precision, recall (sensitivity), F1, specificity and support, with \
+        0 where a denominator is 0 (a class never predicted has precision 0); macro averages; the confusion \
+        matrix (rows true, columns predicted); with scores, the one-vs-rest ROC curve and AUC of every class \
+        that has positive and negative cases, and their mean (for two classes, the AUC of the second class's \
         score). The classes are --classes in that order, else every class seen, sorted.
 
-        A case of TRUTH without a prediction fails (reported, exit code 4); a prediction without a truth is
-        left out with a warning. With --output DIR: classes.csv, confusion-matrix.csv, classification.json
-        and roc.png (the curves in the colours classes.csv lists), each written atomically; existing files
+        A case of TRUTH without a prediction fails (reported, exit code 4); a prediction without a truth is \
+        left out with a warning. With --output DIR: classes.csv, confusion-matrix.csv, classification.json \
+        and roc.png (the curves in the colours classes.csv lists), each written atomically; existing files \
         are replaced only with --force.
 
         \(ExitCodes.help)

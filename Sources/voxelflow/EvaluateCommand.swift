@@ -12,17 +12,17 @@ struct EvaluateCommand: ParsableCommand {
         commandName: "evaluate",
         abstract: "Compare segmentations with reference segmentations, label by label.",
         discussion: """
-        PREDICTION and REFERENCE are two label files (NIfTI, DICOM SEG, or one RT Structure Set: its contours
-        are drawn on the other file's grid and its ROIs become labels by name through --label-table, else
-        through the other file's segment names, else by their order) or two folders of them. Folders
-        are paired by case name (the file name without .nii.gz, .nii or .dcm): every label file directly in
-        REFERENCE is a case, and its prediction is the file of the same name in PREDICTION, or with
-        --prediction-file NAME the file PREDICTION/CASE/NAME or PREDICTION/cases/CASE/NAME (a `run` output
-        folder). A case without a prediction, or whose files cannot be read or are on different grids, is
+        PREDICTION and REFERENCE are two label files (NIfTI, DICOM SEG, or one RT Structure Set: its contours \
+        are drawn on the other file's grid and its ROIs become labels by name through --label-table, else \
+        through the other file's segment names, else by their order) or two folders of them. Folders \
+        are paired by case name (the file name without .nii.gz, .nii or .dcm): every label file directly in \
+        REFERENCE is a case, and its prediction is the file of the same name in PREDICTION, or with \
+        --prediction-file NAME the file PREDICTION/CASE/NAME or PREDICTION/cases/CASE/NAME (a `run` output \
+        folder). A case without a prediction, or whose files cannot be read or are on different grids, is \
         reported as failed; the others are evaluated.
 
-        The labels measured are --labels, else those of --label-table, else every non-zero label in either
-        file of the case; list them to have a label that is absent from both files of a case reported as
+        The labels measured are --labels, else those of --label-table, else every non-zero label in either \
+        file of the case; list them to have a label that is absent from both files of a case reported as \
         such (and counted in the summary) rather than left out.
 
         Per label, in world millimetres on the reference grid (anisotropic and oblique grids alike):
@@ -32,17 +32,17 @@ struct EvaluateCommand: ParsableCommand {
           hausdorff_mm and hausdorff95_mm (--percentile)        largest of the two directed values
           assd_mm                                               mean of both directions' distances
           surface_dice_1mm (--tolerance)                        share of both surfaces within the tolerance
-        Surface distances join the centres of surface voxels (voxels of the label with a face neighbour
-        outside it), from exact Euclidean distance transforms: MONAI's definitions, checked against MONAI.
-        When a label is in neither file: Dice, IoU, surface Dice 1 and distances 0 (presence "neither");
-        in one file only: Dice, IoU, surface Dice 0 and every distance the grid's longest diagonal
-        (presence "prediction-only" or "reference-only"). A ratio whose denominator is zero (the precision
+        Surface distances join the centres of surface voxels (voxels of the label with a face neighbour \
+        outside it), from exact Euclidean distance transforms: MONAI's definitions, checked against MONAI. \
+        When a label is in neither file: Dice, IoU, surface Dice 1 and distances 0 (presence "neither"); \
+        in one file only: Dice, IoU, surface Dice 0 and every distance the grid's longest diagonal \
+        (presence "prediction-only" or "reference-only"). A ratio whose denominator is zero (the precision \
         of an empty prediction, the sensitivity of an empty reference) is left empty: undefined, not 0.
 
-        Output: a table on standard output (--format text), or metrics.csv as CSV (--format csv), or
-        everything as JSON (--format json). With --output DIR, the folder gets metrics.csv (one row per
-        case and label), metrics-summary.csv (per label and metric over cases: count, undefined, mean, std,
-        min, 5th, 25th, 50th, 75th, 95th percentile, max; label "all" pools every label) and metrics.json,
+        Output: a table on standard output (--format text), or metrics.csv as CSV (--format csv), or \
+        everything as JSON (--format json). With --output DIR, the folder gets metrics.csv (one row per \
+        case and label), metrics-summary.csv (per label and metric over cases: count, undefined, mean, std, \
+        min, 5th, 25th, 50th, 75th, 95th percentile, max; label "all" pools every label) and metrics.json, \
         each written atomically; existing files are replaced only with --force.
 
         \(ExitCodes.help)

@@ -10,13 +10,13 @@ struct ExportOverlayCommand: ParsableCommand {
         commandName: "export-overlay",
         abstract: "Write label outlines burned into copies of a series' slices, as a DICOM Secondary Capture series (for PACS without SEG support).",
         discussion: """
-        LABELS is a label map (NIfTI) on the grid of the DICOM series in --reference. OUTPUT is a new folder
-        that receives one Secondary Capture image per slice (SC0001.dcm, …): the slice windowed to grey, each
-        label's outline in its colour (from --label-table), and a legend in the top-left corner (a swatch
-        and the value of each label; the names are in the series description and ImageComments). Each image
-        references the source image it copies and carries its position, orientation and pixel spacing;
-        patient, study and frame of reference come from the series. The folder appears atomically; an
-        existing OUTPUT is refused. --deidentify PROFILE de-identifies the images with the keyed UIDs
+        LABELS is a label map (NIfTI) on the grid of the DICOM series in --reference. OUTPUT is a new folder \
+        that receives one Secondary Capture image per slice (SC0001.dcm, …): the slice windowed to grey, each \
+        label's outline in its colour (from --label-table), and a legend in the top-left corner (a swatch \
+        and the value of each label; the names are in the series description and ImageComments). Each image \
+        references the source image it copies and carries its position, orientation and pixel spacing; \
+        patient, study and frame of reference come from the series. The folder appears atomically; an \
+        existing OUTPUT is refused. --deidentify PROFILE de-identifies the images with the keyed UIDs \
         `voxelflow deidentify` gives their series (same key).
 
         \(ExitCodes.help)

@@ -8,15 +8,15 @@ struct ExportRTStructCommand: ParsableCommand {
         commandName: "export-rtstruct",
         abstract: "Write a label map as a DICOM RT Structure Set (RTSTRUCT) that planning systems open on its series.",
         discussion: """
-        LABELS is a label map (NIfTI) on the grid of the DICOM series in --reference (a folder; --series picks
-        one of several, as in `convert`). Each label becomes an ROI named and coloured from --label-table
-        (labels not in it are "Label N"); ROIs are numbered 1…n in increasing label value. On every slice,
-        each outline and each hole of a label becomes a CLOSED_PLANAR contour referencing that slice's
-        image, traced half a pixel outside the label's pixel centres (so that filling the contours gives
-        the label back exactly); coordinates are rounded to 0.001 mm and every decimal string fits 16
-        characters. A label map on another grid is refused with both grids named, unless --resample puts it
-        on the series' grid (nearest neighbour). The output appears atomically; an existing OUTPUT is
-        replaced only with --force. --deidentify PROFILE de-identifies the RTSTRUCT with the keyed UIDs
+        LABELS is a label map (NIfTI) on the grid of the DICOM series in --reference (a folder; --series picks \
+        one of several, as in `convert`). Each label becomes an ROI named and coloured from --label-table \
+        (labels not in it are "Label N"); ROIs are numbered 1…n in increasing label value. On every slice, \
+        each outline and each hole of a label becomes a CLOSED_PLANAR contour referencing that slice's \
+        image, traced half a pixel outside the label's pixel centres (so that filling the contours gives \
+        the label back exactly); coordinates are rounded to 0.001 mm and every decimal string fits 16 \
+        characters. A label map on another grid is refused with both grids named, unless --resample puts it \
+        on the series' grid (nearest neighbour). The output appears atomically; an existing OUTPUT is \
+        replaced only with --force. --deidentify PROFILE de-identifies the RTSTRUCT with the keyed UIDs \
         `voxelflow deidentify` gives its series (same key), so it references the de-identified copy.
 
         \(ExitCodes.help)

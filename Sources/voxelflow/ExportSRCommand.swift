@@ -7,14 +7,14 @@ struct ExportSRCommand: ParsableCommand {
         commandName: "export-sr",
         abstract: "Write a DICOM Structured Report of the measurements of a SEG's segments on its series.",
         discussion: """
-        SEG is a DICOM SEG (VoxelFlow's, highdicom's, dcmqi's…) of the DICOM series in --reference (a folder;
-        --series picks one of several, as in `convert`). The report is an Enhanced SR holding the TID 1500
-        Measurement Report: one Volumetric ROI Measurements group (TID 1411) per segment with a voxel, named
-        after the segment's label, referencing the segment and the series, with the segment's property type
-        as finding, its volume in mm³ and, unless --volumes-only, the series' mean, standard deviation,
-        minimum and maximum inside it (attenuation in HU for CT, signal without units otherwise). It joins
-        the SEG's study (patient and study attributes from the SEG) and lists the SEG as evidence, so viewers
-        and archives show the numbers beside the segmentation; highdicom and dcmqi read it back. The output
+        SEG is a DICOM SEG (VoxelFlow's, highdicom's, dcmqi's…) of the DICOM series in --reference (a folder; \
+        --series picks one of several, as in `convert`). The report is an Enhanced SR holding the TID 1500 \
+        Measurement Report: one Volumetric ROI Measurements group (TID 1411) per segment with a voxel, named \
+        after the segment's label, referencing the segment and the series, with the segment's property type \
+        as finding, its volume in mm³ and, unless --volumes-only, the series' mean, standard deviation, \
+        minimum and maximum inside it (attenuation in HU for CT, signal without units otherwise). It joins \
+        the SEG's study (patient and study attributes from the SEG) and lists the SEG as evidence, so viewers \
+        and archives show the numbers beside the segmentation; highdicom and dcmqi read it back. The output \
         appears atomically; an existing OUTPUT is replaced only with --force.
 
         \(ExitCodes.help)

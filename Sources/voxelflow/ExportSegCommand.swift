@@ -8,20 +8,20 @@ struct ExportSegCommand: ParsableCommand {
         commandName: "export-seg",
         abstract: "Write a label map as a DICOM Segmentation (SEG) that viewers open on its source series.",
         discussion: """
-        LABELS is a label map (NIfTI) on the grid of the DICOM series in --reference (a folder; --series picks
-        one of several, as in `convert`). Each label becomes a segment named, coloured and coded from
-        --labels (a label table: {"labels": [{"value": 1, "name": "Liver", "color": [r, g, b],
-        "category": {...}, "type": {...}}]}; pipelines/labels/common-structures.json lists common CT/MR
-        structures with their SNOMED CT codes); labels not in the table are "Label N" coded as Tissue.
-        --type binary (the default) writes one 1-bit frame per slice that holds a segment (all slices with
-        --keep-empty-frames), each referencing its source image; --type labelmap writes the 2024 Label Map
-        Segmentation: one frame per slice whose pixels are segment numbers (smaller; newer viewers);
-        --type fractional takes LABELS as probabilities instead (float NIfTI, values 0 to 1, one volume
-        per segment: volume c is label c + 1) and writes them as 8-bit PROBABILITY frames. Segments are
-        numbered 1…n in increasing label value. Patient, study and frame of reference come from the series.
-        A label map on another grid is refused with both grids named, unless --resample puts it on the
-        series' grid (nearest neighbour). The output appears atomically; an existing OUTPUT is replaced only
-        with --force. --deidentify PROFILE de-identifies the SEG with the keyed UIDs `voxelflow deidentify`
+        LABELS is a label map (NIfTI) on the grid of the DICOM series in --reference (a folder; --series picks \
+        one of several, as in `convert`). Each label becomes a segment named, coloured and coded from \
+        --labels (a label table: {"labels": [{"value": 1, "name": "Liver", "color": [r, g, b], \
+        "category": {...}, "type": {...}}]}; pipelines/labels/common-structures.json lists common CT/MR \
+        structures with their SNOMED CT codes); labels not in the table are "Label N" coded as Tissue. \
+        --type binary (the default) writes one 1-bit frame per slice that holds a segment (all slices with \
+        --keep-empty-frames), each referencing its source image; --type labelmap writes the 2024 Label Map \
+        Segmentation: one frame per slice whose pixels are segment numbers (smaller; newer viewers); \
+        --type fractional takes LABELS as probabilities instead (float NIfTI, values 0 to 1, one volume \
+        per segment: volume c is label c + 1) and writes them as 8-bit PROBABILITY frames. Segments are \
+        numbered 1…n in increasing label value. Patient, study and frame of reference come from the series. \
+        A label map on another grid is refused with both grids named, unless --resample puts it on the \
+        series' grid (nearest neighbour). The output appears atomically; an existing OUTPUT is replaced only \
+        with --force. --deidentify PROFILE de-identifies the SEG with the keyed UIDs `voxelflow deidentify` \
         gives its series (same key), so it references the de-identified copy of the series.
 
         \(ExitCodes.help)

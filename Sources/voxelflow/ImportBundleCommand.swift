@@ -6,13 +6,13 @@ struct ImportBundleCommand: ParsableCommand {
         commandName: "import-bundle",
         abstract: "Turn a MONAI bundle folder into a VoxelFlow model package.",
         discussion: """
-        Reads BUNDLE/configs/metadata.json, the inference configuration (default configs/inference.json) and
+        Reads BUNDLE/configs/metadata.json, the inference configuration (default configs/inference.json) and \
         the checkpoint (default models/model.pt) and writes the package folder OUTPUT (which must not exist):
-        model.json, weights.safetensors, labels.json (from the output channel names) and README.md (the
-        bundle's docs/README.md). The configuration is read as data: `network_def`, `preprocessing`, `inferer`
-        and `postprocessing` are translated; MONAI's runtime parts (device, datalist, handlers, evaluator, run)
-        are left alone. A `$` expression or an unknown component inside the translated parts is refused with its
-        JSON path; nothing is ever evaluated. The checkpoint is read without executing anything. The package is
+        model.json, weights.safetensors, labels.json (from the output channel names) and README.md (the \
+        bundle's docs/README.md). The configuration is read as data: `network_def`, `preprocessing`, `inferer` \
+        and `postprocessing` are translated; MONAI's runtime parts (device, datalist, handlers, evaluator, run) \
+        are left alone. A `$` expression or an unknown component inside the translated parts is refused with its \
+        JSON path; nothing is ever evaluated. The checkpoint is read without executing anything. The package is \
         checked by loading it before it is moved into place; `voxelflow model info OUTPUT` prints it.
 
         \(ExitCodes.help)

@@ -9,8 +9,8 @@ struct InfoCommand: ParsableCommand {
         commandName: "info",
         abstract: "Show dimensions, spacing, orientation, affine, datatype and value range of an image.",
         discussion: """
-        FILE is a NIfTI file (.nii, .nii.gz, .hdr/.img) or a single DICOM file. For NIfTI the whole
-        volume is read to report the value range. Affines map voxel indices (i, j, k) to millimetres,
+        FILE is a NIfTI file (.nii, .nii.gz, .hdr/.img) or a single DICOM file. For NIfTI the whole \
+        volume is read to report the value range. Affines map voxel indices (i, j, k) to millimetres, \
         shown in NIfTI's RAS+ frame (as nibabel prints them) and in DICOM's LPS+ frame.
 
         \(ExitCodes.help)

@@ -9,23 +9,23 @@ struct ListenCommand: ParsableCommand {
         commandName: "listen",
         abstract: "Receive series by DICOM C-STORE and run a pipeline on each one when it is complete.",
         discussion: """
-        A DICOM storage node (C-ECHO, and C-STORE of the 120 storage SOP classes of DCMTK's common list —
-        CT, MR, PET, NM, US, XA, CR/DX/MG, SC, SEG, RT, SR, enhanced objects — uncompressed and in the usual
-        compressed transfer syntaxes, stored exactly as received). A series counts as complete when no
-        instance of it has arrived for --quiet-seconds; it then moves from OUT/receiving/ to OUT/archive/
-        and the pipeline runs over the archive with --resume semantics (cases done before are skipped),
-        writing OUT/results/ as `voxelflow run` does (manifest, cases, run.json). Instances of a series that
-        arrive after it was filed join it once quiet, and its case runs again on the whole series (its
-        results and manifest line are replaced; OUT/late/ marks such series until their case has run). To send
-        results back, end the pipeline with a push-dicomweb or push-dimse stage (a case run again pushes its
+        A DICOM storage node (C-ECHO, and C-STORE of the 120 storage SOP classes of DCMTK's common list — \
+        CT, MR, PET, NM, US, XA, CR/DX/MG, SC, SEG, RT, SR, enhanced objects — uncompressed and in the usual \
+        compressed transfer syntaxes, stored exactly as received). A series counts as complete when no \
+        instance of it has arrived for --quiet-seconds; it then moves from OUT/receiving/ to OUT/archive/ \
+        and the pipeline runs over the archive with --resume semantics (cases done before are skipped), \
+        writing OUT/results/ as `voxelflow run` does (manifest, cases, run.json). Instances of a series that \
+        arrive after it was filed join it once quiet, and its case runs again on the whole series (its \
+        results and manifest line are replaced; OUT/late/ marks such series until their case has run). To send \
+        results back, end the pipeline with a push-dicomweb or push-dimse stage (a case run again pushes its \
         new objects).
 
-        Every received instance is renamed into place only when complete, and the queue is the folders
-        themselves, so after a crash, a reboot or kill -9 a restart with the same OUT loses nothing: series
-        still receiving are filed once quiet, and archived series without results are run. Instances that
+        Every received instance is renamed into place only when complete, and the queue is the folders \
+        themselves, so after a crash, a reboot or kill -9 a restart with the same OUT loses nothing: series \
+        still receiving are filed once quiet, and archived series without results are run. Instances that \
         are not DICOM or carry unusable UIDs go to OUT/receiving/rejected/ with the reason logged.
 
-        The node listens on every interface of the machine (DCMTK has no address option): put it behind a
+        The node listens on every interface of the machine (DCMTK has no address option): put it behind a \
         firewall or in a network namespace. SIGINT or SIGTERM stops it after the pipeline run in progress.
         """
     )

@@ -15,8 +15,8 @@ struct ModelInfoCommand: ParsableCommand {
         commandName: "info",
         abstract: "Check a model package and print what it is: network, expected input, stages, labels, model card.",
         discussion: """
-        PATH is a model package folder (holding model.json) or its model.json. The whole package is checked as
-        `segment`/`classify` would load it: the format, every stage, the label table and the weights against
+        PATH is a model package folder (holding model.json) or its model.json. The whole package is checked as \
+        `segment`/`classify` would load it: the format, every stage, the label table and the weights against \
         the network description.
 
         \(ExitCodes.help)

@@ -10,19 +10,19 @@ struct NNUNetPredictCommand: ParsableCommand {
         abstract: "Predict a folder of images with a trained nnU-Net v2 model folder, as nnUNetv2_predict does.",
         discussion: """
         INPUT_DIR holds images named as nnU-Net expects: CASE_0000.nii.gz (one file per input channel:
-        _0000, _0001, …; the file ending is the model's dataset.json file_ending). MODEL_DIR is the trainer
-        folder nnU-Net wrote (plans.json, dataset.json, fold_N/checkpoint_final.pth), e.g.
-        Dataset001_X/nnUNetTrainer__nnUNetPlans__3d_fullres. Each case's labels are written as
-        OUTPUT_DIR/CASE.nii.gz on the input's grid, with the label names from dataset.json in
-        CASE.labels.json beside it. --save-probabilities also writes CASE_probabilities.nii.gz: float32, one
+        _0000, _0001, …; the file ending is the model's dataset.json file_ending). MODEL_DIR is the trainer \
+        folder nnU-Net wrote (plans.json, dataset.json, fold_N/checkpoint_final.pth), e.g. \
+        Dataset001_X/nnUNetTrainer__nnUNetPlans__3d_fullres. Each case's labels are written as \
+        OUTPUT_DIR/CASE.nii.gz on the input's grid, with the label names from dataset.json in \
+        CASE.labels.json beside it. --save-probabilities also writes CASE_probabilities.nii.gz: float32, one \
         volume per class (4th axis), where nnU-Net writes CASE.npz.
 
-        Checkpoints are read natively (a restricted reader that never executes code from the file); nothing
-        needs Python. Preprocessing, sliding window (step --step-size, Gaussian weighting), mirroring, fold
-        averaging and resampling back are nnU-Net's. A cascade stage (3d_cascade_fullres) takes the 3d_lowres
+        Checkpoints are read natively (a restricted reader that never executes code from the file); nothing \
+        needs Python. Preprocessing, sliding window (step --step-size, Gaussian weighting), mirroring, fold \
+        averaging and resampling back are nnU-Net's. A cascade stage (3d_cascade_fullres) takes the 3d_lowres \
         predictions with --prev-stage-predictions, as nnUNetv2_predict does.
 
-        A case that fails (missing channel, unreadable file) is reported and the others continue; the exit
+        A case that fails (missing channel, unreadable file) is reported and the others continue; the exit \
         code is then 4. Existing outputs are replaced only with --force.
 
         \(ExitCodes.help)

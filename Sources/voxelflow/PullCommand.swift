@@ -8,25 +8,25 @@ struct PullCommand: ParsableCommand {
         commandName: "pull",
         abstract: "Retrieve series from a PACS (DICOMweb QIDO-RS + WADO-RS, or DIMSE C-FIND + C-GET or C-MOVE) into a folder `run` reads.",
         discussion: """
-        URL is the DICOMweb service root, e.g. https://pacs.example.org/dicom-web, or a DIMSE peer,
-        dimse://PACS_AE@pacs.example.org:104 (Study Root C-FIND at series level, then C-GET: the instances come
-        back on the same association, so no port needs to be open here; the PACS must accept --calling-ae).
-        For a PACS that refuses C-GET, --move-port N retrieves by C-MOVE instead: while a series is moved, a
-        storage SCP with AE title --move-ae (default --calling-ae) listens on port N, and the PACS must have that
-        AE title configured as this host and port. C-MOVE retrieves one series at a time.
-        The series matching the filters are retrieved in the transfer syntax the PACS stores into OUT/<StudyInstanceUID>/<SeriesInstanceUID>/,
-        each built in OUT/.partial and renamed into place when complete; OUT/pull.jsonl gets one line per
-        series (UIDs, modality, description, instances, bytes, seconds, attempts, error). Patient IDs and
-        accession numbers given as filters are sent to the PACS but never printed or recorded; credentials
+        URL is the DICOMweb service root, e.g. https://pacs.example.org/dicom-web, or a DIMSE peer, \
+        dimse://PACS_AE@pacs.example.org:104 (Study Root C-FIND at series level, then C-GET: the instances come \
+        back on the same association, so no port needs to be open here; the PACS must accept --calling-ae). \
+        For a PACS that refuses C-GET, --move-port N retrieves by C-MOVE instead: while a series is moved, a \
+        storage SCP with AE title --move-ae (default --calling-ae) listens on port N, and the PACS must have that \
+        AE title configured as this host and port. C-MOVE retrieves one series at a time. \
+        The series matching the filters are retrieved in the transfer syntax the PACS stores into OUT/<StudyInstanceUID>/<SeriesInstanceUID>/, \
+        each built in OUT/.partial and renamed into place when complete; OUT/pull.jsonl gets one line per \
+        series (UIDs, modality, description, instances, bytes, seconds, attempts, error). Patient IDs and \
+        accession numbers given as filters are sent to the PACS but never printed or recorded; credentials \
         never appear in output, records or errors.
 
-        A series that fails (connection lost, PACS error) is retried with doubling waits (--retries, --backoff)
-        and then recorded as failed, with the reason; the others go on. --resume skips the series an earlier
+        A series that fails (connection lost, PACS error) is retried with doubling waits (--retries, --backoff) \
+        and then recorded as failed, with the reason; the others go on. --resume skips the series an earlier \
         pull into OUT completed, so a pull cut short by a network failure continues where it stopped. Then:
         voxelflow run PIPELINE --input OUT --output RESULTS.
 
-        Authentication: --user with the password in --password-file or $VOXELFLOW_PACS_PASSWORD (basic), or a
-        bearer token in --token-file or $VOXELFLOW_PACS_TOKEN. TLS: the system's CAs, or --ca-file.
+        Authentication: --user with the password in --password-file or $VOXELFLOW_PACS_PASSWORD (basic), or a \
+        bearer token in --token-file or $VOXELFLOW_PACS_TOKEN. TLS: the system's CAs, or --ca-file. \
         Exit code 4 when some series failed.
         """
     )

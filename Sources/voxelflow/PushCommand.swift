@@ -8,17 +8,17 @@ struct PushCommand: ParsableCommand {
         commandName: "push",
         abstract: "Send DICOM files (SEG, RTSTRUCT, overlay series…) to a PACS over DICOMweb (STOW-RS) or DIMSE (C-STORE).",
         discussion: """
-        URL is the DICOMweb service root, or a DIMSE peer as dimse://PACS_AE@host:port (C-STORE, with
-        --calling-ae as our AE title). Each PATH is a DICOM file or a folder searched for DICOM files
-        (files that do not read as DICOM are reported and not sent). Over DICOMweb, files go in requests of at
-        most 32 MiB; over DIMSE, up to 500 files per association (uncompressed files in the little-endian
-        syntax the peer accepts, compressed ones in their own). A request that fails in a way that may pass is
-        retried with doubling waits; the PACS's answer for every instance (stored, stored with a warning,
+        URL is the DICOMweb service root, or a DIMSE peer as dimse://PACS_AE@host:port (C-STORE, with \
+        --calling-ae as our AE title). Each PATH is a DICOM file or a folder searched for DICOM files \
+        (files that do not read as DICOM are reported and not sent). Over DICOMweb, files go in requests of at \
+        most 32 MiB; over DIMSE, up to 500 files per association (uncompressed files in the little-endian \
+        syntax the peer accepts, compressed ones in their own). A request that fails in a way that may pass is \
+        retried with doubling waits; the PACS's answer for every instance (stored, stored with a warning, \
         failed with its reason) is printed and recorded.
 
-        The record (--record, default OUT/pushed.jsonl when PATH is a `voxelflow run` output folder) lists
-        each instance sent, its SOP Instance UID, the destination and the answer. An instance the record says
-        this destination stored is not sent again, so pushing a run again after --resume sends only the new
+        The record (--record, default OUT/pushed.jsonl when PATH is a `voxelflow run` output folder) lists \
+        each instance sent, its SOP Instance UID, the destination and the answer. An instance the record says \
+        this destination stored is not sent again, so pushing a run again after --resume sends only the new \
         results. Credentials never appear in output or records. Exit code 4 when an instance failed.
         """
     )

@@ -9,12 +9,12 @@ struct ReportCommand: ParsableCommand {
         commandName: "report",
         abstract: "Write the summary of a whole batch, over all its shards (OUT/batch.json), and rebuild its pages.",
         discussion: """
-        Merges every shard's records in OUT into OUT/batch.json: cases by state (as `voxelflow status`),
-        each shard's state and host, the failed cases with the stage and message, warnings by kind, seconds
-        per stage over the completed cases (count, total, median, 95th percentile, maximum), the sum of the
-        cases' seconds, and the wall time from the first start to the last end with the cases per hour it
-        gives. When the pipeline writes HTML reports or evaluations, index.html, summary.csv and the
-        evaluation tables are rebuilt over all shards; this needs the pipeline file: the one the run
+        Merges every shard's records in OUT into OUT/batch.json: cases by state (as `voxelflow status`), \
+        each shard's state and host, the failed cases with the stage and message, warnings by kind, seconds \
+        per stage over the completed cases (count, total, median, 95th percentile, maximum), the sum of the \
+        cases' seconds, and the wall time from the first start to the last end with the cases per hour it \
+        gives. When the pipeline writes HTML reports or evaluations, index.html, summary.csv and the \
+        evaluation tables are rebuilt over all shards; this needs the pipeline file: the one the run \
         recorded when it is still there and unchanged, or --pipeline.
         """
     )

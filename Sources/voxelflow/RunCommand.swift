@@ -12,45 +12,45 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run a pipeline over every case of an archive folder.",
         discussion: """
-        The pipeline is checked first (as `validate`); nothing is read or written when it has problems.
-        Cases are found in ARCHIVE (each DICOM series, or each set of NIfTI files sharing a key) and
+        The pipeline is checked first (as `validate`); nothing is read or written when it has problems. \
+        Cases are found in ARCHIVE (each DICOM series, or each set of NIfTI files sharing a key) and \
         processed --jobs at a time. A failing case never stops the others.
 
         Output folder:
           OUT/cases/<case id>/...   the files written by the pipeline's writer stages
           OUT/manifest.jsonl        one line per case: inputs, status, outputs, timings, warnings, error
           OUT/run.json              provenance: pipeline SHA-256, tool version, seed, archive, host, times
-        A case's files appear only when all its stages succeeded (built in OUT/.partial, then renamed);
-        after a crash or kill, --resume skips completed cases and redoes the rest. Case ids are sanitised
-        (letters, digits, '-', '_', '.'): no identifier from a scan can name a path outside OUT. Patient
+        A case's files appear only when all its stages succeeded (built in OUT/.partial, then renamed); \
+        after a crash or kill, --resume skips completed cases and redoes the rest. Case ids are sanitised \
+        (letters, digits, '-', '_', '.'): no identifier from a scan can name a path outside OUT. Patient \
         names and birth dates are never written to the log or the manifest.
 
-        Same pipeline, inputs and seed give byte-identical files under OUT/cases (run.json and the
+        Same pipeline, inputs and seed give byte-identical files under OUT/cases (run.json and the \
         manifest's timings differ).
 
-        The output folder must be new, empty, or hold a VoxelFlow run; a folder with other files is refused,
-        and VoxelFlow never removes or replaces a file it did not write (--force removes only the earlier
-        run's case folders and records). OUT/inputs.jsonl lists every file of the archive and what became of
+        The output folder must be new, empty, or hold a VoxelFlow run; a folder with other files is refused, \
+        and VoxelFlow never removes or replaces a file it did not write (--force removes only the earlier \
+        run's case folders and records). OUT/inputs.jsonl lists every file of the archive and what became of \
         it (used by which case, non-image, unreadable and why, filtered by which rule, duplicate of which).
 
-        Shards: the n shards of one archive (--shard i/n) may share an output folder and run at the same
-        time; each keeps its own manifest-shard-i-of-n.jsonl, run-shard-i-of-n.json and
-        inputs-shard-i-of-n.jsonl, and cases/ holds the cases of all of them. A shard resumes with --resume
-        and the same --shard. A folder holding an unsharded run, or shards of another count, is refused, and
-        so is a second process for a shard that is running now. --shard auto takes the shard from a Slurm
-        array task (SLURM_ARRAY_TASK_ID, _MIN and _COUNT: a contiguous array such as --array=1-8) or a
-        Kubernetes indexed job (JOB_COMPLETION_INDEX, with VOXELFLOW_SHARD_COUNT set to its completions).
-        `voxelflow submit` writes and submits such an array; `voxelflow status` and `voxelflow report`
+        Shards: the n shards of one archive (--shard i/n) may share an output folder and run at the same \
+        time; each keeps its own manifest-shard-i-of-n.jsonl, run-shard-i-of-n.json and \
+        inputs-shard-i-of-n.jsonl, and cases/ holds the cases of all of them. A shard resumes with --resume \
+        and the same --shard. A folder holding an unsharded run, or shards of another count, is refused, and \
+        so is a second process for a shard that is running now. --shard auto takes the shard from a Slurm \
+        array task (SLURM_ARRAY_TASK_ID, _MIN and _COUNT: a contiguous array such as --array=1-8) or a \
+        Kubernetes indexed job (JOB_COMPLETION_INDEX, with VOXELFLOW_SHARD_COUNT set to its completions). \
+        `voxelflow submit` writes and submits such an array; `voxelflow status` and `voxelflow report` \
         merge the shards.
 
-        A PACS as input (--input https://…/dicom-web or dimse://AE@host:port, with the filters and
-        connection options of `voxelflow pull`): the matching series are pulled into OUT/pacs/ in the
-        background while the pipeline runs in passes over what has arrived, so cases run as their series
-        complete; OUT/pacs/pull.jsonl records each series, and --resume continues both the pull and the run.
-        --cache-limit 20G bounds the cache: a series' files are removed once every case that used it
+        A PACS as input (--input https://…/dicom-web or dimse://AE@host:port, with the filters and \
+        connection options of `voxelflow pull`): the matching series are pulled into OUT/pacs/ in the \
+        background while the pipeline runs in passes over what has arrived, so cases run as their series \
+        complete; OUT/pacs/pull.jsonl records each series, and --resume continues both the pull and the run. \
+        --cache-limit 20G bounds the cache: a series' files are removed once every case that used it \
         succeeded, and no retrieval starts while the series waiting for a pass hold 20 GB or more.
 
-        Ctrl-C (SIGINT) or SIGTERM: the cases in flight finish, no new case starts, the run is recorded as
+        Ctrl-C (SIGINT) or SIGTERM: the cases in flight finish, no new case starts, the run is recorded as \
         "interrupted" and the command to resume it is printed; a second Ctrl-C abandons the cases in flight.
 
         \(ExitCodes.runHelp)

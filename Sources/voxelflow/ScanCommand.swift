@@ -9,12 +9,12 @@ struct ScanCommand: ParsableCommand {
         commandName: "scan",
         abstract: "List the DICOM series in a folder tree (headers only, in parallel).",
         discussion: """
-        Walks ARCHIVE (or reads the files a DICOMDIR at its top lists; --walk walks anyway), reads every
-        file's header (never its pixel data), and groups images into
-        patient > study > series > stack. A stack is what becomes one volume: slices of one series with the
-        same orientation, size, echo and temporal position, sorted by position along the slice normal.
-        Problems (duplicate or missing slices, uneven spacing, gantry tilt) are listed per stack. Files
-        that are not DICOM or cannot be parsed are listed with the reason; they never stop the scan.
+        Walks ARCHIVE (or reads the files a DICOMDIR at its top lists; --walk walks anyway), reads every \
+        file's header (never its pixel data), and groups images into \
+        patient > study > series > stack. A stack is what becomes one volume: slices of one series with the \
+        same orientation, size, echo and temporal position, sorted by position along the slice normal. \
+        Problems (duplicate or missing slices, uneven spacing, gantry tilt) are listed per stack. Files \
+        that are not DICOM or cannot be parsed are listed with the reason; they never stop the scan. \
         The table shows PatientID; use --json for every field.
 
         \(ExitCodes.help)

@@ -9,9 +9,9 @@ struct StagesCommand: ParsableCommand {
         commandName: "stages",
         abstract: "List every stage type a pipeline can use, with its parameters.",
         discussion: """
-        Without options: a readable list (type, summary, parameters with types, defaults and docs).
-        --schema prints the JSON Schema of pipeline files (committed as pipelines/schema.json);
-        --markdown prints the stage reference (committed as docs/stages.md). Both are generated from the
+        Without options: a readable list (type, summary, parameters with types, defaults and docs). \
+        --schema prints the JSON Schema of pipeline files (committed as pipelines/schema.json); \
+        --markdown prints the stage reference (committed as docs/stages.md). Both are generated from the \
         same registry as the validator, so they cannot drift from the code.
         """
     )

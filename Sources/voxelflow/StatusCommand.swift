@@ -8,16 +8,16 @@ struct StatusCommand: ParsableCommand {
         commandName: "status",
         abstract: "Show the state of a run's cases and shards, merged over every shard's records.",
         discussion: """
-        Reads OUT's plan.json, run*.json and manifest*.jsonl (written by `voxelflow run` and `voxelflow
-        submit`); it never writes. Case states: done, failed, running (being built now), pending (its shard
-        is running, or queued in Slurm, and has not reached it), missing (no outcome, and its shard is not running: not started,
-        killed or interrupted). Shard states: not started, queued (a task of a job recorded by `voxelflow
-        submit` that squeue lists), running, stopped (its process is gone without
-        recording an end: killed, cancelled, or its node failed), interrupted, succeeded, finished with
-        failures. A shard counts as running while its process holds the lock .partial/<shard>.lock, so
+        Reads OUT's plan.json, run*.json and manifest*.jsonl (written by `voxelflow run` and `voxelflow \
+        submit`); it never writes. Case states: done, failed, running (being built now), pending (its shard \
+        is running, or queued in Slurm, and has not reached it), missing (no outcome, and its shard is not running: not started, \
+        killed or interrupted). Shard states: not started, queued (a task of a job recorded by `voxelflow \
+        submit` that squeue lists), running, stopped (its process is gone without \
+        recording an end: killed, cancelled, or its node failed), interrupted, succeeded, finished with \
+        failures. A shard counts as running while its process holds the lock .partial/<shard>.lock, so \
         the answer holds on a shared file system too.
 
-        Exit code 0 when the folder could be read; `--json` has "finished": true once every case has an
+        Exit code 0 when the folder could be read; `--json` has "finished": true once every case has an \
         outcome and no shard runs.
         """
     )

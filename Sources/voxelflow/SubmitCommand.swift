@@ -10,16 +10,16 @@ struct SubmitCommand: ParsableCommand {
         commandName: "submit",
         abstract: "Run a pipeline over an archive as a Slurm job array: one shard of the cases per array task.",
         discussion: """
-        Checks the pipeline (as `validate`) and finds the archive's cases (as `run --dry-run`), writes
-        OUT/plan.json and the batch script OUT/slurm/job-K.sbatch, and submits it with `sbatch`. Array task i
-        runs `voxelflow run PIPELINE --input ARCHIVE --output OUT --shard i/N --resume`: the shards share OUT
-        (see `voxelflow run --help`), task logs go to OUT/slurm/logs/JOB_TASK.out, and each submission is
-        recorded in OUT/slurm/submissions.jsonl. Paths in the script are absolute; OUT and ARCHIVE must be
+        Checks the pipeline (as `validate`) and finds the archive's cases (as `run --dry-run`), writes \
+        OUT/plan.json and the batch script OUT/slurm/job-K.sbatch, and submits it with `sbatch`. Array task i \
+        runs `voxelflow run PIPELINE --input ARCHIVE --output OUT --shard i/N --resume`: the shards share OUT \
+        (see `voxelflow run --help`), task logs go to OUT/slurm/logs/JOB_TASK.out, and each submission is \
+        recorded in OUT/slurm/submissions.jsonl. Paths in the script are absolute; OUT and ARCHIVE must be \
         on a file system the nodes share.
 
-        Submitting again to the same OUT runs only the shards with work left (never started, stopped by a
-        cancel or node failure, interrupted, or with missing cases; --retry-failed adds those with failed
-        cases), each resuming where it stopped, so every case runs to completion once. Shards running now,
+        Submitting again to the same OUT runs only the shards with work left (never started, stopped by a \
+        cancel or node failure, interrupted, or with missing cases; --retry-failed adds those with failed \
+        cases), each resuming where it stopped, so every case runs to completion once. Shards running now, \
         or still queued from an earlier submission (squeue), are left alone. `voxelflow status OUT` follows the array; `voxelflow report OUT` summarises it.
         """
     )

@@ -9,19 +9,19 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a segmentation network from a training pipeline.",
         discussion: """
-        The pipeline is an ordinary pipeline (inputs and preprocessing stages) with a "training" section
-        naming the image and label values, the split, the network, patch size, batch, loss, optimiser,
-        schedule, epochs and augmentations (docs/pipelines.md, "Training pipelines"). It is checked first,
+        The pipeline is an ordinary pipeline (inputs and preprocessing stages) with a "training" section \
+        naming the image and label values, the split, the network, patch size, batch, loss, optimiser, \
+        schedule, epochs and augmentations (docs/pipelines.md, "Training pipelines"). It is checked first, \
         as `validate` does.
 
-        Every case of the split is preprocessed once by the pipeline's stages and kept in memory; a case that
-        fails is left out with its reason (in the log and report.html), the others train. Each step draws a
-        batch of patches, augments it, and updates the weights; every epoch ends with sliding-window
+        Every case of the split is preprocessed once by the pipeline's stages and kept in memory; a case that \
+        fails is left out with its reason (in the log and report.html), the others train. Each step draws a \
+        batch of patches, augments it, and updates the weights; every epoch ends with sliding-window \
         validation (mean Dice of the foreground classes) when the split has validation cases.
 
-        Classifiers (monai-resnet, with "classes" and a "caseClasses" table in the archive) train on whole
-        preprocessed volumes, every case of one size, drawing the classes in turn; validation is the accuracy
-        (the "score" adds 0.001 × the mean probability of the true class, to break ties). Their test cases give
+        Classifiers (monai-resnet, with "classes" and a "caseClasses" table in the archive) train on whole \
+        preprocessed volumes, every case of one size, drawing the classes in turn; validation is the accuracy \
+        (the "score" adds 0.001 × the mean probability of the true class, to break ties). Their test cases give \
         RUN/test-predictions.csv, test-classes.csv, test-confusion-matrix.csv and test-classification.json.
 
         Run folder (must be new or empty; with --resume, the folder of an earlier run):
@@ -39,9 +39,9 @@ struct TrainCommand: ParsableCommand {
           RUN/pipeline.json, RUN/training.resolved.json   the pipeline as given, the training settings in full
         Every file is written atomically.
 
-        Ctrl-C (SIGINT) or SIGTERM finishes the current step, writes the checkpoint and exits; --resume
-        continues from it (a run stopped before its first checkpoint starts afresh). Batches depend only on
-        the seed and the step number, so a stopped and resumed run ends with the same weights as one that ran
+        Ctrl-C (SIGINT) or SIGTERM finishes the current step, writes the checkpoint and exits; --resume \
+        continues from it (a run stopped before its first checkpoint starts afresh). Batches depend only on \
+        the seed and the step number, so a stopped and resumed run ends with the same weights as one that ran \
         through (same machine and --jobs).
 
         \(ExitCodes.help)

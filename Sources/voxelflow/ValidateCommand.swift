@@ -9,9 +9,9 @@ struct ValidateCommand: ParsableCommand {
         commandName: "validate",
         abstract: "Check a pipeline file completely without reading any scan.",
         discussion: """
-        Reports every problem with its line, column and JSON path: JSON syntax, unknown keys (with a
-        suggestion), unknown stage types, wrong parameter types or ranges, duplicate ids, references to
-        missing or later stages or to the wrong kind of value, clashing output paths and missing files.
+        Reports every problem with its line, column and JSON path: JSON syntax, unknown keys (with a \
+        suggestion), unknown stage types, wrong parameter types or ranges, duplicate ids, references to \
+        missing or later stages or to the wrong kind of value, clashing output paths and missing files. \
         Prints a summary of the pipeline when it is valid.
 
         \(ExitCodes.help)
