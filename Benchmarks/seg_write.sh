@@ -10,6 +10,7 @@ bash scripts/setup-oracles.sh
 corpus="${VOXELFLOW_SHARED_DATA:-$root/../shared/data}"
 mkdir -p Benchmarks/work
 swift build -c release --product voxelflow >&2
+swift build -c release --product voxelflow-bench >&2
 bin="$(swift build -c release --show-bin-path)/voxelflow"
 cd Benchmarks
 exec "$root/.venv-oracles/bin/python" "$root/Benchmarks/seg_write.py" "$bin" "$corpus" "$root/Benchmarks/work" "$@"

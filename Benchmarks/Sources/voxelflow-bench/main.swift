@@ -17,6 +17,9 @@
 //   voxelflow-bench train-step WEIGHTS.safetensors [--repeat N]  (N training steps: forward, DiceCE, backward, Adam)
 //   voxelflow-bench evaluate REF [PRED | --roundtrip] [--repeat N] [--tolerance MM] [--dump JSON]  (all segmentation
 //       metrics of all labels, label maps in memory)
+//   voxelflow-bench seg-write LABELS SERIES OUT [--type binary|labelmap] [--repeat N]  (DICOM SEG written from a label
+//       map already in memory on a series already scanned: the library call alone, as highdicom's in-memory timing)
+//   voxelflow-bench seg-read SEG SERIES [--repeat N]  (a SEG read onto a series already scanned, library call alone)
 import Foundation
 import VoxelCore
 import VoxelIO
@@ -150,6 +153,22 @@ do {
         try MetricsBenchmark.run(reference: args[1], prediction: args.count > 2 && !args[2].hasPrefix("--") ? args[2] : nil,
                                  repeats: repeats, tolerance: Double(option("--tolerance", in: args) ?? "1") ?? 1,
                                  dump: option("--dump", in: args))
+    case "seg-write":
+        let labels = try LabelMap(try NIfTI.read(args[1]).volume), stack = try DICOMSeriesChoice.load(args[2], selector: nil)
+        var options = DICOMSegmentationOptions()
+        options.type = option("--type", in: args) == "labelmap" ? .labelMap : .binary
+        var times: [Double] = [], frames = 0
+        for _ in 0..<repeats {
+            times.append(try seconds { frames = try DICOMSegmentation.write(labels, reference: stack, to: args[3], options: options) })
+        }
+        emit(["tool": "voxelflow", "op": "seg-write", "times": times, "best": times.min() ?? 0, "frames": frames])
+    case "seg-read":
+        let stack = try DICOMSeriesChoice.load(args[2], selector: nil)
+        var times: [Double] = [], voxels = 0
+        for _ in 0..<repeats {
+            times.append(try seconds { voxels = try DICOMSegmentation.read(args[1], reference: stack).labels.volume.voxels.count })
+        }
+        emit(["tool": "voxelflow", "op": "seg-read", "times": times, "best": times.min() ?? 0, "voxels": voxels])
     default:
         FileHandle.standardError.write(Data("unknown benchmark \(command)\n".utf8))
         exit(64)
