@@ -7,7 +7,8 @@ import VoxelSupport
 /// a cache folder in the background (`SeriesPull`, one series after another per job), and the pipeline runs
 /// over the cache in passes while the pull goes on: each pass takes every series complete by then, with
 /// `--resume` semantics, so cases run as their series arrive and the retrieval of the next series overlaps
-/// the processing of the last. The runner itself only ever sees a folder.
+/// the processing of the last. A pass starts when as many new series as jobs have arrived, when the pull
+/// has ended, or when a new series has waited `gatherSeconds`. The runner itself only ever sees a folder.
 ///
 /// With a cache limit, the instance files of a series are removed once every case that used it succeeded
 /// (its folder stays, holding only a hidden `.processed` marker, so a resumed run neither retrieves nor runs
@@ -17,6 +18,10 @@ import VoxelSupport
 public enum PACSRun {
     /// The marker left in a processed series' folder.
     public static let processedMarker = ".processed"
+
+    /// How long a retrieved series waits for others to arrive before a pass runs it with fewer series than
+    /// jobs.
+    public static let gatherSeconds: TimeInterval = 1
 
     /// What the pull and the passes did.
     public struct Outcome: Sendable {
@@ -76,7 +81,12 @@ public enum PACSRun {
         var processed = 0
         while true {
             let (available, finished) = state.snapshot
-            if available > processed {
+            // A pass starts once it can keep every job busy (as many new series as jobs), when the pull has
+            // ended, or when the oldest new series has waited `gatherSeconds`: a pass of one case while a
+            // second series is a moment away would leave a job idle until that pass ends.
+            let fresh = available - processed
+            let waited = fresh > 0 ? Date().timeIntervalSince(state.arrival(processed)) : 0
+            if fresh > 0 && (finished || fresh >= max(1, runOptions.jobs) || waited >= gatherSeconds || control.stopRequested) {
                 processed = available
                 let seen = budget.arrivedFolders
                 var options = runOptions
@@ -227,11 +237,18 @@ final class CacheBudget: @unchecked Sendable {
 private final class PullState: @unchecked Sendable {
     private let lock = NSCondition()
     private var available = 0
+    private var arrivals: [Date] = []
     private var finished = false
     private(set) var records: [PullRecord] = []
     private(set) var error: Error?
 
-    func completed() { lock.lock(); available += 1; lock.unlock() }
+    func completed() { lock.lock(); available += 1; arrivals.append(Date()); lock.unlock() }
+
+    /// When the series that made `available` exceed `index` arrived.
+    func arrival(_ index: Int) -> Date {
+        lock.lock(); defer { lock.unlock() }
+        return index < arrivals.count ? arrivals[index] : Date()
+    }
 
     func finish(_ r: [PullRecord], _ e: Error?) {
         lock.lock()
