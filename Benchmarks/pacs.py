@@ -2,7 +2,9 @@
 """Retrieval from a PACS to NIfTI on disk, end to end (search → files → NIfTI), same series, same run:
 
   voxelflow : `voxelflow pull URL --modality CT` (QIDO-RS + WADO-RS) then `voxelflow convert SERIES OUT.nii.gz`
-  voxelflow-dimse : `voxelflow pull dimse://ORTHANC@127.0.0.1:PORT` (C-FIND + C-GET) then `voxelflow convert`
+  voxelflow-dimse : `voxelflow pull dimse://ORTHANC@127.0.0.1:PORT` (C-FIND + C-GET, by default on 4 associations
+                    sharing the series) then `voxelflow convert`
+  voxelflow-dimse-1 : the same with `--associations 1` (one series-level C-GET, as getscu does)
   voxelflow-move : the same with `--move-ae VFMOVE --move-port 11113` (C-FIND + C-MOVE) then `voxelflow convert`
   dicomweb  : dicomweb-client search_for_series + retrieve_series, pydicom writes the files, `dcm2niix -z y`
   dimse     : `findscu` (C-FIND) + `getscu` (C-GET) then `dcm2niix -z y` — the usual scripted path
@@ -54,13 +56,19 @@ def voxelflow_path(vf, url, password_file, out):
     return sorted(glob.glob(os.path.join(out, "*.nii.gz")))
 
 
-def voxelflow_dimse_path(vf, port, out, move=False):
+def voxelflow_dimse_path(vf, port, out, move=False, associations=None):
     extra = ["--move-ae", "VFMOVE", "--move-port", "11113"] if move else []
+    if associations is not None:
+        extra += ["--associations", str(associations)]
     run([vf, "pull", "dimse://ORTHANC@127.0.0.1:%s" % port, "--calling-ae", "VOXELFLOW", "-o", out, "--modality", "CT", "-q"] + extra)
     series = [json.loads(l) for l in open(os.path.join(out, "pull.jsonl"))]
     for s in series:
         run([vf, "convert", os.path.join(out, s["folder"]), os.path.join(out, s["series"] + ".nii.gz")])
     return sorted(glob.glob(os.path.join(out, "*.nii.gz")))
+
+
+def voxelflow_dimse_one_path(vf, port, out):
+    return voxelflow_dimse_path(vf, port, out, associations=1)
 
 
 def voxelflow_move_path(vf, port, out):
@@ -113,10 +121,11 @@ def main():
     vf, url, port, password_file, work = sys.argv[1:6]
     repeat = int(sys.argv[sys.argv.index("--repeat") + 1]) if "--repeat" in sys.argv else 3
     password = open(password_file).read().split("\n")[0]
-    times = {"voxelflow": [], "voxelflow-dimse": [], "voxelflow-move": [], "dicomweb": [], "dimse": [], "move": []}
+    times = {"voxelflow": [], "voxelflow-dimse": [], "voxelflow-dimse-1": [], "voxelflow-move": [], "dicomweb": [], "dimse": [], "move": []}
     outputs = {}
     for r in range(repeat):
         for name, fn, args in [("voxelflow", voxelflow_path, (vf, url, password_file)), ("voxelflow-dimse", voxelflow_dimse_path, (vf, port)),
+                               ("voxelflow-dimse-1", voxelflow_dimse_one_path, (vf, port)),
                                ("voxelflow-move", voxelflow_move_path, (vf, port)),
                                ("dicomweb", dicomweb_path, (url, password)), ("dimse", dimse_path, (port,)), ("move", move_path, (port,))]:
             out = os.path.join(work, f"{name}-{r}")
@@ -128,7 +137,7 @@ def main():
             outputs[name] = files[0]
     ref_img, ref = voxels(outputs["voxelflow"])
     checks = {}
-    for name in ("voxelflow-dimse", "voxelflow-move", "dicomweb", "dimse", "move"):
+    for name in ("voxelflow-dimse", "voxelflow-dimse-1", "voxelflow-move", "dicomweb", "dimse", "move"):
         img, data = voxels(outputs[name])
         # dcm2niix may flip rows to its own orientation; compare in world space via the affines' axis order.
         same_grid = np.allclose(img.affine, ref_img.affine, atol=1e-3)
@@ -145,6 +154,7 @@ def main():
         "ratio_median": {k: statistics.median(times[k]) / statistics.median(times["voxelflow"]) for k in ("dicomweb", "dimse")},
         "dimse_ratio_best": min(times["dimse"]) / min(times["voxelflow-dimse"]),
         "dimse_ratio_median": statistics.median(times["dimse"]) / statistics.median(times["voxelflow-dimse"]),
+        "dimse_one_association_ratio_best": min(times["dimse"]) / min(times["voxelflow-dimse-1"]),
         "move_ratio_best": min(times["move"]) / min(times["voxelflow-move"]),
         "move_ratio_median": statistics.median(times["move"]) / statistics.median(times["voxelflow-move"]),
         "same_voxels_as_voxelflow": checks,

@@ -8,7 +8,8 @@
 #   4. Orthanc is stopped in the middle of a rate-limited pull: the series in flight fails with the reason
 #      (exit code 4) and nothing half-written stays; after a restart, --resume retrieves only what is
 #      missing, and the result is again byte-identical;
-#   5. the same series pulled over DIMSE (C-FIND + C-GET from Orthanc's DICOM port, and C-FIND + C-MOVE to
+#   5. the same series pulled over DIMSE (C-FIND + C-GET from Orthanc's DICOM port — on 4 associations sharing
+#      a series and on one, the same files —, and C-FIND + C-MOVE to
 #      a port of ours) give the same NIfTI files; a port where nothing listens, and a C-MOVE destination
 #      Orthanc does not know, fail with the reason;
 #   6. `voxelflow run --input URL` pulls and runs in passes: the same NIfTI files as from the local files, over
@@ -87,6 +88,10 @@ echo "pacs e2e: cut short: $(grep -c '"status":"failed"' "$work/cut/pull.jsonl")
 [ "$(find "$work/dimse" -name '*.dcm' | wc -l)" = 17 ] || fail "the DIMSE pull did not bring 17 instances"
 "$vf" run "$root/pipelines/dicom-to-nifti.json" -i "$work/dimse" -o "$work/from-dimse" -q
 diff -r -x report.json "$work/from-dimse/cases" "$work/from-files/cases" >/dev/null || fail "the NIfTI files from the DIMSE pull differ"
+# The 16-slice series came on 4 associations (IMAGE-level C-GETs of UID lists); on one, the same files.
+"$inns" "$vf" pull "dimse://ORTHANC@127.0.0.1:${VF_ORTHANC_DICOM_PORT:-14242}" --calling-ae VOXELFLOW --associations 1 -o "$work/dimse-one" --modality CT -q > /dev/null
+files_sha() { (cd "$1" && find . -name '*.dcm' -exec sha256sum {} + | awk '{print $1}' | sort); }
+[ "$(files_sha "$work/dimse-one")" = "$(files_sha "$work/dimse")" ] || fail "C-GET on 4 associations and on one bring different files"
 set +e
 "$inns" "$vf" pull "dimse://ORTHANC@127.0.0.1:1" -o "$work/dimse-nowhere" > "$work/nowhere.txt" 2>&1; rc=$?
 set -e

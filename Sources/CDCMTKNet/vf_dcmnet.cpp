@@ -145,13 +145,14 @@ class VFRetrieveSCU : public DcmSCU {
     void *context = NULL;
     OFString folder;
     unsigned long counter = 0;
+    unsigned part = 0;
     OFString lastFile;
 
   protected:
     // Each C-STORE sub-operation is written under a temporary name, reported when complete.
     OFString createStorageFilename(DcmDataset * /*dataset*/) override {
         char name[64];
-        snprintf(name, sizeof name, "/.get-%lu.dcm", ++counter);
+        snprintf(name, sizeof name, "/.get-%u-%lu.dcm", part, ++counter);
         lastFile = folder + name;
         return lastFile;
     }
@@ -273,11 +274,60 @@ int vf_scu_find_series(const vf_scu_peer *peer, const vf_scu_filters *filters, v
     }
 }
 
-int vf_scu_get_series(const vf_scu_peer *peer, const char *study_uid, const char *series_uid, const char *folder,
-                      vf_scu_stored stored, void *context, int *completed, int *failed, char *message, size_t message_size) {
+int vf_scu_find_instances(const vf_scu_peer *peer, const char *study_uid, const char *series_uid, vf_scu_found_instance found,
+                          void *context, char *message, size_t message_size) {
+    try {
+        DcmSCU scu;
+        configure(scu, *peer);
+        OFList<OFString> ts;
+        ts.push_back(UID_LittleEndianExplicitTransferSyntax);
+        ts.push_back(UID_LittleEndianImplicitTransferSyntax);
+        scu.addPresentationContext(UID_FINDStudyRootQueryRetrieveInformationModel, ts);
+        T_ASC_PresentationContextID id = openAssociation(scu, UID_FINDStudyRootQueryRetrieveInformationModel, "Study Root C-FIND", message, message_size);
+        if (id == 0) return -1;
+        DcmDataset keys;
+        keys.putAndInsertOFStringArray(DCM_QueryRetrieveLevel, "IMAGE");
+        keys.putAndInsertOFStringArray(DCM_StudyInstanceUID, study_uid);
+        keys.putAndInsertOFStringArray(DCM_SeriesInstanceUID, series_uid);
+        keys.putAndInsertOFStringArray(DCM_SOPInstanceUID, "");
+        OFList<QRResponse *> responses;
+        OFCondition cond = scu.sendFINDRequest(id, &keys, &responses);
+        int result = 0;
+        if (cond.bad()) {
+            copyMessage(message, message_size, describe("C-FIND failed", cond));
+            result = -1;
+        }
+        for (QRResponse *r : responses) {
+            if (result == 0 && r->m_dataset != NULL && found != NULL) {
+                OFString uid = text(r->m_dataset, DCM_SOPInstanceUID);
+                if (!uid.empty()) found(uid.c_str(), context);
+            }
+            if (result == 0 && r->m_status != 0 && r->m_status != 0xFF00 && r->m_status != 0xFF01) {
+                char buffer[96];
+                snprintf(buffer, sizeof buffer, "C-FIND ended with status 0x%04x", r->m_status);
+                copyMessage(message, message_size, buffer);
+                result = -1;
+            }
+            delete r;
+        }
+        scu.releaseAssociation();
+        return result;
+    } catch (const std::exception &e) {
+        copyMessage(message, message_size, std::string("C-FIND failed: ") + e.what());
+        return -1;
+    } catch (...) {
+        copyMessage(message, message_size, "C-FIND failed");
+        return -1;
+    }
+}
+
+int vf_scu_get_series(const vf_scu_peer *peer, const char *study_uid, const char *series_uid, const char *const *instance_uids,
+                      size_t instance_count, unsigned part, const char *folder, vf_scu_stored stored, void *context,
+                      int *completed, int *failed, char *message, size_t message_size) {
     try {
         VFRetrieveSCU scu;
         configure(scu, *peer);
+        scu.part = part;
         scu.stored = stored;
         scu.context = context;
         scu.folder = folder;
@@ -296,9 +346,18 @@ int vf_scu_get_series(const vf_scu_peer *peer, const char *study_uid, const char
         T_ASC_PresentationContextID id = openAssociation(scu, UID_GETStudyRootQueryRetrieveInformationModel, "Study Root C-GET", message, message_size);
         if (id == 0) return -1;
         DcmDataset keys;
-        keys.putAndInsertOFStringArray(DCM_QueryRetrieveLevel, "SERIES");
+        keys.putAndInsertOFStringArray(DCM_QueryRetrieveLevel, instance_count > 0 ? "IMAGE" : "SERIES");
         keys.putAndInsertOFStringArray(DCM_StudyInstanceUID, study_uid);
         keys.putAndInsertOFStringArray(DCM_SeriesInstanceUID, series_uid);
+        if (instance_count > 0) {
+            // UID list matching: the values joined by backslashes.
+            OFString list;
+            for (size_t i = 0; i < instance_count; i++) {
+                if (i > 0) list += "\\";
+                list += instance_uids[i];
+            }
+            keys.putAndInsertOFStringArray(DCM_SOPInstanceUID, list);
+        }
         OFList<RetrieveResponse *> responses;
         OFCondition cond = scu.sendCGETRequest(id, &keys, &responses);
         int result = 0;

@@ -44,6 +44,11 @@ public struct DIMSEClient: SeriesSource {
     /// Retrieve by C-MOVE to this AE title, listening on this port (the peer must know the AE title as this
     /// host and port); nil: C-GET. C-MOVE retrievals of one process run one at a time, since they share the port.
     public var move: (aeTitle: String, port: UInt16)?
+    /// C-GET: associations that share the retrieval of one series (its instances listed by an IMAGE-level
+    /// C-FIND, then split between them); a PACS answers each association's sub-operations one by one, so
+    /// several in parallel multiply the throughput. 1, or a peer that lists no instances, retrieves the series
+    /// on one association. C-MOVE always uses one.
+    public var associations = 4
 
     public var name: String { "dimse://\(calledAETitle)@\(host):\(port)" }
 
@@ -136,7 +141,34 @@ public struct DIMSEClient: SeriesSource {
         }
     }
 
+    /// The SOP Instance UIDs of a series (Study Root C-FIND at IMAGE level).
+    /// - Throws: `DIMSEError` when the search fails.
+    public func instanceUIDs(of series: RemoteSeries) throws -> [String] {
+        final class Found: @unchecked Sendable { var uids: [String] = [] }
+        let found = Found()
+        var message = [CChar](repeating: 0, count: 512)
+        let context = Unmanaged.passUnretained(found).toOpaque()
+        let status: Int32 = withPeer { peer in
+            series.studyUID.withCString { study in
+                series.seriesUID.withCString { uid in
+                    message.withUnsafeMutableBufferPointer { buffer in
+                        vf_scu_find_instances(&peer, study, uid, { sop, context in
+                            guard let sop, let context else { return }
+                            Unmanaged<Found>.fromOpaque(context).takeUnretainedValue().uids.append(String(cString: sop))
+                        }, context, buffer.baseAddress, buffer.count)
+                    }
+                }
+            }
+        }
+        if status != 0 { throw DIMSEError(message: "\(name): \(cText(message))", isRetryable: true) }
+        var seen = Set<String>()
+        return found.uids.filter { seen.insert($0).inserted }
+    }
+
     public func retrieveSeries(_ series: RemoteSeries, into directory: String) throws -> (instances: Int, bytes: Int64) {
+        if move == nil && associations > 1, let uids = try? instanceUIDs(of: series), uids.count >= 2 * associations {
+            return try retrieveInParallel(series, instances: uids, into: directory)
+        }
         let files = ReceivedFiles(directory: directory, seriesUID: move == nil ? nil : series.seriesUID)
         var completed: Int32 = 0, failed: Int32 = 0
         var message = [CChar](repeating: 0, count: 512)
@@ -151,7 +183,8 @@ public struct DIMSEClient: SeriesSource {
                     directory.withCString { dir in
                         message.withUnsafeMutableBufferPointer { buffer in
                             guard let move else {
-                                return vf_scu_get_series(&peer, study, uid, dir, stored, context, &completed, &failed, buffer.baseAddress, buffer.count)
+                                return vf_scu_get_series(&peer, study, uid, nil, 0, 0, dir, stored, context, &completed, &failed,
+                                                         buffer.baseAddress, buffer.count)
                             }
                             return move.aeTitle.withCString { ae in
                                 DIMSEClient.moveLock.lock()
@@ -176,6 +209,75 @@ public struct DIMSEClient: SeriesSource {
 
     /// C-MOVE retrievals share the listening port: one at a time per process.
     private static let moveLock = NSLock()
+
+    /// C-GET of `instances` of `series` on `associations` associations at once, each taking the next part
+    /// (at most 500 UIDs per request) until none is left.
+    private func retrieveInParallel(_ series: RemoteSeries, instances: [String], into directory: String) throws -> (instances: Int, bytes: Int64) {
+        let files = ReceivedFiles(directory: directory, seriesUID: nil)
+        let size = min(500, (instances.count + associations - 1) / associations)
+        let parts = stride(from: 0, to: instances.count, by: size).map { Array(instances[$0..<min($0 + size, instances.count)]) }
+        final class Shared: @unchecked Sendable {
+            let lock = NSLock()
+            var next = 0, completed = 0, failed = 0
+            var error: DIMSEError?
+        }
+        let shared = Shared()
+        let group = DispatchGroup()
+        for worker in 0..<min(associations, parts.count) {
+            group.enter()
+            let thread = Thread { [self] in
+                defer { group.leave() }
+                while true {
+                    shared.lock.lock()
+                    let index = shared.next
+                    shared.next += 1
+                    let stop = index >= parts.count || shared.error != nil
+                    shared.lock.unlock()
+                    if stop { return }
+                    let context = Unmanaged.passUnretained(files).toOpaque()
+                    var completed: Int32 = 0, failed: Int32 = 0
+                    var message = [CChar](repeating: 0, count: 512)
+                    let uids = parts[index].map { strdup($0) }
+                    defer { uids.forEach { free($0) } }
+                    let status: Int32 = withPeer { peer in
+                        series.studyUID.withCString { study in
+                            series.seriesUID.withCString { uid in
+                                directory.withCString { dir in
+                                    message.withUnsafeMutableBufferPointer { buffer in
+                                        uids.map { UnsafePointer($0) }.withUnsafeBufferPointer { list in
+                                            vf_scu_get_series(&peer, study, uid, list.baseAddress, list.count, UInt32(worker), dir, { path, context in
+                                                guard let path, let context else { return }
+                                                Unmanaged<ReceivedFiles>.fromOpaque(context).takeUnretainedValue().add(String(cString: path))
+                                            }, context, &completed, &failed, buffer.baseAddress, buffer.count)
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    shared.lock.lock()
+                    shared.completed += Int(completed)
+                    shared.failed += Int(failed)
+                    if status != 0 && shared.error == nil {
+                        shared.error = DIMSEError(message: "\(name): \(cText(message))", isRetryable: status == -1)
+                    }
+                    shared.lock.unlock()
+                }
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+        group.wait()
+        if let problem = files.problem { throw DIMSEError(message: problem, isRetryable: false) }
+        if let error = shared.error { throw error }
+        if shared.failed > 0 {
+            throw DIMSEError(message: "\(name): \(shared.failed) of \(shared.failed + shared.completed) instances failed to arrive (C-GET sub-operations)", isRetryable: true)
+        }
+        if files.count < instances.count {
+            throw DIMSEError(message: "\(name): \(files.count) of the series' \(instances.count) instances arrived", isRetryable: true)
+        }
+        return (files.count, files.bytes)
+    }
 }
 
 extension DIMSEClient: InstanceDestination {
@@ -264,11 +366,16 @@ private final class ReceivedFiles: @unchecked Sendable {
         self.seriesUID = seriesUID
     }
 
+    private let lock = NSLock()
+
+    /// Thread-safe: the associations of a parallel C-GET report into one `ReceivedFiles`.
     func add(_ path: String) {
         if let seriesUID, (try? DICOMHeader.read(path))?.seriesInstanceUID != seriesUID {
             unlink(path)
             return
         }
+        lock.lock()
+        defer { lock.unlock() }
         count += 1
         let final = "\(directory)/\(String(format: "%05d", count)).dcm"
         if rename(path, final) != 0 { problem = "\(final): cannot rename the received instance: \(String(cString: strerror(errno)))" }

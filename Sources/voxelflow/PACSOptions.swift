@@ -88,6 +88,9 @@ struct PACSSourceOptions: ParsableArguments {
     @Option(name: .long, help: "The AE title the peer sends C-MOVE instances to (default: --calling-ae).")
     var moveAe: String?
 
+    @Option(name: .long, help: "C-GET from a DIMSE peer: associations that share each series (its instances listed by C-FIND, then split between them), 1–16 (default 4; 1 retrieves a series on one association).")
+    var associations = 4
+
     @Option(name: .long, help: "Only series of this modality (CT, MR, PT, …); repeatable.")
     var modality: [String] = []
 
@@ -109,6 +112,7 @@ struct PACSSourceOptions: ParsableArguments {
     func validate() throws {
         if moveAe != nil && movePort == nil { throw ValidationError("--move-ae needs --move-port (the port the instances arrive on)") }
         if movePort == 0 { throw ValidationError("--move-port must be 1–65535") }
+        if !(1...16).contains(associations) { throw ValidationError("--associations must be 1–16") }
     }
 
     /// True for the addresses these options serve.
@@ -134,6 +138,7 @@ struct PACSSourceOptions: ParsableArguments {
         if let accessions { query.accessionNumbers = try PACSSourceOptions.lines(accessions) }
         if url.lowercased().hasPrefix("dimse://") {
             var client = try DIMSEClient(url: url, callingAETitle: callingAe)
+            client.associations = associations
             if let movePort { try client.retrieveByMove(aeTitle: moveAe ?? callingAe, port: movePort) }
             return (client, query)
         }

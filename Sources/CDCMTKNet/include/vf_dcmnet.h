@@ -66,15 +66,26 @@ typedef void (*vf_scu_found)(const char *study_uid, const char *series_uid, cons
 int vf_scu_find_series(const vf_scu_peer *peer, const vf_scu_filters *filters, vf_scu_found found, void *context,
                        char *message, size_t message_size);
 
+/// One instance found: its SOP Instance UID.
+typedef void (*vf_scu_found_instance)(const char *sop_instance_uid, void *context);
+
+/// Study Root C-FIND at IMAGE level: the SOP Instance UIDs of one series. Returns 0 when the search
+/// completed, -1 otherwise (message says why).
+int vf_scu_find_instances(const vf_scu_peer *peer, const char *study_uid, const char *series_uid, vf_scu_found_instance found,
+                          void *context, char *message, size_t message_size);
+
 /// Called after each instance of a C-GET is written to `path` (a temporary name the callee renames).
 typedef void (*vf_scu_stored)(const char *path, void *context);
 
 /// Study Root C-GET of one series into `folder` (instances arrive as C-STORE sub-operations on the same
-/// association, for the storage SOP classes of DCMTK's common list). `completed` and `failed` receive the
-/// peer's final sub-operation counts. Returns 0 when the retrieval completed (even with failed
-/// sub-operations), -1 otherwise.
-int vf_scu_get_series(const vf_scu_peer *peer, const char *study_uid, const char *series_uid, const char *folder,
-                      vf_scu_stored stored, void *context, int *completed, int *failed, char *message, size_t message_size);
+/// association, for the storage SOP classes of DCMTK's common list). With `instance_count` > 0, only the
+/// instances `instance_uids` of the series (IMAGE level, a UID list), so that several associations can
+/// share a series; `part` keeps the temporary names of simultaneous calls into one folder apart.
+/// `completed` and `failed` receive the peer's final sub-operation counts. Returns 0 when the retrieval
+/// completed (even with failed sub-operations), -1 otherwise.
+int vf_scu_get_series(const vf_scu_peer *peer, const char *study_uid, const char *series_uid, const char *const *instance_uids,
+                      size_t instance_count, unsigned part, const char *folder, vf_scu_stored stored, void *context,
+                      int *completed, int *failed, char *message, size_t message_size);
 
 /// Study Root C-MOVE of one series to `move_ae_title`, which the peer must know as this host and
 /// `move_port`: for the duration of the request a storage SCP with that AE title listens on the port and
