@@ -88,7 +88,7 @@ struct PACSSourceOptions: ParsableArguments {
     @Option(name: .long, help: "The AE title the peer sends C-MOVE instances to (default: --calling-ae).")
     var moveAe: String?
 
-    @Option(name: .long, help: "C-GET from a DIMSE peer: associations that share each series (its instances listed by C-FIND, then split between them), 1–16 (default 4; 1 retrieves a series on one association).")
+    @Option(name: .long, help: "C-GET from a DIMSE peer: associations that share each series (its instances listed by C-FIND, then split between them), 1–16 (default 4; 1 retrieves a series on one association). With several series at once, the peer sees up to that many times N associations.")
     var associations = 4
 
     @Option(name: .long, help: "Only series of this modality (CT, MR, PT, …); repeatable.")
