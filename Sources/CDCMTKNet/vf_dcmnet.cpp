@@ -220,27 +220,23 @@ Uint16 lastRetrieveStatus(OFList<RetrieveResponse *> &responses, int *completed,
 
 }  // namespace
 
-int vf_scu_find_series(const vf_scu_peer *peer, const vf_scu_filters *filters, vf_scu_found found, void *context,
-                       char *message, size_t message_size) {
+namespace {
+
+/// One Study Root C-FIND with the keys `fill` puts in; each answer's dataset goes to `each`. Returns 0 when
+/// the search completed, -1 otherwise (message says why).
+template <typename Fill, typename Each>
+int studyRootFind(const vf_scu_peer &peer, Fill fill, Each each, char *message, size_t message_size) {
     try {
+        DcmDataset keys;
+        fill(keys);
         DcmSCU scu;
-        configure(scu, *peer);
+        configure(scu, peer);
         OFList<OFString> ts;
         ts.push_back(UID_LittleEndianExplicitTransferSyntax);
         ts.push_back(UID_LittleEndianImplicitTransferSyntax);
         scu.addPresentationContext(UID_FINDStudyRootQueryRetrieveInformationModel, ts);
         T_ASC_PresentationContextID id = openAssociation(scu, UID_FINDStudyRootQueryRetrieveInformationModel, "Study Root C-FIND", message, message_size);
         if (id == 0) return -1;
-        DcmDataset keys;
-        keys.putAndInsertOFStringArray(DCM_QueryRetrieveLevel, "SERIES");
-        keys.putAndInsertOFStringArray(DCM_StudyInstanceUID, "");
-        keys.putAndInsertOFStringArray(DCM_SeriesInstanceUID, "");
-        keys.putAndInsertOFStringArray(DCM_Modality, filters->modality ? filters->modality : "");
-        keys.putAndInsertOFStringArray(DCM_SeriesDescription, "");
-        keys.putAndInsertOFStringArray(DCM_StudyDate, filters->study_date ? filters->study_date : "");
-        keys.putAndInsertOFStringArray(DCM_NumberOfSeriesRelatedInstances, "");
-        if (filters->patient_id && filters->patient_id[0]) keys.putAndInsertOFStringArray(DCM_PatientID, filters->patient_id);
-        if (filters->accession_number && filters->accession_number[0]) keys.putAndInsertOFStringArray(DCM_AccessionNumber, filters->accession_number);
         OFList<QRResponse *> responses;
         OFCondition cond = scu.sendFINDRequest(id, &keys, &responses);
         int result = 0;
@@ -249,12 +245,7 @@ int vf_scu_find_series(const vf_scu_peer *peer, const vf_scu_filters *filters, v
             result = -1;
         }
         for (QRResponse *r : responses) {
-            if (result == 0 && r->m_dataset != NULL && found != NULL) {
-                OFString count = text(r->m_dataset, DCM_NumberOfSeriesRelatedInstances);
-                found(text(r->m_dataset, DCM_StudyInstanceUID).c_str(), text(r->m_dataset, DCM_SeriesInstanceUID).c_str(),
-                      text(r->m_dataset, DCM_Modality).c_str(), text(r->m_dataset, DCM_SeriesDescription).c_str(),
-                      text(r->m_dataset, DCM_StudyDate).c_str(), count.empty() ? -1 : atoi(count.c_str()), context);
-            }
+            if (result == 0 && r->m_dataset != NULL) each(r->m_dataset);
             if (result == 0 && r->m_status != 0 && r->m_status != 0xFF00 && r->m_status != 0xFF01) {
                 char buffer[96];
                 snprintf(buffer, sizeof buffer, "C-FIND ended with status 0x%04x", r->m_status);
@@ -274,51 +265,41 @@ int vf_scu_find_series(const vf_scu_peer *peer, const vf_scu_filters *filters, v
     }
 }
 
+}  // namespace
+
+int vf_scu_find_series(const vf_scu_peer *peer, const vf_scu_filters *filters, vf_scu_found found, void *context,
+                       char *message, size_t message_size) {
+    auto fill = [&](DcmDataset &keys) {
+        keys.putAndInsertOFStringArray(DCM_QueryRetrieveLevel, "SERIES");
+        keys.putAndInsertOFStringArray(DCM_StudyInstanceUID, "");
+        keys.putAndInsertOFStringArray(DCM_SeriesInstanceUID, "");
+        keys.putAndInsertOFStringArray(DCM_Modality, filters->modality ? filters->modality : "");
+        keys.putAndInsertOFStringArray(DCM_SeriesDescription, "");
+        keys.putAndInsertOFStringArray(DCM_StudyDate, filters->study_date ? filters->study_date : "");
+        keys.putAndInsertOFStringArray(DCM_NumberOfSeriesRelatedInstances, "");
+        if (filters->patient_id && filters->patient_id[0]) keys.putAndInsertOFStringArray(DCM_PatientID, filters->patient_id);
+        if (filters->accession_number && filters->accession_number[0]) keys.putAndInsertOFStringArray(DCM_AccessionNumber, filters->accession_number);
+    };
+    return studyRootFind(*peer, fill, [&](DcmDataset *d) {
+        if (found == NULL) return;
+        OFString count = text(d, DCM_NumberOfSeriesRelatedInstances);
+        found(text(d, DCM_StudyInstanceUID).c_str(), text(d, DCM_SeriesInstanceUID).c_str(), text(d, DCM_Modality).c_str(),
+              text(d, DCM_SeriesDescription).c_str(), text(d, DCM_StudyDate).c_str(), count.empty() ? -1 : atoi(count.c_str()), context);
+    }, message, message_size);
+}
+
 int vf_scu_find_instances(const vf_scu_peer *peer, const char *study_uid, const char *series_uid, vf_scu_found_instance found,
                           void *context, char *message, size_t message_size) {
-    try {
-        DcmSCU scu;
-        configure(scu, *peer);
-        OFList<OFString> ts;
-        ts.push_back(UID_LittleEndianExplicitTransferSyntax);
-        ts.push_back(UID_LittleEndianImplicitTransferSyntax);
-        scu.addPresentationContext(UID_FINDStudyRootQueryRetrieveInformationModel, ts);
-        T_ASC_PresentationContextID id = openAssociation(scu, UID_FINDStudyRootQueryRetrieveInformationModel, "Study Root C-FIND", message, message_size);
-        if (id == 0) return -1;
-        DcmDataset keys;
+    auto fill = [&](DcmDataset &keys) {
         keys.putAndInsertOFStringArray(DCM_QueryRetrieveLevel, "IMAGE");
         keys.putAndInsertOFStringArray(DCM_StudyInstanceUID, study_uid);
         keys.putAndInsertOFStringArray(DCM_SeriesInstanceUID, series_uid);
         keys.putAndInsertOFStringArray(DCM_SOPInstanceUID, "");
-        OFList<QRResponse *> responses;
-        OFCondition cond = scu.sendFINDRequest(id, &keys, &responses);
-        int result = 0;
-        if (cond.bad()) {
-            copyMessage(message, message_size, describe("C-FIND failed", cond));
-            result = -1;
-        }
-        for (QRResponse *r : responses) {
-            if (result == 0 && r->m_dataset != NULL && found != NULL) {
-                OFString uid = text(r->m_dataset, DCM_SOPInstanceUID);
-                if (!uid.empty()) found(uid.c_str(), context);
-            }
-            if (result == 0 && r->m_status != 0 && r->m_status != 0xFF00 && r->m_status != 0xFF01) {
-                char buffer[96];
-                snprintf(buffer, sizeof buffer, "C-FIND ended with status 0x%04x", r->m_status);
-                copyMessage(message, message_size, buffer);
-                result = -1;
-            }
-            delete r;
-        }
-        scu.releaseAssociation();
-        return result;
-    } catch (const std::exception &e) {
-        copyMessage(message, message_size, std::string("C-FIND failed: ") + e.what());
-        return -1;
-    } catch (...) {
-        copyMessage(message, message_size, "C-FIND failed");
-        return -1;
-    }
+    };
+    return studyRootFind(*peer, fill, [&](DcmDataset *d) {
+        OFString uid = text(d, DCM_SOPInstanceUID);
+        if (found != NULL && !uid.empty()) found(uid.c_str(), context);
+    }, message, message_size);
 }
 
 int vf_scu_get_series(const vf_scu_peer *peer, const char *study_uid, const char *series_uid, const char *const *instance_uids,
