@@ -10,9 +10,7 @@ enum DICOMWriterSupport {
     /// `emptyWarning` is given.
     static func seriesAndLabels(_ context: inout CaseContext, reference: String, source: String, purpose: String,
                                 emptyWarning: String?) throws -> (DICOMStack, LabelMap)? {
-        guard case .dicomSeries(let stack, _)? = context.inputs[reference]?.source else {
-            throw CaseError.wrongKind(id: reference, found: "not a DICOM series", needed: "a dicom-series input", hint: purpose)
-        }
+        let stack = try series(context, reference: reference, purpose: purpose)
         var labels = try context.labels(source)
         if let emptyWarning, labels.labelsPresent().allSatisfy({ $0 == 0 }) {
             context.warnings.append("\(source): \(emptyWarning)")
@@ -23,6 +21,15 @@ enum DICOMWriterSupport {
             labels = try LabelMap(ResampleToGrid(target: grid, interpolation: .nearest).apply(labels.volume))
         }
         return (stack, labels)
+    }
+
+    /// The stack of the case's `dicom-series` input `reference`.
+    /// - Throws: `CaseError.wrongKind` naming `purpose` when `reference` is not a DICOM series input.
+    static func series(_ context: CaseContext, reference: String, purpose: String) throws -> DICOMStack {
+        guard case .dicomSeries(let stack, _)? = context.inputs[reference]?.source else {
+            throw CaseError.wrongKind(id: reference, found: "not a DICOM series", needed: "a dicom-series input", hint: purpose)
+        }
+        return stack
     }
 
     /// The stage's `labelTable` (a file or inline), or nil.
@@ -213,10 +220,8 @@ struct WriteDICOMSRStage: Stage {
     let seriesDescription: String
 
     func run(_ context: inout CaseContext) throws -> StageValue? {
-        guard case .dicomSeries(let stack, _)? = context.inputs[reference]?.source else {
-            throw CaseError.wrongKind(id: reference, found: "not a DICOM series", needed: "a dicom-series input",
-                                      hint: "a measurement report refers to the DICOM series its SEG segments")
-        }
+        let stack = try DICOMWriterSupport.series(context, reference: reference,
+                                                  purpose: "a measurement report refers to the DICOM series its SEG segments")
         let segFile = "\(context.stagingDirectory)/\(context.outputName(seg, id: id))"
         guard FileManager.default.fileExists(atPath: segFile) else {
             // The SEG stage writes nothing for an empty label map; then there is nothing to measure either.

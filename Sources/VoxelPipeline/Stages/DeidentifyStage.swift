@@ -67,9 +67,7 @@ struct DeidentifyStage: Stage {
     let deidentifier: DICOMDeidentifier
 
     func run(_ context: inout CaseContext) throws -> StageValue? {
-        guard case .dicomSeries(let stack, _)? = context.inputs[reference]?.source else {
-            throw CaseError.wrongKind(id: reference, found: "not a DICOM series", needed: "a dicom-series input", hint: "deidentify copies the files of a DICOM series")
-        }
+        let stack = try DICOMWriterSupport.series(context, reference: reference, purpose: "deidentify copies the files of a DICOM series")
         let folder = try context.outputFile(context.outputName(path, id: id))
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
