@@ -12,7 +12,7 @@ Writes one safetensors file per case (float32, small shapes, fixed seeds):
                         step1.NAME (running statistics after one forward pass), sgd.NAME (parameters and running
                         statistics after 3 SGD steps); metadata "config"
 
-Pass "cls" as a second argument to write only the cls_* files.
+Pass "cls" as a second argument to write only the cls_* files, "winograd" to write only layer_conv3d_winograd.
 """
 import json
 import os
@@ -51,6 +51,13 @@ def layer_case(name, module, x_shape, config, seed):
     save(name, tensors, config)
 
 
+def winograd():
+    # Enough channels and 2×2×2 tiles (8·8·5 = 320) for VoxelFlow's Winograd path, in the forward pass and in
+    # the input gradient (a convolution of the 12-channel output gradient); odd sizes give clipped tiles.
+    layer_case("layer_conv3d_winograd", torch.nn.Conv3d(8, 12, 3, padding=1), (1, 8, 15, 16, 9),
+               {"op": "conv", "kernel": [3, 3, 3], "stride": [1, 1, 1], "padding": [1, 1, 1], "dilation": [1, 1, 1], "groups": 1}, 12)
+
+
 def layers():
     layer_case("layer_conv3d_basic", torch.nn.Conv3d(3, 4, 3, padding=1), (2, 3, 6, 7, 5),
                {"op": "conv", "kernel": [3, 3, 3], "stride": [1, 1, 1], "padding": [1, 1, 1], "dilation": [1, 1, 1], "groups": 1}, 1)
@@ -58,6 +65,7 @@ def layers():
                {"op": "conv", "kernel": [3, 3, 3], "stride": [2, 2, 2], "padding": [2, 2, 2], "dilation": [2, 2, 2], "groups": 1}, 2)
     layer_case("layer_conv3d_groups_nobias", torch.nn.Conv3d(4, 6, (3, 1, 3), padding=(1, 0, 1), groups=2, bias=False), (2, 4, 5, 6, 5),
                {"op": "conv", "kernel": [3, 1, 3], "stride": [1, 1, 1], "padding": [1, 0, 1], "dilation": [1, 1, 1], "groups": 2}, 3)
+    winograd()
     layer_case("layer_convtranspose3d_stride2", torch.nn.ConvTranspose3d(4, 3, 3, stride=2, padding=1, output_padding=1), (2, 4, 4, 5, 3),
                {"op": "convtranspose", "kernel": [3, 3, 3], "stride": [2, 2, 2], "padding": [1, 1, 1], "dilation": [1, 1, 1],
                 "outputPadding": [1, 1, 1], "groups": 1}, 4)
@@ -214,6 +222,9 @@ def classifiers():
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[2] == "winograd":
+        winograd()
+        sys.exit(0)
     if len(sys.argv) > 2 and sys.argv[2] == "cls":
         classifiers()
         sys.exit(0)

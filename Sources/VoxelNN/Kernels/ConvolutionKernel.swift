@@ -63,6 +63,10 @@ enum ConvolutionKernel {
         let outSpatial = outSize.reduce(1, *), inSpatial = inSize.reduce(1, *)
         // Every element is written by sgemm (beta 0).
         var y = Tensor(uninitialized: [n, cout] + outSize)
+        if WinogradConvolution.applies(geometry: geometry, groups: groups, inChannels: cin, outChannels: cout, size: inSize) {
+            winograd(inputs: inputs, weight: weight, bias: bias, into: &y)
+            return y
+        }
         let oW = outSize[2], outRows = outSize[0] * outSize[1]
         let (rowsPerBlock, blocks) = balancedBlocks(outRows: outRows, rowBytes: 4 * rows * oW)
         let workers = max(1, min(GEMM.workers, blocks))
@@ -108,6 +112,32 @@ enum ConvolutionKernel {
         }
         }
         return y
+    }
+
+    /// The Winograd path of `forward` (see `WinogradConvolution.applies`): output size equals input size.
+    private static func winograd(inputs: [Tensor], weight: Tensor, bias: Tensor?, into y: inout Tensor) {
+        let n = y.shape[0], cout = y.shape[1], cin = weight.shape[1]
+        let size = Array(y.shape[2...4]), spatial = size.reduce(1, *)
+        let transformed = weight.data.withUnsafeBufferPointer { wb in
+            wb.baseAddress.map { WinogradConvolution.transformedWeights($0, outChannels: cout, inChannels: cin) } ?? []
+        }
+        let biasValues = bias?.data ?? []
+        withPointers(inputs) { parts in
+            let planes = (0..<n).map { b in
+                zip(parts, inputs).flatMap { part, tensor in
+                    (0..<tensor.shape[1]).map { ch in Shared(part + (b * tensor.shape[1] + ch) * spatial) }
+                }
+            }
+            transformed.withUnsafeBufferPointer { ub in
+                biasValues.withUnsafeBufferPointer { bb in
+                    y.data.withUnsafeMutableBufferPointer { yb in
+                        guard let u = ub.baseAddress, let yp = yb.baseAddress else { return }
+                        WinogradConvolution.forward(planes: planes, size: size, transformed: u, outChannels: cout,
+                                                    bias: bias == nil ? nil : bb.baseAddress, into: yp)
+                    }
+                }
+            }
+        }
     }
 
     /// Output rows per block so that a block's columns fit `workerBlockBytes`, evened out so that the blocks

@@ -1,0 +1,250 @@
+import VoxelCore
+import VoxelSupport
+
+/// 3×3×3 convolutions with stride 1, padding 1 and dilation 1 by Winograd's minimal filtering F(2×2×2, 3×3×3).
+///
+/// Each 2×2×2 block of output (a *tile*) is computed from the 4×4×4 block of input around it. The input block is
+/// transformed (`Bᵀ d B` along each axis), the kernel likewise (`G g Gᵀ`), and the 64 transformed positions are
+/// 64 independent matrix products `M[p] = U[p] (Cout × Cin) · V[p] (Cin × tiles)` on `cblas_sgemm`; the inverse
+/// transform (`Aᵀ m A`) turns each 4×4×4 block of `M` back into its 2×2×2 outputs. That is 64 multiplies for 8
+/// outputs where the direct convolution needs 216: 3.4× less arithmetic, with transforms of additions only
+/// (and halves in `G`), so float32 results stay within a few ulp·Cin of the direct sum.
+///
+/// Tiles are processed in blocks of whole tile rows whose transformed input and products fit a per-core
+/// workspace, each core taking every k-th block (as `ConvolutionKernel.forward` does with im2col blocks).
+enum WinogradConvolution {
+    /// Below this many input or output channels the 64 products are too thin for sgemm to beat im2col.
+    static let minimumChannels = 8
+    /// Below this many 2×2×2 tiles (16³ has 512, 8³ only 64) the products are too narrow to amortise sgemm's
+    /// packing of `U`, and im2col's row-split sgemm is faster (`voxelflow-bench layers --set nnunet`). The bound
+    /// does not depend on the number of cores, so results do not either.
+    static let minimumTiles = 256
+    /// Bytes of transformed input and products per block (1 MB measured best of 0.5–4 MB with
+    /// `voxelflow-bench layers --set nnunet`), but at least `minimumBlockTiles` tiles per block.
+    static let workerBlockBytes = 1 << 20
+    static let minimumBlockTiles = 128
+
+    /// Whether a convolution of an input of spatial size `size` has the shape this kernel computes, and is large
+    /// enough for it to pay.
+    static func applies(geometry: ConvGeometry, groups: Int, inChannels: Int, outChannels: Int, size: [Int]) -> Bool {
+        guard geometry.kernel == [3, 3, 3], geometry.stride == [1, 1, 1], geometry.padding == [1, 1, 1],
+              geometry.dilation == [1, 1, 1], groups == 1, size.count == 3,
+              inChannels >= minimumChannels, outChannels >= minimumChannels else { return false }
+        return size.reduce(1) { $0 * (($1 + 1) / 2) } >= minimumTiles
+    }
+
+    /// `U[p][o][c]`, the kernel of output channel o and input channel c transformed by `G g Gᵀ` along each axis
+    /// (`G` = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]); `weight` is `Cout × Cin × 3 × 3 × 3`.
+    static func transformedWeights(_ weight: UnsafePointer<Float>, outChannels cout: Int, inChannels cin: Int) -> [Float] {
+        var u = [Float](repeating: 0, count: 64 * cout * cin)
+        u.withUnsafeMutableBufferPointer { ub in
+            guard let up = ub.baseAddress else { return }
+            var s1 = [Float](repeating: 0, count: 36), s2 = [Float](repeating: 0, count: 48), s3 = [Float](repeating: 0, count: 64)
+            @inline(__always) func g4(_ a: Float, _ b: Float, _ c: Float) -> (Float, Float, Float, Float) {
+                (a, 0.5 * (a + b + c), 0.5 * (a - b + c), c)
+            }
+            for o in 0..<cout {
+                for c in 0..<cin {
+                    let g = weight + (o * cin + c) * 27
+                    // Along W: g[z][y][0..3] → s1[z][y][0..4]
+                    for zy in 0..<9 {
+                        let t = g4(g[zy * 3], g[zy * 3 + 1], g[zy * 3 + 2])
+                        s1[zy * 4] = t.0; s1[zy * 4 + 1] = t.1; s1[zy * 4 + 2] = t.2; s1[zy * 4 + 3] = t.3
+                    }
+                    // Along H: s1[z][0..3][x] → s2[z][0..4][x]
+                    for z in 0..<3 {
+                        for x in 0..<4 {
+                            let t = g4(s1[(z * 3) * 4 + x], s1[(z * 3 + 1) * 4 + x], s1[(z * 3 + 2) * 4 + x])
+                            s2[(z * 4) * 4 + x] = t.0; s2[(z * 4 + 1) * 4 + x] = t.1
+                            s2[(z * 4 + 2) * 4 + x] = t.2; s2[(z * 4 + 3) * 4 + x] = t.3
+                        }
+                    }
+                    // Along D: s2[0..3][y][x] → s3[0..4][y][x]
+                    for yx in 0..<16 {
+                        let t = g4(s2[yx], s2[16 + yx], s2[32 + yx])
+                        s3[yx] = t.0; s3[16 + yx] = t.1; s3[32 + yx] = t.2; s3[48 + yx] = t.3
+                    }
+                    for p in 0..<64 { up[(p * cout + o) * cin + c] = s3[p] }
+                }
+            }
+        }
+        return u
+    }
+
+    /// `y[n, o] = Σ_c weight[o, c] ⋆ x[n, c] + bias[o]` (cross-correlation, zero padding 1) for the channel planes
+    /// `planes[n][c]` of size `size` (D, H, W); `transformed` comes from `transformedWeights`; `y` is
+    /// `N × Cout × D × H × W` and every element of it is written.
+    static func forward(planes: [[Shared<UnsafePointer<Float>>]], size: [Int], transformed: UnsafePointer<Float>,
+                        outChannels cout: Int, bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
+        guard let cin = planes.first?.count, cin > 0 else { return }
+        let (d, h, w) = (size[0], size[1], size[2])
+        let (tD, tH, tW) = ((d + 1) / 2, (h + 1) / 2, (w + 1) / 2)
+        let tileRows = tD * tH
+        let rowBytes = 4 * 64 * (cin + cout) * tW
+        let workers = GEMM.workers
+        let fitting = max(workerBlockBytes / rowBytes, (minimumBlockTiles + tW - 1) / tW, 1)
+        let (rowsPerBlock, blocks) = balanced(rows: tileRows, fitting: fitting, workers: workers)
+        let tilesPerBlock = rowsPerBlock * tW
+        let activeWorkers = max(1, min(workers, blocks))
+        // Per worker: V (64·Cin·T), M (64·Cout·T), and the row scratch of the transforms.
+        let scratch = 64 * tW * 2
+        let perWorker = 64 * (cin + cout) * tilesPerBlock + scratch
+        var workspace = [Float](repeating: 0, count: activeWorkers * perWorker)
+        let us = Shared(transformed), ys = Shared(y), bs = bias.map { Shared($0) }
+        let outSpatial = d * h * w
+        workspace.withUnsafeMutableBufferPointer { wsb in
+            guard let wsBase = wsb.baseAddress else { return }
+            let base = Shared(wsBase)
+            for (n, sources) in planes.enumerated() {
+                let yn = Shared(ys.value + n * cout * outSpatial)
+                Parallel.perform(activeWorkers) { worker in
+                    let v = base.value + worker * perWorker
+                    let m = v + 64 * cin * tilesPerBlock
+                    let rowScratch = m + 64 * cout * tilesPerBlock
+                    for block in stride(from: worker, to: blocks, by: activeWorkers) {
+                        let r0 = block * rowsPerBlock, r1 = min(tileRows, r0 + rowsPerBlock)
+                        let tiles = (r1 - r0) * tW
+                        for c in 0..<cin {
+                            for r in r0..<r1 {
+                                transformInput(sources[c].value, size: (d, h, w), tileRow: (r / tH, r % tH), tilesW: tW,
+                                               into: v + c * tiles + (r - r0) * tW, positionStride: cin * tiles, scratch: rowScratch)
+                            }
+                        }
+                        for p in 0..<64 {
+                            GEMM.multiply(m: cout, n: tiles, k: cin, a: us.value + p * cout * cin, lda: cin,
+                                          b: v + p * cin * tiles, ldb: tiles, c: m + p * cout * tiles, ldc: tiles)
+                        }
+                        for o in 0..<cout {
+                            let biasValue = bs.map { $0.value[o] } ?? 0
+                            for r in r0..<r1 {
+                                transformOutput(m + o * tiles + (r - r0) * tW, positionStride: cout * tiles, tilesW: tW,
+                                                tileRow: (r / tH, r % tH), size: (d, h, w), bias: biasValue,
+                                                into: yn.value + o * outSpatial, scratch: rowScratch)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Tile rows per block so that a block fits `fitting` rows, with at least one block per worker when there are
+    /// rows enough, and blocks of equal size.
+    static func balanced(rows: Int, fitting: Int, workers: Int) -> (rowsPerBlock: Int, blocks: Int) {
+        var blocks = (rows + fitting - 1) / fitting
+        blocks = max(blocks, min(rows, workers))
+        let perBlock = (rows + blocks - 1) / blocks
+        return (perBlock, (rows + perBlock - 1) / perBlock)
+    }
+
+    /// Transforms the input blocks of one row of tiles (tile depth `tileRow.0`, tile row `tileRow.1`, all tiles
+    /// along W) of one channel plane: writes `V[p][tx]` at `into + p · positionStride + tx`.
+    /// `Bᵀ` = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. Input outside the plane is zero (the padding).
+    @inline(__always)
+    static func transformInput(_ plane: UnsafePointer<Float>, size: (Int, Int, Int), tileRow: (Int, Int), tilesW tW: Int,
+                               into v: UnsafeMutablePointer<Float>, positionStride: Int, scratch: UnsafeMutablePointer<Float>) {
+        let (d, h, w) = size
+        // xs[(dz·4 + dy)·4 + kx][tx]: the rows transformed along W.
+        let xs = scratch
+        var present = 0  // bit dz·4 + dy: that input row lies inside the plane
+        for dz in 0..<4 {
+            let z = 2 * tileRow.0 - 1 + dz
+            for dy in 0..<4 {
+                let yy = 2 * tileRow.1 - 1 + dy
+                guard z >= 0, z < d, yy >= 0, yy < h else { continue }
+                present |= 1 << (dz * 4 + dy)
+                let input = plane + (z * h + yy) * w
+                let row = xs + (dz * 4 + dy) * 4 * tW
+                let t0 = row, t1 = row + tW, t2 = row + 2 * tW, t3 = row + 3 * tW
+                // Tile tx reads input columns 2tx − 1 … 2tx + 2; interior tiles read them without bounds checks.
+                @inline(__always) func edge(_ tx: Int) {
+                    @inline(__always) func at(_ x: Int) -> Float { x >= 0 && x < w ? input[x] : 0 }
+                    let a = at(2 * tx - 1), b = at(2 * tx), c = at(2 * tx + 1), e = at(2 * tx + 2)
+                    t0[tx] = a - c; t1[tx] = b + c; t2[tx] = c - b; t3[tx] = b - e
+                }
+                let interiorEnd = w >= 3 ? max(1, min(tW, (w - 3) / 2 + 1)) : 1
+                edge(0)
+                for tx in 1..<interiorEnd {
+                    let q = input + 2 * tx - 1
+                    let a = q[0], b = q[1], c = q[2], e = q[3]
+                    t0[tx] = a - c; t1[tx] = b + c; t2[tx] = c - b; t3[tx] = b - e
+                }
+                for tx in interiorEnd..<tW { edge(tx) }
+            }
+        }
+        // Along H then D, for each kx: the four rows of each (dz, kx) combine into ky, then the four dz into kz.
+        let ys = xs + 64 * tW  // ys[(dz·4 + ky)·4 + kx][tx]
+        for dz in 0..<4 {
+            for kx in 0..<4 {
+                let r0 = xs + ((dz * 4) * 4 + kx) * tW, r1 = xs + ((dz * 4 + 1) * 4 + kx) * tW
+                let r2 = xs + ((dz * 4 + 2) * 4 + kx) * tW, r3 = xs + ((dz * 4 + 3) * 4 + kx) * tW
+                let o0 = ys + ((dz * 4) * 4 + kx) * tW, o1 = ys + ((dz * 4 + 1) * 4 + kx) * tW
+                let o2 = ys + ((dz * 4 + 2) * 4 + kx) * tW, o3 = ys + ((dz * 4 + 3) * 4 + kx) * tW
+                for dy in 0..<4 where present & (1 << (dz * 4 + dy)) == 0 {
+                    (xs + ((dz * 4 + dy) * 4 + kx) * tW).update(repeating: 0, count: tW)
+                }
+                for tx in 0..<tW {
+                    let a = r0[tx], b = r1[tx], c = r2[tx], e = r3[tx]
+                    o0[tx] = a - c; o1[tx] = b + c; o2[tx] = c - b; o3[tx] = b - e
+                }
+            }
+        }
+        for j in 0..<16 {  // j = ky·4 + kx
+            let a = ys + j * tW, b = ys + (16 + j) * tW, c = ys + (32 + j) * tW, e = ys + (48 + j) * tW
+            let v0 = v + j * positionStride, v1 = v + (16 + j) * positionStride
+            let v2 = v + (32 + j) * positionStride, v3 = v + (48 + j) * positionStride
+            for tx in 0..<tW {
+                v0[tx] = a[tx] - c[tx]; v1[tx] = b[tx] + c[tx]; v2[tx] = c[tx] - b[tx]; v3[tx] = b[tx] - e[tx]
+            }
+        }
+    }
+
+    /// Turns the products `M[p][tx]` (at `m + p · positionStride + tx`) of one row of tiles of one output channel
+    /// into its 2×2×2 outputs (`Aᵀ` = [1 1 1 0; 0 1 −1 −1]), adds `bias`, and writes those inside the volume.
+    @inline(__always)
+    static func transformOutput(_ m: UnsafePointer<Float>, positionStride: Int, tilesW tW: Int, tileRow: (Int, Int),
+                                size: (Int, Int, Int), bias: Float, into plane: UnsafeMutablePointer<Float>,
+                                scratch: UnsafeMutablePointer<Float>) {
+        let (d, h, w) = size
+        // zs[(oz·16 + j)][tx] for j = ky·4 + kx, then ws[(oz·2 + oy)·4 + kx][tx].
+        let zs = scratch, ws = scratch + 32 * tW
+        for j in 0..<16 {
+            let a = m + j * positionStride, b = m + (16 + j) * positionStride
+            let c = m + (32 + j) * positionStride, e = m + (48 + j) * positionStride
+            let z0 = zs + j * tW, z1 = zs + (16 + j) * tW
+            for tx in 0..<tW {
+                let bc = b[tx], cc = c[tx]
+                z0[tx] = a[tx] + bc + cc; z1[tx] = bc - cc - e[tx]
+            }
+        }
+        for oz in 0..<2 {
+            for kx in 0..<4 {
+                let a = zs + (oz * 16 + kx) * tW, b = zs + (oz * 16 + 4 + kx) * tW
+                let c = zs + (oz * 16 + 8 + kx) * tW, e = zs + (oz * 16 + 12 + kx) * tW
+                let w0 = ws + ((oz * 2) * 4 + kx) * tW, w1 = ws + ((oz * 2 + 1) * 4 + kx) * tW
+                for tx in 0..<tW {
+                    let bc = b[tx], cc = c[tx]
+                    w0[tx] = a[tx] + bc + cc; w1[tx] = bc - cc - e[tx]
+                }
+            }
+        }
+        let fullPairs = w / 2
+        for oz in 0..<2 {
+            let z = 2 * tileRow.0 + oz
+            guard z < d else { continue }
+            for oy in 0..<2 {
+                let yy = 2 * tileRow.1 + oy
+                guard yy < h else { continue }
+                let row = plane + (z * h + yy) * w
+                let base = ws + ((oz * 2 + oy) * 4) * tW
+                let a = base, b = base + tW, c = base + 2 * tW, e = base + 3 * tW
+                for tx in 0..<fullPairs {
+                    let bc = b[tx], cc = c[tx]
+                    row[2 * tx] = a[tx] + bc + cc + bias
+                    row[2 * tx + 1] = bc - cc - e[tx] + bias
+                }
+                if fullPairs < tW { row[2 * fullPairs] = a[fullPairs] + b[fullPairs] + c[fullPairs] + bias }
+            }
+        }
+    }
+}
