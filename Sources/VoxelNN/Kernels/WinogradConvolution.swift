@@ -34,37 +34,45 @@ enum WinogradConvolution {
     }
 
     /// `U[p][o][c]`, the kernel of output channel o and input channel c transformed by `G g Gᵀ` along each axis
-    /// (`G` = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]); `weight` is `Cout × Cin × 3 × 3 × 3`.
+    /// (`G` = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]); `weight` is `Cout × Cin × 3 × 3 × 3`. Output channels are shared
+    /// out over the cores.
     static func transformedWeights(_ weight: UnsafePointer<Float>, outChannels cout: Int, inChannels cin: Int) -> [Float] {
         var u = [Float](repeating: 0, count: 64 * cout * cin)
         u.withUnsafeMutableBufferPointer { ub in
-            guard let up = ub.baseAddress else { return }
-            var s1 = [Float](repeating: 0, count: 36), s2 = [Float](repeating: 0, count: 48), s3 = [Float](repeating: 0, count: 64)
-            @inline(__always) func g4(_ a: Float, _ b: Float, _ c: Float) -> (Float, Float, Float, Float) {
-                (a, 0.5 * (a + b + c), 0.5 * (a - b + c), c)
-            }
-            for o in 0..<cout {
-                for c in 0..<cin {
-                    let g = weight + (o * cin + c) * 27
-                    // Along W: g[z][y][0..3] → s1[z][y][0..4]
-                    for zy in 0..<9 {
-                        let t = g4(g[zy * 3], g[zy * 3 + 1], g[zy * 3 + 2])
-                        s1[zy * 4] = t.0; s1[zy * 4 + 1] = t.1; s1[zy * 4 + 2] = t.2; s1[zy * 4 + 3] = t.3
-                    }
-                    // Along H: s1[z][0..3][x] → s2[z][0..4][x]
-                    for z in 0..<3 {
-                        for x in 0..<4 {
-                            let t = g4(s1[(z * 3) * 4 + x], s1[(z * 3 + 1) * 4 + x], s1[(z * 3 + 2) * 4 + x])
-                            s2[(z * 4) * 4 + x] = t.0; s2[(z * 4 + 1) * 4 + x] = t.1
-                            s2[(z * 4 + 2) * 4 + x] = t.2; s2[(z * 4 + 3) * 4 + x] = t.3
+            guard let base = ub.baseAddress else { return }
+            let up = Shared(base), wp = Shared(weight)
+            let parts = max(1, min(GEMM.workers, cout * cin / 64))
+            let chunk = (cout + parts - 1) / parts
+            Parallel.perform(parts) { part in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 36 + 48 + 64) { scratch in
+                    guard let s1 = scratch.baseAddress else { return }
+                    let s2 = s1 + 36, s3 = s2 + 48
+                    for o in (part * chunk)..<min(cout, (part + 1) * chunk) {
+                        for c in 0..<cin {
+                            let g = wp.value + (o * cin + c) * 27
+                            // Along W: g[z][y][0..<3] → s1[z][y][0..<4]
+                            for zy in 0..<9 {
+                                let a = g[zy * 3], b = g[zy * 3 + 1], e = g[zy * 3 + 2]
+                                s1[zy * 4] = a; s1[zy * 4 + 1] = 0.5 * (a + b + e)
+                                s1[zy * 4 + 2] = 0.5 * (a - b + e); s1[zy * 4 + 3] = e
+                            }
+                            // Along H: s1[z][0..<3][x] → s2[z][0..<4][x]
+                            for z in 0..<3 {
+                                for x in 0..<4 {
+                                    let a = s1[z * 12 + x], b = s1[z * 12 + 4 + x], e = s1[z * 12 + 8 + x]
+                                    s2[z * 16 + x] = a; s2[z * 16 + 4 + x] = 0.5 * (a + b + e)
+                                    s2[z * 16 + 8 + x] = 0.5 * (a - b + e); s2[z * 16 + 12 + x] = e
+                                }
+                            }
+                            // Along D: s2[0..<3][y][x] → s3[0..<4][y][x]
+                            for yx in 0..<16 {
+                                let a = s2[yx], b = s2[16 + yx], e = s2[32 + yx]
+                                s3[yx] = a; s3[16 + yx] = 0.5 * (a + b + e); s3[32 + yx] = 0.5 * (a - b + e); s3[48 + yx] = e
+                            }
+                            let dst = up.value + o * cin + c
+                            for p in 0..<64 { dst[p * cout * cin] = s3[p] }
                         }
                     }
-                    // Along D: s2[0..3][y][x] → s3[0..4][y][x]
-                    for yx in 0..<16 {
-                        let t = g4(s2[yx], s2[16 + yx], s2[32 + yx])
-                        s3[yx] = t.0; s3[16 + yx] = t.1; s3[32 + yx] = t.2; s3[48 + yx] = t.3
-                    }
-                    for p in 0..<64 { up[(p * cout + o) * cin + c] = s3[p] }
                 }
             }
         }
