@@ -172,7 +172,17 @@ enum WinogradConvolution {
                 }
                 let interiorEnd = w >= 3 ? max(1, min(tW, (w - 3) / 2 + 1)) : 1
                 edge(0)
-                for tx in 1..<interiorEnd {
+                // Eight tiles at a time: their 18 input columns as two overlapping 16-lane loads, split into even
+                // and odd lanes (columns 2tx − 1, 2tx and 2tx + 1, 2tx + 2 of each tile).
+                var tx = 1
+                while tx + 8 <= interiorEnd {
+                    let q = UnsafeRawPointer(input + 2 * tx - 1)
+                    let low = q.loadUnaligned(as: SIMD16<Float>.self), high = (q + 8).loadUnaligned(as: SIMD16<Float>.self)
+                    let a = low.evenHalf, b = low.oddHalf, c = high.evenHalf, e = high.oddHalf
+                    store8(a - c, t0 + tx); store8(b + c, t1 + tx); store8(c - b, t2 + tx); store8(b - e, t3 + tx)
+                    tx += 8
+                }
+                for tx in tx..<interiorEnd {
                     let q = input + 2 * tx - 1
                     let a = q[0], b = q[1], c = q[2], e = q[3]
                     t0[tx] = a - c; t1[tx] = b + c; t2[tx] = c - b; t3[tx] = b - e
@@ -191,20 +201,58 @@ enum WinogradConvolution {
                 for dy in 0..<4 where present & (1 << (dz * 4 + dy)) == 0 {
                     (xs + ((dz * 4 + dy) * 4 + kx) * tW).update(repeating: 0, count: tW)
                 }
-                for tx in 0..<tW {
-                    let a = r0[tx], b = r1[tx], c = r2[tx], e = r3[tx]
-                    o0[tx] = a - c; o1[tx] = b + c; o2[tx] = c - b; o3[tx] = b - e
-                }
+                inputStep(r0, r1, r2, r3, o0, o1, o2, o3, count: tW)
             }
         }
         for j in 0..<16 {  // j = ky·4 + kx
             let a = ys + j * tW, b = ys + (16 + j) * tW, c = ys + (32 + j) * tW, e = ys + (48 + j) * tW
             let v0 = v + j * positionStride, v1 = v + (16 + j) * positionStride
             let v2 = v + (32 + j) * positionStride, v3 = v + (48 + j) * positionStride
-            for tx in 0..<tW {
-                v0[tx] = a[tx] - c[tx]; v1[tx] = b[tx] + c[tx]; v2[tx] = c[tx] - b[tx]; v3[tx] = b[tx] - e[tx]
-            }
+            inputStep(a, b, c, e, v0, v1, v2, v3, count: tW)
         }
+    }
+
+    /// One axis of `Bᵀ` over four rows of `count` values: (a − c, b + c, c − b, b − e), eight lanes at a time.
+    @inline(__always)
+    static func inputStep(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ e: UnsafePointer<Float>,
+                          _ o0: UnsafeMutablePointer<Float>, _ o1: UnsafeMutablePointer<Float>, _ o2: UnsafeMutablePointer<Float>,
+                          _ o3: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + 8 <= count {
+            let va = load8(a + i), vb = load8(b + i), vc = load8(c + i), ve = load8(e + i)
+            store8(va - vc, o0 + i); store8(vb + vc, o1 + i); store8(vc - vb, o2 + i); store8(vb - ve, o3 + i)
+            i += 8
+        }
+        while i < count {
+            let va = a[i], vb = b[i], vc = c[i], ve = e[i]
+            o0[i] = va - vc; o1[i] = vb + vc; o2[i] = vc - vb; o3[i] = vb - ve
+            i += 1
+        }
+    }
+
+    /// One axis of `Aᵀ` over four rows of `count` values: (a + b + c, b − c − e), eight lanes at a time.
+    @inline(__always)
+    static func outputStep(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ e: UnsafePointer<Float>,
+                           _ o0: UnsafeMutablePointer<Float>, _ o1: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + 8 <= count {
+            let vb = load8(b + i), vc = load8(c + i)
+            store8(load8(a + i) + vb + vc, o0 + i); store8(vb - vc - load8(e + i), o1 + i)
+            i += 8
+        }
+        while i < count {
+            let vb = b[i], vc = c[i]
+            o0[i] = a[i] + vb + vc; o1[i] = vb - vc - e[i]
+            i += 1
+        }
+    }
+
+    @inline(__always) static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    @inline(__always) static func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
     }
 
     /// Turns the products `M[p][tx]` (at `m + p · positionStride + tx`) of one row of tiles of one output channel
@@ -220,20 +268,14 @@ enum WinogradConvolution {
             let a = m + j * positionStride, b = m + (16 + j) * positionStride
             let c = m + (32 + j) * positionStride, e = m + (48 + j) * positionStride
             let z0 = zs + j * tW, z1 = zs + (16 + j) * tW
-            for tx in 0..<tW {
-                let bc = b[tx], cc = c[tx]
-                z0[tx] = a[tx] + bc + cc; z1[tx] = bc - cc - e[tx]
-            }
+            outputStep(a, b, c, e, z0, z1, count: tW)
         }
         for oz in 0..<2 {
             for kx in 0..<4 {
                 let a = zs + (oz * 16 + kx) * tW, b = zs + (oz * 16 + 4 + kx) * tW
                 let c = zs + (oz * 16 + 8 + kx) * tW, e = zs + (oz * 16 + 12 + kx) * tW
                 let w0 = ws + ((oz * 2) * 4 + kx) * tW, w1 = ws + ((oz * 2 + 1) * 4 + kx) * tW
-                for tx in 0..<tW {
-                    let bc = b[tx], cc = c[tx]
-                    w0[tx] = a[tx] + bc + cc; w1[tx] = bc - cc - e[tx]
-                }
+                outputStep(a, b, c, e, w0, w1, count: tW)
             }
         }
         let fullPairs = w / 2
