@@ -63,6 +63,33 @@ struct WinogradConvolutionTests {
         #expect(worst <= 2e-6 * max(1, largest), "max abs error \(worst) against values up to \(largest)")
     }
 
+    @Test("the weight gradient equals the direct sum, clipped tiles and several samples included")
+    func weightGradient() {
+        var generator = SeededGenerator(seed: 13)
+        let (n, cin, cout, size) = (2, 8, 9, [15, 9, 17])
+        let geometry = ConvGeometry(kernel: [3, 3, 3], padding: [1, 1, 1])
+        #expect(WinogradConvolution.applies(geometry: geometry, groups: 1, inChannels: cin, outChannels: cout, size: size))
+        let x = Self.random([n, cin] + size, &generator), dy = Self.random([n, cout] + size, &generator)
+        let gradient = ConvolutionKernel.weightGradient(input: x, outputGradient: dy, geometry: geometry, groups: 1)
+        let (d, h, w) = (size[0], size[1], size[2])
+        var worst = 0.0, largest = 0.0
+        for o in 0..<cout { for c in 0..<cin { for i in 0..<3 { for j in 0..<3 { for k in 0..<3 {
+            var sum = 0.0
+            for s in 0..<n { for z in 0..<d { for yy in 0..<h { for xx in 0..<w {
+                let (iz, iy, ix) = (z + i - 1, yy + j - 1, xx + k - 1)
+                guard iz >= 0, iz < d, iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+                sum += Double(dy.data[(((s * cout + o) * d + z) * h + yy) * w + xx])
+                    * Double(x.data[(((s * cin + c) * d + iz) * h + iy) * w + ix])
+            } } } }
+            let value = Double(gradient.data[(((o * cin + c) * 3 + i) * 3 + j) * 3 + k])
+            worst = max(worst, abs(value - sum))
+            largest = max(largest, abs(sum))
+        } } } } }
+        #expect(gradient.shape == [cout, cin, 3, 3, 3])
+        #expect(largest > 1)
+        #expect(worst <= 1e-5 * largest, "max abs error \(worst) against values up to \(largest)")
+    }
+
     @Test("reads a decoder's [skip, upsampled] parts in place")
     func concatenatedParts() throws {
         var generator = SeededGenerator(seed: 12)

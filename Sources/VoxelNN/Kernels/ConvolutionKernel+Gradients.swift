@@ -52,6 +52,18 @@ extension ConvolutionKernel {
         let cinG = cin / groups, coutG = cout / groups
         let rows = cinG * geometry.taps
         let inSpatial = inSize.reduce(1, *), outSpatial = outSize.reduce(1, *)
+        if WinogradConvolution.applies(geometry: geometry, groups: groups, inChannels: cin, outChannels: cout, size: inSize) {
+            var gradient = Tensor(zeros: [cout, cin] + geometry.kernel)
+            x.data.withUnsafeBufferPointer { xp in
+                dy.data.withUnsafeBufferPointer { dp in
+                    guard let xb = xp.baseAddress, let db = dp.baseAddress else { return }
+                    let inputs = (0..<n).map { b in (0..<cin).map { Shared(xb + (b * cin + $0) * inSpatial) } }
+                    let gradients = (0..<n).map { b in (0..<cout).map { Shared(db + (b * cout + $0) * outSpatial) } }
+                    gradient.data = WinogradConvolution.weightGradient(inputs: inputs, outputGradients: gradients, size: inSize)
+                }
+            }
+            return gradient
+        }
         let oW = outSize[2], outRows = outSize[0] * outSize[1]
         let (rowsPerBlock, blocks) = balancedBlocks(outRows: outRows, rowBytes: 4 * rows * oW)
         let workers = max(1, min(GEMM.workers, blocks * n * groups))

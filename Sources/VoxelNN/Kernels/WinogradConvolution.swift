@@ -85,18 +85,13 @@ enum WinogradConvolution {
     static func forward(planes: [[Shared<UnsafePointer<Float>>]], size: [Int], transformed: UnsafePointer<Float>,
                         outChannels cout: Int, bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
         guard let cin = planes.first?.count, cin > 0 else { return }
+        let plan = BlockPlan(size: size, channels: cin + cout)
         let (d, h, w) = (size[0], size[1], size[2])
-        let (tD, tH, tW) = ((d + 1) / 2, (h + 1) / 2, (w + 1) / 2)
-        let tileRows = tD * tH
-        let rowBytes = 4 * 64 * (cin + cout) * tW
-        let workers = GEMM.workers
-        let fitting = max(workerBlockBytes / rowBytes, (minimumBlockTiles + tW - 1) / tW, 1)
-        let (rowsPerBlock, blocks) = balanced(rows: tileRows, fitting: fitting, workers: workers)
+        let (tH, tW, tileRows, rowsPerBlock, blocks) = (plan.tilesH, plan.tilesW, plan.tileRows, plan.rowsPerBlock, plan.blocks)
         let tilesPerBlock = rowsPerBlock * tW
-        let activeWorkers = max(1, min(workers, blocks))
+        let activeWorkers = plan.workers
         // Per worker: V (64·Cin·T), M (64·Cout·T), and the row scratch of the transforms.
-        let scratch = 64 * tW * 2
-        let perWorker = 64 * (cin + cout) * tilesPerBlock + scratch
+        let perWorker = 64 * (cin + cout) * tilesPerBlock + plan.scratch
         var workspace = [Float](repeating: 0, count: activeWorkers * perWorker)
         let us = Shared(transformed), ys = Shared(y), bs = bias.map { Shared($0) }
         let outSpatial = d * h * w
@@ -133,6 +128,24 @@ enum WinogradConvolution {
                     }
                 }
             }
+        }
+    }
+
+    /// How the rows of tiles (all tiles along W at one tile depth and tile row) are cut into blocks, and how many
+    /// cores take them: blocks of about `workerBlockBytes` of transformed values for `channels` (input plus output)
+    /// channels, at least `minimumBlockTiles` tiles each, and at least one block per core.
+    struct BlockPlan {
+        let tilesH: Int, tilesW: Int, tileRows: Int, rowsPerBlock: Int, blocks: Int, workers: Int
+        /// Floats of row scratch the transforms need per worker.
+        var scratch: Int { 64 * tilesW * 2 }
+
+        init(size: [Int], channels: Int) {
+            let (tD, tH, tW) = ((size[0] + 1) / 2, (size[1] + 1) / 2, (size[2] + 1) / 2)
+            let fitting = max(workerBlockBytes / (4 * 64 * channels * tW), (minimumBlockTiles + tW - 1) / tW, 1)
+            let cores = GEMM.workers
+            (tilesH, tilesW, tileRows) = (tH, tW, tD * tH)
+            (rowsPerBlock, blocks) = balanced(rows: tD * tH, fitting: fitting, workers: cores)
+            workers = max(1, min(cores, blocks))
         }
     }
 
