@@ -183,6 +183,50 @@ struct TrainCommandTests {
         #expect(report.contains("Excluded cases") && report.contains("label value 5"))
     }
 
+    @Test("a DICOM series with its DICOM SEG trains; the inference pipeline writes labels on the series' grid")
+    func dicomSeriesRun() throws {
+        let tmp = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(tmp) }
+        // The sample CT series and a SEG of it (1: HU > 300, 2: soft tissue) beside it.
+        let truth = try DICOMLabelInputTests.archive(tmp) { map, stack, path in try DICOMSegmentation.write(map, reference: stack, to: path) }
+        let pipeline = try PipelineFixtures.writePipeline("""
+        { "voxelflow": 1, "name": "train-dicom", "seed": 3,
+          "inputs": { "ct": { "type": "dicom-series", "modality": ["CT"] }, "seg": { "type": "dicom-labels", "of": "ct" } },
+          "stages": [
+            { "id": "ct3mm", "type": "resample", "source": "ct", "spacing": [3, 3, 3], "interpolation": "linear" },
+            { "id": "scaled", "type": "scale-intensity-range", "source": "ct3mm", "aMin": -1000, "aMax": 2000, "bMin": 0, "bMax": 1, "clip": true },
+            { "id": "seg3mm", "type": "resample-to", "source": "seg", "reference": "ct3mm" } ],
+          "training": {
+            "image": "scaled", "label": "seg3mm",
+            "split": { "train": ["INV3-CRANIUM_CT1"], "validation": ["INV3-CRANIUM_CT1"] },
+            "network": { "type": "monai-unet", "in": 1, "out": 3, "channels": [8, 16, 32], "strides": [2, 2], "numResUnits": 1 },
+            "patch": [32, 32, 8], "positiveFraction": 0.5, "batch": 2, "epochs": 4, "iterationsPerEpoch": 6,
+            "loss": { "type": "dicece" }, "optimizer": { "type": "adam", "lr": 0.01 }, "schedule": { "type": "poly" } } }
+        """, in: tmp, name: "train.json")
+        let run = tmp + "/run"
+        let r = PipelineFixtures.cli(["train", pipeline, "-i", tmp + "/archive", "-o", run])
+        try #require(r.status == 0, "\(r.stderr)")
+        let split = try JSONParser.parse(String(contentsOfFile: run + "/split.json", encoding: .utf8)).json
+        #expect(split["train"] == .array([.string("INV3-CRANIUM_CT1")]))
+        let log = try Self.logEntries(run)
+        let losses = log.compactMap { $0["loss"]?.doubleValue }
+        #expect(losses.count == 4 && losses[3] < losses[0], "loss did not fall: \(losses)")
+        // It learns from the SEG: validation Dice rises, and the large soft-tissue label (2) is found.
+        let dice = log.compactMap { $0["validationMeanDice"]?.doubleValue }
+        #expect(dice.count == 4 && dice[3] > dice[0], "validation Dice did not rise: \(dice)")
+        if case .array(let perClass)? = log.last?["validationDice"], perClass.count == 2 {
+            #expect((perClass[1].doubleValue ?? 0) > 0.6, "soft-tissue Dice \(perClass)")
+        } else {
+            Issue.record("no per-class validation Dice in the last log line")
+        }
+        // The generated inference pipeline reads the same series and writes its labels on the series' grid.
+        let inference = PipelineFixtures.cli(["run", run + "/inference.json", "-i", tmp + "/archive", "-o", tmp + "/inference", "-q"])
+        try #require(inference.status == 0, "\(inference.stderr)")
+        let labels = try NIfTI.read(tmp + "/inference/cases/INV3-CRANIUM_CT1/segmentation.nii.gz").volume
+        #expect(labels.geometry.size == truth.geometry.size)
+        #expect(labels.geometry.affine.maxAbsDifference(to: truth.geometry.affine) < 1e-4)
+    }
+
     @Test("a finished run measures its best weights on the test cases it never trained on: test-metrics.csv, the report, the summary line")
     func testCases() throws {
         let tmp = TestPaths.temporaryDirectory()
