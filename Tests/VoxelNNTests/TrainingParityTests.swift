@@ -64,6 +64,9 @@ struct TrainingParityTests {
             y = try t.normActivation(xv, groups: Int(config["groups"]?.doubleValue ?? 1),
                                      weight: store["norm.weight"] == nil ? nil : t.parameter("norm.weight"),
                                      bias: store["norm.bias"] == nil ? nil : t.parameter("norm.bias"), activation: activation)
+        case "upsample":
+            y = try t.upsample(xv, scale: Int(config["scale"]?.doubleValue ?? 2),
+                               mode: Upsample.Mode(rawValue: config["mode"]?.stringValue ?? "") ?? .nearest)
         default:
             Issue.record("unknown op in \(name)")
             return
@@ -226,7 +229,7 @@ struct TrainingParityTests {
         return t
     }
 
-    @Test("Gradients equal central finite differences on tiny shapes", arguments: ["conv-strided-groups", "convtranspose", "norm-prelu", "norm-dropout-prelu", "pool-pad", "batchnorm", "maxpool-padded", "pool-linear"])
+    @Test("Gradients equal central finite differences on tiny shapes", arguments: ["conv-strided-groups", "convtranspose", "norm-prelu", "norm-dropout-prelu", "pool-pad", "batchnorm", "maxpool-padded", "pool-linear", "upsample-trilinear"])
     func finiteDifferences(_ op: String) throws {
         // L = Σ y ⊙ r for a fixed r (the PReLU slope is 1, so that L is smooth in the input and a step of h
         // never crosses the activation's kink, while its slope gradient Σ_{v<0} r·v is still exercised); ∂L/∂θ from the tape against (L(θ + h) − L(θ − h)) / 2h for every input and parameter value.
@@ -264,6 +267,8 @@ struct TrainingParityTests {
                 y = try t.maxPool3d(input, kernel: [3, 3, 3], stride: [2, 2, 2], padding: [1, 1, 1])
             case "pool-linear":
                 y = try t.linear(t.globalAveragePool(input), weight: t.parameter("w"), bias: t.parameter("b"))
+            case "upsample-trilinear":
+                y = try t.upsample(input, scale: 3, mode: .trilinear)
             default:
                 y = try t.replicatePadEnd(t.maxPool3d(input, kernel: [2, 2, 2]), to: [3, 3, 3])
             }

@@ -12,7 +12,8 @@ Writes one safetensors file per case (float32, small shapes, fixed seeds):
                         step1.NAME (running statistics after one forward pass), sgd.NAME (parameters and running
                         statistics after 3 SGD steps); metadata "config"
 
-Pass "cls" as a second argument to write only the cls_* files, "winograd" to write only layer_conv3d_winograd.
+Pass "cls" as a second argument to write only the cls_* files, "winograd" to write only layer_conv3d_winograd,
+"upsample" to write only the layer_upsample_* files.
 """
 import json
 import os
@@ -58,6 +59,17 @@ def winograd():
                {"op": "conv", "kernel": [3, 3, 3], "stride": [1, 1, 1], "padding": [1, 1, 1], "dilation": [1, 1, 1], "groups": 1}, 12)
 
 
+def upsampling():
+    # Nearest and trilinear (align_corners=False) upsampling: the input gradient sums each output gradient back
+    # onto the voxels it came from; odd sizes and a factor of 3 exercise the clamped edges.
+    layer_case("layer_upsample_nearest", torch.nn.Upsample(scale_factor=2, mode="nearest"), (2, 3, 3, 4, 5),
+               {"op": "upsample", "mode": "nearest", "scale": 2}, 13)
+    layer_case("layer_upsample_trilinear", torch.nn.Upsample(scale_factor=2, mode="trilinear", align_corners=False), (2, 3, 3, 4, 5),
+               {"op": "upsample", "mode": "trilinear", "scale": 2}, 14)
+    layer_case("layer_upsample_trilinear_x3", torch.nn.Upsample(scale_factor=3, mode="trilinear", align_corners=False), (1, 2, 4, 3, 5),
+               {"op": "upsample", "mode": "trilinear", "scale": 3}, 15)
+
+
 def layers():
     layer_case("layer_conv3d_basic", torch.nn.Conv3d(3, 4, 3, padding=1), (2, 3, 6, 7, 5),
                {"op": "conv", "kernel": [3, 3, 3], "stride": [1, 1, 1], "padding": [1, 1, 1], "dilation": [1, 1, 1], "groups": 1}, 1)
@@ -66,6 +78,7 @@ def layers():
     layer_case("layer_conv3d_groups_nobias", torch.nn.Conv3d(4, 6, (3, 1, 3), padding=(1, 0, 1), groups=2, bias=False), (2, 4, 5, 6, 5),
                {"op": "conv", "kernel": [3, 1, 3], "stride": [1, 1, 1], "padding": [1, 0, 1], "dilation": [1, 1, 1], "groups": 2}, 3)
     winograd()
+    upsampling()
     layer_case("layer_convtranspose3d_stride2", torch.nn.ConvTranspose3d(4, 3, 3, stride=2, padding=1, output_padding=1), (2, 4, 4, 5, 3),
                {"op": "convtranspose", "kernel": [3, 3, 3], "stride": [2, 2, 2], "padding": [1, 1, 1], "dilation": [1, 1, 1],
                 "outputPadding": [1, 1, 1], "groups": 1}, 4)
@@ -224,6 +237,9 @@ def classifiers():
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[2] == "winograd":
         winograd()
+        sys.exit(0)
+    if len(sys.argv) > 2 and sys.argv[2] == "upsample":
+        upsampling()
         sys.exit(0)
     if len(sys.argv) > 2 and sys.argv[2] == "cls":
         classifiers()

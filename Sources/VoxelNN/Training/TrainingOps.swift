@@ -46,6 +46,16 @@ extension GradientTape {
         }
     }
 
+    /// `torch.nn.Upsample(scale_factor: scale, mode: nearest | trilinear, align_corners=False)`.
+    public func upsample(_ x: Variable, scale: Int, mode: Upsample.Mode) throws -> Variable {
+        let layer = Upsample(scale: scale, mode: mode)
+        let y = try layer.forward(x.value)
+        let inputSize = Array(x.shape[2...4])
+        return record(y) { dy, tape in
+            if tape.needsGradient(x) { tape.accumulate(x, layer.inputGradient(dy, inputSize: inputSize)) }
+        }
+    }
+
     /// Elementwise sum of equal shapes.
     public func add(_ a: Variable, _ b: Variable) throws -> Variable {
         let y = try TensorOps.add(a.value, b.value)
