@@ -1,4 +1,6 @@
+import Foundation
 import Testing
+import TestSupport
 import VoxelSupport
 @testable import VoxelIO
 
@@ -46,6 +48,60 @@ struct BIDSLayoutTests {
         let given = BIDSLayout.names(for: [Self.series("MR", "t2_tse", date: "")], subject: "01")
         #expect(given.map(\.relativeBase) == ["sub-01/anat/sub-01_T2w"])
         #expect(BIDSLayout.label("Pat/ient_ü 3") == "Patient3")
+    }
+
+    /// An MR series with the attributes field maps, multi-echo and phase images are told apart by.
+    static func mr(_ description: String, sequence: String = "", imageType: String = "ORIGINAL\\PRIMARY\\M\\ND", echo: Int? = nil,
+                   volumes: Int = 1, number: Int = 1) -> BIDSSeries {
+        var values = ["Modality": "MR", "SeriesDescription": description, "SequenceName": sequence, "ImageType": imageType,
+                      "PatientID": "P-01", "StudyDate": "20240101", "StudyInstanceUID": "1.2.3", "SeriesNumber": "\(number)"]
+        if let echo { values["EchoNumbers"] = "\(echo)" }
+        return BIDSSeries(acquisition: DICOMAcquisition(values: values), volumeCount: volumes, hasDiffusion: false)
+    }
+
+    @Test("field maps, multi-echo, phase images and directions get BIDS's fmap suffixes and dir-, echo- and part- entities")
+    func entities() throws {
+        let series = [
+            Self.mr("gre_field_mapping", sequence: "*fm2d2r", echo: 1, number: 10),
+            Self.mr("gre_field_mapping", sequence: "*fm2d2r", echo: 2, number: 10),
+            Self.mr("gre_field_mapping", sequence: "*fm2d2r", imageType: "ORIGINAL\\PRIMARY\\P\\ND", echo: 2, number: 11),
+            Self.mr("SpinEchoFieldMap_AP", sequence: "*epse2d1_90", volumes: 3, number: 12),
+            Self.mr("SpinEchoFieldMap_PA", sequence: "*epse2d1_90", volumes: 3, number: 13),
+            Self.mr("ep2d_bold_rest_PA", sequence: "*epfid2d1_64", volumes: 100, number: 14),
+            Self.mr("t2star_multiecho", sequence: "*fl3d6", echo: 1, number: 15),
+            Self.mr("t2star_multiecho", sequence: "*fl3d6", echo: 2, number: 15),
+            Self.mr("t2star_multiecho", sequence: "*fl3d6", echo: 3, number: 15),
+            Self.mr("SWI_Images", number: 16),
+            Self.mr("SWI_Images", imageType: "ORIGINAL\\PRIMARY\\P\\ND", number: 17),
+            Self.mr("t1_mprage", echo: 1, number: 18),
+            Self.mr("t1_mprage", echo: 1, number: 19),
+        ]
+        let names = BIDSLayout.names(for: series)
+        let session = "sub-P01/ses-20240101/"
+        let expected = [
+            "fmap/sub-P01_ses-20240101_magnitude1", "fmap/sub-P01_ses-20240101_magnitude2", "fmap/sub-P01_ses-20240101_phasediff",
+            "fmap/sub-P01_ses-20240101_dir-AP_epi", "fmap/sub-P01_ses-20240101_dir-PA_epi",
+            "func/sub-P01_ses-20240101_task-rest_dir-PA_bold",
+            "anat/sub-P01_ses-20240101_echo-1_T2starw", "anat/sub-P01_ses-20240101_echo-2_T2starw", "anat/sub-P01_ses-20240101_echo-3_T2starw",
+            "anat/sub-P01_ses-20240101_part-mag_T2starw", "anat/sub-P01_ses-20240101_part-phase_T2starw",
+            // The same echo twice is a repeat, not a multi-echo series: runs.
+            "anat/sub-P01_ses-20240101_run-1_T1w", "anat/sub-P01_ses-20240101_run-2_T1w",
+        ].map { session + $0 }
+        #expect(names.map(\.relativeBase) == expected)
+        // The bids-validator package's path rules accept every one of them (each with a .nii.gz).
+        guard let python = TestPaths.oraclePython else { return }
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(dir) }
+        for name in names {
+            let path = dir + "/" + name.relativeBase + ".nii.gz"
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try Data().write(to: URL(fileURLWithPath: path))
+        }
+        let check = Subprocess.run([python, TestPaths.repositoryRoot + "/scripts/oracles/bids_check.py", dir])
+        try #require(check.status == 0, "\(check.stderr)")
+        let verdict = try #require(try JSONSerialization.jsonObject(with: Data(check.stdout.utf8)) as? [String: [String]])
+        #expect(verdict["invalid"] == [], "\(verdict)")
+        #expect(verdict["valid"]?.count == names.count)
     }
 
     @Test("the sidecar of a func series gets TaskName first; others stay as they are")
