@@ -7,13 +7,14 @@ Writes one safetensors file per case (float32, small shapes, fixed seeds):
   layer_*.safetensors   x, gy (upstream gradient), y, dx, param.NAME, grad.NAME; metadata "config" (JSON)
   loss_*.safetensors    logits, target, value, grad; metadata "config"
   net_*.safetensors     input, target, init.NAME (state_dict), loss, grad.NAME, adam.NAME, sgd.NAME; metadata "config"
+                        (MONAI UNet, BasicUNet and SegResNet)
   cls_*.safetensors     a MONAI ResNet in training mode (batch norm on batch statistics) with cross-entropy on class
                         indices: input, target, init.NAME (state_dict with running statistics), loss, grad.NAME,
                         step1.NAME (running statistics after one forward pass), sgd.NAME (parameters and running
                         statistics after 3 SGD steps); metadata "config"
 
 Pass "cls" as a second argument to write only the cls_* files, "winograd" to write only layer_conv3d_winograd,
-"upsample" to write only the layer_upsample_* files.
+"upsample" to write only the layer_upsample_* files, "segresnet" to write only the net_segresnet* files.
 """
 import json
 import os
@@ -22,7 +23,7 @@ import sys
 import torch
 import torch.nn.functional as F
 from monai.losses import DiceCELoss, DiceLoss, FocalLoss
-from monai.networks.nets import BasicUNet, ResNet, UNet
+from monai.networks.nets import BasicUNet, ResNet, SegResNet, UNet
 from safetensors.torch import save_file
 
 torch.set_num_threads(1)
@@ -182,6 +183,22 @@ def networks():
                  {"type": "monai-unet", "in": 2, "out": 2, "channels": [4, 8, 8], "strides": [2, 1], "numResUnits": 0}, (1, 2, 8, 12, 10), 2, 22)
     network_case("net_basicunet", lambda: BasicUNet(3, 1, 3, features=(4, 4, 8, 8, 16, 4)),
                  {"type": "monai-basicunet", "in": 1, "out": 3, "features": [4, 4, 8, 8, 16, 4]}, (1, 1, 32, 32, 32), 3, 23)
+    segresnets()
+
+
+def segresnets():
+    # SegResNet with group norm and trilinear upsampling (MONAI's defaults), and with affine instance norm,
+    # LeakyReLU and transposed-convolution upsampling.
+    network_case("net_segresnet", lambda: SegResNet(3, init_filters=4, in_channels=1, out_channels=3, blocks_down=(1, 2, 2), blocks_up=(1, 1),
+                                                    norm=("GROUP", {"num_groups": 2})),
+                 {"type": "monai-segresnet", "in": 1, "out": 3, "initFilters": 4, "blocksDown": [1, 2, 2], "blocksUp": [1, 1], "numGroups": 2},
+                 (2, 1, 16, 12, 8), 3, 24)
+    network_case("net_segresnet_deconv_instance", lambda: SegResNet(3, init_filters=4, in_channels=2, out_channels=2, blocks_down=(1, 1),
+                                                                    blocks_up=(1,), norm=("INSTANCE", {"affine": True}),
+                                                                    act=("LEAKYRELU", {"negative_slope": 0.1}), upsample_mode="deconv"),
+                 {"type": "monai-segresnet", "in": 2, "out": 2, "initFilters": 4, "blocksDown": [1, 1], "blocksUp": [1], "norm": "instance-affine",
+                  "act": "leakyrelu", "negativeSlope": 0.1, "upsampleMode": "deconv"},
+                 (1, 2, 12, 10, 8), 2, 25)
 
 
 def classifier_case(name, make, config, x_shape, classes, seed):
@@ -237,6 +254,9 @@ def classifiers():
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[2] == "winograd":
         winograd()
+        sys.exit(0)
+    if len(sys.argv) > 2 and sys.argv[2] == "segresnet":
+        segresnets()
         sys.exit(0)
     if len(sys.argv) > 2 and sys.argv[2] == "upsample":
         upsampling()

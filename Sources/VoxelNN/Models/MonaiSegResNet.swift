@@ -17,6 +17,8 @@ public struct MonaiSegResNet: Network {
     public let blocksDown: [Int], blocksUp: [Int]
     public let upsampleMode: UpsampleMode
     let negativeSlope: Float
+    /// MONAI's `dropout_prob` (channel dropout after the first convolution in training; the identity here).
+    public internal(set) var dropout: Double = 0
     var convInit: Conv3d
     var downs: [(pre: Conv3d?, blocks: [ResBlock])]
     var upConvs: [Conv3d]
@@ -188,9 +190,10 @@ extension MonaiSegResNet {
         guard let mode = UpsampleMode(rawValue: try c.string("upsampleMode", "nontrainable")) else {
             throw NNError.invalidInput("monai-segresnet configuration: \"upsampleMode\" must be nontrainable or deconv")
         }
-        _ = try c.double("dropout", 0)
+        let dropout = try c.double("dropout", 0)
         try self.init(inChannels: c.int("in", minimum: 1), outChannels: c.int("out", minimum: 1), initFilters: c.int("initFilters", 8, minimum: 1),
                       blocksDown: c.ints("blocksDown", [1, 2, 2, 4]), blocksUp: c.ints("blocksUp", [1, 1, 1], minimum: 0),
                       norm: norm, negativeSlope: slope, upsampleMode: mode)
+        self.dropout = dropout
     }
 }

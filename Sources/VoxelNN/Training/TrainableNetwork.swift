@@ -136,3 +136,64 @@ extension MonaiResNet: TrainableNetwork {
         return try tape.linear(pooled, weight: tape.parameter("fc.weight"), bias: fc.bias == nil ? nil : tape.parameter("fc.bias"))
     }
 }
+
+extension MonaiNorm {
+    /// The norm and activation (`slope`: LeakyReLU slope, 0 for ReLU, nil for none) in training mode, as one
+    /// operation. Batch norm is refused: its running statistics are kept only by classifier training.
+    func forward(_ x: GradientTape.Variable, on tape: GradientTape, prefix: String, slope: Float?) throws -> GradientTape.Variable {
+        let act: TrainingActivation = slope.map { .leaky($0) } ?? .none
+        switch self {
+        case .group(let n):
+            return try tape.normActivation(x, groups: n.groups, weight: tape.parameter(prefix + "weight"), bias: tape.parameter(prefix + "bias"),
+                                           eps: n.eps, activation: act)
+        case .instance(let n):
+            let affine = n.weight != nil
+            return try tape.normActivation(x, groups: n.channels, weight: affine ? tape.parameter(prefix + "weight") : nil,
+                                           bias: affine ? tape.parameter(prefix + "bias") : nil, eps: n.eps, activation: act)
+        case .batch:
+            throw NNError.invalidInput("training a segmentation network with batch norm is not supported; use group or instance norm")
+        }
+    }
+}
+
+extension MonaiSegResNet: TrainableNetwork {
+    /// The forward pass in training mode, with MONAI's parameter names: pre-activation residual blocks, trilinear
+    /// (or transposed-convolution) upsampling, and the final norm → activation → 1×1×1 convolution.
+    /// - Throws: `NNError.invalidInput` for batch norm or `dropout` above 0 (MONAI's channel dropout is not built).
+    public func forward(_ x: GradientTape.Variable, on tape: GradientTape) throws -> GradientTape.Variable {
+        try checkInput(x.value, "SegResNet")
+        guard dropout == 0 else {
+            throw NNError.invalidInput("SegResNet: training with dropout (MONAI's channel dropout after the first convolution) is not supported; set \"dropout\" to 0")
+        }
+        func conv(_ c: Conv3d, _ x: GradientTape.Variable, _ prefix: String) throws -> GradientTape.Variable {
+            try tape.conv3d(x, weight: tape.parameter(prefix + "weight"), bias: c.bias == nil ? nil : tape.parameter(prefix + "bias"),
+                            geometry: c.geometry, groups: c.groups)
+        }
+        func block(_ b: ResBlock, _ x: GradientTape.Variable, _ p: String) throws -> GradientTape.Variable {
+            let h = try conv(b.conv1, b.norm1.forward(x, on: tape, prefix: p + "norm1.", slope: negativeSlope), p + "conv1.conv.")
+            let y = try conv(b.conv2, b.norm2.forward(h, on: tape, prefix: p + "norm2.", slope: negativeSlope), p + "conv2.conv.")
+            return try tape.add(y, x)
+        }
+        var h = try conv(convInit, x, "convInit.conv.")
+        var skips: [GradientTape.Variable] = []
+        for (i, d) in downs.enumerated() {
+            if let pre = d.pre { h = try conv(pre, h, "down_layers.\(i).0.conv.") }
+            for (j, b) in d.blocks.enumerated() { h = try block(b, h, "down_layers.\(i).\(j + 1).") }
+            skips.append(h)
+        }
+        skips.reverse()
+        for i in upConvs.indices {
+            let reduced = try conv(upConvs[i], h, "up_samples.\(i).0.conv.")
+            if deconvs.indices.contains(i) {
+                let d = deconvs[i], prefix = "up_samples.\(i).1.deconv."
+                h = try tape.convTranspose3d(reduced, weight: tape.parameter(prefix + "weight"), bias: d.bias == nil ? nil : tape.parameter(prefix + "bias"),
+                                             geometry: d.geometry, outputPadding: d.outputPadding, groups: d.groups)
+            } else {
+                h = try tape.upsample(reduced, scale: 2, mode: .trilinear)
+            }
+            h = try tape.add(h, skips[i + 1])
+            for (j, b) in upBlocks[i].enumerated() { h = try block(b, h, "up_layers.\(i).\(j).") }
+        }
+        return try conv(finalConv, finalNorm.forward(h, on: tape, prefix: "conv_final.0.", slope: negativeSlope), "conv_final.2.conv.")
+    }
+}
