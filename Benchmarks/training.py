@@ -4,13 +4,15 @@ One step = forward in training mode, DiceCELoss(to_onehot_y=True, softmax=True),
 Models (PyTorch CPU, torch.set_num_threads(2)):
   unet       UNet(3, 1, 2, channels=(16, 32, 64, 128, 256), strides=(2, 2, 2, 2), num_res_units=2)
   basicunet  BasicUNet(3, 1, 2)  (features 32, 32, 64, 128, 256, 32)
+  segresnet  SegResNet(3, init_filters=16, in_channels=1, out_channels=2)  (MONAI's defaults otherwise: blocks 1-2-2-4 / 1-1-1,
+             group norm with 8 groups, ReLU, trilinear upsampling)
   resnet18   ResNet("basic", [2, 2, 2, 2], [64, 128, 256, 512], n_input_channels=1, num_classes=2) (MONAI resnet18),
              trained with cross-entropy on one random class per sample instead of DiceCE (batch norm in training mode)
 Batch --batch (2) of --size³ (64) random input with random labels. The tools alternate for --rounds rounds (3) of
 --steps steps each (the machine's speed drifts; alternating exposes both tools to the same drift). The first step
 of each round is a warm-up and is reported but not used for the median. Losses of the first steps are printed for both (same weights and batch,
 so they agree to float rounding).
-Usage: training.py VOXELFLOW_BENCH WORKDIR [--model unet|basicunet|resnet18] [--steps N] [--rounds R] [--size S] [--batch B]
+Usage: training.py VOXELFLOW_BENCH WORKDIR [--model unet|basicunet|segresnet|resnet18] [--steps N] [--rounds R] [--size S] [--batch B]
 """
 import json
 import os
@@ -22,7 +24,7 @@ import time
 
 import torch
 from monai.losses import DiceCELoss
-from monai.networks.nets import BasicUNet, ResNet, UNet
+from monai.networks.nets import BasicUNet, ResNet, SegResNet, UNet
 from safetensors.torch import save_file
 
 
@@ -46,6 +48,9 @@ def main():
     elif model_name == "unet":
         config = {"type": "monai-unet", "in": 1, "out": 2, "channels": [16, 32, 64, 128, 256], "strides": [2, 2, 2, 2], "numResUnits": 2}
         model = UNet(3, 1, 2, channels=(16, 32, 64, 128, 256), strides=(2, 2, 2, 2), num_res_units=2)
+    elif model_name == "segresnet":
+        config = {"type": "monai-segresnet", "in": 1, "out": 2, "initFilters": 16}
+        model = SegResNet(3, init_filters=16, in_channels=1, out_channels=2)
     else:
         config = {"type": "monai-basicunet", "in": 1, "out": 2, "features": [32, 32, 64, 128, 256, 32]}
         model = BasicUNet(3, 1, 2)
