@@ -227,23 +227,26 @@ struct TrainCommandTests {
         #expect(labels.geometry.affine.maxAbsDifference(to: truth.geometry.affine) < 1e-4)
     }
 
-    @Test("a SegResNet trains from the same pipeline: the loss falls and its best weights load as a SegResNet")
-    func segResNetRun() throws {
+    @Test("SegResNet and DynUNet train from the same pipeline: the loss falls and the best weights load as that network; batch norm is refused",
+          arguments: [#""type": "monai-segresnet", "in": 1, "out": 2, "initFilters": 8, "blocksDown": [1, 2, 2], "blocksUp": [1, 1], "numGroups": 4"#,
+                      #""type": "monai-dynunet", "in": 1, "out": 2, "kernelSize": [3, 3, 3], "strides": [1, 2, 2], "upsampleKernelSize": [2, 2], "filters": [8, 16, 32], "norm": "instance-affine""#])
+    func otherNetworks(_ network: String) throws {
         let tmp = TestPaths.temporaryDirectory()
         defer { TestPaths.removeTree(tmp) }
         var text = try String(contentsOfFile: Self.pipeline, encoding: .utf8)
         let unet = #""network": { "type": "monai-unet", "in": 1, "out": 2, "channels": [8, 16, 32], "strides": [2, 2], "numResUnits": 1 }"#
         try #require(text.contains(unet))
-        text = text.replacingOccurrences(of: unet, with: #""network": { "type": "monai-segresnet", "in": 1, "out": 2, "initFilters": 8, "blocksDown": [1, 2, 2], "blocksUp": [1, 1], "numGroups": 4 }"#)
+        text = text.replacingOccurrences(of: unet, with: "\"network\": { \(network) }")
         try text.write(toFile: tmp + "/pipeline.json", atomically: true, encoding: .utf8)
         let r = PipelineFixtures.cli(["train", tmp + "/pipeline.json", "-i", TestPaths.sampleData, "-o", tmp + "/run"])
         try #require(r.status == 0, "\(r.stderr)")
         let losses = try Self.logEntries(tmp + "/run").compactMap { $0["loss"]?.doubleValue }
         #expect(losses.count == 4 && losses[3] < losses[0], "loss did not fall: \(losses)")
         let net = try Networks.load(try Safetensors(path: tmp + "/run/checkpoints/best.safetensors"))
-        #expect(net is MonaiSegResNet && net.outChannels == 2)
-        // Batch norm is refused when the pipeline is checked, with the reason.
+        #expect((network.contains("segresnet") ? net is MonaiSegResNet : net is MonaiDynUNet) && net.outChannels == 2)
+        // Batch norm is refused, with the reason.
         let batch = text.replacingOccurrences(of: #""numGroups": 4"#, with: #""norm": "batch""#)
+            .replacingOccurrences(of: #""norm": "instance-affine""#, with: #""norm": "batch""#)
         try batch.write(toFile: tmp + "/batch.json", atomically: true, encoding: .utf8)
         let refused = PipelineFixtures.cli(["train", tmp + "/batch.json", "-i", TestPaths.sampleData, "-o", tmp + "/run-batch"])
         #expect(refused.status != 0 && refused.stderr.contains("batch norm"), "\(refused.stderr)")

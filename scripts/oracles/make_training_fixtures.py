@@ -7,14 +7,14 @@ Writes one safetensors file per case (float32, small shapes, fixed seeds):
   layer_*.safetensors   x, gy (upstream gradient), y, dx, param.NAME, grad.NAME; metadata "config" (JSON)
   loss_*.safetensors    logits, target, value, grad; metadata "config"
   net_*.safetensors     input, target, init.NAME (state_dict), loss, grad.NAME, adam.NAME, sgd.NAME; metadata "config"
-                        (MONAI UNet, BasicUNet and SegResNet)
+                        (MONAI UNet, BasicUNet, SegResNet and DynUNet)
   cls_*.safetensors     a MONAI ResNet in training mode (batch norm on batch statistics) with cross-entropy on class
                         indices: input, target, init.NAME (state_dict with running statistics), loss, grad.NAME,
                         step1.NAME (running statistics after one forward pass), sgd.NAME (parameters and running
                         statistics after 3 SGD steps); metadata "config"
 
 Pass "cls" as a second argument to write only the cls_* files, "winograd" to write only layer_conv3d_winograd,
-"upsample" to write only the layer_upsample_* files, "segresnet" to write only the net_segresnet* files.
+"upsample" to write only the layer_upsample_* files, "segresnet" to write only the net_segresnet* and net_dynunet* files.
 """
 import json
 import os
@@ -23,7 +23,7 @@ import sys
 import torch
 import torch.nn.functional as F
 from monai.losses import DiceCELoss, DiceLoss, FocalLoss
-from monai.networks.nets import BasicUNet, ResNet, SegResNet, UNet
+from monai.networks.nets import BasicUNet, DynUNet, ResNet, SegResNet, UNet
 from safetensors.torch import save_file
 
 torch.set_num_threads(1)
@@ -199,6 +199,19 @@ def segresnets():
                  {"type": "monai-segresnet", "in": 2, "out": 2, "initFilters": 4, "blocksDown": [1, 1], "blocksUp": [1], "norm": "instance-affine",
                   "act": "leakyrelu", "negativeSlope": 0.1, "upsampleMode": "deconv"},
                  (1, 2, 12, 10, 8), 2, 25)
+
+    # DynUNet as nnU-Net builds it (instance norm with affine, LeakyReLU, transposed convolutions), and with
+    # residual blocks, PReLU and an anisotropic first level.
+    network_case("net_dynunet", lambda: DynUNet(3, 1, 3, kernel_size=[3, 3, 3], strides=[1, 2, 2], upsample_kernel_size=[2, 2],
+                                                filters=[4, 8, 16]),
+                 {"type": "monai-dynunet", "in": 1, "out": 3, "kernelSize": [3, 3, 3], "strides": [1, 2, 2], "upsampleKernelSize": [2, 2],
+                  "filters": [4, 8, 16]},
+                 (2, 1, 16, 12, 8), 3, 26)
+    network_case("net_dynunet_res_prelu", lambda: DynUNet(3, 2, 2, kernel_size=[[1, 3, 3], 3, 3], strides=[1, [1, 2, 2], 2],
+                                                          upsample_kernel_size=[[1, 2, 2], 2], filters=[4, 8, 8], res_block=True, act_name="prelu"),
+                 {"type": "monai-dynunet", "in": 2, "out": 2, "kernelSize": [[1, 3, 3], 3, 3], "strides": [1, [1, 2, 2], 2],
+                  "upsampleKernelSize": [[1, 2, 2], 2], "filters": [4, 8, 8], "resBlock": True, "act": "prelu"},
+                 (1, 2, 8, 16, 12), 2, 27)
 
 
 def classifier_case(name, make, config, x_shape, classes, seed):

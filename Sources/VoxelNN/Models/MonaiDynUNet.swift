@@ -115,6 +115,8 @@ public struct MonaiDynUNet: Network {
     public var sizeMultiples: [Int] { divisor }
     public var isClassifier: Bool { false }
 
+    /// MONAI's `dropout` (in every block in training; the identity here).
+    public internal(set) var dropout: Double = 0
     var encoder: [Block]
     var transpconvs: [ConvTranspose3d]
     var decoder: [Block]
@@ -182,7 +184,7 @@ public struct MonaiDynUNet: Network {
     }
 
     /// The state-dict name prefix of encoder level `i`.
-    private func encoderPrefix(_ i: Int) -> String {
+    func encoderPrefix(_ i: Int) -> String {
         i == 0 ? "input_block." : i == encoder.count - 1 ? "bottleneck." : "downsamples.\(i - 1)."
     }
 
@@ -271,12 +273,13 @@ extension MonaiDynUNet {
         case "prelu": activation = .prelu
         case let other: throw NNError.invalidInput("monai-dynunet configuration: \"act\" \"\(other)\" is not one of leakyrelu, relu, prelu")
         }
-        _ = try c.double("dropout", 0)
+        let dropout = try c.double("dropout", 0)
         _ = try c.bool("deepSupervision", false)
         _ = try c.int("deepSuprNum", 1, minimum: 1)
         let filters: [Int]? = c.json["filters"] == nil || c.json["filters"] == .null ? nil : try c.ints("filters")
         try self.init(inChannels: c.int("in", minimum: 1), outChannels: c.int("out", minimum: 1), kernels: levels("kernelSize"),
                       strides: levels("strides"), upsampleKernels: levels("upsampleKernelSize"), filters: filters, norm: norm,
                       activation: activation, residual: c.bool("resBlock", false), transBias: c.bool("transBias", false))
+        self.dropout = dropout
     }
 }

@@ -138,10 +138,9 @@ extension MonaiResNet: TrainableNetwork {
 }
 
 extension MonaiNorm {
-    /// The norm and activation (`slope`: LeakyReLU slope, 0 for ReLU, nil for none) in training mode, as one
-    /// operation. Batch norm is refused: its running statistics are kept only by classifier training.
-    func forward(_ x: GradientTape.Variable, on tape: GradientTape, prefix: String, slope: Float?) throws -> GradientTape.Variable {
-        let act: TrainingActivation = slope.map { .leaky($0) } ?? .none
+    /// The norm and `act` in training mode, as one operation. Batch norm is refused: its running statistics are
+    /// kept only by classifier training.
+    func forward(_ x: GradientTape.Variable, on tape: GradientTape, prefix: String, activation act: TrainingActivation) throws -> GradientTape.Variable {
         switch self {
         case .group(let n):
             return try tape.normActivation(x, groups: n.groups, weight: tape.parameter(prefix + "weight"), bias: tape.parameter(prefix + "bias"),
@@ -166,12 +165,11 @@ extension MonaiSegResNet: TrainableNetwork {
             throw NNError.invalidInput("SegResNet: training with dropout (MONAI's channel dropout after the first convolution) is not supported; set \"dropout\" to 0")
         }
         func conv(_ c: Conv3d, _ x: GradientTape.Variable, _ prefix: String) throws -> GradientTape.Variable {
-            try tape.conv3d(x, weight: tape.parameter(prefix + "weight"), bias: c.bias == nil ? nil : tape.parameter(prefix + "bias"),
-                            geometry: c.geometry, groups: c.groups)
+            try c.forward(x, on: tape, prefix: prefix)
         }
         func block(_ b: ResBlock, _ x: GradientTape.Variable, _ p: String) throws -> GradientTape.Variable {
-            let h = try conv(b.conv1, b.norm1.forward(x, on: tape, prefix: p + "norm1.", slope: negativeSlope), p + "conv1.conv.")
-            let y = try conv(b.conv2, b.norm2.forward(h, on: tape, prefix: p + "norm2.", slope: negativeSlope), p + "conv2.conv.")
+            let h = try conv(b.conv1, b.norm1.forward(x, on: tape, prefix: p + "norm1.", activation: .leaky(negativeSlope)), p + "conv1.conv.")
+            let y = try conv(b.conv2, b.norm2.forward(h, on: tape, prefix: p + "norm2.", activation: .leaky(negativeSlope)), p + "conv2.conv.")
             return try tape.add(y, x)
         }
         var h = try conv(convInit, x, "convInit.conv.")
@@ -185,15 +183,76 @@ extension MonaiSegResNet: TrainableNetwork {
         for i in upConvs.indices {
             let reduced = try conv(upConvs[i], h, "up_samples.\(i).0.conv.")
             if deconvs.indices.contains(i) {
-                let d = deconvs[i], prefix = "up_samples.\(i).1.deconv."
-                h = try tape.convTranspose3d(reduced, weight: tape.parameter(prefix + "weight"), bias: d.bias == nil ? nil : tape.parameter(prefix + "bias"),
-                                             geometry: d.geometry, outputPadding: d.outputPadding, groups: d.groups)
+                h = try deconvs[i].forward(reduced, on: tape, prefix: "up_samples.\(i).1.deconv.")
             } else {
                 h = try tape.upsample(reduced, scale: 2, mode: .trilinear)
             }
             h = try tape.add(h, skips[i + 1])
             for (j, b) in upBlocks[i].enumerated() { h = try block(b, h, "up_layers.\(i).\(j).") }
         }
-        return try conv(finalConv, finalNorm.forward(h, on: tape, prefix: "conv_final.0.", slope: negativeSlope), "conv_final.2.conv.")
+        return try conv(finalConv, finalNorm.forward(h, on: tape, prefix: "conv_final.0.", activation: .leaky(negativeSlope)), "conv_final.2.conv.")
+    }
+}
+
+extension Conv3d {
+    /// The convolution on the tape, its parameters read by state_dict name under `prefix`.
+    func forward(_ x: GradientTape.Variable, on tape: GradientTape, prefix: String) throws -> GradientTape.Variable {
+        try tape.conv3d(x, weight: tape.parameter(prefix + "weight"), bias: bias == nil ? nil : tape.parameter(prefix + "bias"),
+                        geometry: geometry, groups: groups)
+    }
+}
+
+extension ConvTranspose3d {
+    /// The transposed convolution on the tape, its parameters read by state_dict name under `prefix`.
+    func forward(_ x: GradientTape.Variable, on tape: GradientTape, prefix: String) throws -> GradientTape.Variable {
+        try tape.convTranspose3d(x, weight: tape.parameter(prefix + "weight"), bias: bias == nil ? nil : tape.parameter(prefix + "bias"),
+                                 geometry: geometry, outputPadding: outputPadding, groups: groups)
+    }
+}
+
+extension MonaiDynUNet.Block {
+    /// `UnetBasicBlock` (conv → norm → act, twice) or `UnetResBlock` (the second activation after adding the
+    /// input, through a 1×1×1 convolution and norm when the shape changes) in training mode.
+    func forward(_ x: GradientTape.Variable, on tape: GradientTape, prefix p: String) throws -> GradientTape.Variable {
+        let act: TrainingActivation
+        switch activation {
+        case .leakyReLU(let s): act = .leaky(s)
+        case .prelu: act = .prelu(try tape.parameter(p + "lrelu.weight"))
+        }
+        let h = try norm1.forward(conv1.forward(x, on: tape, prefix: p + "conv1.conv."), on: tape, prefix: p + "norm1.", activation: act)
+        let c2 = try conv2.forward(h, on: tape, prefix: p + "conv2.conv.")
+        guard residual else { return try norm2.forward(c2, on: tape, prefix: p + "norm2.", activation: act) }
+        let y = try norm2.forward(c2, on: tape, prefix: p + "norm2.", activation: .none)
+        var r = x
+        if let conv3, let norm3 {
+            r = try norm3.forward(conv3.forward(x, on: tape, prefix: p + "conv3.conv."), on: tape, prefix: p + "norm3.", activation: .none)
+        }
+        return try tape.activation(tape.add(y, r), act)
+    }
+}
+
+extension MonaiDynUNet: TrainableNetwork {
+    /// The forward pass in training mode with MONAI's parameter names. Only the main output is trained: deep
+    /// supervision heads, if the description asks for them, get no gradient.
+    /// - Throws: `NNError.invalidInput` for batch norm, `dropout` above 0, or sizes the strides do not divide.
+    public func forward(_ x: GradientTape.Variable, on tape: GradientTape) throws -> GradientTape.Variable {
+        try checkInput(x.value, "DynUNet")
+        guard dropout == 0 else { throw NNError.invalidInput("DynUNet: training with dropout is not supported; set \"dropout\" to 0") }
+        var skips: [GradientTape.Variable] = []
+        var h = x
+        for (i, block) in encoder.enumerated() {
+            h = try block.forward(h, on: tape, prefix: encoderPrefix(i))
+            skips.append(h)
+        }
+        skips.removeLast()
+        for j in decoder.indices {
+            let up = try transpconvs[j].forward(h, on: tape, prefix: "upsamples.\(j).transp_conv.conv.")
+            guard let skip = skips.popLast() else { break }
+            guard up.shape[2...] == skip.shape[2...] else {
+                throw NNError.invalidInput("DynUNet: upsampled \(Array(up.shape[2...])) does not match the skip \(Array(skip.shape[2...]))")
+            }
+            h = try decoder[j].forward(tape.concatChannels([up, skip]), on: tape, prefix: "upsamples.\(j).conv_block.")
+        }
+        return try output.forward(h, on: tape, prefix: "output_block.conv.conv.")
     }
 }

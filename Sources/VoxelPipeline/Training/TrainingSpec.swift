@@ -199,7 +199,7 @@ extension Checker {
             network = m.value.json
             do {
                 let net = try Networks.make(network)
-                if !(net is any TrainableNetwork) { issue("training.network", m.value, "\(network["type"]?.stringValue ?? "this network") cannot be trained yet (trainable: monai-unet, monai-basicunet, monai-segresnet, monai-resnet)") }
+                if !(net is any TrainableNetwork) { issue("training.network", m.value, "\(network["type"]?.stringValue ?? "this network") cannot be trained yet (trainable: monai-unet, monai-basicunet, monai-segresnet, monai-dynunet, monai-resnet)") }
             } catch {
                 issue("training.network", m.value, "\(error)")
             }
