@@ -167,7 +167,7 @@ struct TrainingParityTests {
         }
     }
 
-    @Test("ResNet classifiers in training mode: loss, gradients, running statistics and 3 SGD steps match PyTorch", arguments: cases("cls_"))
+    @Test("Classifiers (ResNet, DenseNet) in training mode: loss, gradients, running statistics and 3 SGD steps match PyTorch", arguments: cases("cls_"))
     func classifier(_ name: String) throws {
         let (file, config) = try Self.fixture(name)
         let net = try #require(try Networks.make(config) as? any TrainableNetwork)
@@ -229,7 +229,7 @@ struct TrainingParityTests {
         return t
     }
 
-    @Test("Gradients equal central finite differences on tiny shapes", arguments: ["conv-strided-groups", "convtranspose", "norm-prelu", "norm-dropout-prelu", "pool-pad", "batchnorm", "maxpool-padded", "pool-linear", "upsample-trilinear"])
+    @Test("Gradients equal central finite differences on tiny shapes", arguments: ["conv-strided-groups", "convtranspose", "norm-prelu", "norm-dropout-prelu", "pool-pad", "batchnorm", "maxpool-padded", "pool-linear", "upsample-trilinear", "avgpool"])
     func finiteDifferences(_ op: String) throws {
         // L = Σ y ⊙ r for a fixed r (the PReLU slope is 1, so that L is smooth in the input and a step of h
         // never crosses the activation's kink, while its slope gradient Σ_{v<0} r·v is still exercised); ∂L/∂θ from the tape against (L(θ + h) − L(θ − h)) / 2h for every input and parameter value.
@@ -269,6 +269,8 @@ struct TrainingParityTests {
                 y = try t.linear(t.globalAveragePool(input), weight: t.parameter("w"), bias: t.parameter("b"))
             case "upsample-trilinear":
                 y = try t.upsample(input, scale: 3, mode: .trilinear)
+            case "avgpool":
+                y = try t.avgPool3d(input, kernel: [2, 2, 2])
             default:
                 y = try t.replicatePadEnd(t.maxPool3d(input, kernel: [2, 2, 2]), to: [3, 3, 3])
             }

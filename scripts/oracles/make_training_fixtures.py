@@ -14,7 +14,7 @@ Writes one safetensors file per case (float32, small shapes, fixed seeds):
                         statistics after 3 SGD steps); metadata "config"
 
 Pass "cls" as a second argument to write only the cls_* files, "winograd" to write only layer_conv3d_winograd,
-"upsample" to write only the layer_upsample_* files, "segresnet" to write only the net_segresnet* and net_dynunet* files.
+"upsample" to write only the layer_upsample_* files, "segresnet" to write only the net_segresnet* and net_dynunet* files, "densenet" only cls_densenet_small.
 """
 import json
 import os
@@ -23,7 +23,7 @@ import sys
 import torch
 import torch.nn.functional as F
 from monai.losses import DiceCELoss, DiceLoss, FocalLoss
-from monai.networks.nets import BasicUNet, DynUNet, ResNet, SegResNet, UNet
+from monai.networks.nets import BasicUNet, DenseNet, DynUNet, ResNet, SegResNet, UNet
 from safetensors.torch import save_file
 
 torch.set_num_threads(1)
@@ -224,7 +224,7 @@ def classifier_case(name, make, config, x_shape, classes, seed):
             elif k.endswith("running_var"):
                 b.uniform_(0.5, 1.5)
         for k, p in net.named_parameters():
-            if ".bn" in k or k.startswith("bn") or "downsample.1" in k:
+            if ".bn" in k or k.startswith("bn") or "downsample.1" in k or ".norm" in k:
                 p.uniform_(0.5, 1.5) if k.endswith("weight") else p.uniform_(-0.2, 0.2)
     net.train()
     init = {k: v.clone() for k, v in net.state_dict().items()}
@@ -252,6 +252,13 @@ def classifier_case(name, make, config, x_shape, classes, seed):
     save(name, tensors, config)
 
 
+def densenets():
+    # A small MONAI DenseNet (batch norm in training mode, dense concatenation, average-pooling transitions).
+    classifier_case("cls_densenet_small", lambda: DenseNet(3, 1, 3, init_features=8, growth_rate=4, block_config=(2, 2), bn_size=2),
+                    {"type": "monai-densenet", "in": 1, "out": 3, "initFeatures": 8, "growthRate": 4, "blockConfig": [2, 2], "bnSize": 2},
+                    (3, 1, 16, 14, 12), 3, 33)
+
+
 def classifiers():
     classifier_case("cls_resnet10", lambda: ResNet("basic", [1, 1, 1, 1], [4, 8, 8, 16], n_input_channels=1, num_classes=3,
                                                    conv1_t_size=3, conv1_t_stride=1),
@@ -262,11 +269,15 @@ def classifiers():
                     {"type": "monai-resnet", "in": 2, "out": 2, "block": "bottleneck", "layers": [1, 2, 1, 1],
                      "blockInplanes": [2, 4, 4, 8], "conv1Size": 5, "conv1Stride": 2, "noMaxPool": True},
                     (3, 2, 12, 14, 10), 2, 32)
+    densenets()
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[2] == "winograd":
         winograd()
+        sys.exit(0)
+    if len(sys.argv) > 2 and sys.argv[2] == "densenet":
+        densenets()
         sys.exit(0)
     if len(sys.argv) > 2 and sys.argv[2] == "segresnet":
         segresnets()

@@ -44,6 +44,8 @@ public struct MonaiDenseNet: Network {
     public var sizeMultiple: Int { 1 }
     public var isClassifier: Bool { true }
 
+    /// MONAI's `dropout_prob` (after each dense layer in training; the identity here).
+    public internal(set) var dropout: Double = 0
     var conv0: Conv3d
     var norm0: MonaiNorm
     var blocks: [[DenseLayer]]
@@ -162,9 +164,10 @@ extension MonaiDenseNet {
         case "group": norm = .group(try c.int("numGroups", 8, minimum: 1))
         case let other: throw NNError.invalidInput("monai-densenet configuration: \"norm\" \"\(other)\" is not one of batch, instance, instance-affine, group")
         }
-        _ = try c.double("dropout", 0)
+        let dropout = try c.double("dropout", 0)
         try self.init(inChannels: c.int("in", minimum: 1), outChannels: c.int("out", minimum: 1), initFeatures: c.int("initFeatures", preset.0, minimum: 1),
                       growthRate: c.int("growthRate", preset.1, minimum: 1), blockConfig: c.ints("blockConfig", preset.2),
                       bnSize: c.int("bnSize", 4, minimum: 1), norm: norm)
+        self.dropout = dropout
     }
 }

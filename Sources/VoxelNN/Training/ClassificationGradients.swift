@@ -98,6 +98,30 @@ extension GradientTape {
     }
 
     /// `torch.nn.AdaptiveAvgPool3d(1)` followed by flattening: [N, C, D, H, W] → [N, C].
+    /// `torch.nn.AvgPool3d(kernel)` with the stride equal to the kernel and no padding (voxels past the last whole
+    /// window are dropped, as PyTorch does, and get no gradient).
+    public func avgPool3d(_ x: Variable, kernel: [Int]) throws -> Variable {
+        let y = try AvgPool3d(kernel: kernel).forward(x.value)
+        let inSize = Array(x.shape[2...4]), out = Array(y.shape[2...4])
+        let (n, c, inSpatial) = x.value.ncs
+        let outSpatial = out.reduce(1, *), share = 1 / Float(kernel.reduce(1, *))
+        let input = x
+        return record(y) { dy, tape in
+            guard tape.needsGradient(input) else { return }
+            var dx = Tensor(zeros: input.shape)
+            for plane in 0..<(n * c) {
+                for od in 0..<out[0] { for oh in 0..<out[1] { for ow in 0..<out[2] {
+                    let g = dy.data[plane * outSpatial + (od * out[1] + oh) * out[2] + ow] * share
+                    for kd in 0..<kernel[0] { for kh in 0..<kernel[1] { for kw in 0..<kernel[2] {
+                        let d = od * kernel[0] + kd, h = oh * kernel[1] + kh, w = ow * kernel[2] + kw
+                        dx.data[plane * inSpatial + (d * inSize[1] + h) * inSize[2] + w] += g
+                    } } }
+                } } }
+            }
+            tape.accumulate(input, dx)
+        }
+    }
+
     public func globalAveragePool(_ x: Variable) throws -> Variable {
         try requireRank(x.value, 5, "AdaptiveAvgPool3d")
         let (n, c, s) = x.value.ncs

@@ -256,3 +256,41 @@ extension MonaiDynUNet: TrainableNetwork {
         return try output.forward(h, on: tape, prefix: "output_block.conv.conv.")
     }
 }
+
+extension MonaiNorm {
+    /// A classifier's norm and ReLU (or none) in training mode: batch norm on batch statistics, recorded under
+    /// `prefix` for the running statistics; group and instance norm as in segmentation networks.
+    func classifierForward(_ x: GradientTape.Variable, on tape: GradientTape, prefix: String, relu: Bool) throws -> GradientTape.Variable {
+        guard case .batch(let n) = self else { return try forward(x, on: tape, prefix: prefix, activation: relu ? .leaky(0) : .none) }
+        return try tape.batchNorm(x, weight: tape.parameter(prefix + "weight"), bias: tape.parameter(prefix + "bias"), eps: n.eps, relu: relu, name: prefix)
+    }
+}
+
+extension MonaiDenseNet: TrainableNetwork {
+    /// The forward pass in training mode (batch norm on batch statistics), logits as [N, classes, 1, 1, 1].
+    /// - Throws: `NNError.invalidInput` for `dropout` above 0, or an input the poolings shrink to nothing.
+    public func forward(_ x: GradientTape.Variable, on tape: GradientTape) throws -> GradientTape.Variable {
+        try checkInput(x.value, "DenseNet")
+        guard dropout == 0 else { throw NNError.invalidInput("DenseNet: training with dropout is not supported; set \"dropout\" to 0") }
+        var h = try norm0.classifierForward(conv0.forward(x, on: tape, prefix: "features.conv0."), on: tape, prefix: "features.norm0.", relu: true)
+        h = try tape.maxPool3d(h, kernel: [3, 3, 3], stride: [2, 2, 2], padding: [1, 1, 1])
+        for b in blocks.indices {
+            for (l, layer) in blocks[b].enumerated() {
+                let p = "features.denseblock\(b + 1).denselayer\(l + 1).layers."
+                let bottleneck = try layer.conv1.forward(layer.norm1.classifierForward(h, on: tape, prefix: p + "norm1.", relu: true), on: tape, prefix: p + "conv1.")
+                let new = try layer.conv2.forward(layer.norm2.classifierForward(bottleneck, on: tape, prefix: p + "norm2.", relu: true), on: tape, prefix: p + "conv2.")
+                h = try tape.concatChannels([h, new])
+            }
+            if transitions.indices.contains(b) {
+                guard h.shape[2...].allSatisfy({ $0 >= 2 }) else {
+                    throw NNError.invalidInput("DenseNet: input \(Array(x.shape[2...])) is too small (a transition's pooling would leave nothing)")
+                }
+                let p = "features.transition\(b + 1)."
+                h = try transitions[b].conv.forward(transitions[b].norm.classifierForward(h, on: tape, prefix: p + "norm.", relu: true), on: tape, prefix: p + "conv.")
+                h = try tape.avgPool3d(h, kernel: [2, 2, 2])
+            }
+        }
+        let pooled = try tape.globalAveragePool(norm5.classifierForward(h, on: tape, prefix: "features.norm5.", relu: true))
+        return try tape.linear(pooled, weight: tape.parameter("class_layers.out.weight"), bias: fc.bias == nil ? nil : tape.parameter("class_layers.out.bias"))
+    }
+}

@@ -19,7 +19,7 @@ public struct TrainingSpec: Sendable {
     public var image: String
     /// The value id of the label map after preprocessing (segmentation; empty for a classifier).
     public var label: String
-    /// Classifier networks (`monai-resnet`): the class names, one per network output, in order.
+    /// Classifier networks (`monai-resnet`, `monai-densenet`): the class names, one per network output, in order.
     public var classes: [String] = []
     /// Classifier networks: the CSV file, relative to the archive folder, giving each case's class
     /// (`case,class` rows; a header row is allowed).
@@ -187,7 +187,7 @@ extension Checker {
             }
         } else {
             for key in ["classes", "caseClasses"] {
-                if let m = keys[key] { issue("training.\(key)", m.value, "only classifier networks (monai-resnet) take \"\(key)\"") }
+                if let m = keys[key] { issue("training.\(key)", m.value, "only classifier networks (monai-resnet, monai-densenet) take \"\(key)\"") }
             }
         }
         for (key, id) in [("image", image), ("label", label)] where !id.isEmpty && !known.contains(id) {
@@ -199,7 +199,7 @@ extension Checker {
             network = m.value.json
             do {
                 let net = try Networks.make(network)
-                if !(net is any TrainableNetwork) { issue("training.network", m.value, "\(network["type"]?.stringValue ?? "this network") cannot be trained yet (trainable: monai-unet, monai-basicunet, monai-segresnet, monai-dynunet, monai-resnet)") }
+                if !(net is any TrainableNetwork) { issue("training.network", m.value, "\(network["type"]?.stringValue ?? "this network") cannot be trained yet (trainable: monai-unet, monai-basicunet, monai-segresnet, monai-dynunet, monai-resnet, monai-densenet)") }
             } catch {
                 issue("training.network", m.value, "\(error)")
             }
@@ -323,10 +323,10 @@ extension TrainingSpec {
                 ("image", .object([("type", .string("string")), ("description", .string("id of the preprocessed image (input or stage)"))])),
                 ("label", .object([("type", .string("string")), ("description", .string("segmentation: id of the label map on the image's grid"))])),
                 ("classes", .object([("type", .string("array")), ("items", .object([("type", .string("string"))])), ("minItems", .int(1)),
-                                     ("description", .string("classifier (monai-resnet): class names, one per network output"))])),
+                                     ("description", .string("classifier (monai-resnet, monai-densenet): class names, one per network output"))])),
                 ("caseClasses", .object([("type", .string("string")), ("description", .string("classifier: CSV file in the archive folder with case,class rows"))])),
                 ("split", .object([("type", .string("object")), ("description", .string("{train, validation} fractions and seed (default 0.7/0.15, the rest is test); or {train, validation, test} case lists; or {folds, fold, seed}"))])),
-                ("network", .object([("type", .string("object")), ("description", .string("network description as `segment` or `classify` takes it (monai-unet, monai-basicunet, monai-resnet)"))])),
+                ("network", .object([("type", .string("object")), ("description", .string("network description as `segment` or `classify` takes it (monai-unet, monai-basicunet, monai-segresnet, monai-dynunet, monai-resnet, monai-densenet)"))])),
                 ("patch", .object([("type", .string("array")), ("items", .object([("type", .string("integer"))])), ("minItems", .int(3)), ("maxItems", .int(3)),
                                    ("description", .string("patch size along i, j, k in voxels (default 64³)"))])),
                 ("positiveFraction", number("share of patches centred on a labelled voxel (default 0.33)", 0, 1)),
