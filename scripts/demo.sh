@@ -80,7 +80,7 @@ echo "== voxelflow evaluate: the masks against the reference masks (model card: 
 "$bin" evaluate "$out/brain-run" sample-data/nifti/t1-brainmask --prediction-file brain_mask.nii.gz --label-table pipelines/labels/brain.json
 echo
 echo "== voxelflow run pipelines/route-by-scan-type.json over a mixed folder (the scan classifier sends the head CT"
-echo "   to the head CT model and the T1 MRI to brain extraction; model card: pipelines/models/scan-classifier.md)"
+echo "   to the head CT model and the T1 MRI to brain extraction; model card: pipelines/models/scan-classifier/README.md)"
 rm -rf "$out/mixed" "$out/route-run"
 mkdir -p "$out/mixed"
 cp sample-data/nifti/ct_head_hu.nii.gz "$out/mixed/head_ct.nii.gz"

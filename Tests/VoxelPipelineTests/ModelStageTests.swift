@@ -111,7 +111,7 @@ struct ModelStageTests {
         let out = TestPaths.temporaryDirectory()
         defer { TestPaths.removeTree(out) }
         try FileManager.default.createDirectory(atPath: out + "/models", withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: TestPaths.repositoryRoot + "/pipelines/models/ct-head-tissue.safetensors",
+        try FileManager.default.copyItem(atPath: TestPaths.repositoryRoot + "/pipelines/models/ct-head-tissue/weights.safetensors",
                                          toPath: out + "/models/ct-head-tissue.safetensors")
         let pipeline = try PipelineFixtures.writePipeline("""
         {

@@ -1,4 +1,4 @@
-"""Exports the MONAI oracle of the shipped head CT model (pipelines/models/ct-head-tissue.safetensors).
+"""Exports the MONAI oracle of the shipped head CT model (pipelines/models/ct-head-tissue/weights.safetensors).
 
 The model is trained by VoxelFlow itself (pipelines/training/ct-head-tissue.json); this script loads its weights
 into MONAI's own UNet and segments the sample head CT with MONAI's sliding_window_inference, the way
@@ -20,7 +20,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
-WEIGHTS = os.path.join(ROOT, "pipelines", "models", "ct-head-tissue.safetensors")
+WEIGHTS = os.path.join(ROOT, "pipelines", "models", "ct-head-tissue", "weights.safetensors")
 SCAN = os.path.join(ROOT, "sample-data", "nifti", "ct_head_hu.nii.gz")
 OUT = os.path.join(ROOT, "Tests", "Fixtures", "nn", "ct_head_tissue_monai_labels.nii.gz")
 

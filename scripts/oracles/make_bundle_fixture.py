@@ -3,7 +3,7 @@
 Tests/Fixtures/bundles/ct-tissue-bundle/ is a bundle folder laid out as the MONAI Model Zoo publishes them
 (configs/metadata.json, configs/inference.json with MONAI's runtime parts — device, datalist, dataset,
 evaluator, handlers, checkpoint loader, initialize/run — and models/model.pt), around the head CT tissue model
-VoxelFlow ships (pipelines/models/ct-head-tissue.safetensors, a MONAI UNet), so that its output has structure to
+VoxelFlow ships (pipelines/models/ct-head-tissue/weights.safetensors, a MONAI UNet), so that its output has structure to
 compare. The preprocessing resamples (Orientationd, Spacingd) so that the inversion is exercised.
 
 The oracle is `python -m monai.bundle run` on sample-data/nifti/ct_head_hu.nii.gz:
@@ -112,7 +112,7 @@ with open(os.path.join(BUNDLE, "docs", "README.md"), "w") as f:
             "made by scripts/oracles/make_bundle_fixture.py for the import-bundle tests.\n")
 
 model = UNet(3, 1, 3, channels=(8, 16, 32), strides=(2, 2), num_res_units=1)
-weights = load_file(os.path.join(ROOT, "pipelines", "models", "ct-head-tissue.safetensors"))
+weights = load_file(os.path.join(ROOT, "pipelines", "models", "ct-head-tissue", "weights.safetensors"))
 model.load_state_dict(weights, strict=True)
 torch.save(model.state_dict(), os.path.join(BUNDLE, "models", "model.pt"))
 
