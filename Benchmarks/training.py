@@ -6,13 +6,16 @@ Models (PyTorch CPU, torch.set_num_threads(2)):
   basicunet  BasicUNet(3, 1, 2)  (features 32, 32, 64, 128, 256, 32)
   segresnet  SegResNet(3, init_filters=16, in_channels=1, out_channels=2)  (MONAI's defaults otherwise: blocks 1-2-2-4 / 1-1-1,
              group norm with 8 groups, ReLU, trilinear upsampling)
+  dynunet    DynUNet(3, 1, 2, kernel_size=[3]*5, strides=[1, 2, 2, 2, 2], upsample_kernel_size=[2]*4, filters 32…320
+             (as nnU-Net plans a 3d_fullres network; instance norm with affine, LeakyReLU)
+  densenet   DenseNet121(spatial_dims=3, in_channels=1, out_channels=2), cross-entropy like resnet18
   resnet18   ResNet("basic", [2, 2, 2, 2], [64, 128, 256, 512], n_input_channels=1, num_classes=2) (MONAI resnet18),
              trained with cross-entropy on one random class per sample instead of DiceCE (batch norm in training mode)
 Batch --batch (2) of --size³ (64) random input with random labels. The tools alternate for --rounds rounds (3) of
 --steps steps each (the machine's speed drifts; alternating exposes both tools to the same drift). The first step
 of each round is a warm-up and is reported but not used for the median. Losses of the first steps are printed for both (same weights and batch,
 so they agree to float rounding).
-Usage: training.py VOXELFLOW_BENCH WORKDIR [--model unet|basicunet|segresnet|resnet18] [--steps N] [--rounds R] [--size S] [--batch B]
+Usage: training.py VOXELFLOW_BENCH WORKDIR [--model unet|basicunet|segresnet|dynunet|resnet18|densenet] [--steps N] [--rounds R] [--size S] [--batch B]
 """
 import json
 import os
@@ -24,7 +27,7 @@ import time
 
 import torch
 from monai.losses import DiceCELoss
-from monai.networks.nets import BasicUNet, ResNet, SegResNet, UNet
+from monai.networks.nets import BasicUNet, DenseNet121, DynUNet, ResNet, SegResNet, UNet
 from safetensors.torch import save_file
 
 
@@ -41,13 +44,20 @@ def main():
     os.makedirs(work, exist_ok=True)
     torch.manual_seed(0)
     torch.set_num_threads(2)
-    classifier = model_name == "resnet18"
-    if classifier:
+    classifier = model_name in ("resnet18", "densenet")
+    if model_name == "densenet":
+        config = {"type": "monai-densenet", "in": 1, "out": 2}
+        model = DenseNet121(spatial_dims=3, in_channels=1, out_channels=2)
+    elif classifier:
         config = {"type": "monai-resnet", "in": 1, "out": 2, "depth": 18}
         model = ResNet("basic", [2, 2, 2, 2], [64, 128, 256, 512], n_input_channels=1, num_classes=2)
     elif model_name == "unet":
         config = {"type": "monai-unet", "in": 1, "out": 2, "channels": [16, 32, 64, 128, 256], "strides": [2, 2, 2, 2], "numResUnits": 2}
         model = UNet(3, 1, 2, channels=(16, 32, 64, 128, 256), strides=(2, 2, 2, 2), num_res_units=2)
+    elif model_name == "dynunet":
+        config = {"type": "monai-dynunet", "in": 1, "out": 2, "kernelSize": [3, 3, 3, 3, 3], "strides": [1, 2, 2, 2, 2],
+                  "upsampleKernelSize": [2, 2, 2, 2], "filters": [32, 64, 128, 256, 320]}
+        model = DynUNet(3, 1, 2, kernel_size=[3] * 5, strides=[1, 2, 2, 2, 2], upsample_kernel_size=[2] * 4, filters=[32, 64, 128, 256, 320])
     elif model_name == "segresnet":
         config = {"type": "monai-segresnet", "in": 1, "out": 2, "initFilters": 16}
         model = SegResNet(3, init_filters=16, in_channels=1, out_channels=2)

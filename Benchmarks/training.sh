@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Training steps (forward, DiceCE, backward, Adam), VoxelFlow vs PyTorch + MONAI (CPU, 2 threads), same weights
 # and batch. See training.py for the models and options. Needs .venv-torch (scripts/setup-torch.sh; benchmarks only).
-# Usage: Benchmarks/training.sh [--model unet|basicunet|segresnet|resnet18] [--steps N] [--rounds R] [--size S] [--batch B]
+# Usage: Benchmarks/training.sh [--model unet|basicunet|segresnet|dynunet|resnet18|densenet] [--steps N] [--rounds R] [--size S] [--batch B]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
