@@ -321,6 +321,33 @@ struct TrainingParityTests {
         #expect(throws: NNError.self) { try t.dropout(t.constant(x), probability: 1) }
     }
 
+    @Test("fresh parameters of SegResNet, DynUNet and DenseNet follow PyTorch's rules: norm weights 1, biases 0, PReLU 0.25")
+    func initialisation() throws {
+        let dyn = try MonaiDynUNet(configuration: NetworkConfiguration(.object([
+            ("type", .string("monai-dynunet")), ("in", .int(1)), ("out", .int(2)), ("kernelSize", .array([.int(3), .int(3), .int(3)])),
+            ("strides", .array([.int(1), .int(2), .int(2)])), ("upsampleKernelSize", .array([.int(2), .int(2)])), ("filters", .array([.int(4), .int(8), .int(8)])),
+            ("act", .string("prelu"))])))
+        let seg = try MonaiSegResNet(inChannels: 1, outChannels: 2, initFilters: 4, blocksDown: [1, 1], blocksUp: [1], norm: .group(2))
+        let dense = try MonaiDenseNet(inChannels: 1, outChannels: 2, initFeatures: 4, growthRate: 2, blockConfig: [1, 1], bnSize: 2)
+        for net in [dyn, seg, dense] as [any Network] {
+            let params = try ParameterStore.initialized(for: net, seed: 1)
+            for name in net.parameterNames {
+                let t = try #require(params[name])
+                if name.hasSuffix("lrelu.weight") {
+                    #expect(t.data.allSatisfy { $0 == 0.25 }, "\(name)")
+                } else if name.contains("norm") && name.hasSuffix(".weight") || name.hasSuffix("running_var") {
+                    #expect(t.data.allSatisfy { $0 == 1 }, "\(name)")
+                } else if name.contains("norm") && name.hasSuffix(".bias") || name.hasSuffix("running_mean") {
+                    #expect(t.data.allSatisfy { $0 == 0 }, "\(name)")
+                } else if name.hasSuffix(".weight") && t.shape.count >= 2 {
+                    let bound = 1 / Float(t.shape.dropFirst().reduce(1, *)).squareRoot()
+                    #expect(t.data.allSatisfy { abs($0) <= bound } && t.data.contains { $0 != 0 }, "\(name)")
+                }
+            }
+            #expect(net.parameterNames.contains { $0.hasSuffix("lrelu.weight") } == (net is MonaiDynUNet))
+        }
+    }
+
     @Test("a UNet described with dropout trains with it: the step's seed draws the masks, p = 0 changes nothing")
     func unetDropout() throws {
         func net(_ p: Double) throws -> MonaiUNet {

@@ -22,7 +22,9 @@ extension ParameterStore {
                 let bound = 1 / Double(max(1, fanIn)).squareRoot()
                 for i in 0..<t.count { t.data[i] = Float(rng.uniform(-bound...bound)) }
             } else if leaf == "weight" {
-                let value: Float = prefix.hasSuffix(".A") || prefix == "A" ? 0.25 : 1
+                // PReLU slopes: MONAI's ADN names them `….A.weight`, DynUNet's blocks `….lrelu.weight`.
+                let prelu = prefix.hasSuffix(".A") || prefix == "A" || prefix.hasSuffix(".lrelu")
+                let value: Float = prelu ? 0.25 : 1
                 t = Tensor(repeating: value, shape: shape)
             } else if leaf == "running_var" {
                 t = Tensor(repeating: 1, shape: shape)
