@@ -7,11 +7,12 @@ Models (PyTorch CPU, torch.set_num_threads(2), eval mode, no grad):
   dynunet    DynUNet as nnU-Net plans a 3D full-resolution network (6 levels, kernels 3, strides 1,2,2,2,2,2,
              filters 32…320, instance norm with affine, LeakyReLU)
   densenet   DenseNet121(3, 1, 2) (a classifier: one score per class)
+  swinunetr  SwinUNETR at MONAI's BTCV bundle configuration (feature_size 48, 14 classes)
 With --window: MONAI sliding_window_inference(roi 96³, sw_batch_size 1, overlap 0.5, mode="gaussian") of the
 chosen model over a volume of --volume D H W (default 108 164 164), against voxelflow's SlidingWindow.predict
 (same full-resolution output); voxelflow's streamed-labels path is timed too.
 Weights and input go to a safetensors file that voxelflow-bench reads; outputs are compared.
-Usage: network.py VOXELFLOW_BENCH WORKDIR [--model unet|basicunet|segresnet|dynunet|densenet] [--repeat N] [--size S] [--window] [--volume D H W]
+Usage: network.py VOXELFLOW_BENCH WORKDIR [--model unet|basicunet|segresnet|dynunet|swinunetr|densenet] [--repeat N] [--size S] [--window] [--volume D H W]
 """
 import json
 import os
@@ -23,7 +24,7 @@ import time
 import numpy as np
 import torch
 from monai.inferers import sliding_window_inference
-from monai.networks.nets import BasicUNet, DenseNet121, DynUNet, SegResNet, UNet
+from monai.networks.nets import BasicUNet, DenseNet121, DynUNet, SegResNet, SwinUNETR, UNet
 from safetensors.torch import save_file
 
 
@@ -55,6 +56,9 @@ def main():
     elif model_name == "dynunet":
         config = {"type": "monai-dynunet", "in": 1, "out": 2, "kernelSize": [3] * 6, "strides": [1, 2, 2, 2, 2, 2], "upsampleKernelSize": [2] * 5}
         model = DynUNet(3, 1, 2, kernel_size=[3] * 6, strides=[1, 2, 2, 2, 2, 2], upsample_kernel_size=[2] * 5).eval()
+    elif model_name == "swinunetr":
+        config = {"type": "monai-swinunetr", "in": 1, "out": 14, "featureSize": 48}
+        model = SwinUNETR(1, 14, feature_size=48).eval()
     elif model_name == "densenet":
         config = {"type": "monai-densenet", "in": 1, "out": 2}
         model = DenseNet121(spatial_dims=3, in_channels=1, out_channels=2).eval()

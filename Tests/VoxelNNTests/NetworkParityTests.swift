@@ -10,7 +10,7 @@ import VoxelSupport
 @Suite("MONAI networks match PyTorch")
 struct NetworkParityTests {
     /// Fixture name prefixes of network and sliding-window cases (not single layers).
-    static let networkPrefixes = ["unet_", "basicunet", "segresnet_", "dynunet_", "resnet_", "densenet_", "window_"]
+    static let networkPrefixes = ["unet_", "basicunet", "segresnet_", "dynunet_", "swinunetr_", "swinvit_", "resnet_", "densenet_", "window_"]
 
     static func weights(_ name: String) throws -> Safetensors {
         try Safetensors(path: "\(LayerParityTests.directory)/\(name).safetensors")

@@ -80,6 +80,22 @@ struct MonaiBundleImportTests {
         try Self.runOnHeadCT(in: root, against: "ct_head_hu_monai_dynunet_labels.nii.gz")
     }
 
+    @Test("a SwinUNETR bundle (configuration shaped as MONAI's BTCV bundle; float16 checkpoint): import + run agrees with MONAI's bundle inference")
+    func swinUNETRBundle() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(root) }
+        let r = PipelineFixtures.cli(["import-bundle", Self.fixtures + "/ct-swinunetr-bundle", "-o", root + "/model"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let package = try ModelPackage.load(root + "/model")
+        #expect(package.network["type"]?.stringValue == "monai-swinunetr" && package.network["featureSize"] == .int(12))
+        #expect(package.inference["roi"] == .array([.int(64), .int(64), .int(32)]))
+        // The index buffer is computed by the network, not carried into the package.
+        let stored = try Safetensors(path: package.weightsPath).entries.keys
+        #expect(!stored.contains { $0.hasSuffix("relative_position_index") })
+        #expect(stored.contains("swinViT.layers4.0.blocks.1.attn.relative_position_bias_table"))
+        try Self.runOnHeadCT(in: root, against: "ct_head_hu_monai_swinunetr_labels.nii.gz")
+    }
+
     @Test("a DenseNet classification bundle imports as a classification package; classify gives MONAI's probabilities within 1e-4")
     func classifierBundle() throws {
         let root = TestPaths.temporaryDirectory()
@@ -127,6 +143,9 @@ struct MonaiBundleImportTests {
         // residual blocks, deep supervision (its heads and PyTorch's skip_layers aliases are in the state dict).
         (#"{ "_target_": "DynUNet", "spatial_dims": 3, "in_channels": 1, "out_channels": 2, "kernel_size": [[3, 3, 1], 3, 3, 3, 3, 3], "strides": [1, [2, 2, 1], 2, 2, 2, [2, 2, 1]], "upsample_kernel_size": [[2, 2, 1], 2, 2, 2, [2, 2, 1]], "norm_name": "instance", "deep_supervision": true, "deep_supr_num": 3, "res_block": true }"#,
          "dynunet_spleen_state_dict.json"),
+        // MONAI's BTCV multi-organ bundle: SwinUNETR, 14 classes, feature size 48, with the img_size older MONAI took.
+        (#"{ "_target_": "SwinUNETR", "spatial_dims": 3, "img_size": 96, "in_channels": 1, "out_channels": 14, "feature_size": 48, "use_checkpoint": false }"#,
+         "swinunetr_btcv_state_dict.json"),
         // DenseNet121, MONAI's 3D classifier.
         (#"{ "_target_": "DenseNet121", "spatial_dims": 3, "in_channels": 1, "out_channels": 2 }"#,
          "densenet121_state_dict.json"),
@@ -158,7 +177,7 @@ struct MonaiBundleImportTests {
         ("\"pixdim\": [\n                    1.2,\n                    1.2,\n                    1.8\n                ]", "\"pixdim\": \"$[1.2, 1.2, 1.8]\"",
          "preprocessing.transforms[3].pixdim", "Python expression"),
         ("\"_target_\": \"EnsureTyped\"", "\"_target_\": \"Lambdad\", \"func\": \"$lambda x: x\"", "preprocessing.transforms[5]._target_", "transform Lambdad is not known"),
-        ("\"_target_\": \"UNet\"", "\"_target_\": \"SwinUNETR\"", "network_def._target_", "network SwinUNETR is not built by this engine yet"),
+        ("\"_target_\": \"UNet\"", "\"_target_\": \"UNETR\"", "network_def._target_", "network UNETR is not built by this engine yet"),
         ("\"roi_size\": [", "\"roi_size\": \"@patch_size\", \"sw_device\": [", "inferer.roi_size", "names no entry"),
         ("\"overlap\": 0.5", "\"overlap\": 0.5, \"cval\": 0, \"mode\": \"reflect\"", "inferer.mode", "blending \"reflect\""),
         ("\"Invertd\"", "\"Invertd\", \"meta_keys\": \"$@preprocessing.keys()\"", "", ""),

@@ -59,11 +59,12 @@ extension Network {
 }
 
 /// Builds networks from their JSON description, the form pipelines and exported checkpoints use:
-/// `{"type": "monai-unet" | "monai-basicunet" | "monai-segresnet" | "monai-dynunet" | "monai-resnet" | "monai-densenet", …hyperparameters}`. The keys of each type
+/// `{"type": "monai-unet" | "monai-basicunet" | "monai-segresnet" | "monai-dynunet" | "monai-swinunetr" | "monai-resnet" | "monai-densenet",
+/// …hyperparameters}`. The keys of each type
 /// are documented on its `init(configuration:)`.
 public enum Networks {
     /// The network types this engine knows.
-    public static let types = ["monai-unet", "monai-basicunet", "monai-segresnet", "monai-dynunet", "monai-resnet", "monai-densenet"]
+    public static let types = ["monai-unet", "monai-basicunet", "monai-segresnet", "monai-dynunet", "monai-swinunetr", "monai-resnet", "monai-densenet"]
 
     /// A network with zero weights, built from its description; load weights before use.
     /// - Throws: `NNError.invalidInput` naming an unknown type or a missing or malformed key.
@@ -74,6 +75,7 @@ public enum Networks {
         case "monai-basicunet": return try MonaiBasicUNet(configuration: c)
         case "monai-segresnet": return try MonaiSegResNet(configuration: c)
         case "monai-dynunet": return try MonaiDynUNet(configuration: c)
+        case "monai-swinunetr": return try MonaiSwinUNETR(configuration: c)
         case "monai-resnet": return try MonaiResNet(configuration: c)
         case "monai-densenet": return try MonaiDenseNet(configuration: c)
         case let other:

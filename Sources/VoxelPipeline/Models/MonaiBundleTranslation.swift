@@ -19,10 +19,10 @@ struct MonaiBundleTranslation {
     }
 
     /// Networks MONAI bundles use that this engine does not build yet.
-    static let unbuiltNetworks = ["SegResNetDS", "SegResNetVAE", "SwinUNETR", "UNETR", "VNet", "AttentionUnet",
+    static let unbuiltNetworks = ["SegResNetDS", "SegResNetVAE", "UNETR", "VNet", "AttentionUnet",
                                   "HighResNet", "FlexibleUNet", "EfficientNetBN", "ViT", "AHNet", "RegUNet", "LocalNet"]
     /// The `network_def` targets this importer translates.
-    static let builtNetworks = "UNet, BasicUNet, SegResNet, DynUNet, DenseNet121/169/201/264"
+    static let builtNetworks = "UNet, BasicUNet, SegResNet, DynUNet, SwinUNETR, DenseNet121/169/201/264"
 
     // MARK: network
 
@@ -133,6 +133,51 @@ struct MonaiBundleTranslation {
             }
             d += [("resBlock", .bool(try a.bool("res_block", false))), ("transBias", .bool(try a.bool("trans_bias", false))),
                   ("deepSupervision", .bool(try a.bool("deep_supervision", false)))]
+            return .object(d)
+        case "SwinUNETR", "SwinUnetr":
+            try a.only(["spatial_dims", "img_size", "in_channels", "out_channels", "patch_size", "depths", "num_heads", "window_size", "qkv_bias",
+                        "mlp_ratio", "feature_size", "norm_name", "drop_rate", "attn_drop_rate", "dropout_path_rate", "normalize", "patch_norm",
+                        "use_checkpoint", "downsample", "use_v2", "use_flash_attention", "use_hyena", "hyena_stages", "hyena_kernel_size",
+                        "hyena_kernel_mlp_dim", "hyena_kernel_layers", "hyena_mask_max_attenuation", "hyena_fft_padding", "hyena_grid_type",
+                        "hyena_use_chunked_fft", "hyena_use_fft_short_conv", "hyena_omega_0", "hyena_l_cache", "hyena_short_conv_fft_chunks"])
+            try requireThreeD(a)
+            // img_size only fed a size check in older MONAI (input sizes are checked here against 32 anyway);
+            // use_checkpoint and use_flash_attention change memory and speed, not results.
+            if try a.int("patch_size", 2) != 2 { throw config.fail("network_def.patch_size", "only patch_size 2 is built (MONAI's decoder assumes it)") }
+            if try a.bool("use_hyena", false) { throw config.fail("network_def.use_hyena", "HyenaND stages are not built; windowed attention is") }
+            if case .array(let stages)? = try a.value("hyena_stages"), stages.contains(.bool(true)) {
+                throw config.fail("network_def.hyena_stages", "HyenaND stages are not built; windowed attention is")
+            }
+            var d: [(String, JSON)] = [("type", .string("monai-swinunetr")), ("in", .int(try a.int("in_channels"))), ("out", .int(try a.int("out_channels"))),
+                                       ("featureSize", .int(try a.int("feature_size", 24)))]
+            if a.has("depths") { d.append(("depths", .array(try a.ints("depths").map { .int($0) }))) }
+            if a.has("num_heads") { d.append(("numHeads", .array(try a.ints("num_heads").map { .int($0) }))) }
+            if let window = try a.value("window_size") {
+                d.append(("windowSize", window.doubleValue != nil ? .int(try a.int("window_size")) : .array(try a.ints("window_size").map { .int($0) })))
+            }
+            if a.has("mlp_ratio") { d.append(("mlpRatio", .number(try a.double("mlp_ratio")))) }
+            for (key, ours, fallback) in [("qkv_bias", "qkvBias", true), ("normalize", "normalize", true), ("patch_norm", "patchNorm", false),
+                                          ("use_v2", "useV2", false)] where a.has(key) {
+                d.append((ours, .bool(try a.bool(key, fallback))))
+            }
+            for (key, ours) in [("drop_rate", "dropRate"), ("attn_drop_rate", "attnDropRate"), ("dropout_path_rate", "dropoutPathRate")] where a.has(key) {
+                d.append((ours, .number(try a.double(key))))
+            }
+            if let merging = try a.value("downsample") {
+                guard let name = merging.stringValue, name == "merging" || name == "mergingv2" else {
+                    throw config.fail("network_def.downsample", "only MONAI's \"merging\" and \"mergingv2\" are built")
+                }
+                d.append(("downsample", .string(name)))
+            }
+            if let norm = try a.value("norm_name") {
+                let (name, options) = try Self.nameAndOptions(norm, path: "network_def.norm_name", config: config)
+                switch name.lowercased() {
+                case "instance": d.append(("norm", .string(options["affine"] == .bool(true) ? "instance-affine" : "instance")))
+                case "batch": d.append(("norm", .string("batch")))
+                case "group": d += [("norm", .string("group")), ("numGroups", .int(Int(options["num_groups"]?.doubleValue ?? 8)))]
+                default: throw config.fail("network_def.norm_name", "norm \"\(name)\" is not built in SwinUNETR (instance, batch, group)")
+                }
+            }
             return .object(d)
         case "DenseNet121", "Densenet121", "densenet121", "DenseNet169", "Densenet169", "densenet169", "DenseNet201", "Densenet201", "densenet201",
              "DenseNet264", "Densenet264", "densenet264", "DenseNet", "Densenet", "densenet":
