@@ -7,7 +7,8 @@ struct ImportBundleCommand: ParsableCommand {
         abstract: "Turn a MONAI bundle folder into a VoxelFlow model package.",
         discussion: """
         Reads BUNDLE/configs/metadata.json, the inference configuration (default configs/inference.json) and \
-        the checkpoint (default models/model.pt) and writes the package folder OUTPUT (which must not exist):
+        the checkpoint (default models/model.pt, or models/model.ts — TorchScript, read for its weights only — when \
+        the bundle has no model.pt) and writes the package folder OUTPUT (which must not exist):
         model.json, weights.safetensors, labels.json (from the output channel names) and README.md (the \
         bundle's docs/README.md). The configuration is read as data: `network_def`, `preprocessing`, `inferer` \
         and `postprocessing` are translated; MONAI's runtime parts (device, datalist, handlers, evaluator, run) \
@@ -28,8 +29,8 @@ struct ImportBundleCommand: ParsableCommand {
     @Option(help: "The inference configuration inside the bundle.")
     var config = "configs/inference.json"
 
-    @Option(help: "The checkpoint inside the bundle (a PyTorch state dict).")
-    var weights = "models/model.pt"
+    @Option(help: "The checkpoint inside the bundle: a PyTorch state dict (torch.save) or a TorchScript archive (torch.jit.save); default models/model.pt, else models/model.ts.")
+    var weights: String?
 
     func run() throws {
         do {

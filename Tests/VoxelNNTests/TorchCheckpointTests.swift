@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 import VoxelNN
+import VoxelSupport
 
 /// The native PyTorch checkpoint reader against `torch.load`: fixtures from
 /// scripts/oracles/make_checkpoint_fixtures.py (a torch.save checkpoint and the same tensors as safetensors,
@@ -39,7 +40,9 @@ struct TorchCheckpointTests {
 
     @Test("hostile and damaged files are refused with a typed error naming the problem",
           arguments: [("hostile_system.pth", "posix.system"), ("hostile_eval.pth", "__builtin__.eval"),
-                      ("truncated.pth", "end-of-directory"), ("legacy.pth", "legacy"), ("no_such.pth", "no such file")])
+                      ("truncated.pth", "end-of-directory"), ("legacy.pth", "legacy"), ("no_such.pth", "no such file"),
+                      // A TorchScript pickle outside a TorchScript archive: its module class is a global like any other.
+                      ("torchscript_without_constants.pt", "__torch__.torch.nn.modules.linear")])
     func refused(_ file: String, _ expected: String) {
         do {
             _ = try TorchCheckpoint(path: "\(Self.directory)/\(file)")
@@ -52,12 +55,53 @@ struct TorchCheckpointTests {
         }
     }
 
+    @Test("TorchScript archives (scripted UNet, traced DynUNet with aliases and heads) give the bundles' state dicts name for name and value for value",
+          arguments: [("ct_tissue_unet_scripted.ts", "ct-tissue-bundle"), ("ct_dynunet_traced.ts", "ct-dynunet-bundle")])
+    func torchScript(_ file: String, _ bundle: String) throws {
+        let script = try TorchCheckpoint(path: "\(Self.directory)/\(file)")
+        let saved = try TorchCheckpoint(path: TestPaths.repositoryRoot + "/Tests/Fixtures/bundles/\(bundle)/models/model.pt")
+        #expect(script.isTorchScript && !saved.isTorchScript)
+        if case .object(let className, _) = script.root { #expect(className.hasPrefix("__torch__.monai.networks.nets.")) } else { Issue.record("root is not a module") }
+        let ours = try script.weights(), theirs = try saved.weights()
+        #expect(Set(ours.entries.keys) == Set(theirs.entries.keys.filter { !$0.hasSuffix("num_batches_tracked") }))
+        for name in theirs.entries.keys where ours.entries[name] != nil {
+            #expect(try ours.tensor(name) == theirs.tensor(name), "\(name)")
+        }
+    }
+
     @Test("a view reaching past its storage is refused when read")
     func viewPastEnd() throws {
         let checkpoint = try TorchCheckpoint(path: "\(Self.directory)/past_end.pth")
         let entries = try checkpoint.stateDict()
         #expect(entries.count == 1)
         #expect(throws: NNError.self) { try checkpoint.tensor(entries[0].tensor) }
+    }
+
+    @Test("corrupted bytes in a TorchScript archive's module pickle are refused or read consistently, never a crash")
+    func corruptedTorchScript() throws {
+        let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(Self.directory)/ct_tissue_unet_scripted.ts")))
+        // The pickle's bytes: from its local header's name to the next record.
+        guard let name = original.indices.first(where: { original[$0...].starts(with: Array("ct_tissue_unet_scripted/data.pkl".utf8)) }) else {
+            Issue.record("no data.pkl in the archive")
+            return
+        }
+        var generator = SeededGenerator(seed: 11)
+        var refused = 0, read = 0
+        for _ in 0..<400 {
+            var bytes = original
+            for _ in 0..<3 {
+                let at = name + 40 + Int(generator.next() % 3000)
+                if at < bytes.count { bytes[at] = UInt8(truncatingIfNeeded: generator.next()) }
+            }
+            do {
+                let c = try TorchCheckpoint(data: Data(bytes), path: "mutated.ts")
+                for (_, ref) in try c.stateDict() { _ = try c.tensor(ref) }
+                read += 1
+            } catch is NNError {
+                refused += 1
+            }
+        }
+        #expect(refused + read == 400 && refused > 0)
     }
 
     @Test("every truncation of a checkpoint is refused or read consistently, never a crash")
@@ -75,3 +119,4 @@ struct TorchCheckpointTests {
         #expect(refused == (data.count + 6) / 7, "every prefix lacks the end-of-directory record, so every one must be refused")
     }
 }
+

@@ -96,6 +96,23 @@ struct MonaiBundleImportTests {
         try Self.runOnHeadCT(in: root, against: "ct_head_hu_monai_swinunetr_labels.nii.gz")
     }
 
+    @Test("a bundle that ships models/model.ts instead of model.pt imports from it (weights only), to the same package weights")
+    func torchScriptBundle() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTree(root) }
+        var r = PipelineFixtures.cli(["import-bundle", Self.bundle, "-o", root + "/from-pt"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let copy = try Self.bundleCopy(in: root)
+        try FileManager.default.removeItem(atPath: copy + "/models/model.pt")
+        try FileManager.default.copyItem(atPath: TestPaths.repositoryRoot + "/Tests/Fixtures/checkpoints/ct_tissue_unet_scripted.ts", toPath: copy + "/models/model.ts")
+        r = PipelineFixtures.cli(["import-bundle", copy, "-o", root + "/from-ts"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let a = try Safetensors(path: ModelPackage.load(root + "/from-pt").weightsPath), b = try Safetensors(path: ModelPackage.load(root + "/from-ts").weightsPath)
+        #expect(Set(a.entries.keys) == Set(b.entries.keys) && !a.entries.isEmpty)
+        for name in a.entries.keys { #expect(try a.tensor(name) == b.tensor(name), "\(name)") }
+        #expect(try ModelPackage.load(root + "/from-ts").card["source"]?.stringValue?.contains("models/model.ts") == true)
+    }
+
     @Test("a DenseNet classification bundle imports as a classification package; classify gives MONAI's probabilities within 1e-4")
     func classifierBundle() throws {
         let root = TestPaths.temporaryDirectory()

@@ -55,13 +55,18 @@ enum NetworkBenchmark {
     }
 }
 
-/// Per-layer speed of the convolutions of MONAI's BasicUNet on a 96³ input (`layers`): each layer runs on
-/// random data of its own input shape; GFLOP counts multiply and add (2 per multiply-accumulate).
+/// Per-layer speed of the convolutions of a network (`layers --set basicunet|nnunet|segresnet|dynunet`): each layer
+/// runs on random data of its own input shape; GFLOP counts multiply and add (2 per multiply-accumulate of the direct
+/// convolution, so Winograd layers show an equivalent rate). sgemm's peak on the same cores is measured first
+/// (one single-threaded 1536² × 1536 product per core at once, as the convolution kernels drive OpenBLAS) and each
+/// layer's rate is also given as a fraction of it.
 enum LayerBenchmark {
     struct Case {
         let name: String
         let cin: Int, cout: Int, size: Int
         let transposed: Bool
+        var stride = 1
+        var kernel = 3
     }
 
     static let basicUNet: [Case] = [
@@ -90,16 +95,69 @@ enum LayerBenchmark {
         Case(name: "dec1.conv0 128→64 @64³", cin: 128, cout: 64, size: 64, transposed: false),
     ]
 
+    /// SegResNet at MONAI's whole-body CT bundle configuration (32 initial filters) on a 96³ window, one per shape.
+    static let segResNet: [Case] = [
+        Case(name: "convInit 1→32 @96³", cin: 1, cout: 32, size: 96, transposed: false),
+        Case(name: "down0 block 32→32 @96³", cin: 32, cout: 32, size: 96, transposed: false),
+        Case(name: "down1.0 32→64 s2 @96³", cin: 32, cout: 64, size: 96, transposed: false, stride: 2),
+        Case(name: "down1 block 64→64 @48³", cin: 64, cout: 64, size: 48, transposed: false),
+        Case(name: "down2.0 64→128 s2 @48³", cin: 64, cout: 128, size: 48, transposed: false, stride: 2),
+        Case(name: "down2 block 128→128 @24³", cin: 128, cout: 128, size: 24, transposed: false),
+        Case(name: "down3.0 128→256 s2 @24³", cin: 128, cout: 256, size: 24, transposed: false, stride: 2),
+        Case(name: "down3 block 256→256 @12³", cin: 256, cout: 256, size: 12, transposed: false),
+        Case(name: "up0 1×1 256→128 @12³", cin: 256, cout: 128, size: 12, transposed: false, kernel: 1),
+        Case(name: "up2 1×1 64→32 @48³", cin: 64, cout: 32, size: 48, transposed: false, kernel: 1),
+        Case(name: "final 1×1 32→105 @96³", cin: 32, cout: 105, size: 96, transposed: false, kernel: 1),
+    ]
+
+    /// DynUNet as nnU-Net plans a 3D full-resolution network (filters 32…320, strides 1, 2, 2, 2, 2, 2) on 96³.
+    static let dynUNet: [Case] = [
+        Case(name: "input 1→32 @96³", cin: 1, cout: 32, size: 96, transposed: false),
+        Case(name: "input.conv2 32→32 @96³", cin: 32, cout: 32, size: 96, transposed: false),
+        Case(name: "down0.conv1 32→64 s2 @96³", cin: 32, cout: 64, size: 96, transposed: false, stride: 2),
+        Case(name: "down0.conv2 64→64 @48³", cin: 64, cout: 64, size: 48, transposed: false),
+        Case(name: "down1.conv1 64→128 s2 @48³", cin: 64, cout: 128, size: 48, transposed: false, stride: 2),
+        Case(name: "down1.conv2 128→128 @24³", cin: 128, cout: 128, size: 24, transposed: false),
+        Case(name: "down2.conv1 128→256 s2 @24³", cin: 128, cout: 256, size: 24, transposed: false, stride: 2),
+        Case(name: "down2.conv2 256→256 @12³", cin: 256, cout: 256, size: 12, transposed: false),
+        Case(name: "down3.conv1 256→320 s2 @12³", cin: 256, cout: 320, size: 12, transposed: false, stride: 2),
+        Case(name: "down3.conv2 320→320 @6³", cin: 320, cout: 320, size: 6, transposed: false),
+        Case(name: "up1.transp 320→256 k2 @6³", cin: 320, cout: 256, size: 6, transposed: true),
+        Case(name: "up2.transp 256→128 k2 @12³", cin: 256, cout: 128, size: 12, transposed: true),
+        Case(name: "up3.transp 128→64 k2 @24³", cin: 128, cout: 64, size: 24, transposed: true),
+        Case(name: "up4.transp 64→32 k2 @48³", cin: 64, cout: 32, size: 48, transposed: true),
+        Case(name: "up4.conv1 64→32 @96³", cin: 64, cout: 32, size: 96, transposed: false),
+    ]
+
+    /// GFLOP/s of one single-threaded sgemm (m = n = k = 1536) per worker, all at once, best of 3.
+    static func sgemmPeak() -> Double {
+        let size = 1536, workers = ComputeBudget.threads
+        let a = [Float](repeating: 0.5, count: size * size)
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let t = seconds {
+                Parallel.perform(workers) { _ in
+                    var c = [Float](repeating: 0, count: size * size)
+                    GEMM.multiply(m: size, n: size, k: size, a: a, b: a, c: &c)
+                }
+            }
+            best = min(best, t)
+        }
+        return 2 * Double(size * size * size) * Double(workers) / 1e9 / best
+    }
+
     static func run(repeats: Int, set: String = "basicunet") throws {
         var rows: [[String: Any]] = []
         var generator = SeededGenerator(seed: 1)
-        for c in set == "nnunet" ? nnUNet : basicUNet {
-            let taps = c.transposed ? 8 : 27
-            var weight = Tensor(zeros: c.transposed ? [c.cin, c.cout, 2, 2, 2] : [c.cout, c.cin, 3, 3, 3])
+        let peak = sgemmPeak()
+        let cases = ["nnunet": nnUNet, "segresnet": segResNet, "dynunet": dynUNet][set] ?? basicUNet
+        for c in cases {
+            let taps = c.transposed ? 8 : c.kernel * c.kernel * c.kernel
+            var weight = Tensor(zeros: c.transposed ? [c.cin, c.cout, 2, 2, 2] : [c.cout, c.cin, c.kernel, c.kernel, c.kernel])
             for i in 0..<weight.count { weight.data[i] = Float(generator.unit() - 0.5) * 0.1 }
             var x = Tensor(zeros: [1, c.cin, c.size, c.size, c.size])
             for i in 0..<x.count { x.data[i] = Float(generator.unit()) }
-            let outSize = c.transposed ? c.size * 2 : c.size
+            let outSize = c.transposed ? c.size * 2 : c.size / c.stride
             // Transposed: every input voxel meets every tap once.
             let macs = Double(c.cin * c.cout * taps) * Double(c.transposed ? c.size * c.size * c.size : outSize * outSize * outSize)
             var times: [Double] = []
@@ -108,14 +166,16 @@ enum LayerBenchmark {
                 layer.weight = weight
                 for _ in 0..<repeats { times.append(try seconds { _ = try layer.forward(x) }) }
             } else {
-                var layer = Conv3d(inChannels: c.cin, outChannels: c.cout, kernel: [3, 3, 3], padding: [1, 1, 1])
+                var layer = Conv3d(inChannels: c.cin, outChannels: c.cout, kernel: Array(repeating: c.kernel, count: 3),
+                                   stride: Array(repeating: c.stride, count: 3), padding: Array(repeating: c.kernel / 2, count: 3))
                 layer.weight = weight
                 for _ in 0..<repeats { times.append(try seconds { _ = try layer.forward(x) }) }
             }
             let best = times.min() ?? 0
-            rows.append(["layer": c.name, "best_s": best, "gflop": 2 * macs / 1e9, "gflops_per_s": 2 * macs / 1e9 / best])
+            let rate = 2 * macs / 1e9 / best
+            rows.append(["layer": c.name, "best_s": best, "gflop": 2 * macs / 1e9, "gflops_per_s": rate, "fraction_of_sgemm_peak": rate / peak])
         }
-        emit(["tool": "voxelflow", "op": "layers", "layers": rows, "threads": System.coreCount])
+        emit(["tool": "voxelflow", "op": "layers", "set": set, "sgemm_peak_gflops_per_s": peak, "layers": rows, "threads": System.coreCount])
     }
 }
 

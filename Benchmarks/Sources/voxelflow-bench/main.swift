@@ -10,7 +10,8 @@
 //   voxelflow-bench network WEIGHTS.safetensors [--repeat N] [--dump RAW]  (forward of the network described in the file's
 //       metadata on its `input`)
 //   voxelflow-bench window-memory D H W CLASSES  (peak memory of streamed sliding-window labels, synthetic input)
-//   voxelflow-bench layers [--repeat N]  (per-layer time and GFLOP/s of BasicUNet's convolutions at 96³)
+//   voxelflow-bench layers [--set basicunet|nnunet|segresnet|dynunet] [--repeat N]  (per-layer time, GFLOP/s and
+//       fraction of sgemm's measured peak of a network's convolutions)
 //   voxelflow-bench sliding-window WEIGHTS.safetensors [--repeat N] [--dump RAW]  (sliding-window inference with the
 //       settings in the file's metadata `window`)
 //   voxelflow-bench memory FILE TRANSFORM   (peak resident memory of one transform beyond the loaded input)

@@ -18,11 +18,16 @@ public indirect enum PickleValue: Sendable, Equatable {
     case dtype(String)
     /// An allowed class named but not called (a storage type inside a persistent id).
     case global(String)
+    /// A TorchScript module (`__torch__.…` class, never imported or run): its class name and its attributes —
+    /// parameters and buffers as tensors, submodules as further objects, plain settings.
+    case object(String, [PickleEntry])
 
-    /// The member `key` of a dict with string keys.
+    /// The member `key` of a dict with string keys (or the attribute `key` of a TorchScript module).
     public subscript(key: String) -> PickleValue? {
-        guard case .dict(let entries) = self else { return nil }
-        return entries.first { $0.key == .string(key) }?.value
+        switch self {
+        case .dict(let entries), .object(_, let entries): return entries.first { $0.key == .string(key) }?.value
+        default: return nil
+        }
     }
 
     /// The items of a list or tuple.

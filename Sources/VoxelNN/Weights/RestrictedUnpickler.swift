@@ -7,12 +7,20 @@ import Foundation
 /// numpy scalars and dtypes, and `_codecs.encode` for latin-1 byte strings. Any other global (`posix.system`,
 /// `builtins.eval`, a model class) is refused by name before it could be called: this is what PyTorch's
 /// `weights_only=True` promises. Storages are not read here; they come back as `TensorReference`s.
+///
+/// A TorchScript archive's `data.pkl` (`torchScript: true`) pickles its module tree as objects of `__torch__.…`
+/// classes. Those names are then accepted as inert records: each is created with no arguments and given its
+/// attribute dict by BUILD, and comes back as a `PickleValue.object`; TorchScript's typed-list constructors
+/// (`torch.jit._pickle.build_intlist` and its siblings) give back the list they are handed. No class is looked up and no code in the
+/// archive (`code/`) is read or run; every other global is refused as before.
 struct RestrictedUnpickler {
     /// Builds dicts and lists that later opcodes may still extend (Python objects are shared by reference).
     private final class Box {
         var list: [Object] = []
         var dict: [(Object, Object)] = []
         let isDict: Bool
+        /// The `__torch__` class of a TorchScript module record.
+        var className: String?
         init(isDict: Bool) { self.isDict = isDict }
     }
 
@@ -37,15 +45,18 @@ struct RestrictedUnpickler {
     ]
 
     let path: String
+    /// Accept TorchScript's `__torch__.…` module records.
+    let torchScript: Bool
     private let bytes: [UInt8]
     private var p = 0
     private var stack: [Object] = []
     private var memo: [Int: Object] = [:]
     private var operations = 0
 
-    init(bytes: [UInt8], path: String) {
+    init(bytes: [UInt8], path: String, torchScript: Bool = false) {
         self.bytes = bytes
         self.path = path
+        self.torchScript = torchScript
     }
 
     private func fail(_ why: String) -> NNError { .invalidWeightsFile(path: path, reason: why) }
@@ -118,9 +129,13 @@ struct RestrictedUnpickler {
                 let args = try pop(), callable = try pop()
                 guard case .tuple(let a) = args else { throw fail("a call's arguments are not a tuple") }
                 stack.append(try call(callable, a))
-            case 0x62:                                                  // BUILD: state of an allowed object is ignored
-                _ = try pop()
-                guard !stack.isEmpty else { throw fail("BUILD with nothing to build") }
+            case 0x62:                                                  // BUILD: a module record takes its attributes;
+                let state = try pop()                                   // the state of other allowed objects is ignored
+                guard let top = stack.last else { throw fail("BUILD with nothing to build") }
+                if case .dict(let box) = top, box.className != nil {
+                    guard case .dict(let attributes) = state else { throw fail("the state of \(box.className ?? "") is not a dict") }
+                    box.dict.append(contentsOf: attributes.dict)
+                }
             case 0x30: _ = try pop()                                    // POP
             case 0x31: _ = try popToMark()                              // POP_MARK
             case 0x32: guard let top = stack.last else { throw fail("DUP on an empty stack") }; stack.append(top)  // DUP
@@ -130,8 +145,19 @@ struct RestrictedUnpickler {
         }
     }
 
+    /// A TorchScript module class: `__torch__.` and a dotted name of letters, digits and underscores.
+    /// TorchScript's typed-list constructors (`torch.jit._pickle`), which return the list they are given.
+    static let torchScriptLists: Set<String> = [
+        "torch.jit._pickle.build_intlist", "torch.jit._pickle.build_doublelist", "torch.jit._pickle.build_boollist",
+        "torch.jit._pickle.build_tensorlist", "torch.jit._pickle.restore_type_tag",
+    ]
+
+    static func isModuleClass(_ name: String) -> Bool {
+        name.hasPrefix("__torch__.") && name.count < 512 && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ".") }
+    }
+
     private mutating func pushGlobal(_ name: String) throws {
-        guard Self.allowedGlobals.contains(name) || Self.storageTypes[name] != nil else {
+        guard Self.allowedGlobals.contains(name) || Self.storageTypes[name] != nil || (torchScript && (Self.isModuleClass(name) || Self.torchScriptLists.contains(name))) else {
             throw fail("refuses the global \(name): a weights checkpoint needs only plain data and tensors, and nothing in it is executed")
         }
         stack.append(.value(.global(name)))
@@ -142,6 +168,16 @@ struct RestrictedUnpickler {
         func value(_ i: Int) throws -> PickleValue {
             guard i < args.count else { throw fail("\(name) called with \(args.count) arguments") }
             return try freeze(args[i], depth: 0)
+        }
+        if torchScript, Self.torchScriptLists.contains(name) {
+            guard let first = args.first else { throw fail("\(name) called without a list") }
+            return first
+        }
+        if torchScript, Self.isModuleClass(name) {
+            guard args.isEmpty else { throw fail("the TorchScript module \(name) is created with arguments") }
+            let box = Box(isDict: true)
+            box.className = name
+            return .dict(box)
         }
         switch name {
         case "collections.OrderedDict":
@@ -240,7 +276,10 @@ struct RestrictedUnpickler {
         case .value(let v): return v
         case .tuple(let items): return .tuple(try items.map { try freeze($0, depth: depth + 1) })
         case .list(let box): return .list(try box.list.map { try freeze($0, depth: depth + 1) })
-        case .dict(let box): return .dict(try box.dict.map { PickleEntry(key: try freeze($0.0, depth: depth + 1), value: try freeze($0.1, depth: depth + 1)) })
+        case .dict(let box):
+            let entries = try box.dict.map { PickleEntry(key: try freeze($0.0, depth: depth + 1), value: try freeze($0.1, depth: depth + 1)) }
+            if let className = box.className { return .object(className, entries) }
+            return .dict(entries)
         case .mark: throw fail("a MARK was left on the stack")
         }
     }

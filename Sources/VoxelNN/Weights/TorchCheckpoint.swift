@@ -7,12 +7,18 @@ import Foundation
 /// every view checked to lie inside its storage.
 ///
 /// The file is memory-mapped; the optimizer state and other tensors a caller never asks for are never read.
+///
+/// TorchScript archives (`torch.jit.save`, MONAI bundles' `model.ts`) are read for their weights only: the module
+/// tree in `data.pkl` becomes nested `PickleValue.object`s (no class is looked up, `code/` is never read), and
+/// `stateDict()` walks it into the names `state_dict()` would give.
 public struct TorchCheckpoint: Sendable {
     /// The checkpoint's file path.
     public let path: String
     /// The unpickled object: for nnU-Net, a dict with `network_weights`, `init_args`, `trainer_name`,
     /// `inference_allowed_mirroring_axes`, …; for a bare `state_dict`, the dict of tensors itself.
     public let root: PickleValue
+    /// True for a TorchScript archive (it has `constants.pkl` beside `data.pkl`).
+    public let isTorchScript: Bool
     private let archive: ZipArchive
     private let prefix: String
 
@@ -44,7 +50,8 @@ public struct TorchCheckpoint: Sendable {
             let order = String(decoding: try archive.bytes(of: prefix + "byteorder"), as: UTF8.self)
             guard order == "little" else { throw NNError.invalidWeightsFile(path: path, reason: "byte order \(order) is not supported") }
         }
-        var unpickler = RestrictedUnpickler(bytes: try archive.bytes(of: pickle), path: path)
+        isTorchScript = archive.entries[prefix + "constants.pkl"] != nil
+        var unpickler = RestrictedUnpickler(bytes: try archive.bytes(of: pickle), path: path, torchScript: isTorchScript)
         root = try unpickler.load()
         self.archive = archive
         self.prefix = prefix
@@ -128,7 +135,29 @@ public struct TorchCheckpoint: Sendable {
     /// The tensors of a state dict (a dict from names to tensors) found at `key` in the root dict — nnU-Net's
     /// `network_weights`, Lightning's `state_dict` — or the root itself when `key` is nil.
     /// - Throws: `NNError.invalidWeightsFile` when there is no such dict or an entry is not a tensor.
+    ///
+    /// For a TorchScript archive (`key` nil), the tensors of the module tree: each tensor attribute named by its
+    /// path of attribute names (`model.0.conv.weight`), submodules in the order they were saved; a module reached
+    /// by two paths gives its tensors under both, as `state_dict()` does.
     public func stateDict(at key: String? = nil) throws -> [(name: String, tensor: TensorReference)] {
+        if key == nil, case .object = root {
+            var out: [(name: String, tensor: TensorReference)] = []
+            func walk(_ value: PickleValue, _ prefix: String, depth: Int) throws {
+                guard depth < 256 else { throw NNError.invalidWeightsFile(path: path, reason: "TorchScript modules nest deeper than 256 levels") }
+                guard case .object(_, let attributes) = value else { return }
+                for entry in attributes {
+                    guard let name = entry.key.string else { continue }
+                    switch entry.value {
+                    case .tensor(let ref): out.append((prefix + name, ref))
+                    case .object: try walk(entry.value, prefix + name + ".", depth: depth + 1)
+                    default: continue
+                    }
+                }
+            }
+            try walk(root, "", depth: 0)
+            guard !out.isEmpty else { throw NNError.invalidWeightsFile(path: path, reason: "the TorchScript module holds no tensors") }
+            return out
+        }
         let dict = key.map { root[$0] } ?? root
         guard case .dict(let entries)? = dict else {
             throw NNError.invalidWeightsFile(path: path, reason: key.map { "has no state dict under \"\($0)\"" } ?? "does not hold a state dict")

@@ -17,16 +17,20 @@ public enum MonaiBundleImport {
     }
 
     /// Imports `bundle` into the new folder `output` (which must not exist). `config` names the inference
-    /// configuration inside the bundle (default `configs/inference.json`), `weights` the checkpoint (default
-    /// `models/model.pt`).
+    /// configuration inside the bundle (default `configs/inference.json`), `weights` the checkpoint: a state dict
+    /// or a TorchScript archive (default `models/model.pt`, or `models/model.ts` when the bundle has no
+    /// `model.pt`).
     /// - Throws: `BundleImportError` naming the bundle file, JSON path and problem; `OutputError`-like
     ///   `BundleImportError` when `output` exists or cannot be written.
     public static func run(bundle: String, output: String, config configName: String = "configs/inference.json",
-                           weights weightsName: String = "models/model.pt") throws -> Result {
+                           weights requestedWeights: String? = nil) throws -> Result {
         guard !FileManager.default.fileExists(atPath: output) else {
             throw BundleImportError(file: output, path: "$", message: "already exists; choose a new folder for the package")
         }
         let bundleDir = (bundle as NSString).standardizingPath
+        let weightsName = requestedWeights
+            ?? (!FileManager.default.fileExists(atPath: "\(bundleDir)/models/model.pt") && FileManager.default.fileExists(atPath: "\(bundleDir)/models/model.ts")
+                ? "models/model.ts" : "models/model.pt")
         let config = try MonaiBundleConfig(file: "\(bundleDir)/\(configName)", bundleDirectory: bundleDir)
         let metadata = try readMetadata("\(bundleDir)/configs/metadata.json")
         let inputs = metadata["network_data_format"]?["inputs"]
